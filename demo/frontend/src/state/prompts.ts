@@ -1,0 +1,174 @@
+/**
+ * Prompts per (object, frame): points and an optional box, in normalised
+ * video coordinates ([0, 1] on both axes, origin top-left). Every edit
+ * returns the whole new prompt set of that frame and object, because the
+ * server replaces a frame's prompts with what it is sent (as the official
+ * client does), and records the previous set so it can be undone.
+ */
+
+export interface PromptPoint {
+  x: number;
+  y: number;
+  /** 1 = positive (part of the object), 0 = negative (not part of it). */
+  label: 0 | 1;
+}
+
+export interface PromptBox {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+export interface FramePrompt {
+  points: PromptPoint[];
+  box: PromptBox | null;
+}
+
+export interface PromptEdit {
+  objectId: number;
+  frameIndex: number;
+  /** The frame's prompt set after the edit (what to send to the server). */
+  prompt: FramePrompt;
+}
+
+interface HistoryEntry {
+  objectId: number;
+  frameIndex: number;
+  before: FramePrompt;
+}
+
+export interface PromptsState {
+  byKey: Readonly<Record<string, FramePrompt>>;
+  history: readonly HistoryEntry[];
+}
+
+/** How many undo steps are kept. */
+const HISTORY_LIMIT = 200;
+
+export const emptyPrompts: PromptsState = { byKey: {}, history: [] };
+export const emptyFramePrompt: FramePrompt = { points: [], box: null };
+
+const keyOf = (objectId: number, frameIndex: number) => `${objectId}:${frameIndex}`;
+
+function clamp01(v: number): number {
+  return Math.min(1, Math.max(0, v));
+}
+
+export function getPrompt(state: PromptsState, objectId: number, frameIndex: number): FramePrompt {
+  return state.byKey[keyOf(objectId, frameIndex)] ?? emptyFramePrompt;
+}
+
+export function isEmptyPrompt(p: FramePrompt): boolean {
+  return p.points.length === 0 && p.box === null;
+}
+
+function withPrompt(state: PromptsState, objectId: number, frameIndex: number, prompt: FramePrompt): [PromptsState, PromptEdit] {
+  const key = keyOf(objectId, frameIndex);
+  const before = getPrompt(state, objectId, frameIndex);
+  const byKey = { ...state.byKey };
+  if (isEmptyPrompt(prompt)) delete byKey[key];
+  else byKey[key] = prompt;
+  const history = [...state.history, { objectId, frameIndex, before }].slice(-HISTORY_LIMIT);
+  return [{ byKey, history }, { objectId, frameIndex, prompt }];
+}
+
+export function addPoint(state: PromptsState, objectId: number, frameIndex: number, point: PromptPoint): [PromptsState, PromptEdit] {
+  const prev = getPrompt(state, objectId, frameIndex);
+  const p: PromptPoint = { x: clamp01(point.x), y: clamp01(point.y), label: point.label };
+  return withPrompt(state, objectId, frameIndex, { ...prev, points: [...prev.points, p] });
+}
+
+/**
+ * Index of the point of `prompt` nearest to (x, y) within the tolerances
+ * (normalised units per axis, so a tolerance in screen pixels stays round
+ * on a non-square video), or -1.
+ */
+export function findPointNear(prompt: FramePrompt, x: number, y: number, tolX: number, tolY: number): number {
+  let best = -1;
+  let bestDist = Infinity;
+  prompt.points.forEach((p, i) => {
+    const dx = (p.x - x) / tolX;
+    const dy = (p.y - y) / tolY;
+    const d = dx * dx + dy * dy;
+    if (d <= 1 && d < bestDist) {
+      best = i;
+      bestDist = d;
+    }
+  });
+  return best;
+}
+
+export function removePoint(state: PromptsState, objectId: number, frameIndex: number, index: number): [PromptsState, PromptEdit] {
+  const prev = getPrompt(state, objectId, frameIndex);
+  if (index < 0 || index >= prev.points.length) throw new RangeError(`no point ${index} on this frame`);
+  return withPrompt(state, objectId, frameIndex, { ...prev, points: prev.points.filter((_, i) => i !== index) });
+}
+
+/** Set the frame's box (replacing any earlier box); corners are sorted and clamped. */
+export function setBox(state: PromptsState, objectId: number, frameIndex: number, box: PromptBox): [PromptsState, PromptEdit] {
+  const prev = getPrompt(state, objectId, frameIndex);
+  const sorted: PromptBox = {
+    x0: clamp01(Math.min(box.x0, box.x1)),
+    y0: clamp01(Math.min(box.y0, box.y1)),
+    x1: clamp01(Math.max(box.x0, box.x1)),
+    y1: clamp01(Math.max(box.y0, box.y1)),
+  };
+  return withPrompt(state, objectId, frameIndex, { ...prev, box: sorted });
+}
+
+export function clearFrame(state: PromptsState, objectId: number, frameIndex: number): [PromptsState, PromptEdit] {
+  return withPrompt(state, objectId, frameIndex, emptyFramePrompt);
+}
+
+/** Forget every prompt of an object (clear or remove); its undo steps go too. */
+export function forgetObject(state: PromptsState, objectId: number): PromptsState {
+  const prefix = `${objectId}:`;
+  const byKey = Object.fromEntries(Object.entries(state.byKey).filter(([k]) => !k.startsWith(prefix)));
+  return { byKey, history: state.history.filter((h) => h.objectId !== objectId) };
+}
+
+/** Undo the last edit; returns null when there is nothing to undo. */
+export function undo(state: PromptsState): [PromptsState, PromptEdit] | null {
+  const last = state.history[state.history.length - 1];
+  if (!last) return null;
+  const byKey = { ...state.byKey };
+  const key = keyOf(last.objectId, last.frameIndex);
+  if (isEmptyPrompt(last.before)) delete byKey[key];
+  else byKey[key] = last.before;
+  return [
+    { byKey, history: state.history.slice(0, -1) },
+    { objectId: last.objectId, frameIndex: last.frameIndex, prompt: last.before },
+  ];
+}
+
+/** Frames that carry prompts (of one object, or of any), ascending. */
+export function promptedFrames(state: PromptsState, objectId?: number): number[] {
+  const frames = new Set<number>();
+  for (const key of Object.keys(state.byKey)) {
+    const [obj, frame] = key.split(':').map(Number);
+    if (objectId === undefined || obj === objectId) frames.add(frame);
+  }
+  return [...frames].sort((a, b) => a - b);
+}
+
+/** Objects that carry any prompt. */
+export function promptedObjects(state: PromptsState): number[] {
+  const ids = new Set<number>();
+  for (const key of Object.keys(state.byKey)) ids.add(Number(key.split(':')[0]));
+  return [...ids].sort((a, b) => a - b);
+}
+
+/** What the server must be told for a frame's prompt set. */
+export type PromptRequest =
+  | { kind: 'clear' }
+  | { kind: 'points'; points: [number, number][]; labels: number[] }
+  | { kind: 'box'; box: PromptBox; points: [number, number][]; labels: number[] };
+
+export function toRequest(prompt: FramePrompt): PromptRequest {
+  const points = prompt.points.map((p): [number, number] => [p.x, p.y]);
+  const labels = prompt.points.map((p) => p.label);
+  if (prompt.box) return { kind: 'box', box: prompt.box, points, labels };
+  if (points.length > 0) return { kind: 'points', points, labels };
+  return { kind: 'clear' };
+}
