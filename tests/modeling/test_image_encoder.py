@@ -265,27 +265,32 @@ def _preprocess(path: Path, size: int) -> torch.Tensor:
 
 
 @pytest.mark.parametrize(
-    "step, images",
+    "fixture, step, images",
     [
-        ("image/get_image_embedding", ["chelsea_451x300.png"]),
-        ("image/get_image_embedding_batch", ["chelsea_451x300.png", "coffee_150x100.png"]),
+        ("micro", "image/get_image_embedding", ["chelsea_451x300.png"]),
+        ("micro", "image/get_image_embedding_batch", ["chelsea_451x300.png", "coffee_150x100.png"]),
+        ("tiny", "image/get_image_embedding", ["chelsea_320x213.png"]),  # 1024 px, ~2 s
     ],
 )
-def test_micro_image_embedding_matches_reference(step, images):
-    expected_npz = need_golden("micro", "expected.npz")
+def test_image_embedding_matches_reference(fixture, step, images):
+    expected_npz = need_golden(fixture, "expected.npz")
     weights = _load_golden_weights_module()
-    encoder = build_encoder(MICRO_TRUNK, MICRO_NECK)
+    if fixture == "micro":
+        encoder, size = build_encoder(MICRO_TRUNK, MICRO_NECK), 256
+    else:
+        encoder, size = build_encoder(TINY_TRUNK, TINY_NECK), 1024
+    d_model = encoder.neck.d_model
     template = {f"image_encoder.{k}": v for k, v in encoder.state_dict().items()}
-    template["no_mem_embed"] = ((1, 1, 64), torch.float32)
+    template["no_mem_embed"] = ((1, 1, d_model), torch.float32)
     state = weights.make_state_dict(template)
     prefix = "image_encoder."
     encoder.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
 
-    batch = torch.cat([_preprocess(GOLDEN / "micro" / "images" / name, 256) for name in images])
+    batch = torch.cat([_preprocess(GOLDEN / fixture / "images" / name, size) for name in images])
     with torch.no_grad():
         out = encoder(batch)
     # SAM 2 adds the "no memory" embedding to the coarsest kept level for single images.
-    embedding = out["vision_features"] + state["no_mem_embed"].view(1, 64, 1, 1)
+    embedding = out["vision_features"] + state["no_mem_embed"].view(1, d_model, 1, 1)
 
     recorded = np.load(expected_npz)
     stride = int(recorded[f"{step}/embedding::stride"])
