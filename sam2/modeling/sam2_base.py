@@ -379,54 +379,67 @@ class SAM2Base(torch.nn.Module):
             picks.append((t_pos, prev))
         return picks
 
-    def _gather_object_pointers(
+    def _select_memories(
         self,
         frame_idx: int,
-        selected_cond: Dict[int, dict],
-        unselected_cond: Dict[int, dict],
         output_dict: dict,
         num_frames: int,
         track_in_reverse: bool,
-        batch: int,
-        device: torch.device,
-    ) -> Optional[Tuple[torch.Tensor, torch.Tensor]]:
-        """Object pointers of nearby frames as memory tokens: (tokens, pos), each (N, B, mem_dim)."""
-        max_ptrs = min(num_frames, self.max_obj_ptrs_in_encoder)
+    ) -> Tuple[List[Tuple[int, dict]], List[Tuple[int, dict]]]:
+        """Which earlier outputs a non-initial frame attends to (no tensor work).
+
+        Returns (spatial, pointers): spatial = [(t_pos, out)] where t_pos 0 marks conditioning
+        frames; pointers = [(temporal distance, out)] whose ``obj_ptr`` become memory tokens.
+        """
+        cond_outputs = output_dict["cond_frame_outputs"]
+        if not cond_outputs:
+            raise RuntimeError("tracking a frame needs at least one conditioning frame")
+        selected, unselected = select_closest_cond_frames(frame_idx, cond_outputs, self.max_cond_frames_in_attn)
+        non_cond = output_dict["non_cond_frame_outputs"]
+        spatial = [(0, out) for out in selected.values()]
+        for t_pos, prev_idx in self._memory_frame_indices(frame_idx, track_in_reverse):
+            out = non_cond.get(prev_idx)
+            if out is None:
+                out = unselected.get(prev_idx)
+            if out is not None:
+                spatial.append((t_pos, out))
+
+        pointers: List[Tuple[int, dict]] = []
+        if not self.use_obj_ptrs_in_encoder:
+            return spatial, pointers
         sign = -1 if track_in_reverse else 1
         if not self.training and self.only_obj_ptrs_in_the_past_for_eval:
-            cond = {
-                t: out
-                for t, out in selected_cond.items()
-                if (t >= frame_idx if track_in_reverse else t <= frame_idx)
-            }
+            cond = {t: o for t, o in selected.items() if (t >= frame_idx if track_in_reverse else t <= frame_idx)}
         else:
-            cond = selected_cond
-        positions, pointers = [], []
+            cond = selected
         for t, out in cond.items():
             dist = (frame_idx - t) * sign if self.use_signed_tpos_enc_to_obj_ptrs else abs(frame_idx - t)
-            positions.append(dist)
-            pointers.append(out["obj_ptr"])
-        non_cond = output_dict["non_cond_frame_outputs"]
+            pointers.append((dist, out))
+        max_ptrs = min(num_frames, self.max_obj_ptrs_in_encoder)
         for t_diff in range(1, max_ptrs):
             t = frame_idx + t_diff if track_in_reverse else frame_idx - t_diff
             if t < 0 or (num_frames is not None and t >= num_frames):
                 break
-            out = non_cond.get(t, unselected_cond.get(t))
+            out = non_cond.get(t, unselected.get(t))
             if out is not None:
-                positions.append(t_diff)
-                pointers.append(out["obj_ptr"])
-        if not pointers:
-            return None
+                pointers.append((t_diff, out))
+        return spatial, pointers
 
+    def _pointer_tokens(
+        self, pointers: List[Tuple[int, dict]], num_frames: int, batch: int, device: torch.device
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Object pointers as memory tokens: (tokens, pos), each (N, B, mem_dim)."""
         C, mem_dim = self.hidden_dim, self.mem_dim
-        ptrs = torch.stack(pointers, dim=0)  # (N, B, C)
+        ptrs = torch.stack([out["obj_ptr"] for _, out in pointers], dim=0)  # (N, B, C)
         if self.add_tpos_enc_to_obj_ptrs:
+            max_ptrs = min(num_frames, self.max_obj_ptrs_in_encoder)
             tpos_dim = C if self.proj_tpos_enc_in_obj_ptrs else mem_dim
-            rel = torch.tensor(positions, device=device) / (max_ptrs - 1)
+            # A one-frame video has no temporal range; avoid 0/0.
+            rel = torch.tensor([d for d, _ in pointers], device=device) / max(max_ptrs - 1, 1)
             pos = self.obj_ptr_tpos_proj(get_1d_sine_pe(rel, dim=tpos_dim))
             pos = pos.unsqueeze(1).expand(-1, batch, mem_dim)
         else:
-            pos = ptrs.new_zeros(len(positions), batch, mem_dim)
+            pos = ptrs.new_zeros(len(pointers), batch, mem_dim)
         if mem_dim < C:
             # Split each C-dim pointer into C/mem_dim tokens of the memory's width.
             split = C // mem_dim
@@ -444,8 +457,12 @@ class SAM2Base(torch.nn.Module):
         output_dict: dict,
         num_frames: int,
         track_in_reverse: bool = False,
+        selection: Optional[Tuple[list, list]] = None,
     ) -> torch.Tensor:
-        """Fuse the frame's top-level features (HW, B, C) with memory; returns (B, C, H, W)."""
+        """Fuse the frame's top-level features (HW, B, C) with memory; returns (B, C, H, W).
+
+        ``selection`` may pass a precomputed :meth:`_select_memories` result.
+        """
         feats = current_vision_feats[-1]
         batch, C = feats.size(1), self.hidden_dim
         H, W = feat_sizes[-1]
@@ -460,39 +477,22 @@ class SAM2Base(torch.nn.Module):
             memories = [self.no_mem_embed.expand(1, batch, self.mem_dim)]
             memory_pos = [self.no_mem_pos_enc.expand(1, batch, self.mem_dim)]
         else:
-            cond_outputs = output_dict["cond_frame_outputs"]
-            if not cond_outputs:
-                raise RuntimeError("tracking a frame needs at least one conditioning frame")
-            selected, unselected = select_closest_cond_frames(
-                frame_idx, cond_outputs, self.max_cond_frames_in_attn
-            )
-            slots = [(0, out) for out in selected.values()]
-            non_cond = output_dict["non_cond_frame_outputs"]
-            for t_pos, prev_idx in self._memory_frame_indices(frame_idx, track_in_reverse):
-                out = non_cond.get(prev_idx)
-                if out is None:
-                    out = unselected.get(prev_idx)
-                slots.append((t_pos, out))
-
+            if selection is None:
+                selection = self._select_memories(frame_idx, output_dict, num_frames, track_in_reverse)
+            spatial, pointers = selection
             memories, memory_pos = [], []
-            for t_pos, prev in slots:
-                if prev is None:
-                    continue
+            for t_pos, prev in spatial:
                 pos_enc = prev["maskmem_pos_enc"][-1].to(device)
                 # Stored memories may be bfloat16; attention reads them in the compute dtype.
                 mem = prev["maskmem_features"].to(device, dtype=pos_enc.dtype, non_blocking=True)
                 memories.append(mem.flatten(2).permute(2, 0, 1))
                 pos_enc = pos_enc.flatten(2).permute(2, 0, 1)
                 memory_pos.append(pos_enc + self.maskmem_tpos_enc[self.num_maskmem - t_pos - 1])
-
-            if self.use_obj_ptrs_in_encoder:
-                gathered = self._gather_object_pointers(
-                    frame_idx, selected, unselected, output_dict, num_frames, track_in_reverse, batch, device
-                )
-                if gathered is not None:
-                    memories.append(gathered[0])
-                    memory_pos.append(gathered[1])
-                    num_obj_ptr_tokens = gathered[0].shape[0]
+            if pointers:
+                tokens, pos = self._pointer_tokens(pointers, num_frames, batch, device)
+                memories.append(tokens)
+                memory_pos.append(pos)
+                num_obj_ptr_tokens = tokens.shape[0]
 
         conditioned = self.memory_attention(
             curr=current_vision_feats,
@@ -502,6 +502,36 @@ class SAM2Base(torch.nn.Module):
             num_obj_ptr_tokens=num_obj_ptr_tokens,
         )
         return conditioned.permute(1, 2, 0).view(batch, C, H, W)
+
+    def _memory_conditioned_features(
+        self,
+        frame_idx,
+        is_init_cond_frame,
+        current_vision_feats,
+        current_vision_pos_embeds,
+        feat_sizes,
+        output_dict,
+        num_frames,
+        track_in_reverse,
+        conditioned_cache=None,
+    ) -> torch.Tensor:
+        """:meth:`_prepare_memory_conditioned_features`, served from a cache when allowed."""
+        if conditioned_cache is None or is_init_cond_frame or self.num_maskmem == 0 or self.training:
+            return self._prepare_memory_conditioned_features(
+                frame_idx, is_init_cond_frame, current_vision_feats, current_vision_pos_embeds,
+                feat_sizes, output_dict, num_frames, track_in_reverse,
+            )
+        selection = self._select_memories(frame_idx, output_dict, num_frames, track_in_reverse)
+        key = (id(output_dict), frame_idx, track_in_reverse)
+        cached = conditioned_cache.lookup(key, selection)
+        if cached is not None:
+            return cached
+        pix_feat = self._prepare_memory_conditioned_features(
+            frame_idx, is_init_cond_frame, current_vision_feats, current_vision_pos_embeds,
+            feat_sizes, output_dict, num_frames, track_in_reverse, selection=selection,
+        )
+        conditioned_cache.store(key, selection, pix_feat)
+        return pix_feat
 
     # ------------------------------------------------------------------ memory write
     def _encode_new_memory(
@@ -548,6 +578,7 @@ class SAM2Base(torch.nn.Module):
         num_frames,
         track_in_reverse,
         prev_sam_mask_logits,
+        conditioned_cache=None,
     ):
         """Masks for one frame; returns (current_out, sam_outputs, high_res_features, pix_feat)."""
         current_out = {"point_inputs": point_inputs, "mask_inputs": mask_inputs}
@@ -563,15 +594,16 @@ class SAM2Base(torch.nn.Module):
             pix_feat = pix_feat.view(-1, self.hidden_dim, *feat_sizes[-1])
             sam_outputs = self._use_mask_as_output(pix_feat, high_res_features, mask_inputs)
         else:
-            pix_feat = self._prepare_memory_conditioned_features(
-                frame_idx=frame_idx,
-                is_init_cond_frame=is_init_cond_frame,
-                current_vision_feats=current_vision_feats[-1:],
-                current_vision_pos_embeds=current_vision_pos_embeds[-1:],
-                feat_sizes=feat_sizes[-1:],
-                output_dict=output_dict,
-                num_frames=num_frames,
-                track_in_reverse=track_in_reverse,
+            pix_feat = self._memory_conditioned_features(
+                frame_idx,
+                is_init_cond_frame,
+                current_vision_feats[-1:],
+                current_vision_pos_embeds[-1:],
+                feat_sizes[-1:],
+                output_dict,
+                num_frames,
+                track_in_reverse,
+                conditioned_cache,
             )
             if prev_sam_mask_logits is not None:
                 # A refinement click reuses the previous logits as the dense prompt.
@@ -622,12 +654,15 @@ class SAM2Base(torch.nn.Module):
         track_in_reverse: bool = False,
         run_mem_encoder: bool = True,
         prev_sam_mask_logits: Optional[torch.Tensor] = None,
+        conditioned_cache=None,
     ) -> dict:
         """Predict one frame's masks for a batch of objects and (optionally) its memory.
 
         Returns a dict with point_inputs, mask_inputs, pred_masks (B,1,S/4,S/4),
         pred_masks_high_res (B,1,S,S), obj_ptr (B,C), object_score_logits (B,1) in eval,
         maskmem_features and maskmem_pos_enc (None when the memory encoder is skipped).
+        ``conditioned_cache`` (optional, see sam2.video.feature_cache) reuses memory-conditioned
+        features of a frame whose memories have not changed since they were computed.
         """
         current_out, sam_outputs, _, _ = self._track_step(
             frame_idx,
@@ -641,6 +676,7 @@ class SAM2Base(torch.nn.Module):
             num_frames,
             track_in_reverse,
             prev_sam_mask_logits,
+            conditioned_cache,
         )
         _, _, _, low_res_masks, high_res_masks, obj_ptr, object_score_logits = sam_outputs
         current_out["pred_masks"] = low_res_masks

@@ -1,0 +1,510 @@
+"""Interactive video segmentation: prompt objects on any frame, track them through the video.
+
+:class:`SAM2VideoPredictor` has the official API call for call (``init_state``,
+``add_new_points_or_box``, ``add_new_mask``, ``propagate_in_video``, ...). Underneath it
+reads frames lazily (:mod:`sam2.video.frames`), keeps image features and memory-conditioned
+features in bounded caches (:mod:`sam2.video.feature_cache`) and keeps its state typed
+(:mod:`sam2.video.state`).
+"""
+
+import logging
+from typing import Iterator, List, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from sam2.modeling.sam2_base import NO_OBJ_SCORE, SAM2Base
+from sam2.utils.prompts import check_box, check_frame_mask, check_points
+from sam2.video.feature_cache import ConditionedFeatureCache, FrameFeatureCache
+from sam2.video.frames import StreamingFrameSource, VideoFrames, open_frame_source
+from sam2.video.hole_filling import fill_small_holes
+from sam2.video.state import InferenceState, ObjectTrack
+
+logger = logging.getLogger(__name__)
+
+COND = "cond_frame_outputs"
+NON_COND = "non_cond_frame_outputs"
+
+
+class SAM2VideoPredictor(SAM2Base):
+    """SAM 2 with the video predictor API. Build with ``build_sam2_video_predictor``."""
+
+    def __init__(
+        self,
+        fill_hole_area: int = 0,
+        non_overlap_masks: bool = False,
+        clear_non_cond_mem_around_input: bool = False,
+        add_all_frames_to_correct_as_cond: bool = False,
+        feature_cache_bytes: int = 2 * 1024**3,
+        conditioned_cache_entries: int = 64,
+        frame_cache_frames: int = 32,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.fill_hole_area = fill_hole_area
+        self.non_overlap_masks = non_overlap_masks
+        self.clear_non_cond_mem_around_input = clear_non_cond_mem_around_input
+        self.add_all_frames_to_correct_as_cond = add_all_frames_to_correct_as_cond
+        self.feature_cache_bytes = feature_cache_bytes
+        self.conditioned_cache_entries = conditioned_cache_entries
+        self.frame_cache_frames = frame_cache_frames
+
+    @classmethod
+    def from_pretrained(cls, model_id: str, **kwargs) -> "SAM2VideoPredictor":
+        from sam2.build_sam import build_sam2_video_predictor_hf
+
+        return build_sam2_video_predictor_hf(model_id, **kwargs)
+
+    # ------------------------------------------------------------------ sessions
+    @torch.inference_mode()
+    def init_state(
+        self,
+        video_path,
+        offload_video_to_cpu: bool = False,
+        offload_state_to_cpu: bool = False,
+        async_loading_frames: bool = False,
+    ) -> InferenceState:
+        """Open a video (file readable by PyAV, or a folder of numbered JPEGs).
+
+        Frames are decoded lazily and kept in a bounded cache on the CPU whatever
+        ``offload_video_to_cpu`` says (so ``async_loading_frames`` is not needed);
+        ``offload_state_to_cpu`` keeps per-frame outputs on the CPU.
+        """
+        frames = VideoFrames(open_frame_source(video_path, self.image_size), self.frame_cache_frames)
+        return self._new_state(frames, offload_video_to_cpu, offload_state_to_cpu)
+
+    @torch.inference_mode()
+    def init_stream(self, first_frame: np.ndarray, offload_state_to_cpu: bool = False) -> InferenceState:
+        """Start a state for frames that arrive one at a time (see :meth:`track_new_frame`).
+
+        ``first_frame``: (H, W, 3) uint8 RGB. Prompt objects on frame 0 (or on any frame
+        received so far), then push frames with :meth:`track_new_frame`.
+        """
+        frames = VideoFrames(StreamingFrameSource(self.image_size, first_frame), cache_frames=self.frame_cache_frames)
+        # Streamed frames live only in the source; keep every decoded one reachable.
+        frames.cache_frames = 2
+        return self._new_state(frames, False, offload_state_to_cpu)
+
+    def _new_state(self, frames: VideoFrames, offload_video: bool, offload_state: bool) -> InferenceState:
+        device = self.device
+        state = InferenceState(
+            frames=frames,
+            device=device,
+            storage_device=torch.device("cpu") if offload_state else device,
+            features=FrameFeatureCache(self.feature_cache_bytes),
+            conditioned=ConditionedFeatureCache(self.conditioned_cache_entries),
+            offload_video_to_cpu=offload_video,
+            offload_state_to_cpu=offload_state,
+        )
+        self._get_image_feature(state, frame_idx=0, batch_size=1)  # warm up, like the reference
+        return state
+
+    @torch.inference_mode()
+    def reset_state(self, inference_state: InferenceState) -> None:
+        """Forget every object, prompt and result (frames and image features stay)."""
+        inference_state.objects.clear()
+        inference_state.conditioned.clear()
+
+    def close_state(self, inference_state: InferenceState) -> None:
+        """Free the frames and caches of a state that is no longer needed."""
+        inference_state.close()
+
+    # ------------------------------------------------------------------ objects
+    def _track_for(self, state: InferenceState, obj_id) -> Tuple[int, ObjectTrack]:
+        if isinstance(obj_id, bool) or not isinstance(obj_id, (int, np.integer)):
+            raise TypeError(f"obj_id must be an integer, got {obj_id!r}")
+        obj_id = int(obj_id)
+        idx = state.index_of(obj_id)
+        if idx is None:
+            state.objects.append(ObjectTrack(obj_id=obj_id))
+            idx = len(state.objects) - 1
+        return idx, state.objects[idx]
+
+    def _check_frame_idx(self, state: InferenceState, frame_idx) -> int:
+        if isinstance(frame_idx, bool) or not isinstance(frame_idx, (int, np.integer)):
+            raise TypeError(f"frame_idx must be an integer, got {frame_idx!r}")
+        if not 0 <= frame_idx < state.num_frames:
+            raise IndexError(
+                f"frame_idx {frame_idx} is out of range: the video has {state.num_frames} frames "
+                f"(0..{state.num_frames - 1})"
+            )
+        return int(frame_idx)
+
+    # ------------------------------------------------------------------ prompts
+    @torch.inference_mode()
+    def add_new_points_or_box(
+        self,
+        inference_state: InferenceState,
+        frame_idx: int,
+        obj_id: int,
+        points=None,
+        labels=None,
+        clear_old_points: bool = True,
+        normalize_coords: bool = True,
+        box=None,
+    ):
+        """Add clicks (and/or a box) for one object on one frame; returns the frame's masks.
+
+        points: (N, 2) x, y in video pixels (in [0, 1] with normalize_coords=False);
+        labels: (N,) 1 positive, 0 negative; box: (4,) x0, y0, x1, y1. Returns
+        (frame_idx, obj_ids, video_res_masks (num_objects, 1, H, W) logits).
+        """
+        state = inference_state
+        frame_idx = self._check_frame_idx(state, frame_idx)
+        if (points is None) != (labels is None):
+            raise ValueError("points and labels must be given together")
+        if points is None and box is None:
+            raise ValueError("give points (with labels) or a box")
+        if box is not None and not clear_old_points:
+            raise ValueError(
+                "a box must come before any click of its frame, so it needs clear_old_points=True"
+            )
+        limit = (state.video_width, state.video_height) if normalize_coords else (1.0, 1.0)
+        pts = np.zeros((0, 2))
+        lab = np.zeros((0,), dtype=np.int64)
+        if points is not None:
+            pts, lab = check_points(points, labels, "points")
+            pts, lab = pts.reshape(-1, 2), lab.reshape(-1)
+            self._check_inside(pts, limit, "points")
+        if box is not None:
+            corners = check_box(box)
+            if corners.shape[0] != 1:
+                raise ValueError(f"one box per call, got {corners.shape[0]}")
+            self._check_inside(corners.reshape(2, 2), limit, "box")
+            pts = np.concatenate([corners.reshape(2, 2), pts], axis=0)
+            lab = np.concatenate([np.array([2, 3]), lab])
+        obj_idx, track = self._track_for(state, obj_id)
+
+        coords = torch.as_tensor(pts, dtype=torch.float32)[None]
+        if normalize_coords:
+            coords = coords / torch.tensor([state.video_width, state.video_height])
+        coords = (coords * self.image_size).to(state.device)
+        labels_t = torch.as_tensor(lab, dtype=torch.int32)[None].to(state.device)
+        previous = None if clear_old_points else track.point_inputs.get(frame_idx)
+        if previous is not None:
+            coords = torch.cat([previous["point_coords"], coords], dim=1)
+            labels_t = torch.cat([previous["point_labels"], labels_t], dim=1)
+        point_inputs = {"point_coords": coords, "point_labels": labels_t}
+        track.point_inputs[frame_idx] = point_inputs
+        track.mask_inputs.pop(frame_idx, None)
+        return self._predict_prompted_frame(state, obj_idx, frame_idx, point_inputs=point_inputs)
+
+    def add_new_points(self, *args, **kwargs):
+        """Old name of :meth:`add_new_points_or_box`."""
+        return self.add_new_points_or_box(*args, **kwargs)
+
+    @staticmethod
+    def _check_inside(coords: np.ndarray, limit: Tuple[float, float], name: str) -> None:
+        if np.any(coords < 0) or np.any(coords[:, 0] > limit[0]) or np.any(coords[:, 1] > limit[1]):
+            raise ValueError(
+                f"{name} must lie inside the frame (0 <= x <= {limit[0]}, 0 <= y <= {limit[1]}), "
+                f"got {coords.tolist()[:4]}"
+            )
+
+    @torch.inference_mode()
+    def add_new_mask(self, inference_state: InferenceState, frame_idx: int, obj_id: int, mask):
+        """Give an object's mask (H, W) on a frame (any size; resized to the model's input)."""
+        state = inference_state
+        frame_idx = self._check_frame_idx(state, frame_idx)
+        mask_t = check_frame_mask(mask)
+        obj_idx, track = self._track_for(state, obj_id)
+        mask_in = mask_t.to(torch.bool).float()[None, None].to(state.device)
+        if tuple(mask_in.shape[-2:]) != (self.image_size, self.image_size):
+            mask_in = F.interpolate(
+                mask_in, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False, antialias=True
+            )
+            mask_in = (mask_in >= 0.5).float()
+        track.mask_inputs[frame_idx] = mask_in
+        track.point_inputs.pop(frame_idx, None)
+        return self._predict_prompted_frame(state, obj_idx, frame_idx, mask_inputs=mask_in)
+
+    def _predict_prompted_frame(self, state, obj_idx, frame_idx, point_inputs=None, mask_inputs=None):
+        """Run one object on a prompted frame and return every object's mask there."""
+        track = state.objects[obj_idx]
+        is_init_cond_frame = frame_idx not in track.frames_tracked
+        reverse = False if is_init_cond_frame else track.frames_tracked[frame_idx]
+        is_cond = is_init_cond_frame or self.add_all_frames_to_correct_as_cond
+        storage_key = COND if is_cond else NON_COND
+        prev_logits = None
+        if point_inputs is not None:
+            # A further click refines the previous result: its logits are the mask prompt.
+            prev = track.output_on(frame_idx, storage_key)
+            if prev is not None and prev["pred_masks"] is not None:
+                prev_logits = torch.clamp(prev["pred_masks"].to(state.device, non_blocking=True), -32.0, 32.0)
+        out, _ = self._run_single_frame_inference(
+            state, track, frame_idx, is_init_cond_frame, point_inputs, mask_inputs, reverse,
+            run_mem_encoder=False, prev_sam_mask_logits=prev_logits,
+        )
+        track.temp_outputs[storage_key][frame_idx] = out
+        return frame_idx, state.obj_ids, self._frame_masks_at_video_res(state, frame_idx, is_cond)
+
+    @torch.inference_mode()
+    def clear_all_prompts_in_frame(self, inference_state: InferenceState, frame_idx: int, obj_id: int,
+                                   need_output: bool = True):
+        """Remove an object's prompts on a frame; its result there turns into a tracked one."""
+        state = inference_state
+        frame_idx = self._check_frame_idx(state, frame_idx)
+        _, track = self._track_for(state, obj_id)
+        self._clear_prompts(track, frame_idx)
+        if not need_output:
+            return None
+        is_cond = any(frame_idx in o.temp_outputs[COND] for o in state.objects)
+        return frame_idx, state.obj_ids, self._frame_masks_at_video_res(state, frame_idx, is_cond)
+
+    @staticmethod
+    def _clear_prompts(track: ObjectTrack, frame_idx: int) -> None:
+        track.point_inputs.pop(frame_idx, None)
+        track.mask_inputs.pop(frame_idx, None)
+        track.temp_outputs[COND].pop(frame_idx, None)
+        track.temp_outputs[NON_COND].pop(frame_idx, None)
+        out = track.outputs[COND].pop(frame_idx, None)
+        if out is not None:
+            track.outputs[NON_COND][frame_idx] = out
+            track.frames_tracked.pop(frame_idx, None)
+
+    @torch.inference_mode()
+    def remove_object(self, inference_state: InferenceState, obj_id: int, strict: bool = False,
+                      need_output: bool = True):
+        """Remove an object; returns (remaining obj_ids, [(frame_idx, masks)] of its prompted frames)."""
+        state = inference_state
+        idx = state.index_of(obj_id)
+        if idx is None:
+            if strict:
+                raise KeyError(f"cannot remove object id {obj_id}: no such object (objects: {state.obj_ids})")
+            return state.obj_ids, []
+        if len(state.objects) == 1:
+            self.reset_state(state)
+            return state.obj_ids, []
+        track = state.objects[idx]
+        prompted = sorted(set(track.point_inputs) | set(track.mask_inputs))
+        del state.objects[idx]
+        state.conditioned.clear()
+        updated = []
+        if need_output:
+            for frame_idx in prompted:
+                is_cond = any(frame_idx in o.temp_outputs[COND] for o in state.objects)
+                updated.append((frame_idx, self._frame_masks_at_video_res(state, frame_idx, is_cond)))
+        return state.obj_ids, updated
+
+    # ------------------------------------------------------------------ outputs
+    def _frame_masks_at_video_res(self, state: InferenceState, frame_idx: int, is_cond: bool) -> torch.Tensor:
+        """Every object's newest logits on a frame at video resolution; NO_OBJ_SCORE where none."""
+        storage_key = COND if is_cond else NON_COND
+        height, width = state.video_height, state.video_width
+        masks = torch.full((len(state.objects), 1, height, width), NO_OBJ_SCORE, dtype=torch.float32,
+                           device=state.device)
+        for i, track in enumerate(state.objects):
+            out = track.output_on(frame_idx, storage_key)
+            if out is not None:
+                masks[i : i + 1] = self._to_video_res(state, out["pred_masks"])
+        return self._maybe_non_overlapping(masks)
+
+    def _to_video_res(self, state: InferenceState, masks: torch.Tensor) -> torch.Tensor:
+        masks = masks.to(state.device, non_blocking=True)
+        size = (state.video_height, state.video_width)
+        if tuple(masks.shape[-2:]) == size:
+            return masks
+        return F.interpolate(masks.float(), size=size, mode="bilinear", align_corners=False)
+
+    def _maybe_non_overlapping(self, masks: torch.Tensor) -> torch.Tensor:
+        return self._apply_non_overlapping_constraints(masks) if self.non_overlap_masks else masks
+
+    # ------------------------------------------------------------------ tracking
+    @torch.inference_mode()
+    def propagate_in_video_preflight(self, inference_state: InferenceState) -> None:
+        """Encode memories of pending clicks and make them part of the tracking context."""
+        state = inference_state
+        if not state.objects:
+            raise RuntimeError("no object has prompts yet: add points, a box or a mask first")
+        for track in state.objects:
+            for storage_key in (NON_COND, COND):
+                for frame_idx, out in track.temp_outputs[storage_key].items():
+                    if out["maskmem_features"] is None:
+                        high_res = F.interpolate(
+                            out["pred_masks"].to(state.device), size=(self.image_size, self.image_size),
+                            mode="bilinear", align_corners=False,
+                        )
+                        out["maskmem_features"], out["maskmem_pos_enc"] = self._run_memory_encoder(
+                            state, frame_idx, high_res, out["object_score_logits"], is_mask_from_pts=True
+                        )
+                    track.outputs[storage_key][frame_idx] = out
+                    if self.clear_non_cond_mem_around_input:
+                        self._clear_non_cond_mem_around_input(state, frame_idx)
+                track.temp_outputs[storage_key].clear()
+            if not track.outputs[COND]:
+                raise RuntimeError(
+                    f"object {track.obj_id} has no prompts on any frame: add points, a box or a mask, "
+                    "or remove it"
+                )
+            for frame_idx in track.outputs[COND]:
+                track.outputs[NON_COND].pop(frame_idx, None)
+
+    @torch.inference_mode()
+    def propagate_in_video(
+        self,
+        inference_state: InferenceState,
+        start_frame_idx: Optional[int] = None,
+        max_frame_num_to_track: Optional[int] = None,
+        reverse: bool = False,
+    ) -> Iterator[Tuple[int, List[int], torch.Tensor]]:
+        """Track every object from ``start_frame_idx`` (default: the first prompted frame).
+
+        Yields (frame_idx, obj_ids, video_res_masks (num_objects, 1, H, W) logits) per frame.
+        """
+        state = inference_state
+        self.propagate_in_video_preflight(state)
+        obj_ids = state.obj_ids
+        num_frames = state.num_frames
+        if start_frame_idx is None:
+            start_frame_idx = min(t for track in state.objects for t in track.outputs[COND])
+        start_frame_idx = self._check_frame_idx(state, start_frame_idx)
+        if max_frame_num_to_track is None:
+            max_frame_num_to_track = num_frames
+        if max_frame_num_to_track < 0:
+            raise ValueError(f"max_frame_num_to_track must be >= 0, got {max_frame_num_to_track}")
+        if reverse:
+            end = max(start_frame_idx - max_frame_num_to_track, 0)
+            order = list(range(start_frame_idx, end - 1, -1)) if start_frame_idx > 0 else []
+        else:
+            end = min(start_frame_idx + max_frame_num_to_track, num_frames - 1)
+            order = list(range(start_frame_idx, end + 1))
+
+        for step, frame_idx in enumerate(order):
+            state.frames.prefetch(order[step + 1 : step + 3])
+            per_object = []
+            for track in state.objects:
+                if frame_idx in track.outputs[COND]:
+                    masks = track.outputs[COND][frame_idx]["pred_masks"].to(state.device, non_blocking=True)
+                    if self.clear_non_cond_mem_around_input:
+                        self._clear_non_cond_mem_around_input(state, frame_idx)
+                else:
+                    out, masks = self._run_single_frame_inference(
+                        state, track, frame_idx, False, None, None, reverse, run_mem_encoder=True
+                    )
+                    track.outputs[NON_COND][frame_idx] = out
+                track.frames_tracked[frame_idx] = reverse
+                per_object.append(masks)
+            all_masks = torch.cat(per_object, dim=0)
+            yield frame_idx, obj_ids, self._maybe_non_overlapping(self._to_video_res(state, all_masks))
+
+    @torch.inference_mode()
+    def track_new_frame(self, inference_state: InferenceState, frame: np.ndarray):
+        """Streaming: append a frame and track every object on it.
+
+        Returns (frame_idx, obj_ids, video_res_masks). Objects must have been prompted on an
+        earlier frame; tracking runs forward only.
+        """
+        state = inference_state
+        source = state.frames.source
+        if not isinstance(source, StreamingFrameSource):
+            raise TypeError("track_new_frame needs a state from init_stream()")
+        frame_idx = source.append(frame)
+        self.propagate_in_video_preflight(state)
+        *_, last = self.propagate_in_video(state, start_frame_idx=frame_idx, max_frame_num_to_track=0)
+        return last
+
+    def _clear_non_cond_mem_around_input(self, state: InferenceState, frame_idx: int) -> None:
+        """Drop tracked memories near a corrected frame (they may hold the old appearance)."""
+        span = self.memory_temporal_stride_for_eval * self.num_maskmem
+        for track in state.objects:
+            for t in range(frame_idx - span, frame_idx + span + 1):
+                track.outputs[NON_COND].pop(t, None)
+
+    # ------------------------------------------------------------------ model calls
+    def _get_image_feature(self, state: InferenceState, frame_idx: int, batch_size: int):
+        """(image, backbone_out, vision_feats, vision_pos_embeds, feat_sizes) of a frame."""
+        backbone_out = state.features.get(frame_idx)
+        if backbone_out is None:
+            image = state.frames[frame_idx].to(state.device).float().unsqueeze(0)
+            backbone_out = state.features.put(frame_idx, self.forward_image(image))
+        expanded = {
+            "backbone_fpn": [f.expand(batch_size, -1, -1, -1) for f in backbone_out["backbone_fpn"]],
+            "vision_pos_enc": [p.expand(batch_size, -1, -1, -1) for p in backbone_out["vision_pos_enc"]],
+        }
+        return (None,) + self._prepare_backbone_features(expanded)
+
+    def _run_single_frame_inference(
+        self,
+        state: InferenceState,
+        track: ObjectTrack,
+        frame_idx: int,
+        is_init_cond_frame: bool,
+        point_inputs,
+        mask_inputs,
+        reverse: bool,
+        run_mem_encoder: bool,
+        prev_sam_mask_logits=None,
+    ):
+        """One object on one frame; returns (compact output to store, mask logits on device)."""
+        _, _, vision_feats, vision_pos, feat_sizes = self._get_image_feature(state, frame_idx, 1)
+        out = self.track_step(
+            frame_idx=frame_idx,
+            is_init_cond_frame=is_init_cond_frame,
+            current_vision_feats=vision_feats,
+            current_vision_pos_embeds=vision_pos,
+            feat_sizes=feat_sizes,
+            point_inputs=point_inputs,
+            mask_inputs=mask_inputs,
+            output_dict=track.outputs,
+            num_frames=state.num_frames,
+            track_in_reverse=reverse,
+            run_mem_encoder=run_mem_encoder,
+            prev_sam_mask_logits=prev_sam_mask_logits,
+            conditioned_cache=state.conditioned,
+        )
+        memory = out["maskmem_features"]
+        if memory is not None:
+            # Memories are stored in bfloat16 (as the official predictor does): half the
+            # memory, and part of the published numbers.
+            memory = memory.to(torch.bfloat16).to(state.storage_device, non_blocking=True)
+        masks = out["pred_masks"]
+        if self.fill_hole_area > 0:
+            masks = fill_small_holes(masks, self.fill_hole_area)
+        compact = {
+            "maskmem_features": memory,
+            "maskmem_pos_enc": self._shared_maskmem_pos_enc(state, out["maskmem_pos_enc"]),
+            "pred_masks": masks.to(state.storage_device, non_blocking=True),
+            "obj_ptr": out["obj_ptr"],
+            "object_score_logits": out["object_score_logits"],
+        }
+        return compact, masks
+
+    def _run_memory_encoder(self, state, frame_idx, high_res_masks, object_score_logits, is_mask_from_pts):
+        """Memory of a prompted frame, encoded when tracking starts."""
+        _, _, vision_feats, _, feat_sizes = self._get_image_feature(state, frame_idx, 1)
+        features, pos_enc = self._encode_new_memory(
+            current_vision_feats=vision_feats,
+            feat_sizes=feat_sizes,
+            pred_masks_high_res=high_res_masks,
+            object_score_logits=object_score_logits,
+            is_mask_from_pts=is_mask_from_pts,
+        )
+        features = features.to(torch.bfloat16).to(state.storage_device, non_blocking=True)
+        return features, self._shared_maskmem_pos_enc(state, pos_enc)
+
+    def _shared_maskmem_pos_enc(self, state: InferenceState, pos_enc):
+        """The memory positional encoding is the same everywhere: keep one copy per state."""
+        if pos_enc is None:
+            return None
+        if state.maskmem_pos_enc is None:
+            state.maskmem_pos_enc = [p[0:1].clone() for p in pos_enc]
+        batch = pos_enc[0].size(0)
+        return [p.expand(batch, -1, -1, -1) for p in state.maskmem_pos_enc]
+
+
+class SAM2VideoPredictorVOS(SAM2VideoPredictor):
+    """Video predictor with the heavy components compiled by ``torch.compile`` (GPU VOS runs)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for module, dynamic in ((self.memory_encoder, False), (self.memory_attention, True),
+                                (self.sam_prompt_encoder, False), (self.sam_mask_decoder, False)):
+            module.forward = torch.compile(module.forward, mode="max-autotune", fullgraph=True, dynamic=dynamic)
+
+    def forward_image(self, img_batch: torch.Tensor) -> dict:
+        out = super().forward_image(img_batch)
+        # Compiled graphs may reuse their output buffers: keep our own copies.
+        out["backbone_fpn"] = [f.clone() for f in out["backbone_fpn"]]
+        out["vision_pos_enc"] = [p.clone() for p in out["vision_pos_enc"]]
+        return out

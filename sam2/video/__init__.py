@@ -1,0 +1,1 @@
+"""Building blocks of the video predictor: frame sources, caches, state, post-processing."""

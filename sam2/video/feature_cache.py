@@ -1,0 +1,135 @@
+"""Bounded caches that let the video predictor skip work it has already done.
+
+* :class:`FrameFeatureCache` keeps image-encoder outputs per frame (LRU, bounded in bytes),
+  so tracking again after a refinement does not re-run the image encoder.
+* :class:`ConditionedFeatureCache` keeps memory-conditioned features per (object, frame,
+  direction) together with the exact memories they were computed from; a click on an
+  already-tracked frame reuses them while those memories are unchanged, which skips
+  memory attention (the most expensive step of a click on a tracked frame).
+"""
+
+from collections import OrderedDict
+from typing import Hashable, List, Optional, Tuple
+
+import torch
+
+
+def _nbytes(t: torch.Tensor) -> int:
+    return t.numel() * t.element_size()
+
+
+class FrameFeatureCache:
+    """frame index -> image-encoder output ``{"backbone_fpn": [...], "vision_pos_enc": [...]}``.
+
+    Positional encodings depend only on the feature-map size, so one copy is shared by
+    every frame and is not counted per frame.
+    """
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self._entries: "OrderedDict[int, dict]" = OrderedDict()
+        self._sizes = {}
+        self._shared_pos: Optional[List[torch.Tensor]] = None
+        self.bytes = 0
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, frame_idx: int) -> Optional[dict]:
+        entry = self._entries.get(frame_idx)
+        if entry is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._entries.move_to_end(frame_idx)
+        return entry
+
+    def put(self, frame_idx: int, backbone_out: dict) -> dict:
+        pos = backbone_out["vision_pos_enc"]
+        if self._shared_pos is not None and [p.shape for p in pos] == [p.shape for p in self._shared_pos]:
+            pos = self._shared_pos
+        else:
+            self._shared_pos = pos
+        entry = {"backbone_fpn": list(backbone_out["backbone_fpn"]), "vision_pos_enc": pos}
+        size = sum(_nbytes(t) for t in entry["backbone_fpn"])
+        self.discard(frame_idx)
+        self._entries[frame_idx] = entry
+        self._sizes[frame_idx] = size
+        self.bytes += size
+        # Always keep the newest entry, even if it alone exceeds the budget.
+        while self.bytes > self.max_bytes and len(self._entries) > 1:
+            old, _ = self._entries.popitem(last=False)
+            self.bytes -= self._sizes.pop(old)
+        return entry
+
+    def discard(self, frame_idx: int) -> None:
+        if frame_idx in self._entries:
+            del self._entries[frame_idx]
+            self.bytes -= self._sizes.pop(frame_idx)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._sizes.clear()
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, frame_idx: int) -> bool:
+        return frame_idx in self._entries
+
+
+def _signature(selection: Tuple[list, list]) -> tuple:
+    """What conditioned features depend on: which outputs, their memories and pointers."""
+    spatial, pointers = selection
+    return (
+        tuple((t, out, out.get("maskmem_features"), out.get("maskmem_pos_enc")) for t, out in spatial),
+        tuple((d, out, out.get("obj_ptr")) for d, out in pointers),
+    )
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if len(x) != len(y) or x[0] != y[0] or any(p is not q for p, q in zip(x[1:], y[1:])):
+            return False
+    return True
+
+
+class ConditionedFeatureCache:
+    """(object, frame, direction) -> memory-conditioned features, valid for given memories.
+
+    Entries hold references to the outputs they were computed from and are compared by
+    identity: any recomputed memory (a new output dict or tensor) invalidates them.
+    """
+
+    def __init__(self, max_entries: int):
+        self.max_entries = max_entries
+        self._entries: "OrderedDict[Hashable, Tuple[tuple, torch.Tensor]]" = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def lookup(self, key: Hashable, selection: Tuple[list, list]) -> Optional[torch.Tensor]:
+        entry = self._entries.get(key)
+        if entry is not None:
+            spatial_sig, pointer_sig = _signature(selection)
+            if _same(entry[0][0], spatial_sig) and _same(entry[0][1], pointer_sig):
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return entry[1]
+        self.misses += 1
+        return None
+
+    def store(self, key: Hashable, selection: Tuple[list, list], features: torch.Tensor) -> None:
+        if self.max_entries <= 0:
+            return
+        self._entries[key] = (_signature(selection), features)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
