@@ -7,9 +7,6 @@ tokens at the end of the memory are excluded from the rotation (they have no pos
 the grid).
 """
 
-from typing import List, Optional, Union
-
-import torch
 from torch import Tensor, nn
 
 from sam2.modeling.sam.transformer import RoPEAttention
@@ -61,13 +58,18 @@ class MemoryAttentionLayer(nn.Module):
         self.pos_enc_at_cross_attn_queries = pos_enc_at_cross_attn_queries
         self.pos_enc_at_cross_attn_keys = pos_enc_at_cross_attn_keys
 
-    def _self_attention_block(self, tgt: Tensor, query_pos: Optional[Tensor]) -> Tensor:
+    def _self_attention_block(self, tgt: Tensor, query_pos: Tensor | None) -> Tensor:
         normed = self.norm1(tgt)
         qk = normed + query_pos if self.pos_enc_at_attn else normed
         return tgt + self.dropout1(self.self_attn(qk, qk, v=normed))
 
     def _cross_attention_block(
-        self, tgt: Tensor, memory: Tensor, query_pos: Optional[Tensor], pos: Optional[Tensor], num_k_exclude_rope: int
+        self,
+        tgt: Tensor,
+        memory: Tensor,
+        query_pos: Tensor | None,
+        pos: Tensor | None,
+        num_k_exclude_rope: int,
     ) -> Tensor:
         extra = {}
         if num_k_exclude_rope > 0:
@@ -83,8 +85,8 @@ class MemoryAttentionLayer(nn.Module):
         self,
         tgt: Tensor,
         memory: Tensor,
-        pos: Optional[Tensor] = None,
-        query_pos: Optional[Tensor] = None,
+        pos: Tensor | None = None,
+        query_pos: Tensor | None = None,
         num_k_exclude_rope: int = 0,
     ) -> Tensor:
         """tgt/query_pos: (B, N, d_model); memory/pos: (B, M, mem_dim) -> (B, N, d_model)."""
@@ -119,10 +121,10 @@ class MemoryAttention(nn.Module):
 
     def forward(
         self,
-        curr: Union[Tensor, List[Tensor]],
+        curr: Tensor | list[Tensor],
         memory: Tensor,
-        curr_pos: Optional[Union[Tensor, List[Tensor]]] = None,
-        memory_pos: Optional[Tensor] = None,
+        curr_pos: Tensor | list[Tensor] | None = None,
+        memory_pos: Tensor | None = None,
         num_obj_ptr_tokens: int = 0,
     ) -> Tensor:
         """Attend the current frame to the memory.
@@ -144,7 +146,7 @@ class MemoryAttention(nn.Module):
         if self.pos_enc_at_input and curr_pos is not None:
             output = output + 0.1 * curr_pos
 
-        def to_layer_layout(x: Optional[Tensor]) -> Optional[Tensor]:
+        def to_layer_layout(x: Tensor | None) -> Tensor | None:
             return x.transpose(0, 1) if (self.batch_first and x is not None) else x
 
         output = to_layer_layout(output)

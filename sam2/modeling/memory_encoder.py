@@ -6,7 +6,6 @@ blocks)--> --1x1 conv--> memory features (B, out_dim, S/16, S/16) + sine positio
 """
 
 import math
-from typing import Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -70,7 +69,9 @@ class CXBlock(nn.Module):
         use_dwconv: bool = True,
     ):
         super().__init__()
-        self.dwconv = nn.Conv2d(dim, dim, kernel_size=kernel_size, padding=padding, groups=dim if use_dwconv else 1)
+        self.dwconv = nn.Conv2d(
+            dim, dim, kernel_size=kernel_size, padding=padding, groups=dim if use_dwconv else 1
+        )
         self.norm = LayerNorm2d(dim, eps=1e-6)
         self.pwconv1 = nn.Linear(dim, 4 * dim)
         self.act = nn.GELU()
@@ -97,7 +98,9 @@ class CXBlock(nn.Module):
 class Fuser(nn.Module):
     """Optional 1x1 input projection followed by ``num_layers`` copies of ``layer``."""
 
-    def __init__(self, layer: nn.Module, num_layers: int, dim: Optional[int] = None, input_projection: bool = False):
+    def __init__(
+        self, layer: nn.Module, num_layers: int, dim: int | None = None, input_projection: bool = False
+    ):
         super().__init__()
         self.proj = nn.Identity()
         self.layers = get_clones(layer, num_layers)
@@ -142,7 +145,7 @@ class MemoryEncoder(nn.Module):
         pix_feat: torch.Tensor,
         masks: torch.Tensor,
         skip_mask_sigmoid: bool = False,
-    ) -> Dict[str, object]:
+    ) -> dict[str, object]:
         """pix_feat (B, in_dim, h, w), masks (B, 1, 16h, 16w) logits (or probabilities with
         ``skip_mask_sigmoid``) -> {"vision_features": (B, out_dim, h, w),
         "vision_pos_enc": [(B, out_dim, h, w)]}.
@@ -160,5 +163,5 @@ class MemoryEncoder(nn.Module):
 
         x = self.pix_feat_proj(pix_feat) + mask_features
         x = self.out_proj(self.fuser(x))
-        pos: List[torch.Tensor] = [self.position_encoding(x).to(x.dtype)]
+        pos: list[torch.Tensor] = [self.position_encoding(x).to(x.dtype)]
         return {"vision_features": x, "vision_pos_enc": pos}

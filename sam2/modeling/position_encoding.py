@@ -10,7 +10,6 @@
 """
 
 import math
-from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -29,10 +28,10 @@ class PositionEmbeddingSine(nn.Module):
         num_pos_feats: int,
         temperature: int = 10000,
         normalize: bool = True,
-        scale: Optional[float] = None,
+        scale: float | None = None,
         warmup_cache: bool = True,
         image_size: int = 1024,
-        strides: Tuple[int, ...] = (4, 8, 16, 32),
+        strides: tuple[int, ...] = (4, 8, 16, 32),
     ):
         super().__init__()
         if num_pos_feats % 2 != 0:
@@ -44,7 +43,7 @@ class PositionEmbeddingSine(nn.Module):
         self.normalize = normalize
         self.scale = 2 * math.pi if scale is None else scale
         # (H, W) -> (C, H, W); the map depends only on the grid size.
-        self.cache: Dict[Tuple[int, int], torch.Tensor] = {}
+        self.cache: dict[tuple[int, int], torch.Tensor] = {}
         # Pre-filling the cache only helps torch.compile on CUDA; it changes no numbers.
         if warmup_cache and torch.cuda.is_available():
             for stride in strides:
@@ -61,10 +60,12 @@ class PositionEmbeddingSine(nn.Module):
         even = torch.arange(angles.shape[-1], device=angles.device) % 2 == 0
         return torch.where(even, angles.sin(), angles.cos())
 
-    def _encode_xy(self, x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def _encode_xy(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Encode normalised 1-D coordinates x, y of shape (N,) -> two (N, F) tensors."""
         if x.ndim != 1 or y.shape != x.shape:
-            raise ValueError(f"x and y must be 1-D of equal length, got {tuple(x.shape)} and {tuple(y.shape)}")
+            raise ValueError(
+                f"x and y must be 1-D of equal length, got {tuple(x.shape)} and {tuple(y.shape)}"
+            )
         freqs = self._inverse_freqs(x.device)
         pos_x = self._sin_cos((x * self.scale)[:, None] / freqs)
         pos_y = self._sin_cos((y * self.scale)[:, None] / freqs)
@@ -126,7 +127,7 @@ class PositionEmbeddingRandom(nn.Module):
     the checkpoint), so the output has 2 * num_pos_feats channels.
     """
 
-    def __init__(self, num_pos_feats: int = 64, scale: Optional[float] = None) -> None:
+    def __init__(self, num_pos_feats: int = 64, scale: float | None = None) -> None:
         super().__init__()
         if scale is None or scale <= 0.0:
             scale = 1.0
@@ -138,7 +139,7 @@ class PositionEmbeddingRandom(nn.Module):
         projected = 2 * math.pi * projected
         return torch.cat([projected.sin(), projected.cos()], dim=-1)
 
-    def forward(self, size: Tuple[int, int]) -> torch.Tensor:
+    def forward(self, size: tuple[int, int]) -> torch.Tensor:
         """Encoding of the centres of an (h, w) grid -> (C, h, w)."""
         h, w = size
         device = self.positional_encoding_gaussian_matrix.device
@@ -148,7 +149,7 @@ class PositionEmbeddingRandom(nn.Module):
         xs = (ones.cumsum(dim=1) - 0.5) / w
         return self._pe_encoding(torch.stack([xs, ys], dim=-1)).permute(2, 0, 1)
 
-    def forward_with_coords(self, coords_input: torch.Tensor, image_size: Tuple[int, int]) -> torch.Tensor:
+    def forward_with_coords(self, coords_input: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
         """Points in pixels (B, N, 2) as (x, y), image_size (H, W) -> (B, N, C)."""
         coords = coords_input.clone()
         coords[:, :, 0] = coords[:, :, 0] / image_size[1]
@@ -160,7 +161,7 @@ class PositionEmbeddingRandom(nn.Module):
 # Axial rotary position encoding (RoPE) on a 2-D token grid.
 
 
-def _grid_positions(end_x: int, end_y: int) -> Tuple[torch.Tensor, torch.Tensor]:
+def _grid_positions(end_x: int, end_y: int) -> tuple[torch.Tensor, torch.Tensor]:
     """x and y index of each token of a row-major (end_y, end_x) grid, as float32 (N,)."""
     flat = torch.arange(end_x * end_y, dtype=torch.float32)
     return flat % end_x, torch.div(flat, end_x, rounding_mode="floor")
@@ -197,7 +198,7 @@ def apply_rotary_enc(
     xk: torch.Tensor,
     freqs_cis: torch.Tensor,
     repeat_freqs_k: bool = False,
-) -> Tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Rotate queries and keys by their grid positions.
 
     xq: (B, heads, Nq, D); xk: (B, heads, Nk, D); freqs_cis: (Nq, D/2) complex.

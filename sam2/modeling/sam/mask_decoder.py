@@ -9,8 +9,6 @@ the embedding grid) to give that mask's logits.
 Token 0 of the masks is the single-mask output; tokens 1..3 the multimask outputs.
 """
 
-from typing import List, Optional, Tuple, Type
-
 import torch
 from torch import nn
 
@@ -24,7 +22,7 @@ class MaskDecoder(nn.Module):
         transformer_dim: int,
         transformer: nn.Module,
         num_multimask_outputs: int = 3,
-        activation: Type[nn.Module] = nn.GELU,
+        activation: type[nn.Module] = nn.GELU,
         iou_head_depth: int = 3,
         iou_head_hidden_dim: int = 256,
         use_high_res_features: bool = False,
@@ -80,7 +78,8 @@ class MaskDecoder(nn.Module):
             self.conv_s1 = nn.Conv2d(transformer_dim, transformer_dim // 4, kernel_size=1, stride=1)
 
         self.output_hypernetworks_mlps = nn.ModuleList(
-            MLP(transformer_dim, transformer_dim, transformer_dim // 8, 3) for _ in range(self.num_mask_tokens)
+            MLP(transformer_dim, transformer_dim, transformer_dim // 8, 3)
+            for _ in range(self.num_mask_tokens)
         )
         self.iou_prediction_head = MLP(
             transformer_dim,
@@ -107,8 +106,8 @@ class MaskDecoder(nn.Module):
         dense_prompt_embeddings: torch.Tensor,
         multimask_output: bool,
         repeat_image: bool,
-        high_res_features: Optional[List[torch.Tensor]] = None,
-    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        high_res_features: list[torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Predict masks for B prompt sets.
 
         image_embeddings: (B_img, C, H, W), B_img = B or (with repeat_image) one image
@@ -150,8 +149,8 @@ class MaskDecoder(nn.Module):
         sparse_prompt_embeddings: torch.Tensor,
         dense_prompt_embeddings: torch.Tensor,
         repeat_image: bool,
-        high_res_features: Optional[List[torch.Tensor]] = None,
-    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        high_res_features: list[torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """All mask tokens' outputs: masks (B, 1+M, 4H, 4W), iou (B, 1+M), tokens (B, 1+M, C), obj (B, 1)."""
         learned = [self.iou_token.weight, self.mask_tokens.weight]
         if self.pred_obj_scores:
@@ -216,7 +215,7 @@ class MaskDecoder(nn.Module):
 
     def _dynamic_multimask_via_stability(
         self, all_mask_logits: torch.Tensor, all_iou_scores: torch.Tensor
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Keep the single mask where it is stable, else the multimask output with the best IoU.
 
         all_mask_logits: (B, 1+M, H, W); all_iou_scores: (B, 1+M) -> (B, 1, H, W), (B, 1).

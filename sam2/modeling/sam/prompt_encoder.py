@@ -11,8 +11,6 @@ A dense mask prompt (low-res logits, 4x the embedding grid) is downscaled by con
 to the embedding grid; without one, a learned "no mask" vector fills the grid.
 """
 
-from typing import Optional, Tuple, Type
-
 import torch
 from torch import nn
 
@@ -28,10 +26,10 @@ class PromptEncoder(nn.Module):
     def __init__(
         self,
         embed_dim: int,
-        image_embedding_size: Tuple[int, int],
-        input_image_size: Tuple[int, int],
+        image_embedding_size: tuple[int, int],
+        input_image_size: tuple[int, int],
         mask_in_chans: int,
-        activation: Type[nn.Module] = nn.GELU,
+        activation: type[nn.Module] = nn.GELU,
     ) -> None:
         """
         embed_dim: width of the prompt tokens (= mask decoder width).
@@ -47,7 +45,9 @@ class PromptEncoder(nn.Module):
         self.pe_layer = PositionEmbeddingRandom(embed_dim // 2)
 
         self.num_point_embeddings: int = 4  # negative, positive, two box corners
-        self.point_embeddings = nn.ModuleList(nn.Embedding(1, embed_dim) for _ in range(self.num_point_embeddings))
+        self.point_embeddings = nn.ModuleList(
+            nn.Embedding(1, embed_dim) for _ in range(self.num_point_embeddings)
+        )
         self.not_a_point_embed = nn.Embedding(1, embed_dim)
 
         # Mask prompts come at 4x the embedding resolution; two stride-2 convs bring them down.
@@ -84,7 +84,9 @@ class PromptEncoder(nn.Module):
             labels == PADDING, torch.zeros_like(embedding) + self.not_a_point_embed.weight, embedding
         )
         for label in (NEGATIVE, POSITIVE, BOX_TOP_LEFT, BOX_BOTTOM_RIGHT):
-            embedding = torch.where(labels == label, embedding + self.point_embeddings[label].weight, embedding)
+            embedding = torch.where(
+                labels == label, embedding + self.point_embeddings[label].weight, embedding
+            )
         return embedding
 
     def _embed_boxes(self, boxes: torch.Tensor) -> torch.Tensor:
@@ -118,7 +120,9 @@ class PromptEncoder(nn.Module):
             if coords.ndim != 3 or coords.shape[-1] != 2:
                 raise ValueError(f"point coords must be (B, N, 2), got {tuple(coords.shape)}")
             if labels.shape != coords.shape[:2]:
-                raise ValueError(f"point labels must be (B, N) = {tuple(coords.shape[:2])}, got {tuple(labels.shape)}")
+                raise ValueError(
+                    f"point labels must be (B, N) = {tuple(coords.shape[:2])}, got {tuple(labels.shape)}"
+                )
         if boxes is not None and boxes.shape[-1] != 4 and tuple(boxes.shape[-2:]) != (2, 2):
             raise ValueError(f"boxes must be (B, 4) or (B, 2, 2), got {tuple(boxes.shape)}")
         if masks is not None and (masks.ndim != 4 or masks.shape[1] != 1):
@@ -126,10 +130,10 @@ class PromptEncoder(nn.Module):
 
     def forward(
         self,
-        points: Optional[Tuple[torch.Tensor, torch.Tensor]],
-        boxes: Optional[torch.Tensor],
-        masks: Optional[torch.Tensor],
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        points: tuple[torch.Tensor, torch.Tensor] | None,
+        boxes: torch.Tensor | None,
+        masks: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Embed any combination of prompts.
 
         points: (coords (B, N, 2), labels (B, N)) or None; boxes: (B, 4) or None;

@@ -13,7 +13,6 @@ Attention itself is ``torch.nn.functional.scaled_dot_product_attention`` (defaul
 
 import math
 from functools import partial
-from typing import Tuple, Type
 
 import torch
 import torch.nn.functional as F
@@ -37,7 +36,7 @@ class Attention(nn.Module):
         num_heads: int,
         downsample_rate: int = 1,
         dropout: float = 0.0,
-        kv_in_dim: int = None,
+        kv_in_dim: int | None = None,
     ) -> None:
         super().__init__()
         self.embedding_dim = embedding_dim
@@ -66,7 +65,7 @@ class Attention(nn.Module):
         b, h, n, c = x.shape
         return x.transpose(1, 2).reshape(b, n, h * c)
 
-    def _project(self, q: Tensor, k: Tensor, v: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    def _project(self, q: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         return (
             self._split_heads(self.q_proj(q)),
             self._split_heads(self.k_proj(k)),
@@ -99,11 +98,13 @@ class RoPEAttention(Attention):
         *args,
         rope_theta: float = 10000.0,
         rope_k_repeat: bool = False,
-        feat_sizes: Tuple[int, int] = (64, 64),  # stride-16 grid of a 1024 px image
+        feat_sizes: tuple[int, int] = (64, 64),  # stride-16 grid of a 1024 px image
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
-        self.compute_cis = partial(compute_axial_cis, dim=self.internal_dim // self.num_heads, theta=rope_theta)
+        self.compute_cis = partial(
+            compute_axial_cis, dim=self.internal_dim // self.num_heads, theta=rope_theta
+        )
         # A plain attribute, not a buffer: checkpoints do not carry it.
         self.freqs_cis = self.compute_cis(end_x=feat_sizes[0], end_y=feat_sizes[1])
         self.rope_k_repeat = rope_k_repeat
@@ -137,7 +138,9 @@ class RoPEAttention(Attention):
                 + ("" if self.rope_k_repeat else " (rope_k_repeat is off)")
                 + "; keys must be whole frames of the query grid"
             )
-        q, k_rot = apply_rotary_enc(q, k[:, :, :num_k_rope], freqs_cis=rotations, repeat_freqs_k=self.rope_k_repeat)
+        q, k_rot = apply_rotary_enc(
+            q, k[:, :, :num_k_rope], freqs_cis=rotations, repeat_freqs_k=self.rope_k_repeat
+        )
         if num_k_exclude_rope > 0:
             k = torch.cat([k_rot, k[:, :, num_k_rope:]], dim=-2)
         else:
@@ -158,7 +161,7 @@ class TwoWayAttentionBlock(nn.Module):
         embedding_dim: int,
         num_heads: int,
         mlp_dim: int = 2048,
-        activation: Type[nn.Module] = nn.ReLU,
+        activation: type[nn.Module] = nn.ReLU,
         attention_downsample_rate: int = 2,
         skip_first_layer_pe: bool = False,
     ) -> None:
@@ -166,15 +169,21 @@ class TwoWayAttentionBlock(nn.Module):
         # Registration order = checkpoint key order.
         self.self_attn = Attention(embedding_dim, num_heads)
         self.norm1 = nn.LayerNorm(embedding_dim)
-        self.cross_attn_token_to_image = Attention(embedding_dim, num_heads, downsample_rate=attention_downsample_rate)
+        self.cross_attn_token_to_image = Attention(
+            embedding_dim, num_heads, downsample_rate=attention_downsample_rate
+        )
         self.norm2 = nn.LayerNorm(embedding_dim)
         self.mlp = MLP(embedding_dim, mlp_dim, embedding_dim, num_layers=2, activation=activation)
         self.norm3 = nn.LayerNorm(embedding_dim)
         self.norm4 = nn.LayerNorm(embedding_dim)
-        self.cross_attn_image_to_token = Attention(embedding_dim, num_heads, downsample_rate=attention_downsample_rate)
+        self.cross_attn_image_to_token = Attention(
+            embedding_dim, num_heads, downsample_rate=attention_downsample_rate
+        )
         self.skip_first_layer_pe = skip_first_layer_pe
 
-    def forward(self, queries: Tensor, keys: Tensor, query_pe: Tensor, key_pe: Tensor) -> Tuple[Tensor, Tensor]:
+    def forward(
+        self, queries: Tensor, keys: Tensor, query_pe: Tensor, key_pe: Tensor
+    ) -> tuple[Tensor, Tensor]:
         """queries/query_pe: (B, Nt, C) tokens; keys/key_pe: (B, HW, C) image. Returns both updated."""
         if self.skip_first_layer_pe:
             # The first block replaces the tokens outright (they already hold the PE).
@@ -209,7 +218,7 @@ class TwoWayTransformer(nn.Module):
         embedding_dim: int,
         num_heads: int,
         mlp_dim: int,
-        activation: Type[nn.Module] = nn.ReLU,
+        activation: type[nn.Module] = nn.ReLU,
         attention_downsample_rate: int = 2,
     ) -> None:
         super().__init__()
@@ -228,10 +237,14 @@ class TwoWayTransformer(nn.Module):
             )
             for i in range(depth)
         )
-        self.final_attn_token_to_image = Attention(embedding_dim, num_heads, downsample_rate=attention_downsample_rate)
+        self.final_attn_token_to_image = Attention(
+            embedding_dim, num_heads, downsample_rate=attention_downsample_rate
+        )
         self.norm_final_attn = nn.LayerNorm(embedding_dim)
 
-    def forward(self, image_embedding: Tensor, image_pe: Tensor, point_embedding: Tensor) -> Tuple[Tensor, Tensor]:
+    def forward(
+        self, image_embedding: Tensor, image_pe: Tensor, point_embedding: Tensor
+    ) -> tuple[Tensor, Tensor]:
         """image_embedding, image_pe: (B, C, H, W); point_embedding: (B, Nt, C).
 
         Returns (tokens (B, Nt, C), image tokens (B, H*W, C)).
@@ -245,7 +258,9 @@ class TwoWayTransformer(nn.Module):
 
         queries, keys = point_embedding, image_tokens
         for block in self.layers:
-            queries, keys = block(queries=queries, keys=keys, query_pe=point_embedding, key_pe=image_pe_tokens)
+            queries, keys = block(
+                queries=queries, keys=keys, query_pe=point_embedding, key_pe=image_pe_tokens
+            )
 
         q = queries + point_embedding
         k = keys + image_pe_tokens
