@@ -1,0 +1,25 @@
+#!/bin/sh
+# Container start: make sure the gallery has a video and the checkpoint is there, then run
+# the command (the gunicorn server by default). Every step is skipped when already done.
+set -eu
+
+python /app/tools/fetch_gallery.py --data-path "${DATA_PATH:-/data}"
+
+case "${SAM2_DEMO_RANDOM_WEIGHTS:-0}" in
+  1|true|yes|on)
+    echo "SAM2_DEMO_RANDOM_WEIGHTS is set: starting without a checkpoint (random weights)" ;;
+  *)
+    # MODEL_SIZE unset means "auto": base_plus with CUDA, tiny without, as the server picks.
+    if ! python /app/tools/download_checkpoints.py --dir "${CHECKPOINT_DIR:-/checkpoints}" ${MODEL_SIZE:-}; then
+      echo "No checkpoint in ${CHECKPOINT_DIR:-/checkpoints} and none could be downloaded." >&2
+      echo "Put sam2.1_hiera_<size>.pt into the checkpoints volume, or set SAM2_DEMO_RANDOM_WEIGHTS=1." >&2
+      exit 1
+    fi ;;
+esac
+
+# Bind on all interfaces of the container; the port is published by compose.
+if [ "$1" = "gunicorn" ]; then
+  shift
+  exec gunicorn --bind "0.0.0.0:${PORT:-7262}" "$@"
+fi
+exec "$@"

