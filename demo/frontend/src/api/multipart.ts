@@ -71,7 +71,7 @@ export class MultipartStreamParser {
     this.append(chunk);
     const parts: StreamPart[] = [];
     let progressed = true;
-    while (progressed && this.state !== 'done') {
+    while (progressed && !this.closed) {
       progressed = this.step(parts);
     }
     return parts;

@@ -11,7 +11,7 @@ interface Vector {
   mask_rows?: string[];
 }
 
-const vectors = (vectorsFile as { vectors: Vector[] }).vectors;
+const vectors = (vectorsFile as unknown as { vectors: Vector[] }).vectors;
 
 function rowsToMask(rows: string[], w: number): Uint8Array {
   const out = new Uint8Array(rows.length * w);

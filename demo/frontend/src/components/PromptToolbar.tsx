@@ -1,0 +1,25 @@
+/** Prompt mode (positive / negative clicks), undo and clearing the frame. */
+import { useController, useDemoState } from '../app/useController';
+
+export function PromptToolbar() {
+  const c = useController();
+  const st = useDemoState();
+  return (
+    <div className="prompt-toolbar" role="toolbar" aria-label="Prompt tools">
+      <span className="toolbar-label">Clicks add</span>
+      <button type="button" aria-pressed={!st.negativeMode} onClick={() => c.setNegativeMode(false)}>
+        Positive points
+      </button>
+      <button type="button" aria-pressed={st.negativeMode} onClick={() => c.setNegativeMode(true)}>
+        Negative points
+      </button>
+      <button type="button" onClick={() => c.undo()} title="Undo the last prompt (Ctrl+Z)">
+        Undo
+      </button>
+      <button type="button" onClick={() => c.clearFrameOfSelected()} title="Remove the selected object's prompts on this frame">
+        Clear frame
+      </button>
+      {st.pendingPrompts > 0 && <span className="pending" role="status">Segmenting…</span>}
+    </div>
+  );
+}

@@ -1,0 +1,88 @@
+/** The server's videos with posters, and uploads by drag and drop or file picker. */
+import { useRef, useState } from 'react';
+import { resolveApiUrl } from '../api/config';
+import { useController, useDemoState } from '../app/useController';
+
+function videoName(path: string): string {
+  return path.split('/').pop() ?? path;
+}
+
+export function VideoLibrary() {
+  const c = useController();
+  const st = useDemoState();
+  const fileRef = useRef<HTMLInputElement | null>(null);
+  const [dragOver, setDragOver] = useState(false);
+  const { maxUploadMb, maxDurationSec } = c.limits;
+  const up = st.upload;
+  const uploading = up.status === 'uploading' || up.status === 'processing' || up.status === 'checking';
+  const pct = up.total > 0 ? Math.floor((100 * up.sent) / up.total) : 0;
+
+  const onFiles = (files: FileList | null) => {
+    const file = files?.[0];
+    if (file) void c.upload(file);
+  };
+
+  return (
+    <section
+      className={dragOver ? 'panel library drag-over' : 'panel library'}
+      aria-labelledby="library-heading"
+      onDragOver={(e) => {
+        e.preventDefault();
+        setDragOver(true);
+      }}
+      onDragLeave={() => setDragOver(false)}
+      onDrop={(e) => {
+        e.preventDefault();
+        setDragOver(false);
+        onFiles(e.dataTransfer.files);
+      }}
+    >
+      <h2 id="library-heading">Videos</h2>
+      <ul className="gallery">
+        {st.videos.map((v) => {
+          const current = st.video?.path === v.path;
+          return (
+            <li key={v.id}>
+              <button type="button" className={current ? 'video-card current' : 'video-card'} aria-current={current} onClick={() => void c.openVideo(v)}>
+                {v.posterUrl ? <img src={resolveApiUrl(v.posterUrl, c.client.baseUrl)} alt="" loading="lazy" /> : <span className="poster-missing" />}
+                <span className="video-title">{videoName(v.path)}</span>
+                <span className="muted">
+                  {v.width}×{v.height} · {v.durationSec.toFixed(1)} s · {v.numFrames} frames
+                </span>
+              </button>
+            </li>
+          );
+        })}
+      </ul>
+      <div className="upload">
+        <input ref={fileRef} type="file" accept="video/*" hidden onChange={(e) => { onFiles(e.target.files); e.target.value = ''; }} aria-label="Video file" />
+        <button type="button" onClick={() => fileRef.current?.click()} disabled={uploading}>
+          Upload video
+        </button>
+        <p className="muted">
+          or drop a file here · up to {maxUploadMb} MB and {maxDurationSec} s
+        </p>
+        {uploading && (
+          <>
+            <div className="progress small" role="progressbar" aria-label="Upload progress" aria-valuemin={0} aria-valuemax={100} aria-valuenow={pct}>
+              <div className="progress-fill running" style={{ width: `${pct}%` }} />
+            </div>
+            <p className="muted" role="status">
+              {up.status === 'checking' ? 'Checking the file…' : up.status === 'processing' ? 'Processing on the server…' : `Uploading ${pct}%`}{' '}
+              {up.status === 'uploading' && (
+                <button type="button" className="link" onClick={() => c.cancelUpload()}>
+                  Cancel upload
+                </button>
+              )}
+            </p>
+          </>
+        )}
+        {up.status === 'error' && up.error && (
+          <p className="error" role="alert">
+            {up.error}
+          </p>
+        )}
+      </div>
+    </section>
+  );
+}
