@@ -86,6 +86,14 @@ def test_trunk_non_square_input_and_last_stage_only():
     assert trunk.channel_list == [128]
 
 
+def test_pooling_without_widening_keeps_residual_shapes():
+    # Not used by official configs (they always widen when pooling), but must not crash.
+    trunk = Hiera(embed_dim=8, stages=[1, 1, 1, 1], dim_mul=1.0, head_mul=1.0, global_att_blocks=[2]).eval()
+    with torch.no_grad():
+        feats = trunk(torch.randn(1, 3, 128, 128))
+    assert [tuple(f.shape) for f in feats] == [(1, 8, 32, 32), (1, 8, 16, 16), (1, 8, 8, 8), (1, 8, 4, 4)]
+
+
 def test_tiny_block_layout_matches_official_config():
     trunk = Hiera(**TINY_TRUNK)
     assert trunk.stage_ends == [0, 2, 9, 11]

@@ -115,7 +115,8 @@ class MultiScaleBlock(nn.Module):
             # Widened residual: project the normalised tokens, pool like the queries.
             shortcut = _pool_channels_last(self.proj(normed), self.pool)
         else:
-            shortcut = x
+            # Official configs never pool without widening; pooling keeps shapes consistent.
+            shortcut = _pool_channels_last(x, self.pool)
 
         window = self.window_size
         if window > 0:
