@@ -1,0 +1,129 @@
+"""Application factory: `create_app()` wires settings, model, sessions and the transports.
+
+    gunicorn -c demo/backend/gunicorn.conf.py 'demo.backend.app:create_app()'
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import Flask, Response, jsonify, request
+from flask_cors import CORS
+from strawberry.flask.views import GraphQLView
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from . import routes, streaming
+from .errors import DemoError
+from .inference import Segmenter, build_predictor
+from .library import VideoLibrary
+from .schema import format_error, schema
+from .service import DemoService
+from .sessions import SessionStore
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+_JSON_BODY_LIMIT = 16 << 20  # bytes; only multipart uploads may be larger
+
+
+class DemoGraphQLView(GraphQLView):
+    """Strawberry's Flask view with our context, error format and JSON transport errors."""
+
+    def __init__(self, service: DemoService, **kwargs):
+        super().__init__(**kwargs)
+        self.service = service
+
+    def get_context(self, request, response):
+        return {"request": request, "response": response, "service": self.service}
+
+    def process_result(self, request, result):
+        body = {"data": result.data}
+        if result.errors:
+            body["errors"] = [format_error(e) for e in result.errors]
+        return body
+
+    def dispatch_request(self):
+        response = super().dispatch_request()
+        if isinstance(response, Response) and response.mimetype == "text/plain" and response.status_code >= 400:
+            # Transport-level refusals (bad JSON, wrong content type): answer in GraphQL's shape.
+            message = response.get_data(as_text=True) or "Bad request."
+            return jsonify(errors=[{"message": message, "extensions": {"code": "BAD_REQUEST"}}]), response.status_code
+        return response
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = settings or Settings.from_env()
+    limits = settings.limits
+
+    library = VideoLibrary(settings)
+    library.ensure_gallery_posters()
+    predictor, model_info = build_predictor(settings.model)
+    segmenter = Segmenter(predictor, model_info)
+    store = SessionStore(limits.max_sessions, limits.session_ttl_sec)
+    service = DemoService(settings, library, store, segmenter)
+    log.info(
+        "SAM 2 demo: model %s (%s) on %s%s; data in %s", model_info.size, model_info.config_file,
+        model_info.device, " with RANDOM weights" if model_info.random_weights else "", settings.data_path,
+    )
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = _JSON_BODY_LIMIT
+    app.config["FRONTEND_DIST"] = settings.frontend_dist
+    app.extensions["sam2_demo"] = service
+    CORS(app, origins=list(settings.cors_origins))
+
+    @app.before_request
+    def _upload_limit() -> None:
+        # Werkzeug enforces this while it streams the body to a temporary file.
+        if request.path == "/graphql" and request.mimetype == "multipart/form-data":
+            request.max_content_length = limits.max_upload_bytes + (1 << 20)  # + multipart overhead
+
+    @app.errorhandler(DemoError)
+    def _demo_error(exc: DemoError):
+        return jsonify(exc.to_json()), exc.http_status
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc):
+        message = f"The upload is larger than the limit of {limits.max_upload_mb:g} MB."
+        if request.path == "/graphql":
+            return jsonify(errors=[{"message": message, "extensions": {"code": "LIMIT_EXCEEDED"}}]), 413
+        return jsonify(error={"message": message, "code": "LIMIT_EXCEEDED"}), 413
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        return jsonify(error={"message": exc.description or exc.name, "code": exc.name.upper().replace(" ", "_")}), exc.code
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return jsonify(error={"message": "Internal server error.", "code": "INTERNAL"}), 500
+
+    app.add_url_rule(
+        "/graphql",
+        view_func=DemoGraphQLView.as_view(
+            "graphql", service=service, schema=schema, graphql_ide=None,
+            multipart_uploads_enabled=True, allow_queries_via_get=False,
+        ),
+    )
+    app.register_blueprint(streaming.blueprint)
+    app.register_blueprint(routes.blueprint)  # last: it holds the frontend's catch-all route
+    _start_sweeper(store, limits.session_ttl_sec)
+    return app
+
+
+def _start_sweeper(store: SessionStore, ttl_sec: float) -> None:
+    """Ends idle sessions even when no request comes in, so their memory is freed."""
+    interval = max(1.0, min(60.0, ttl_sec / 2))
+
+    def sweep_forever() -> None:
+        stop = threading.Event()
+        while not stop.wait(interval):
+            try:
+                store.sweep()
+            except Exception:  # never let the sweeper die
+                log.exception("session sweep failed")
+
+    threading.Thread(target=sweep_forever, name="session-sweeper", daemon=True).start()

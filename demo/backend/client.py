@@ -1,0 +1,132 @@
+"""A small Python client of the demo API (used by the tests and the tools in `tools/`).
+
+It speaks the wire formats exactly as a browser does: GraphQL over JSON, the GraphQL multipart
+request spec for uploads, and the `multipart/x-savi-stream` propagation stream.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import requests
+
+ADD_POINTS = """
+mutation AddPoints($input: AddPointsInput!) {
+  addPoints(input: $input) { frameIndex rleMaskList { objectId rleMask { size counts order } } }
+}"""
+START_SESSION = "mutation($input: StartSessionInput!) { startSession(input: $input) { sessionId } }"
+CLOSE_SESSION = "mutation($input: CloseSessionInput!) { closeSession(input: $input) { success } }"
+CANCEL = "mutation($input: CancelPropagateInVideoInput!) { cancelPropagateInVideo(input: $input) { success } }"
+UPLOAD = """
+mutation($file: Upload!, $start: Float, $duration: Float) {
+  uploadVideo(file: $file, startTimeSec: $start, durationTimeSec: $duration) {
+    id path posterPath url posterUrl width height fps numFrames durationSec
+  }
+}"""
+
+
+class GraphQLError(RuntimeError):
+    def __init__(self, errors: list[dict]):
+        super().__init__("; ".join(e.get("message", "?") for e in errors))
+        self.errors = errors
+        self.code = (errors[0].get("extensions") or {}).get("code") if errors else None
+
+
+@dataclass
+class StreamPart:
+    headers: dict[str, str]
+    body: dict
+
+
+class DemoClient:
+    def __init__(self, base_url: str, timeout: float = 120.0):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.http = requests.Session()
+
+    def graphql_raw(self, query: str, variables: dict | None = None) -> dict:
+        response = self.http.post(
+            f"{self.base_url}/graphql", json={"query": query, "variables": variables or {}}, timeout=self.timeout
+        )
+        return response.json()
+
+    def graphql(self, query: str, variables: dict | None = None) -> dict:
+        """The `data` of a successful operation; raises GraphQLError otherwise."""
+        result = self.graphql_raw(query, variables)
+        if result.get("errors"):
+            raise GraphQLError(result["errors"])
+        return result["data"]
+
+    def upload_raw(self, file: Path | bytes, start: float | None = None, duration: float | None = None,
+                   name: str = "video.mp4") -> dict:
+        operations = {"query": UPLOAD, "variables": {"file": None, "start": start, "duration": duration}}
+        content = file.read_bytes() if isinstance(file, Path) else file
+        response = self.http.post(
+            f"{self.base_url}/graphql",
+            data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.file"]})},
+            files={"0": (name, content, "video/mp4")},
+            timeout=self.timeout,
+        )
+        try:
+            return response.json()
+        except ValueError:
+            return {"errors": [{"message": f"HTTP {response.status_code}: {response.text[:200]}"}]}
+
+    def upload(self, file: Path | bytes, start: float | None = None, duration: float | None = None) -> dict:
+        result = self.upload_raw(file, start, duration)
+        if result.get("errors"):
+            raise GraphQLError(result["errors"])
+        return result["data"]["uploadVideo"]
+
+    def start_session(self, path: str) -> str:
+        return self.graphql(START_SESSION, {"input": {"path": path}})["startSession"]["sessionId"]
+
+    def close_session(self, session_id: str) -> bool:
+        return self.graphql(CLOSE_SESSION, {"input": {"sessionId": session_id}})["closeSession"]["success"]
+
+    def add_points(self, session_id: str, frame: int, obj: int, points, labels, clear_old_points=True) -> dict:
+        variables = {"input": {"sessionId": session_id, "frameIndex": frame, "objectId": obj,
+                               "points": points, "labels": labels, "clearOldPoints": clear_old_points}}
+        return self.graphql(ADD_POINTS, variables)["addPoints"]
+
+    def cancel(self, session_id: str) -> bool:
+        return self.graphql(CANCEL, {"input": {"sessionId": session_id}})["cancelPropagateInVideo"]["success"]
+
+    def propagate(self, session_id: str, start_frame_index: int = 0, **extra) -> requests.Response:
+        """Opens the stream; iterate it with `iter_parts(response)`."""
+        body = {"session_id": session_id, "start_frame_index": start_frame_index, **extra}
+        return self.http.post(f"{self.base_url}/propagate_in_video", json=body, stream=True, timeout=self.timeout)
+
+
+def iter_parts(response: requests.Response, boundary: str = "frame") -> Iterator[StreamPart]:
+    """Parse a multipart/x-savi-stream body part by part, trusting Content-Length.
+
+    Raises ValueError on anything malformed; returns after the closing `--frame--`.
+    """
+    raw = response.raw
+    opening, closing = f"--{boundary}".encode(), f"--{boundary}--".encode()
+
+    def readline() -> bytes:
+        line = raw.readline()
+        if not line:
+            raise ValueError("stream ended without the closing boundary")
+        return line.rstrip(b"\r\n")
+
+    while True:
+        line = readline()
+        if line == closing:
+            return
+        if line != opening:
+            raise ValueError(f"expected a boundary, got {line[:80]!r}")
+        headers = {}
+        while line := readline():
+            key, _, value = line.decode().partition(":")
+            headers[key.strip().lower()] = value.strip()
+        length = int(headers["content-length"])
+        body = raw.read(length)
+        if len(body) != length or raw.read(2) != b"\r\n":
+            raise ValueError("part body shorter than its Content-Length")
+        yield StreamPart(headers=headers, body=json.loads(body))

@@ -1,0 +1,37 @@
+"""gunicorn settings for the SAM 2 demo backend.
+
+    gunicorn -c demo/backend/gunicorn.conf.py 'demo.backend.app:create_app()'
+
+Why one worker: a session's inference state (decoded frames, memory bank) lives in the memory
+of the process that opened it, and the model weights are loaded once per process. Several
+workers would each load the model and a request could land on a worker that does not hold its
+session. To scale out, run several of these servers (one per GPU) behind a proxy with sticky
+routing on the session id (e.g. hash of the `sessionId` / `session_id` field, or a cookie set
+by the proxy), so every request of a session reaches the process that holds it.
+
+Why gthread and 32 threads: a propagation streams for as long as it runs and keeps its thread;
+clicks, cancels and uploads of other users need free threads meanwhile. At most
+MAX_PROPAGATIONS (default 4) streams run at once (more are answered "busy"), so at least 28
+threads stay free for short requests: a cancel always finds one. Threads are cheap; the model
+work itself is bounded by the CPU/GPU, not by this number.
+
+Environment: PORT [7262], HOST [0.0.0.0], GUNICORN_THREADS [32], GUNICORN_TIMEOUT [120].
+"""
+
+import os
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '7262')}"
+workers = 1
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "32"))
+# The gthread heartbeat runs outside request threads, so long streams do not trip this timeout;
+# it only catches a worker that is stuck as a whole (e.g. while loading the model).
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
+graceful_timeout = 10
+keepalive = 5
+# Uploads are streamed by the app itself (Werkzeug to a temporary file); no header size changes.
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info")
+# No control socket: several servers (tests, one per GPU) may run on one machine.
+control_socket_disable = True

@@ -1,0 +1,161 @@
+"""The SAM 2 video predictor behind the demo: building it, and each call the demo makes.
+
+`Segmenter` is shared by all sessions (the model weights are read-only); every call takes the
+session's inference state explicitly. Callers hold the session lock. Masks come back as
+`FrameMasks`: COCO RLE per object at the video's resolution.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from . import rle
+from .settings import ModelSettings
+
+log = logging.getLogger(__name__)
+
+
+class ModelUnavailable(RuntimeError):
+    """The model cannot be built (missing checkpoint, bad config); the message says what to do."""
+
+
+@dataclass(frozen=True)
+class FrameMasks:
+    """Masks of all objects on one frame: [(object id, {"size": [H, W], "counts": str})]."""
+
+    frame_index: int
+    masks: list[tuple[int, dict]]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    size: str
+    config_file: str
+    device: str
+    random_weights: bool
+    checkpoint: str | None
+
+
+def build_predictor(model: ModelSettings):
+    """Build the SAM 2 video predictor the settings ask for; raises ModelUnavailable."""
+    from sam2.build_sam import build_sam2_video_predictor  # heavy import, only when serving
+
+    checkpoint: Path | None = model.checkpoint_path
+    if model.random_weights:
+        log.warning(
+            "!!! SAM2_DEMO_RANDOM_WEIGHTS=1: running on RANDOM weights (seed %d); masks are noise. "
+            "For real masks run `make checkpoints` and unset SAM2_DEMO_RANDOM_WEIGHTS. !!!",
+            model.seed,
+        )
+        torch.manual_seed(model.seed)
+        checkpoint = None
+    elif not checkpoint.is_file():
+        raise ModelUnavailable(
+            f"Checkpoint {checkpoint} not found. Download it with `make checkpoints` (or set "
+            f"CHECKPOINT_DIR to the folder that holds {checkpoint.name}), or set "
+            "SAM2_DEMO_RANDOM_WEIGHTS=1 to run on random weights for a trial."
+        )
+    try:
+        predictor = build_sam2_video_predictor(
+            model.config_file, ckpt_path=str(checkpoint) if checkpoint else None, device=model.device
+        )
+    except Exception as exc:  # hydra/torch errors: say which file failed
+        raise ModelUnavailable(f"Cannot build the model from {model.config_file}: {exc}") from exc
+    info = ModelInfo(
+        size=model.size, config_file=model.config_file, device=model.device,
+        random_weights=model.random_weights, checkpoint=str(checkpoint) if checkpoint else None,
+    )
+    return predictor, info
+
+
+class Segmenter:
+    """Runs predictor calls in inference mode (and bf16 autocast on CUDA) and encodes masks."""
+
+    def __init__(self, predictor, info: ModelInfo):
+        self.predictor = predictor
+        self.info = info
+        self.device = torch.device(info.device)
+
+    @contextlib.contextmanager
+    def _inference(self):
+        with torch.inference_mode():
+            if self.device.type == "cuda":
+                with torch.autocast("cuda", dtype=torch.bfloat16):
+                    yield
+            else:
+                yield
+
+    def init_state(self, video_file: Path) -> Any:
+        """Decode the video into a fresh inference state (seconds for long videos)."""
+        with self._inference():
+            return self.predictor.init_state(str(video_file))
+
+    def add_points(self, state, frame: int, obj_id: int, points_px: np.ndarray, labels: np.ndarray,
+                   clear_old_points: bool, box_px: np.ndarray | None = None) -> FrameMasks:
+        """points_px: (N, 2) x, y in video pixels; labels: (N,) 1 = positive, 0 = negative."""
+        with self._inference():
+            frame_idx, obj_ids, masks = self.predictor.add_new_points_or_box(
+                state, frame_idx=frame, obj_id=obj_id,
+                points=points_px if len(points_px) else None,
+                labels=labels if len(labels) else None,
+                clear_old_points=clear_old_points, normalize_coords=True, box=box_px,
+            )
+            return self._encode(frame_idx, obj_ids, masks)
+
+    def add_mask(self, state, frame: int, obj_id: int, mask: np.ndarray) -> FrameMasks:
+        """mask: (H, W) bool at the video's resolution."""
+        with self._inference():
+            frame_idx, obj_ids, masks = self.predictor.add_new_mask(
+                state, frame_idx=frame, obj_id=obj_id, mask=torch.from_numpy(mask)
+            )
+            return self._encode(frame_idx, obj_ids, masks)
+
+    def clear_points_in_frame(self, state, frame: int, obj_id: int) -> FrameMasks:
+        with self._inference():
+            frame_idx, obj_ids, masks = self.predictor.clear_all_prompts_in_frame(state, frame, obj_id)
+            return self._encode(frame_idx, obj_ids, masks)
+
+    def reset(self, state) -> None:
+        with self._inference():
+            self.predictor.reset_state(state)
+
+    def remove_object(self, state, obj_id: int) -> list[FrameMasks]:
+        """Masks of the frames where the removal changed something (frames with prompts)."""
+        with self._inference():
+            obj_ids, updated = self.predictor.remove_object(state, obj_id, strict=False, need_output=True)
+            return [self._encode(frame_idx, obj_ids, masks) for frame_idx, masks in updated]
+
+    def propagate(self, state, start_frame: int, reverse: bool, max_frames: int | None) -> Iterator[FrameMasks]:
+        """Track every object frame by frame; stop by closing the generator."""
+        frames = self.predictor.propagate_in_video(
+            state, start_frame_idx=start_frame, max_frame_num_to_track=max_frames, reverse=reverse
+        )
+        try:
+            while True:
+                # Enter the model context per step only: a generator must not leave
+                # inference/autocast mode switched on in the server thread between frames.
+                with self._inference():
+                    try:
+                        frame_idx, obj_ids, masks = next(frames)
+                    except StopIteration:
+                        return
+                    result = self._encode(frame_idx, obj_ids, masks)
+                yield result
+        finally:
+            frames.close()
+
+    @staticmethod
+    def _encode(frame_idx: int, obj_ids, masks: torch.Tensor) -> FrameMasks:
+        """masks: (num_objects, 1, H, W) logits -> RLE of `logit > 0` per object."""
+        binary = (masks[:, 0] > 0.0).cpu().numpy() if len(obj_ids) else np.zeros((0, 1, 1), bool)
+        return FrameMasks(
+            frame_index=int(frame_idx),
+            masks=[(int(obj_id), rle.encode(binary[i])) for i, obj_id in enumerate(obj_ids)],
+        )

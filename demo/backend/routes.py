@@ -1,0 +1,86 @@
+"""Plain HTTP routes: health, static media, mask export, and the built frontend at `/`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, jsonify, request, send_file
+
+from . import export
+from .errors import BadInput, NotFound
+from .service import DemoService
+
+blueprint = Blueprint("routes", __name__)
+
+
+def _service() -> DemoService:
+    return current_app.extensions["sam2_demo"]
+
+
+@blueprint.route("/healthy")
+def healthy() -> Response:
+    service = _service()
+    return jsonify(status="ok", sessions=len(service.store), propagations=service.active_propagations)
+
+
+def _media(folder: str, rel: str) -> Response:
+    path = _service().library.static_file(folder, rel)
+    # conditional=True answers Range requests: browsers seek in videos with them.
+    return send_file(path, conditional=True, max_age=3600)
+
+
+@blueprint.route("/gallery/<path:rel>")
+def gallery(rel: str) -> Response:
+    return _media("gallery", rel)
+
+
+@blueprint.route("/posters/<path:rel>")
+def posters(rel: str) -> Response:
+    return _media("posters", rel)
+
+
+@blueprint.route("/uploads/<path:rel>")
+def uploads(rel: str) -> Response:
+    return _media("uploads", rel)
+
+
+@blueprint.route("/export_masks")
+def export_masks() -> Response:
+    """?session_id=...&format=coco|zip: the session's current masks as COCO RLE JSON or PNGs."""
+    fmt = request.args.get("format", "coco")
+    if fmt not in ("coco", "zip"):
+        raise BadInput("format must be coco or zip.")
+    session = _service().export(request.args.get("session_id"))
+    stem = Path(session.video.path).stem
+    if fmt == "coco":
+        return Response(
+            json.dumps(export.coco_json(session)), mimetype="application/json",
+            headers={"Content-Disposition": f'attachment; filename="{stem}_masks.json"'},
+        )
+    return send_file(export.png_zip(session), mimetype="application/zip", as_attachment=True,
+                     download_name=f"{stem}_masks.zip")
+
+
+# -- the built frontend (demo/frontend/dist), when present --------------------------------------
+
+
+@blueprint.route("/", defaults={"rel": ""})
+@blueprint.route("/<path:rel>")
+def frontend(rel: str) -> Response:
+    dist: Path = current_app.config["FRONTEND_DIST"]
+    index = dist / "index.html"
+    if not index.is_file():
+        if rel:
+            raise NotFound("Not found.")
+        return Response(
+            "SAM 2 demo backend is running; the frontend is not built (see demo/frontend). "
+            "GraphQL: POST /graphql\n", mimetype="text/plain",
+        )
+    if rel:
+        target = (dist / rel).resolve()
+        if target.is_file() and target.is_relative_to(dist.resolve()):
+            return send_file(target, max_age=0 if rel.endswith(".html") else 3600)
+        if "." in Path(rel).name:  # a missing asset, not an app route
+            raise NotFound("Not found.")
+    return send_file(index, max_age=0)

@@ -1,0 +1,306 @@
+"""What the demo can do, independent of transport: validate a request, then run it on its session.
+
+GraphQL resolvers and HTTP routes call these methods and only translate formats. Each call on a
+session holds that session's lock (with a timeout), never a global one. Points and boxes arrive
+normalised to [0, 1] and are turned into video pixels here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import threading
+from typing import BinaryIO, Iterator, Sequence
+
+import numpy as np
+
+from . import rle
+from .errors import BadInput, Busy, DemoError, LimitExceeded
+from .inference import FrameMasks, Segmenter
+from .library import VideoLibrary, VideoRecord
+from .sessions import Session, SessionStore
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+DIRECTIONS = ("both", "forward", "backward")
+_MAX_OBJECT_ID = 2**31 - 1
+
+
+class DemoService:
+    def __init__(self, settings: Settings, library: VideoLibrary, store: SessionStore, segmenter: Segmenter):
+        self.settings = settings
+        self.limits = settings.limits
+        self.library = library
+        self.store = store
+        self.segmenter = segmenter
+        self._propagation_slots = threading.BoundedSemaphore(self.limits.max_propagations)
+        self._active = 0
+        self._active_lock = threading.Lock()
+
+    # -- videos --------------------------------------------------------------------------
+
+    def list_videos(self) -> list[VideoRecord]:
+        return self.library.list_videos()
+
+    def default_video(self) -> VideoRecord:
+        return self.library.default_video()
+
+    def upload_video(self, stream: BinaryIO, start_sec: float | None, duration_sec: float | None) -> VideoRecord:
+        return self.library.store_upload(stream, start_sec, duration_sec)
+
+    # -- sessions --------------------------------------------------------------------------
+
+    def start_session(self, path: object) -> str:
+        video_file, record = self.library.resolve_video(path)
+        try:
+            state = self.segmenter.init_state(video_file)
+        except (RuntimeError, ValueError, OSError) as exc:
+            log.exception("init_state failed for %s", record.path)
+            raise BadInput(f"Cannot open {record.path} for segmentation: {exc}") from None
+        session = Session(
+            id=self.store.new_id(), video=record, video_file=video_file, state=state,
+            num_frames=int(state["num_frames"]), height=int(state["video_height"]),
+            width=int(state["video_width"]),
+        )
+        self.store.add(session)
+        log.info("session %s… opened on %s (%d frames)", session.id[:6], record.path, session.num_frames)
+        return session.id
+
+    def close_session(self, session_id: object) -> bool:
+        return self.store.close(session_id)
+
+    @contextlib.contextmanager
+    def _locked(self, session_id: object) -> Iterator[Session]:
+        session = self.store.get(session_id)
+        session.acquire(self.limits.session_lock_timeout_sec)
+        try:
+            yield session
+        finally:
+            session.lock.release()
+
+    # -- prompts -------------------------------------------------------------------------------
+
+    def add_points(self, session_id, frame_index, object_id, points, labels, clear_old_points) -> FrameMasks:
+        with self._locked(session_id) as s:
+            frame, obj = self._check_frame(s, frame_index), self._check_new_object(s, object_id)
+            pts, lbl = self._check_points(s, points, labels, required=True)
+            result = self.segmenter.add_points(s.state, frame, obj, pts, lbl, bool(clear_old_points))
+            return self._remember_prompt(s, obj, result)
+
+    def add_box(self, session_id, frame_index, object_id, box, points=None, labels=None) -> FrameMasks:
+        with self._locked(session_id) as s:
+            frame, obj = self._check_frame(s, frame_index), self._check_new_object(s, object_id)
+            box_px = self._check_box(s, box)
+            pts, lbl = self._check_points(s, points or [], labels or [], required=False)
+            # A box always replaces the object's earlier prompts on this frame (SAM 2's rule).
+            result = self.segmenter.add_points(s.state, frame, obj, pts, lbl, True, box_px)
+            return self._remember_prompt(s, obj, result)
+
+    def add_mask(self, session_id, frame_index, object_id, rle_mask) -> FrameMasks:
+        with self._locked(session_id) as s:
+            frame, obj = self._check_frame(s, frame_index), self._check_new_object(s, object_id)
+            try:
+                mask = rle.decode(rle_mask)
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise BadInput(f"rleMask is not a valid COCO RLE mask: {exc}") from None
+            if mask.shape != (s.height, s.width):
+                raise BadInput(
+                    f"rleMask size is {list(mask.shape)}, but the video is [{s.height}, {s.width}] (H, W)."
+                )
+            result = self.segmenter.add_mask(s.state, frame, obj, mask)
+            return self._remember_prompt(s, obj, result)
+
+    def clear_points_in_frame(self, session_id, frame_index, object_id) -> FrameMasks:
+        with self._locked(session_id) as s:
+            frame, obj = self._check_frame(s, frame_index), self._check_object_id(object_id)
+            if obj not in s.prompted:
+                # Unknown object: nothing to clear (asking the predictor would create it).
+                return FrameMasks(frame, list(s.masks.get(frame, {}).items()))
+            result = self.segmenter.clear_points_in_frame(s.state, frame, obj)
+            s.prompted[obj].discard(frame)
+            return self._remember(s, result)
+
+    def clear_points_in_video(self, session_id) -> bool:
+        with self._locked(session_id) as s:
+            self.segmenter.reset(s.state)
+            s.prompted.clear()
+            s.masks.clear()
+            return True
+
+    def remove_object(self, session_id, object_id) -> list[FrameMasks]:
+        with self._locked(session_id) as s:
+            obj = self._check_object_id(object_id)
+            if obj not in s.prompted:
+                return []
+            updated = self.segmenter.remove_object(s.state, obj)
+            del s.prompted[obj]
+            for frame_masks in s.masks.values():
+                frame_masks.pop(obj, None)
+            return [self._remember(s, frame) for frame in updated]
+
+    # -- propagation ---------------------------------------------------------------------------
+
+    def cancel_propagation(self, session_id) -> bool:
+        """Lock-free on purpose: it must land while a propagation holds the session lock."""
+        self.store.get(session_id).cancel()
+        return True
+
+    def start_propagation(self, session_id, start_frame_index=0, direction="both", max_frames=None) -> "Propagation":
+        """Validate and reserve a propagation slot; iterate `.frames()`, then `.close()`."""
+        session = self.store.get(session_id)
+        epoch = session.cancel_epoch  # a cancel from now on stops this propagation
+        start = self._check_frame(session, start_frame_index, name="start_frame_index")
+        if direction not in DIRECTIONS:
+            raise BadInput(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}.")
+        if max_frames is not None and (
+            not isinstance(max_frames, int) or isinstance(max_frames, bool) or max_frames < 1
+        ):
+            raise BadInput("max_frames must be a whole number >= 1.")
+        if not any(session.prompted.values()):
+            raise BadInput("Nothing to track yet: add points to an object first.")
+        if not self._propagation_slots.acquire(blocking=False):
+            raise Busy(
+                f"{self.limits.max_propagations} propagations are already running on this server; "
+                "try again in a moment."
+            )
+        with self._active_lock:
+            self._active += 1
+        return Propagation(self, session, start, direction, max_frames, epoch)
+
+    def _release_slot(self) -> None:
+        with self._active_lock:
+            self._active -= 1
+        self._propagation_slots.release()
+
+    @property
+    def active_propagations(self) -> int:
+        return self._active
+
+    def export(self, session_id) -> Session:
+        """The session whose remembered masks (`Session.masks`) an export writes out."""
+        return self.store.get(session_id)
+
+    # -- validation and bookkeeping ----------------------------------------------------------
+
+    @staticmethod
+    def _check_frame(s: Session, frame_index, name="frameIndex") -> int:
+        if not isinstance(frame_index, int) or isinstance(frame_index, bool):
+            raise BadInput(f"{name} must be a whole number.")
+        if not 0 <= frame_index < s.num_frames:
+            raise BadInput(f"{name}={frame_index} is out of range: the video has frames 0..{s.num_frames - 1}.")
+        return frame_index
+
+    @staticmethod
+    def _check_object_id(object_id) -> int:
+        if not isinstance(object_id, int) or isinstance(object_id, bool) or not 0 <= object_id <= _MAX_OBJECT_ID:
+            raise BadInput(f"objectId must be a whole number from 0 to {_MAX_OBJECT_ID}.")
+        return object_id
+
+    def _check_new_object(self, s: Session, object_id) -> int:
+        obj = self._check_object_id(object_id)
+        known = s.prompted
+        if obj not in known and len(known) >= self.limits.max_objects:
+            raise LimitExceeded(
+                f"A session can track at most {self.limits.max_objects} objects; remove one first."
+            )
+        return obj
+
+    def _check_points(self, s: Session, points, labels, required: bool) -> tuple[np.ndarray, np.ndarray]:
+        if not isinstance(points, Sequence) or not isinstance(labels, Sequence):
+            raise BadInput("points must be a list of [x, y] pairs and labels a list of 0/1.")
+        if required and not points:
+            raise BadInput("points must hold at least one [x, y] pair.")
+        if len(points) != len(labels):
+            raise BadInput(f"points ({len(points)}) and labels ({len(labels)}) must have the same length.")
+        if len(points) > self.limits.max_points:
+            raise LimitExceeded(f"At most {self.limits.max_points} points per call.")
+        xy = []
+        for p in points:
+            if (
+                not isinstance(p, Sequence) or len(p) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in p)
+            ):
+                raise BadInput(f"each point must be [x, y] with two finite numbers, got {p!r}.")
+            if not (0.0 <= p[0] <= 1.0 and 0.0 <= p[1] <= 1.0):
+                raise BadInput(f"point {list(p)} is outside the frame: coordinates are normalised to [0, 1].")
+            xy.append((p[0] * s.width, p[1] * s.height))
+        for label in labels:
+            if label not in (0, 1) or isinstance(label, bool):
+                raise BadInput(f"labels must be 1 (include) or 0 (exclude), got {label!r}.")
+        return np.asarray(xy, dtype=np.float32).reshape(-1, 2), np.asarray(labels, dtype=np.int32)
+
+    @staticmethod
+    def _check_box(s: Session, box) -> np.ndarray:
+        if (
+            not isinstance(box, Sequence) or len(box) != 4
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in box)
+        ):
+            raise BadInput("box must be [x0, y0, x1, y1], four finite numbers normalised to [0, 1].")
+        x0, y0, x1, y1 = box
+        if not all(0.0 <= v <= 1.0 for v in box):
+            raise BadInput(f"box {list(box)} is outside the frame: coordinates are normalised to [0, 1].")
+        if not (x1 > x0 and y1 > y0):
+            raise BadInput("box must have x1 > x0 and y1 > y0.")
+        return np.asarray([x0 * s.width, y0 * s.height, x1 * s.width, y1 * s.height], dtype=np.float32)
+
+    def _remember_prompt(self, s: Session, obj: int, result: FrameMasks) -> FrameMasks:
+        s.prompted.setdefault(obj, set()).add(result.frame_index)
+        return self._remember(s, result)
+
+    @staticmethod
+    def _remember(s: Session, result: FrameMasks) -> FrameMasks:
+        s.masks[result.frame_index] = dict(result.masks)
+        return result
+
+
+class Propagation:
+    """One streamed propagation: forward from the start frame to the end, then back to frame 0."""
+
+    def __init__(self, service: DemoService, session: Session, start: int, direction: str,
+                 max_frames: int | None, epoch: int):
+        self.service, self.session, self.start = service, session, start
+        self.epoch = epoch
+        self.reverse_passes = {"both": (False, True), "forward": (False,), "backward": (True,)}[direction]
+        self.max_track = None if max_frames is None else max_frames - 1  # predictor counts beyond start
+        self._closed = False
+        n = session.num_frames
+        m = self.max_track if self.max_track is not None else n
+        forward = min(start + m, n - 1) - start + 1
+        backward = 0 if start == 0 else start - max(start - m, 0) + 1
+        self.total_frames = sum(backward if r else forward for r in self.reverse_passes)
+        self.cancelled = False
+
+    def frames(self) -> Iterator[FrameMasks]:
+        """Yields each frame's masks; ends early (quietly) on cancel. Raises DemoError on failure."""
+        s, service = self.session, self.service
+        try:
+            if not s.acquire(service.limits.session_lock_timeout_sec, cancel_epoch=self.epoch):
+                self.cancelled = True
+                return
+            try:
+                for reverse in self.reverse_passes:
+                    with contextlib.closing(
+                        service.segmenter.propagate(s.state, self.start, reverse, self.max_track)
+                    ) as frames:
+                        for result in frames:
+                            if s.is_cancelled(self.epoch):
+                                self.cancelled = True
+                                return
+                            service._remember(s, result)
+                            yield result
+            except DemoError:
+                raise
+            except (RuntimeError, ValueError) as exc:
+                log.exception("propagation failed in session %s…", s.id[:6])
+                raise BadInput(f"Propagation failed: {exc}") from None
+            finally:
+                s.lock.release()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.service._release_slot()

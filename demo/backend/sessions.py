@@ -1,0 +1,168 @@
+"""Session store: one `Session` per open video, each with its own lock; LRU eviction and idle TTL.
+
+There is no global model lock. The store's own lock guards only the id -> session map and is
+held for microseconds; work on a session's inference state happens under `Session.lock`, so
+one user's propagation never waits on another user's click.
+
+Cancellation is lock-free: `cancel()` bumps `Session.cancel_epoch`; a propagation remembers the
+epoch it started with and stops at the next frame once it differs (also while it still waits
+for the session lock).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import BadInput, Busy, NotFound, SessionExpired
+from .library import VideoRecord
+
+log = logging.getLogger(__name__)
+
+_REMEMBERED_ENDINGS = 4096  # ids of ended sessions kept to answer "expired" rather than "unknown"
+
+
+@dataclass
+class Session:
+    """One client's open video. `state` is the predictor's inference state (a dict by API)."""
+
+    id: str
+    video: VideoRecord
+    video_file: Path
+    state: Any
+    num_frames: int
+    height: int
+    width: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    last_used: float = field(default_factory=time.monotonic)
+    cancel_epoch: int = 0
+    ended: str | None = None  # why it ended (closed, evicted, idle), once it has
+    # Latest mask of every object on every frame, as RLE: frame -> object id -> rle.
+    masks: dict[int, dict[int, dict]] = field(default_factory=dict)
+    # Frames holding prompts, per object id (the objects the session tracks).
+    prompted: dict[int, set[int]] = field(default_factory=dict)
+
+    def cancel(self) -> None:
+        self.cancel_epoch += 1
+
+    def is_cancelled(self, epoch: int) -> bool:
+        return self.ended is not None or self.cancel_epoch != epoch
+
+    def acquire(self, timeout: float, cancel_epoch: int | None = None) -> bool:
+        """Take the session lock; False when cancelled first (if an epoch is given).
+
+        Raises Busy after `timeout` seconds, SessionExpired if the session ends meanwhile.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.ended is not None:
+                raise SessionExpired(f"Session expired: {self.ended}. Start a new session.")
+            if cancel_epoch is not None and self.is_cancelled(cancel_epoch):
+                return False
+            if self.lock.acquire(timeout=0.05):
+                if self.ended is not None:
+                    self.lock.release()
+                    raise SessionExpired(f"Session expired: {self.ended}. Start a new session.")
+                return True
+            if time.monotonic() > deadline:
+                raise Busy(f"The session is busy (waited {timeout:g} s); try again, or cancel the propagation.")
+
+
+class SessionStore:
+    """Thread-safe map of session id -> Session, bounded in count and idle time."""
+
+    def __init__(self, max_sessions: int, ttl_sec: float, clock: Callable[[], float] = time.monotonic):
+        self.max_sessions = max_sessions
+        self.ttl_sec = ttl_sec
+        self.clock = clock
+        self._sessions: OrderedDict[str, Session] = OrderedDict()  # least recently used first
+        self._endings: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def new_id() -> str:
+        return secrets.token_urlsafe(24)  # 192 random bits: unguessable
+
+    def add(self, session: Session) -> list[Session]:
+        """Insert a session, evicting the least recently used ones beyond the limit.
+
+        Returns the evicted sessions (already marked ended and cancelled).
+        """
+        with self._lock:
+            evicted = self._sweep_locked()
+            while len(self._sessions) >= self.max_sessions:
+                _, oldest = self._sessions.popitem(last=False)
+                self._end_locked(
+                    oldest, f"closed to make room: the server holds at most {self.max_sessions} sessions"
+                )
+                evicted.append(oldest)
+            session.last_used = self.clock()
+            self._sessions[session.id] = session
+        for old in evicted:
+            log.info("session %s… ended: %s", old.id[:6], old.ended)
+        return evicted
+
+    def get(self, session_id: object) -> Session:
+        """The live session with this id (marked as just used), or a clear error."""
+        if not isinstance(session_id, str) or not 8 <= len(session_id) <= 128:
+            raise BadInput("sessionId must be the id returned by startSession.")
+        with self._lock:
+            self._sweep_locked()
+            session = self._sessions.get(session_id)
+            if session is None:
+                reason = self._endings.get(session_id)
+                if reason is not None:
+                    raise SessionExpired(f"Session expired: {reason}. Start a new session.")
+                raise NotFound("Unknown session id; start a session first.")
+            session.last_used = self.clock()
+            self._sessions.move_to_end(session_id)
+            return session
+
+    def close(self, session_id: object) -> bool:
+        """End a session. True if it was open."""
+        if not isinstance(session_id, str):
+            raise BadInput("sessionId must be the id returned by startSession.")
+        with self._lock:
+            session = self._sessions.pop(session_id, None)
+            if session is None:
+                return False
+            self._end_locked(session, "it was closed")
+            return True
+
+    def sweep(self) -> int:
+        """End sessions idle for longer than the TTL; returns how many ended."""
+        with self._lock:
+            return len(self._sweep_locked())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._sessions)
+
+    def sessions(self) -> list[Session]:
+        with self._lock:
+            return list(self._sessions.values())
+
+    def _sweep_locked(self) -> list[Session]:
+        now = self.clock()
+        idle = [
+            s for s in self._sessions.values()
+            if now - s.last_used > self.ttl_sec and not s.lock.locked()  # never under a running call
+        ]
+        for session in idle:
+            del self._sessions[session.id]
+            self._end_locked(session, f"idle for more than {self.ttl_sec:g} s")
+        return idle
+
+    def _end_locked(self, session: Session, reason: str) -> None:
+        session.ended = reason
+        session.cancel()
+        session.state = None if not session.lock.locked() else session.state  # free memory now if idle
+        self._endings[session.id] = reason
+        while len(self._endings) > _REMEMBERED_ENDINGS:
+            self._endings.popitem(last=False)

@@ -1,0 +1,197 @@
+"""Server settings, read once from the environment into a typed, frozen object.
+
+Every knob of the server lives here; the rest of the code receives a `Settings` and never
+reads `os.environ` itself. A malformed value stops start-up with a message naming the variable.
+
+Environment variables (defaults in brackets):
+
+- `DATA_PATH` [demo/data]: holds `gallery/*.mp4`, `posters/`, `uploads/`
+- `FRONTEND_DIST` [demo/frontend/dist]: built frontend served at `/` when present
+- `API_URL` [""]: prefix of the `url`/`posterUrl` fields; empty gives same-origin paths
+- `DEFAULT_VIDEO` [first gallery video]: file name of the gallery video `defaultVideo` returns
+- `MODEL_SIZE` [tiny on CPU, base_plus on CUDA]: tiny | small | base_plus | large
+- `CHECKPOINT_DIR` [checkpoints]: where `sam2.1_hiera_<size>.pt` files live
+- `SAM2_DEMO_CONFIG` [per MODEL_SIZE]: any model config (tests use the micro config)
+- `SAM2_DEMO_RANDOM_WEIGHTS` [0]: 1 runs on seeded random weights when no checkpoint is used
+- `SAM2_DEMO_SEED` [0]: seed of those random weights
+- `SAM2_DEMO_DEVICE` [auto]: auto | cpu | cuda | cuda:N
+- `MAX_UPLOAD_MB` [200], `MAX_DURATION_SEC` [10], `MAX_SESSIONS` [8], `SESSION_TTL_SEC` [1800],
+  `MAX_OBJECTS` [16], `MAX_FPS` [30], `MAX_LONG_SIDE` [1280], `MAX_INPUT_SIDE` [8192],
+  `MAX_PROPAGATIONS` [4], `SESSION_LOCK_TIMEOUT_SEC` [30]
+- `CORS_ORIGINS` [*]: comma-separated origins allowed to call the API from another origin
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+MODEL_SIZES = ("tiny", "small", "base_plus", "large")
+
+# Official config and checkpoint names per model size (SAM 2.1).
+CONFIG_BY_SIZE = {
+    "tiny": "configs/sam2.1/sam2.1_hiera_t.yaml",
+    "small": "configs/sam2.1/sam2.1_hiera_s.yaml",
+    "base_plus": "configs/sam2.1/sam2.1_hiera_b+.yaml",
+    "large": "configs/sam2.1/sam2.1_hiera_l.yaml",
+}
+CHECKPOINT_BY_SIZE = {size: f"sam2.1_hiera_{size}.pt" for size in MODEL_SIZES}
+
+_DEMO_DIR = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the server cannot use."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits; each one, when hit, answers with a clear error."""
+
+    max_upload_bytes: int = 200 * 1024 * 1024
+    max_duration_sec: float = 10.0
+    max_sessions: int = 8
+    session_ttl_sec: float = 1800.0
+    max_objects: int = 16
+    max_fps: int = 30
+    max_long_side: int = 1280  # transcoded uploads are scaled down to this
+    max_input_side: int = 8192  # larger probed sizes are refused before any decoding
+    max_propagations: int = 4  # concurrent streams; keeps gunicorn threads free for clicks
+    session_lock_timeout_sec: float = 30.0
+    max_points: int = 64  # points in one addPoints call
+
+    @property
+    def max_upload_mb(self) -> float:
+        return self.max_upload_bytes / (1024 * 1024)
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    size: str
+    config_file: str
+    checkpoint_path: Path
+    random_weights: bool
+    seed: int
+    device: str  # "cpu", "cuda", "cuda:1", ...
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_path: Path
+    frontend_dist: Path
+    public_url: str
+    default_video: str | None
+    model: ModelSettings
+    limits: Limits = field(default_factory=Limits)
+    cors_origins: tuple[str, ...] = ("*",)
+
+    @property
+    def gallery_dir(self) -> Path:
+        return self.data_path / "gallery"
+
+    @property
+    def posters_dir(self) -> Path:
+        return self.data_path / "posters"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_path / "uploads"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        reader = _EnvReader(env)
+        device = _resolve_device(reader.text("SAM2_DEMO_DEVICE", "auto"))
+        default_size = "base_plus" if device.startswith("cuda") else "tiny"
+        size = reader.choice("MODEL_SIZE", default_size, MODEL_SIZES)
+        checkpoint_dir = Path(reader.text("CHECKPOINT_DIR", "checkpoints"))
+        model = ModelSettings(
+            size=size,
+            config_file=reader.text("SAM2_DEMO_CONFIG", CONFIG_BY_SIZE[size]),
+            checkpoint_path=checkpoint_dir / CHECKPOINT_BY_SIZE[size],
+            random_weights=reader.flag("SAM2_DEMO_RANDOM_WEIGHTS", False),
+            seed=reader.integer("SAM2_DEMO_SEED", 0, minimum=0),
+            device=device,
+        )
+        limits = Limits(
+            max_upload_bytes=int(reader.number("MAX_UPLOAD_MB", 200, minimum=0.001) * 1024 * 1024),
+            max_duration_sec=reader.number("MAX_DURATION_SEC", 10, minimum=0.1),
+            max_sessions=reader.integer("MAX_SESSIONS", 8, minimum=1),
+            session_ttl_sec=reader.number("SESSION_TTL_SEC", 1800, minimum=1),
+            max_objects=reader.integer("MAX_OBJECTS", 16, minimum=1),
+            max_fps=reader.integer("MAX_FPS", 30, minimum=1),
+            max_long_side=reader.integer("MAX_LONG_SIDE", 1280, minimum=16),
+            max_input_side=reader.integer("MAX_INPUT_SIDE", 8192, minimum=16),
+            max_propagations=reader.integer("MAX_PROPAGATIONS", 4, minimum=1),
+            session_lock_timeout_sec=reader.number("SESSION_LOCK_TIMEOUT_SEC", 30, minimum=0.1),
+        )
+        origins = tuple(o.strip() for o in reader.text("CORS_ORIGINS", "*").split(",") if o.strip())
+        return cls(
+            data_path=Path(reader.text("DATA_PATH", str(_DEMO_DIR / "data"))).resolve(),
+            frontend_dist=Path(reader.text("FRONTEND_DIST", str(_DEMO_DIR / "frontend" / "dist"))),
+            public_url=reader.text("API_URL", "").rstrip("/"),
+            default_video=reader.text("DEFAULT_VIDEO", "") or None,
+            model=model,
+            limits=limits,
+            cors_origins=origins or ("*",),
+        )
+
+
+def _resolve_device(requested: str) -> str:
+    requested = requested.strip().lower()
+    if requested == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cpu" or requested == "cuda" or (
+        requested.startswith("cuda:") and requested[5:].isdigit()
+    ):
+        return requested
+    raise SettingsError(f"SAM2_DEMO_DEVICE={requested!r}: expected auto, cpu, cuda or cuda:N")
+
+
+class _EnvReader:
+    """Parses one variable at a time and names it in every error."""
+
+    def __init__(self, env: Mapping[str, str]):
+        self.env = env
+
+    def text(self, name: str, default: str) -> str:
+        value = self.env.get(name)
+        return default if value is None or value.strip() == "" else value.strip()
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.text(name, "1" if default else "0").lower()
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{name}={value!r}: expected 1/0, true/false, yes/no or on/off")
+
+    def number(self, name: str, default: float, minimum: float) -> float:
+        raw = self.text(name, str(default))
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r}: expected a number") from None
+        if not value >= minimum or value == float("inf"):
+            raise SettingsError(f"{name}={raw!r}: expected a finite number >= {minimum}")
+        return value
+
+    def integer(self, name: str, default: int, minimum: int) -> int:
+        raw = self.text(name, str(default))
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r}: expected a whole number") from None
+        if value < minimum:
+            raise SettingsError(f"{name}={raw!r}: expected a whole number >= {minimum}")
+        return value
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.text(name, default).lower()
+        if value not in choices:
+            raise SettingsError(f"{name}={value!r}: expected one of {', '.join(choices)}")
+        return value

@@ -1,0 +1,88 @@
+"""`POST /propagate_in_video`: masks of every frame, streamed as `multipart/x-savi-stream`.
+
+Each part:
+    --frame\\r\\n
+    Content-Type: application/json\\r\\n
+    Content-Length: <bytes>\\r\\n
+    Frame-Current: <parts so far, 1-based>\\r\\n
+    Frame-Total: <parts planned>\\r\\n
+    \\r\\n
+    {"frame_index": i, "results": [{"object_id": k, "mask": {"size": [H, W], "counts": "..."}}]}\\r\\n
+and the stream ends with `--frame--\\r\\n`. A failure mid-stream becomes one last part whose
+body is {"error": {"message": ..., "code": ...}}. When the client disconnects, the server's
+next write fails, the WSGI server closes this generator, and the propagation stops there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from typing import Iterator
+
+from flask import Blueprint, Response, current_app, request
+
+from .errors import BadInput, DemoError
+from .inference import FrameMasks
+from .service import DemoService, Propagation
+
+log = logging.getLogger(__name__)
+
+BOUNDARY = "frame"
+blueprint = Blueprint("streaming", __name__)
+
+
+def frame_body(frame: FrameMasks) -> dict:
+    return {
+        "frame_index": frame.frame_index,
+        "results": [
+            {"object_id": obj, "mask": {"size": m["size"], "counts": m["counts"]}} for obj, m in frame.masks
+        ],
+    }
+
+
+def part(body: dict, current: int, total: int) -> bytes:
+    payload = json.dumps(body, separators=(",", ":")).encode()
+    head = (
+        f"--{BOUNDARY}\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\n"
+        f"Frame-Current: {current}\r\n"
+        f"Frame-Total: {total}\r\n\r\n"
+    )
+    return head.encode() + payload + b"\r\n"
+
+
+def stream_parts(propagation: Propagation) -> Iterator[bytes]:
+    sent = 0
+    try:
+        with contextlib.closing(propagation.frames()) as frames:
+            for frame in frames:
+                sent += 1
+                yield part(frame_body(frame), sent, propagation.total_frames)
+    except DemoError as exc:
+        yield part(exc.to_json(), sent, propagation.total_frames)
+    except Exception:  # a bug: say so in-band, keep the details in the log
+        log.exception("propagation stream failed")
+        yield part({"error": {"message": "Internal server error during propagation.", "code": "INTERNAL"}},
+                   sent, propagation.total_frames)
+    yield f"--{BOUNDARY}--\r\n".encode()
+
+
+@blueprint.route("/propagate_in_video", methods=["POST"])
+def propagate_in_video() -> Response:
+    service: DemoService = current_app.extensions["sam2_demo"]
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadInput('The body must be JSON like {"session_id": "...", "start_frame_index": 0}.')
+    start = data.get("start_frame_index", 0)
+    propagation = service.start_propagation(
+        data.get("session_id"), start, data.get("direction", "both"), data.get("max_frames")
+    )
+    response = Response(
+        stream_parts(propagation), content_type=f"multipart/x-savi-stream; boundary={BOUNDARY}",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+    # Frees the propagation slot even if the stream never started.
+    response.call_on_close(propagation.close)
+    return response
