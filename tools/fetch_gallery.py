@@ -113,7 +113,8 @@ def _transcode_h264(src: Path, dst: Path) -> None:
             stream.width = in_stream.codec_context.width // 2 * 2
             stream.height = in_stream.codec_context.height // 2 * 2
             stream.pix_fmt = "yuv420p"
-            stream.options = {"crf": "21", "preset": "medium"}
+            # No B-frames: decode order equals display order, simplest for frame-accurate players.
+            stream.options = {"crf": "21", "preset": "medium", "bf": "0"}
             index = -1
             for index, frame in enumerate(inp.decode(in_stream)):
                 frame = frame.reformat(stream.width, stream.height, "yuv420p")

@@ -128,7 +128,8 @@ def make_sample_clip(
         with av.open(tmp_name, mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
             stream = container.add_stream("libx264", rate=fps)
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-            stream.options = {"crf": "20", "preset": "medium"}
+            # No B-frames: decode order equals display order, simplest for frame-accurate players.
+            stream.options = {"crf": "20", "preset": "medium", "bf": "0"}
             for i in range(num_frames):
                 rgb = render_frame(i, num_frames, background, height, width)
                 video_frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ._helpers import REPO, load_tool
+REPO = Path(__file__).resolve().parents[2]
 
 av = pytest.importorskip("av")
 
@@ -32,7 +32,7 @@ def _decode_all(path: Path) -> tuple[object, list[np.ndarray]]:
 # ---- make_sample_clip ----------------------------------------------------------------------------
 
 
-def test_sample_clip_is_a_decodable_h264_video_with_moving_shapes(tmp_path):
+def test_sample_clip_is_a_decodable_h264_video_with_moving_shapes(tmp_path, load_tool):
     clip = load_tool("make_sample_clip")
     out = clip.make_sample_clip(tmp_path / "sub" / "clip.mp4", width=161, height=97, fps=12, seconds=1.0)
     codec, frames = _decode_all(out)
@@ -62,7 +62,7 @@ def test_sample_clip_cli_rejects_bad_sizes_without_leaving_files(tmp_path):
 # ---- fetch_gallery ---------------------------------------------------------------------------------
 
 
-def test_gallery_offline_generates_a_clip_once(tmp_path):
+def test_gallery_offline_generates_a_clip_once(tmp_path, load_tool):
     gallery = load_tool("fetch_gallery")
     written = gallery.fill_gallery(tmp_path, offline=True)
     assert len(written) == 1 and written[0].parent == tmp_path / "gallery"
@@ -71,7 +71,7 @@ def test_gallery_offline_generates_a_clip_once(tmp_path):
     assert gallery.fill_gallery(tmp_path, offline=True) == []  # idempotent: gallery not empty
 
 
-def test_gallery_online_clip_matches_its_pinned_digests(tmp_path):
+def test_gallery_online_clip_matches_its_pinned_digests(tmp_path, load_tool):
     gallery = load_tool("fetch_gallery")
     clip = gallery.PUBLIC_CLIPS[0]
     (tmp_path / "gallery").mkdir()
@@ -184,7 +184,7 @@ def small_checkpoint(tmp_path) -> bytes:
     return path.read_bytes()
 
 
-def test_downloader_saves_a_verified_checkpoint(tmp_path, small_checkpoint, monkeypatch):
+def test_downloader_saves_a_verified_checkpoint(tmp_path, small_checkpoint, monkeypatch, load_tool):
     tool = load_tool("download_checkpoints")
     # A real torch.save archive, only small: lower the plausibility floor for this test.
     monkeypatch.setitem(tool.APPROX_MB, "tiny", len(small_checkpoint) / 1e6)
@@ -205,7 +205,7 @@ def test_downloader_saves_a_verified_checkpoint(tmp_path, small_checkpoint, monk
     assert torch.load(path, weights_only=True)["model"]["w"].shape == (2, 3)
 
 
-def test_downloader_detects_a_corrupted_archive(tmp_path, small_checkpoint, monkeypatch):
+def test_downloader_detects_a_corrupted_archive(tmp_path, small_checkpoint, monkeypatch, load_tool):
     tool = load_tool("download_checkpoints")
     monkeypatch.setitem(tool.APPROX_MB, "tiny", len(small_checkpoint) / 1e6)
     corrupted = bytearray(small_checkpoint)
@@ -228,7 +228,7 @@ def test_downloader_keeps_an_existing_file(tmp_path, unreachable_base_url):
     assert existing.read_bytes() == b"already here"
 
 
-def test_downloader_urls_follow_the_official_pattern():
+def test_downloader_urls_follow_the_official_pattern(load_tool):
     tool = load_tool("download_checkpoints")
     urls = [tool.Checkpoint("sam2.1", size).url() for size in tool.SIZES]
     assert urls == [
