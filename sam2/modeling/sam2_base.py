@@ -89,6 +89,12 @@ class SAM2Base(torch.nn.Module):
         self.image_size = image_size
         self.backbone_stride = backbone_stride
 
+        # Registered before the memory modules: the official state_dict order.
+        if use_obj_ptrs_in_encoder:
+            # Brings a mask prompt (image resolution) to the stride-4 logit grid, so a
+            # pointer can be computed for frames whose output is the mask prompt itself.
+            self.mask_downsample = torch.nn.Conv2d(1, 1, kernel_size=4, stride=4)
+
         # --- memory -------------------------------------------------------------------
         self.memory_attention = memory_attention
         self.memory_encoder = memory_encoder
@@ -116,10 +122,6 @@ class SAM2Base(torch.nn.Module):
         self.proj_tpos_enc_in_obj_ptrs = proj_tpos_enc_in_obj_ptrs
         self.use_signed_tpos_enc_to_obj_ptrs = use_signed_tpos_enc_to_obj_ptrs
         self.only_obj_ptrs_in_the_past_for_eval = only_obj_ptrs_in_the_past_for_eval
-        if use_obj_ptrs_in_encoder:
-            # Brings a mask prompt (image resolution) to the stride-4 logit grid, so a
-            # pointer can be computed for frames whose output is the mask prompt itself.
-            self.mask_downsample = torch.nn.Conv2d(1, 1, kernel_size=4, stride=4)
 
         # --- SAM heads options -----------------------------------------------------------
         self.use_mask_input_as_output_without_sam = use_mask_input_as_output_without_sam
