@@ -28,7 +28,7 @@ def image_to_tensor(image: ImageLike) -> torch.Tensor:
     if image.shape[0] < 1 or image.shape[1] < 1:
         raise ValueError(f"image is empty: shape {image.shape}")
     if image.dtype == np.uint8:
-        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(255.0)
+        tensor = torch.from_numpy(np.array(image)).permute(2, 0, 1).float().div(255.0)
     elif np.issubdtype(image.dtype, np.floating):
         if not np.isfinite(image).all():
             raise ValueError("image contains NaN or infinite values")
