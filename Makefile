@@ -40,10 +40,10 @@ HAS_NVIDIA  := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/
 
 # The demo server: gunicorn (gthread workers, see demo/backend/gunicorn.conf.py) serving the
 # GraphQL/REST API and the built frontend on one port.
-SERVER_CMD = $(VENV)/bin/gunicorn -c demo/backend/gunicorn.conf.py --bind $(HOST):$(PORT) \
-             'demo.backend.app:create_app()'
+# The config binds to $$HOST:$$PORT.
+SERVER_CMD = $(VENV)/bin/gunicorn -c demo/backend/gunicorn.conf.py 'demo.backend.app:create_app()'
 
-export DATA_PATH CHECKPOINT_DIR SAM2_DEMO_RANDOM_WEIGHTS
+export DATA_PATH CHECKPOINT_DIR SAM2_DEMO_RANDOM_WEIGHTS HOST PORT
 ifneq ($(strip $(MODEL_SIZE)),)
 export MODEL_SIZE
 endif

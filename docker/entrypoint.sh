@@ -17,9 +17,5 @@ case "${SAM2_DEMO_RANDOM_WEIGHTS:-0}" in
     fi ;;
 esac
 
-# Bind on all interfaces of the container; the port is published by compose.
-if [ "$1" = "gunicorn" ]; then
-  shift
-  exec gunicorn --bind "0.0.0.0:${PORT:-7262}" "$@"
-fi
+# The server's gunicorn config binds to $HOST:$PORT (0.0.0.0:7262 unless set).
 exec "$@"
