@@ -7,9 +7,9 @@ request spec for uploads, and the `multipart/x-savi-stream` propagation stream.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import requests
 

@@ -129,7 +129,7 @@ def output_frame_rate(source_fps: Fraction, max_fps: int) -> Fraction:
 def output_size(width: int, height: int, max_long_side: int) -> tuple[int, int]:
     """Scale (w, h) so the long side fits, then round down to even sizes (>= 2)."""
     scale = min(1.0, max_long_side / max(width, height))
-    even = lambda v: max(2, int(math.floor(v * scale / 2)) * 2)  # noqa: E731
+    even = lambda v: max(2, int(math.floor(v * scale / 2)) * 2)
     return even(width), even(height)
 
 

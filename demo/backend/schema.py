@@ -7,7 +7,7 @@ The service comes from the request context (`info.context["service"]`).
 from __future__ import annotations
 
 import logging
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 import strawberry
 from graphql import GraphQLError
@@ -34,9 +34,9 @@ def _service(info: Info) -> DemoService:
 class Video(relay.Node):
     code: relay.NodeID[str]
     path: str
-    poster_path: Optional[str]
+    poster_path: str | None
     url: str
-    poster_url: Optional[str]
+    poster_url: str | None
     width: int
     height: int
     fps: float
@@ -44,7 +44,7 @@ class Video(relay.Node):
     duration_sec: float
 
     @classmethod
-    def from_record(cls, record: VideoRecord, public_url: str) -> "Video":
+    def from_record(cls, record: VideoRecord, public_url: str) -> Video:
         return cls(
             code=record.path, path=record.path, poster_path=record.poster_path,
             url=f"{public_url}/{record.path}",
@@ -80,7 +80,7 @@ class RLEMaskListOnFrame:
     rle_mask_list: list[RLEMaskForObject]
 
     @classmethod
-    def from_frame(cls, frame: FrameMasks) -> "RLEMaskListOnFrame":
+    def from_frame(cls, frame: FrameMasks) -> RLEMaskListOnFrame:
         return cls(
             frame_index=frame.frame_index,
             rle_mask_list=[
@@ -154,15 +154,15 @@ class AddBoxInput:
     frame_index: int
     object_id: int
     box: list[float]  # [x0, y0, x1, y1] normalised to [0, 1]
-    labels: Optional[list[int]] = None
-    points: Optional[list[list[float]]] = None
+    labels: list[int] | None = None
+    points: list[list[float]] | None = None
 
 
 @strawberry.input
 class RLEMaskInput:
     size: list[int]  # [H, W]
     counts: str
-    order: Optional[str] = "F"
+    order: str | None = "F"
 
 
 @strawberry.input
@@ -228,8 +228,8 @@ class Query:
 class Mutation:
     @strawberry.mutation
     def upload_video(
-        self, info: Info, file: Upload, start_time_sec: Optional[float] = None,
-        duration_time_sec: Optional[float] = None,
+        self, info: Info, file: Upload, start_time_sec: float | None = None,
+        duration_time_sec: float | None = None,
     ) -> Video:
         stream = getattr(file, "stream", None)
         if stream is None or not hasattr(stream, "read"):

@@ -11,7 +11,8 @@ import contextlib
 import logging
 import math
 import threading
-from typing import BinaryIO, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import BinaryIO
 
 import numpy as np
 
@@ -147,7 +148,7 @@ class DemoService:
         self.store.get(session_id).cancel()
         return True
 
-    def start_propagation(self, session_id, start_frame_index=0, direction="both", max_frames=None) -> "Propagation":
+    def start_propagation(self, session_id, start_frame_index=0, direction="both", max_frames=None) -> Propagation:
         """Validate and reserve a propagation slot; iterate `.frames()`, then `.close()`."""
         session = self.store.get(session_id)
         epoch = session.cancel_epoch  # a cancel from now on stops this propagation

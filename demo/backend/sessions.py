@@ -16,9 +16,10 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .errors import BadInput, Busy, NotFound, SessionExpired
 from .library import VideoRecord

@@ -24,9 +24,9 @@ Environment variables (defaults in brackets):
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 MODEL_SIZES = ("tiny", "small", "base_plus", "large")
 
@@ -64,7 +64,7 @@ class Limits:
 
     @property
     def max_upload_mb(self) -> float:
-        return self.max_upload_bytes / (1024 * 1024)
+        return round(self.max_upload_bytes / (1024 * 1024), 3)
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class Settings:
         return self.data_path / "uploads"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         reader = _EnvReader(env)
         device = _resolve_device(reader.text("SAM2_DEMO_DEVICE", "auto"))
@@ -116,7 +116,7 @@ class Settings:
             device=device,
         )
         limits = Limits(
-            max_upload_bytes=int(reader.number("MAX_UPLOAD_MB", 200, minimum=0.001) * 1024 * 1024),
+            max_upload_bytes=round(reader.number("MAX_UPLOAD_MB", 200, minimum=0.001) * 1024 * 1024),
             max_duration_sec=reader.number("MAX_DURATION_SEC", 10, minimum=0.1),
             max_sessions=reader.integer("MAX_SESSIONS", 8, minimum=1),
             session_ttl_sec=reader.number("SESSION_TTL_SEC", 1800, minimum=1),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from typing import Iterator
+from collections.abc import Iterator
 
 from flask import Blueprint, Response, current_app, request
 
@@ -55,6 +55,9 @@ def part(body: dict, current: int, total: int) -> bytes:
 
 def stream_parts(propagation: Propagation) -> Iterator[bytes]:
     sent = 0
+    # An empty first chunk makes the WSGI server send the headers now: a client waiting for
+    # them must not hang while this propagation waits for its session lock.
+    yield b""
     try:
         with contextlib.closing(propagation.frames()) as frames:
             for frame in frames:

@@ -1,0 +1,105 @@
+"""Session store: LRU eviction, idle TTL, clear "expired" errors, per-session locks, cancel epochs."""
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from demo.backend.errors import BadInput, Busy, NotFound, SessionExpired
+from demo.backend.library import VideoRecord
+from demo.backend.sessions import Session, SessionStore
+
+VIDEO = VideoRecord("gallery/x.mp4", None, 8, 6, 25.0, 10, 0.4)
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def make(store: SessionStore) -> Session:
+    s = Session(id=store.new_id(), video=VIDEO, video_file=Path("x.mp4"), state={"num_frames": 10},
+                num_frames=10, height=6, width=8)
+    store.add(s)
+    return s
+
+
+def test_ids_are_unguessable_tokens():
+    ids = {SessionStore.new_id() for _ in range(100)}
+    assert len(ids) == 100 and all(len(i) >= 32 for i in ids)
+
+
+def test_lru_eviction_and_expired_error():
+    store = SessionStore(max_sessions=2, ttl_sec=100, clock=FakeClock())
+    a, b = make(store), make(store)
+    store.get(a.id)  # a is now the most recently used
+    c = make(store)
+    assert store.get(a.id) is a and store.get(c.id) is c
+    with pytest.raises(SessionExpired, match="at most 2 sessions"):
+        store.get(b.id)
+    assert b.ended and b.state is None  # memory released
+
+
+def test_idle_ttl():
+    clock = FakeClock()
+    store = SessionStore(max_sessions=5, ttl_sec=10, clock=clock)
+    a, b = make(store), make(store)
+    clock.now += 6
+    store.get(b.id)
+    clock.now += 6
+    assert store.sweep() == 1
+    with pytest.raises(SessionExpired, match="idle"):
+        store.get(a.id)
+    assert store.get(b.id) is b
+
+
+def test_busy_session_is_not_swept_while_in_use():
+    clock = FakeClock()
+    store = SessionStore(max_sessions=5, ttl_sec=10, clock=clock)
+    a = make(store)
+    a.lock.acquire()
+    clock.now += 60
+    assert store.sweep() == 0
+    a.lock.release()
+    assert store.sweep() == 1
+
+
+def test_unknown_closed_and_malformed_ids():
+    store = SessionStore(max_sessions=5, ttl_sec=10)
+    a = make(store)
+    assert store.close(a.id) is True and store.close(a.id) is False
+    with pytest.raises(SessionExpired, match="closed"):
+        store.get(a.id)
+    with pytest.raises(NotFound):
+        store.get("x" * 32)
+    for bad in (None, 5, "short", "y" * 500):
+        with pytest.raises(BadInput):
+            store.get(bad)
+
+
+def test_lock_timeout_and_cancel_while_waiting():
+    store = SessionStore(max_sessions=5, ttl_sec=100)
+    a = make(store)
+    a.lock.acquire()
+    t0 = time.monotonic()
+    with pytest.raises(Busy):
+        a.acquire(timeout=0.2)
+    assert 0.15 < time.monotonic() - t0 < 2
+    epoch = a.cancel_epoch
+    threading.Timer(0.2, a.cancel).start()
+    assert a.acquire(timeout=5, cancel_epoch=epoch) is False  # the cancel landed while it waited
+    a.lock.release()
+    assert a.acquire(timeout=1, cancel_epoch=a.cancel_epoch) is True
+    a.lock.release()
+
+
+def test_ended_session_refuses_the_lock():
+    store = SessionStore(max_sessions=5, ttl_sec=100)
+    a = make(store)
+    store.close(a.id)
+    with pytest.raises(SessionExpired):
+        a.acquire(timeout=1)
