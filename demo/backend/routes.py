@@ -8,6 +8,8 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
 
 from . import export
+from werkzeug.exceptions import MethodNotAllowed
+
 from .errors import BadInput, NotFound
 from .service import DemoService
 
@@ -68,6 +70,8 @@ def export_masks() -> Response:
 @blueprint.route("/", defaults={"rel": ""})
 @blueprint.route("/<path:rel>")
 def frontend(rel: str) -> Response:
+    if rel in ("graphql", "propagate_in_video"):  # API routes answer POST only
+        raise MethodNotAllowed(valid_methods=["POST"])
     dist: Path = current_app.config["FRONTEND_DIST"]
     index = dist / "index.html"
     if not index.is_file():

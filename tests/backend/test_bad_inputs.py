@@ -1,0 +1,194 @@
+"""A table of bad requests (GraphQL and REST): each gets a clear error, the server stays up,
+and another user's session keeps working throughout."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from typing import Callable
+
+import pytest
+import requests
+
+from demo.backend import rle
+
+from .conftest import UPLOADS
+
+ADD_POINTS = "mutation($i: AddPointsInput!) { addPoints(input: $i) { frameIndex } }"
+ADD_BOX = "mutation($i: AddBoxInput!) { addBox(input: $i) { frameIndex } }"
+ADD_MASK = "mutation($i: AddMaskInput!) { addMask(input: $i) { frameIndex } }"
+START = "mutation($p: String!) { startSession(input: {path: $p}) { sessionId } }"
+
+
+@dataclass
+class Ctx:
+    url: str
+    client: object
+    sid: str  # a live session on the 10-frame clip (1280x720), without prompts
+    data_path: object
+
+
+@dataclass
+class Answer:
+    status: int
+    message: str
+
+
+def gql(query: str, variables: dict | None = None) -> Callable[[Ctx], Answer]:
+    def run(ctx: Ctx) -> Answer:
+        resolved = json.loads(json.dumps(variables or {}).replace("$SID", ctx.sid))
+        r = requests.post(f"{ctx.url}/graphql", json={"query": query, "variables": resolved}, timeout=60)
+        return Answer(r.status_code, " | ".join(e["message"] for e in r.json().get("errors", [])))
+    return run
+
+
+def points(**fields) -> Callable[[Ctx], Answer]:
+    base = {"sessionId": "$SID", "frameIndex": 0, "objectId": 1, "points": [[0.5, 0.5]], "labels": [1],
+            "clearOldPoints": True}
+    return gql(ADD_POINTS, {"i": {**base, **fields}})
+
+
+def box(**fields) -> Callable[[Ctx], Answer]:
+    return gql(ADD_BOX, {"i": {"sessionId": "$SID", "frameIndex": 0, "objectId": 1, **fields}})
+
+
+def mask(rle_mask: dict) -> Callable[[Ctx], Answer]:
+    return gql(ADD_MASK, {"i": {"sessionId": "$SID", "frameIndex": 0, "objectId": 1, "rleMask": rle_mask}})
+
+
+def upload(name: str, **times) -> Callable[[Ctx], Answer]:
+    def run(ctx: Ctx) -> Answer:
+        result = ctx.client.upload_raw(UPLOADS / name, times.get("start"), times.get("duration"))
+        return Answer(200, " | ".join(e["message"] for e in result.get("errors", [])))
+    return run
+
+
+def rest(method: str, path: str, body=None, raw: bytes | None = None) -> Callable[[Ctx], Answer]:
+    def run(ctx: Ctx) -> Answer:
+        conn = http.client.HTTPConnection(ctx.url.split("//")[1], timeout=60)
+        payload = raw if raw is not None else (
+            json.dumps(body).replace("$SID", ctx.sid).encode() if body is not None else None
+        )
+        conn.request(method, path.replace("$SID", ctx.sid), body=payload,
+                     headers={"Content-Type": "application/json"} if payload is not None else {})
+        response = conn.getresponse()
+        text = response.read().decode(errors="replace")
+        conn.close()
+        try:
+            message = json.loads(text)["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = text
+        return Answer(response.status, message)
+    return run
+
+
+SQUARE = rle.encode(__import__("numpy").ones((720, 1280), bool))
+CASES = [
+    # -- startSession paths
+    ("path traversal", gql(START, {"p": "../../etc/passwd"}), 200, "must not leave the data folder"),
+    ("absolute path", gql(START, {"p": "/etc/passwd"}), 200, "must be relative"),
+    ("missing gallery video", gql(START, {"p": "gallery/nope.mp4"}), 200, "no video"),
+    ("not a video folder", gql(START, {"p": "posters/pedestrians_768x576_24fps.jpg"}), 200, "not a video of the gallery"),
+    ("symlink out of the gallery", gql(START, {"p": "gallery/escape.mp4"}), 200, "no video"),
+    ("encoded traversal", gql(START, {"p": "gallery/%2e%2e/x.mp4"}), 200, "not a video of the gallery"),
+    # -- sessions
+    ("unknown session", gql(ADD_POINTS, {"i": {"sessionId": "x" * 32, "frameIndex": 0, "objectId": 1,
+                                               "points": [[0.5, 0.5]], "labels": [1], "clearOldPoints": True}}),
+     200, "Unknown session"),
+    ("malformed session id", gql("mutation { cancelPropagateInVideo(input: {sessionId: \"\"}) { success } }"),
+     200, "sessionId must be"),
+    # -- addPoints
+    ("negative frame", points(frameIndex=-1), 200, "out of range"),
+    ("frame past the end", points(frameIndex=10), 200, "frames 0..9"),
+    ("point outside [0, 1]", points(points=[[1.5, 0.2]]), 200, "normalised to [0, 1]"),
+    ("points/labels mismatch", points(labels=[1, 0]), 200, "same length"),
+    ("bad label", points(labels=[7]), 200, "labels must be 1"),
+    ("no points", points(points=[], labels=[]), 200, "at least one"),
+    ("one coordinate", points(points=[[0.1]]), 200, "each point must be [x, y]"),
+    ("negative object id", points(objectId=-1), 200, "objectId must be"),
+    ("too many points", points(points=[[0.5, 0.5]] * 65, labels=[1] * 65), 200, "At most 64 points"),
+    ("string frame index", points(frameIndex="abc"), 200, "Int cannot represent"),
+    ("missing field", gql(ADD_POINTS, {"i": {"frameIndex": 0}}), 200, "sessionId"),
+    ("syntax error", gql("{ videos {"), 200, "Syntax Error"),
+    ("unknown field", gql("{ nothingHere }"), 200, "Cannot query field"),
+    # -- addBox / addMask
+    ("inverted box", box(box=[0.6, 0.1, 0.2, 0.5]), 200, "x1 > x0"),
+    ("short box", box(box=[0.1, 0.1, 0.2]), 200, "box must be [x0, y0, x1, y1]"),
+    ("mask of the wrong size", mask({"size": [10, 10], "counts": rle.encode(__import__("numpy").ones((10, 10), bool))["counts"]}),
+     200, "but the video is [720, 1280]"),
+    ("malformed RLE", mask({"size": [720, 1280], "counts": "!!"}), 200, "not a valid COCO RLE"),
+    ("row-major RLE", mask({**SQUARE, "order": "C"}), 200, 'order must be "F"'),
+    # -- uploads
+    ("empty upload", upload("empty_0_bytes.mp4"), 200, "empty"),
+    ("text named .mp4", upload("text_file_named_clip/clip.mp4"), 200, "not a readable video"),
+    ("audio only", upload("audio_only_no_video_stream.mp4"), 200, "no video stream"),
+    ("still image", upload("png_image_renamed.mp4"), 200, "still image"),
+    ("decompression bomb", upload("absurd_dimensions_16000x16000_header.mp4"), 200, "16000x16000"),
+    ("truncated, moov first", upload("truncated_first_half_moov_first.mp4"), 200, "truncated"),
+    ("truncated, moov last", upload("truncated_first_half_moov_last.mp4"), 200, "not a readable video"),
+    ("10 minutes", upload("long_10min_64x36_24fps.mp4"), 200, "the limit is 10 s"),
+    ("start after the end", upload("one_frame_640x360.mp4", start=5.0), 200, "after the end"),
+    ("negative start", upload("one_frame_640x360.mp4", start=-1.0), 200, ">= 0"),
+    ("not multipart", gql("mutation { uploadVideo(file: \"x\") { path } }"), 200, "multipart upload"),
+    # -- REST
+    ("propagate: not JSON", rest("POST", "/propagate_in_video", raw=b"{nope"), 400, "must be JSON"),
+    ("propagate: unknown session", rest("POST", "/propagate_in_video", {"session_id": "y" * 32}), 404, "Unknown session"),
+    ("propagate: frame out of range", rest("POST", "/propagate_in_video", {"session_id": "$SID", "start_frame_index": 99}),
+     400, "out of range"),
+    ("propagate: bad direction", rest("POST", "/propagate_in_video", {"session_id": "$SID", "direction": "sideways"}),
+     400, "direction must be"),
+    ("propagate: bad max_frames", rest("POST", "/propagate_in_video", {"session_id": "$SID", "max_frames": 0}),
+     400, "max_frames"),
+    ("propagate: no prompts yet", rest("POST", "/propagate_in_video", {"session_id": "$SID"}), 400, "Nothing to track"),
+    ("propagate: GET", rest("GET", "/propagate_in_video"), 405, "not allowed"),
+    ("static traversal", rest("GET", "/gallery/../../etc/passwd"), 404, "Not found"),
+    ("static encoded traversal", rest("GET", "/gallery/%2e%2e/%2e%2e/etc/passwd"), 404, "Not found"),
+    ("missing upload file", rest("GET", "/uploads/0123.mp4"), 404, "Not found"),
+    ("missing poster", rest("GET", "/posters/none.jpg"), 404, "Not found"),
+    ("upload scratch folder", rest("GET", "/uploads/.incoming/x"), 404, "Not found"),
+    ("export: unknown session", rest("GET", "/export_masks?session_id=z" + "z" * 31), 404, "Unknown session"),
+    ("export: bad format", rest("GET", "/export_masks?session_id=$SID&format=pdf"), 400, "format must be"),
+    ("graphql: not JSON", rest("POST", "/graphql", raw=b"garbage"), 400, ""),
+    ("unknown asset", rest("GET", "/assets/app.js"), 404, "Not found"),
+]
+
+
+@pytest.fixture(scope="module")
+def ctx(server, client, short_clip, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside") / "x.mp4"
+    shutil.copy(UPLOADS / "quicktime_h264_640x360.mov", outside)
+    link = server.data_path / "gallery" / "escape.mp4"
+    if not link.exists():
+        os.symlink(outside, link)
+    sid = client.start_session(short_clip["path"])
+    bystander = client.start_session(short_clip["path"])
+    client.add_points(bystander, 0, 1, [[0.5, 0.5]], [1])
+    yield Ctx(server.url, client, sid, server.data_path), bystander
+    client.close_session(sid)
+    client.close_session(bystander)
+
+
+def test_table_is_large_enough():
+    assert len(CASES) >= 25
+
+
+@pytest.mark.parametrize("name, call, status, words", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_gets_a_clear_error(ctx, server, client, name, call, status, words):
+    context, bystander = ctx
+    answer = call(context)
+    assert answer.status == status, answer
+    assert answer.message, f"{name}: no error message"
+    assert words in answer.message, answer.message
+    assert "Traceback" not in answer.message and "Internal server error" not in answer.message
+    # The server is up and another user's session still works.
+    assert server.healthy()["status"] == "ok"
+    assert client.add_points(bystander, 1, 1, [[0.4, 0.6]], [1])["frameIndex"] == 1
+
+
+def test_nothing_half_written_after_bad_uploads(ctx, server):
+    incoming = server.data_path / "uploads" / ".incoming"
+    assert list(incoming.iterdir()) == []
+    assert "Traceback" not in server.log_text()
