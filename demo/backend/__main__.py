@@ -10,7 +10,15 @@ from pathlib import Path
 
 def main() -> None:
     config = Path(__file__).with_name("gunicorn.conf.py")
-    args = [sys.executable, "-m", "gunicorn", "-c", str(config), *sys.argv[1:], "demo.backend.app:create_app()"]
+    args = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        str(config),
+        *sys.argv[1:],
+        "demo.backend.app:create_app()",
+    ]
     os.execv(sys.executable, args)
 
 

@@ -1,6 +1,6 @@
 """Application factory: `create_app()` wires settings, model, sessions and the transports.
 
-    gunicorn -c demo/backend/gunicorn.conf.py 'demo.backend.app:create_app()'
+gunicorn -c demo/backend/gunicorn.conf.py 'demo.backend.app:create_app()'
 """
 
 from __future__ import annotations
@@ -45,10 +45,16 @@ class DemoGraphQLView(GraphQLView):
 
     def dispatch_request(self):
         response = super().dispatch_request()
-        if isinstance(response, Response) and response.mimetype == "text/plain" and response.status_code >= 400:
+        if (
+            isinstance(response, Response)
+            and response.mimetype == "text/plain"
+            and response.status_code >= 400
+        ):
             # Transport-level refusals (bad JSON, wrong content type): answer in GraphQL's shape.
             message = response.get_data(as_text=True) or "Bad request."
-            return jsonify(errors=[{"message": message, "extensions": {"code": "BAD_REQUEST"}}]), response.status_code
+            return jsonify(
+                errors=[{"message": message, "extensions": {"code": "BAD_REQUEST"}}]
+            ), response.status_code
         return response
 
 
@@ -65,8 +71,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     store = SessionStore(limits.max_sessions, limits.session_ttl_sec)
     service = DemoService(settings, library, store, segmenter)
     log.info(
-        "SAM 2 demo: model %s (%s) on %s%s; data in %s", model_info.size, model_info.config_file,
-        model_info.device, " with RANDOM weights" if model_info.random_weights else "", settings.data_path,
+        "SAM 2 demo: model %s (%s) on %s%s; data in %s",
+        model_info.size,
+        model_info.config_file,
+        model_info.device,
+        " with RANDOM weights" if model_info.random_weights else "",
+        settings.data_path,
     )
 
     app = Flask(__name__)
@@ -94,7 +104,9 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
-        return jsonify(error={"message": exc.description or exc.name, "code": exc.name.upper().replace(" ", "_")}), exc.code
+        return jsonify(
+            error={"message": exc.description or exc.name, "code": exc.name.upper().replace(" ", "_")}
+        ), exc.code
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
@@ -104,8 +116,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.add_url_rule(
         "/graphql",
         view_func=DemoGraphQLView.as_view(
-            "graphql", service=service, schema=schema, graphql_ide=None,
-            multipart_uploads_enabled=True, allow_queries_via_get=False,
+            "graphql",
+            service=service,
+            schema=schema,
+            graphql_ide=None,
+            multipart_uploads_enabled=True,
+            allow_queries_via_get=False,
         ),
     )
     app.register_blueprint(streaming.blueprint)

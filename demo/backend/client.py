@@ -19,7 +19,9 @@ mutation AddPoints($input: AddPointsInput!) {
 }"""
 START_SESSION = "mutation($input: StartSessionInput!) { startSession(input: $input) { sessionId } }"
 CLOSE_SESSION = "mutation($input: CloseSessionInput!) { closeSession(input: $input) { success } }"
-CANCEL = "mutation($input: CancelPropagateInVideoInput!) { cancelPropagateInVideo(input: $input) { success } }"
+CANCEL = (
+    "mutation($input: CancelPropagateInVideoInput!) { cancelPropagateInVideo(input: $input) { success } }"
+)
 UPLOAD = """
 mutation($file: Upload!, $start: Float, $duration: Float) {
   uploadVideo(file: $file, startTimeSec: $start, durationTimeSec: $duration) {
@@ -49,7 +51,9 @@ class DemoClient:
 
     def graphql_raw(self, query: str, variables: dict | None = None) -> dict:
         response = self.http.post(
-            f"{self.base_url}/graphql", json={"query": query, "variables": variables or {}}, timeout=self.timeout
+            f"{self.base_url}/graphql",
+            json={"query": query, "variables": variables or {}},
+            timeout=self.timeout,
         )
         return response.json()
 
@@ -60,8 +64,13 @@ class DemoClient:
             raise GraphQLError(result["errors"])
         return result["data"]
 
-    def upload_raw(self, file: Path | bytes, start: float | None = None, duration: float | None = None,
-                   name: str = "video.mp4") -> dict:
+    def upload_raw(
+        self,
+        file: Path | bytes,
+        start: float | None = None,
+        duration: float | None = None,
+        name: str = "video.mp4",
+    ) -> dict:
         operations = {"query": UPLOAD, "variables": {"file": None, "start": start, "duration": duration}}
         content = file.read_bytes() if isinstance(file, Path) else file
         response = self.http.post(
@@ -87,9 +96,19 @@ class DemoClient:
     def close_session(self, session_id: str) -> bool:
         return self.graphql(CLOSE_SESSION, {"input": {"sessionId": session_id}})["closeSession"]["success"]
 
-    def add_points(self, session_id: str, frame: int, obj: int, points, labels, clear_old_points=True) -> dict:
-        variables = {"input": {"sessionId": session_id, "frameIndex": frame, "objectId": obj,
-                               "points": points, "labels": labels, "clearOldPoints": clear_old_points}}
+    def add_points(
+        self, session_id: str, frame: int, obj: int, points, labels, clear_old_points=True
+    ) -> dict:
+        variables = {
+            "input": {
+                "sessionId": session_id,
+                "frameIndex": frame,
+                "objectId": obj,
+                "points": points,
+                "labels": labels,
+                "clearOldPoints": clear_old_points,
+            }
+        }
         return self.graphql(ADD_POINTS, variables)["addPoints"]
 
     def cancel(self, session_id: str) -> bool:
@@ -98,7 +117,9 @@ class DemoClient:
     def propagate(self, session_id: str, start_frame_index: int = 0, **extra) -> requests.Response:
         """Opens the stream; iterate it with `iter_parts(response)`."""
         body = {"session_id": session_id, "start_frame_index": start_frame_index, **extra}
-        return self.http.post(f"{self.base_url}/propagate_in_video", json=body, stream=True, timeout=self.timeout)
+        return self.http.post(
+            f"{self.base_url}/propagate_in_video", json=body, stream=True, timeout=self.timeout
+        )
 
 
 def iter_parts(response: requests.Response, boundary: str = "frame") -> Iterator[StreamPart]:

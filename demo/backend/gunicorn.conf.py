@@ -1,3 +1,4 @@
+# ruff: noqa: N999 - gunicorn looks for this file name
 """gunicorn settings for the SAM 2 demo backend.
 
     gunicorn -c demo/backend/gunicorn.conf.py 'demo.backend.app:create_app()'

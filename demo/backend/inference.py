@@ -70,8 +70,11 @@ def build_predictor(model: ModelSettings):
     except Exception as exc:  # hydra/torch errors: say which file failed
         raise ModelUnavailable(f"Cannot build the model from {model.config_file}: {exc}") from exc
     info = ModelInfo(
-        size=model.size, config_file=model.config_file, device=model.device,
-        random_weights=model.random_weights, checkpoint=str(checkpoint) if checkpoint else None,
+        size=model.size,
+        config_file=model.config_file,
+        device=model.device,
+        random_weights=model.random_weights,
+        checkpoint=str(checkpoint) if checkpoint else None,
     )
     return predictor, info
 
@@ -98,15 +101,27 @@ class Segmenter:
         with self._inference():
             return self.predictor.init_state(str(video_file))
 
-    def add_points(self, state, frame: int, obj_id: int, points_px: np.ndarray, labels: np.ndarray,
-                   clear_old_points: bool, box_px: np.ndarray | None = None) -> FrameMasks:
+    def add_points(
+        self,
+        state,
+        frame: int,
+        obj_id: int,
+        points_px: np.ndarray,
+        labels: np.ndarray,
+        clear_old_points: bool,
+        box_px: np.ndarray | None = None,
+    ) -> FrameMasks:
         """points_px: (N, 2) x, y in video pixels; labels: (N,) 1 = positive, 0 = negative."""
         with self._inference():
             frame_idx, obj_ids, masks = self.predictor.add_new_points_or_box(
-                state, frame_idx=frame, obj_id=obj_id,
+                state,
+                frame_idx=frame,
+                obj_id=obj_id,
                 points=points_px if len(points_px) else None,
                 labels=labels if len(labels) else None,
-                clear_old_points=clear_old_points, normalize_coords=True, box=box_px,
+                clear_old_points=clear_old_points,
+                normalize_coords=True,
+                box=box_px,
             )
             return self._encode(frame_idx, obj_ids, masks)
 
@@ -133,7 +148,9 @@ class Segmenter:
             obj_ids, updated = self.predictor.remove_object(state, obj_id, strict=False, need_output=True)
             return [self._encode(frame_idx, obj_ids, masks) for frame_idx, masks in updated]
 
-    def propagate(self, state, start_frame: int, reverse: bool, max_frames: int | None) -> Iterator[FrameMasks]:
+    def propagate(
+        self, state, start_frame: int, reverse: bool, max_frames: int | None
+    ) -> Iterator[FrameMasks]:
         """Track every object frame by frame; stop by closing the generator."""
         frames = self.predictor.propagate_in_video(
             state, start_frame_idx=start_frame, max_frame_num_to_track=max_frames, reverse=reverse

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import re
 import secrets
@@ -72,7 +73,7 @@ class VideoLibrary:
             if not poster.exists():
                 try:
                     media.write_poster(video, poster, self.limits)
-                except (OSError, DemoError, Exception) as exc:  # a bad gallery file must not stop start-up
+                except Exception as exc:  # noqa: BLE001 - a bad gallery file must not stop start-up
                     log.warning("no poster for %s: %s", video.name, exc)
 
     def list_videos(self) -> list[VideoRecord]:
@@ -151,8 +152,11 @@ class VideoLibrary:
 
     def static_file(self, folder: str, rel: str) -> Path:
         """File under DATA_PATH/<folder> for the static routes; NotFound for anything else."""
-        root = {"gallery": self.settings.gallery_dir, "posters": self.settings.posters_dir,
-                "uploads": self.settings.uploads_dir}[folder]
+        root = {
+            "gallery": self.settings.gallery_dir,
+            "posters": self.settings.posters_dir,
+            "uploads": self.settings.uploads_dir,
+        }[folder]
         try:
             parts = self._safe_parts(rel)
         except BadInput:
@@ -231,7 +235,9 @@ class VideoLibrary:
             while chunk := stream.read(_CHUNK):
                 size += len(chunk)
                 if size > self.limits.max_upload_bytes:
-                    raise LimitExceeded(f"The upload is larger than the limit of {self.limits.max_upload_mb:g} MB.")
+                    raise LimitExceeded(
+                        f"The upload is larger than the limit of {self.limits.max_upload_mb:g} MB."
+                    )
                 hasher.update(chunk)
                 out.write(chunk)
         if size == 0:
@@ -242,7 +248,7 @@ class VideoLibrary:
     def _check_time(name: str, value: float | None, allow_zero: bool) -> float | None:
         if value is None:
             return None
-        if not isinstance(value, (int, float)) or value != value or value in (float("inf"), float("-inf")):
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
             raise BadInput(f"{name} must be a finite number of seconds.")
         if value < 0 or (value == 0 and not allow_zero):
             raise BadInput(f"{name} must be {'>= 0' if allow_zero else '> 0'} seconds, got {value}.")

@@ -129,7 +129,10 @@ def output_frame_rate(source_fps: Fraction, max_fps: int) -> Fraction:
 def output_size(width: int, height: int, max_long_side: int) -> tuple[int, int]:
     """Scale (w, h) so the long side fits, then round down to even sizes (>= 2)."""
     scale = min(1.0, max_long_side / max(width, height))
-    even = lambda v: max(2, int(math.floor(v * scale / 2)) * 2)
+
+    def even(v: int) -> int:
+        return max(2, math.floor(v * scale / 2) * 2)
+
     return even(width), even(height)
 
 
@@ -172,9 +175,10 @@ def transcode(
     last_time = None
     last_span = 1.0 / float(info.fps)
 
-    with _open(src, limits) as source, av.open(
-        str(dst), "w", format="mp4", options={"movflags": "+faststart"}
-    ) as sink:
+    with (
+        _open(src, limits) as source,
+        av.open(str(dst), "w", format="mp4", options={"movflags": "+faststart"}) as sink,
+    ):
         stream = source.streams.video[0]
         stream.thread_type = "AUTO"
         out = sink.add_stream("libx264", rate=fps)

@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
-
-from . import export
 from werkzeug.exceptions import MethodNotAllowed
 
+from . import export
 from .errors import BadInput, NotFound
 from .service import DemoService
 
@@ -57,11 +56,16 @@ def export_masks() -> Response:
     stem = Path(session.video.path).stem
     if fmt == "coco":
         return Response(
-            json.dumps(export.coco_json(session)), mimetype="application/json",
+            json.dumps(export.coco_json(session)),
+            mimetype="application/json",
             headers={"Content-Disposition": f'attachment; filename="{stem}_masks.json"'},
         )
-    return send_file(export.png_zip(session), mimetype="application/zip", as_attachment=True,
-                     download_name=f"{stem}_masks.zip")
+    return send_file(
+        export.png_zip(session),
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=f"{stem}_masks.zip",
+    )
 
 
 # -- the built frontend (demo/frontend/dist), when present --------------------------------------
@@ -79,7 +83,8 @@ def frontend(rel: str) -> Response:
             raise NotFound("Not found.")
         return Response(
             "SAM 2 demo backend is running; the frontend is not built (see demo/frontend). "
-            "GraphQL: POST /graphql\n", mimetype="text/plain",
+            "GraphQL: POST /graphql\n",
+            mimetype="text/plain",
         )
     if rel:
         target = (dist / rel).resolve()

@@ -46,11 +46,16 @@ class Video(relay.Node):
     @classmethod
     def from_record(cls, record: VideoRecord, public_url: str) -> Video:
         return cls(
-            code=record.path, path=record.path, poster_path=record.poster_path,
+            code=record.path,
+            path=record.path,
+            poster_path=record.poster_path,
             url=f"{public_url}/{record.path}",
             poster_url=f"{public_url}/{record.poster_path}" if record.poster_path else None,
-            width=record.width, height=record.height, fps=record.fps,
-            num_frames=record.num_frames, duration_sec=record.duration_sec,
+            width=record.width,
+            height=record.height,
+            fps=record.fps,
+            num_frames=record.num_frames,
+            duration_sec=record.duration_sec,
         )
 
     @classmethod
@@ -84,7 +89,9 @@ class RLEMaskListOnFrame:
         return cls(
             frame_index=frame.frame_index,
             rle_mask_list=[
-                RLEMaskForObject(object_id=obj, rle_mask=RLEMask(size=m["size"], counts=m["counts"], order="F"))
+                RLEMaskForObject(
+                    object_id=obj, rle_mask=RLEMask(size=m["size"], counts=m["counts"], order="F")
+                )
                 for obj, m in frame.masks
             ],
         )
@@ -216,11 +223,17 @@ class Query:
         service = _service(info)
         model, limits = service.segmenter.info, service.limits
         return ServerInfo(
-            model_size=model.size, model_config=model.config_file, device=model.device,
-            random_weights=model.random_weights, max_objects=limits.max_objects,
-            max_upload_mb=limits.max_upload_mb, max_duration_sec=limits.max_duration_sec,
-            max_sessions=limits.max_sessions, session_ttl_sec=limits.session_ttl_sec,
-            max_fps=limits.max_fps, max_propagations=limits.max_propagations,
+            model_size=model.size,
+            model_config=model.config_file,
+            device=model.device,
+            random_weights=model.random_weights,
+            max_objects=limits.max_objects,
+            max_upload_mb=limits.max_upload_mb,
+            max_duration_sec=limits.max_duration_sec,
+            max_sessions=limits.max_sessions,
+            session_ttl_sec=limits.session_ttl_sec,
+            max_fps=limits.max_fps,
+            max_propagations=limits.max_propagations,
         )
 
 
@@ -228,7 +241,10 @@ class Query:
 class Mutation:
     @strawberry.mutation
     def upload_video(
-        self, info: Info, file: Upload, start_time_sec: float | None = None,
+        self,
+        info: Info,
+        file: Upload,
+        start_time_sec: float | None = None,
         duration_time_sec: float | None = None,
     ) -> Video:
         stream = getattr(file, "stream", None)
@@ -249,7 +265,11 @@ class Mutation:
     @strawberry.mutation
     def add_points(self, info: Info, input: AddPointsInput) -> RLEMaskListOnFrame:
         frame = _service(info).add_points(
-            input.session_id, input.frame_index, input.object_id, input.points, input.labels,
+            input.session_id,
+            input.frame_index,
+            input.object_id,
+            input.points,
+            input.labels,
             input.clear_old_points,
         )
         return RLEMaskListOnFrame.from_frame(frame)

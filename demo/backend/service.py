@@ -48,7 +48,9 @@ class DemoService:
     def default_video(self) -> VideoRecord:
         return self.library.default_video()
 
-    def upload_video(self, stream: BinaryIO, start_sec: float | None, duration_sec: float | None) -> VideoRecord:
+    def upload_video(
+        self, stream: BinaryIO, start_sec: float | None, duration_sec: float | None
+    ) -> VideoRecord:
         return self.library.store_upload(stream, start_sec, duration_sec)
 
     # -- sessions --------------------------------------------------------------------------
@@ -61,8 +63,12 @@ class DemoService:
             log.exception("init_state failed for %s", record.path)
             raise BadInput(f"Cannot open {record.path} for segmentation: {exc}") from None
         session = Session(
-            id=self.store.new_id(), video=record, video_file=video_file, state=state,
-            num_frames=int(state["num_frames"]), height=int(state["video_height"]),
+            id=self.store.new_id(),
+            video=record,
+            video_file=video_file,
+            state=state,
+            num_frames=int(state["num_frames"]),
+            height=int(state["video_height"]),
             width=int(state["video_width"]),
         )
         self.store.add(session)
@@ -148,7 +154,9 @@ class DemoService:
         self.store.get(session_id).cancel()
         return True
 
-    def start_propagation(self, session_id, start_frame_index=0, direction="both", max_frames=None) -> Propagation:
+    def start_propagation(
+        self, session_id, start_frame_index=0, direction="both", max_frames=None
+    ) -> Propagation:
         """Validate and reserve a propagation slot; iterate `.frames()`, then `.close()`."""
         session = self.store.get(session_id)
         epoch = session.cancel_epoch  # a cancel from now on stops this propagation
@@ -190,12 +198,18 @@ class DemoService:
         if not isinstance(frame_index, int) or isinstance(frame_index, bool):
             raise BadInput(f"{name} must be a whole number.")
         if not 0 <= frame_index < s.num_frames:
-            raise BadInput(f"{name}={frame_index} is out of range: the video has frames 0..{s.num_frames - 1}.")
+            raise BadInput(
+                f"{name}={frame_index} is out of range: the video has frames 0..{s.num_frames - 1}."
+            )
         return frame_index
 
     @staticmethod
     def _check_object_id(object_id) -> int:
-        if not isinstance(object_id, int) or isinstance(object_id, bool) or not 0 <= object_id <= _MAX_OBJECT_ID:
+        if (
+            not isinstance(object_id, int)
+            or isinstance(object_id, bool)
+            or not 0 <= object_id <= _MAX_OBJECT_ID
+        ):
             raise BadInput(f"objectId must be a whole number from 0 to {_MAX_OBJECT_ID}.")
         return object_id
 
@@ -220,8 +234,11 @@ class DemoService:
         xy = []
         for p in points:
             if (
-                not isinstance(p, Sequence) or len(p) != 2
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in p)
+                not isinstance(p, Sequence)
+                or len(p) != 2
+                or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in p
+                )
             ):
                 raise BadInput(f"each point must be [x, y] with two finite numbers, got {p!r}.")
             if not (0.0 <= p[0] <= 1.0 and 0.0 <= p[1] <= 1.0):
@@ -235,8 +252,11 @@ class DemoService:
     @staticmethod
     def _check_box(s: Session, box) -> np.ndarray:
         if (
-            not isinstance(box, Sequence) or len(box) != 4
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in box)
+            not isinstance(box, Sequence)
+            or len(box) != 4
+            or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in box
+            )
         ):
             raise BadInput("box must be [x0, y0, x1, y1], four finite numbers normalised to [0, 1].")
         x0, y0, x1, y1 = box
@@ -259,8 +279,15 @@ class DemoService:
 class Propagation:
     """One streamed propagation: forward from the start frame to the end, then back to frame 0."""
 
-    def __init__(self, service: DemoService, session: Session, start: int, direction: str,
-                 max_frames: int | None, epoch: int):
+    def __init__(
+        self,
+        service: DemoService,
+        session: Session,
+        start: int,
+        direction: str,
+        max_frames: int | None,
+        epoch: int,
+    ):
         self.service, self.session, self.start = service, session, start
         self.epoch = epoch
         self.reverse_passes = {"both": (False, True), "forward": (False,), "backward": (True,)}[direction]

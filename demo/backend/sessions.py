@@ -72,7 +72,9 @@ class Session:
                     raise SessionExpired(f"Session expired: {self.ended}. Start a new session.")
                 return True
             if time.monotonic() > deadline:
-                raise Busy(f"The session is busy (waited {timeout:g} s); try again, or cancel the propagation.")
+                raise Busy(
+                    f"The session is busy (waited {timeout:g} s); try again, or cancel the propagation."
+                )
 
 
 class SessionStore:
@@ -152,7 +154,8 @@ class SessionStore:
     def _sweep_locked(self) -> list[Session]:
         now = self.clock()
         idle = [
-            s for s in self._sessions.values()
+            s
+            for s in self._sessions.values()
             if now - s.last_used > self.ttl_sec and not s.lock.locked()  # never under a running call
         ]
         for session in idle:

@@ -145,8 +145,10 @@ def _resolve_device(requested: str) -> str:
         import torch
 
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested == "cpu" or requested == "cuda" or (
-        requested.startswith("cuda:") and requested[5:].isdigit()
+    if (
+        requested == "cpu"
+        or requested == "cuda"
+        or (requested.startswith("cuda:") and requested[5:].isdigit())
     ):
         return requested
     raise SettingsError(f"SAM2_DEMO_DEVICE={requested!r}: expected auto, cpu, cuda or cuda:N")

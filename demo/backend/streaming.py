@@ -67,8 +67,11 @@ def stream_parts(propagation: Propagation) -> Iterator[bytes]:
         yield part(exc.to_json(), sent, propagation.total_frames)
     except Exception:  # a bug: say so in-band, keep the details in the log
         log.exception("propagation stream failed")
-        yield part({"error": {"message": "Internal server error during propagation.", "code": "INTERNAL"}},
-                   sent, propagation.total_frames)
+        yield part(
+            {"error": {"message": "Internal server error during propagation.", "code": "INTERNAL"}},
+            sent,
+            propagation.total_frames,
+        )
     yield f"--{BOUNDARY}--\r\n".encode()
 
 
@@ -83,7 +86,8 @@ def propagate_in_video() -> Response:
         data.get("session_id"), start, data.get("direction", "both"), data.get("max_frames")
     )
     response = Response(
-        stream_parts(propagation), content_type=f"multipart/x-savi-stream; boundary={BOUNDARY}",
+        stream_parts(propagation),
+        content_type=f"multipart/x-savi-stream; boundary={BOUNDARY}",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
     # Frees the propagation slot even if the stream never started.

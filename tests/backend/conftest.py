@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # `demo` is not an installed package: import it from the checkout
     sys.path.insert(0, str(REPO))
 
 from demo.backend.client import DemoClient
+from demo.backend.local_server import LocalServer
 
 SHARED_DATA = REPO.parent / "shared" / "data"
 GALLERY = SHARED_DATA / "gallery"
 UPLOADS = SHARED_DATA / "uploads"
-MICRO_CONFIG = "configs/sam2.1/sam2.1_hiera_micro.yaml"
 
 
 def need_media() -> None:
@@ -37,69 +31,7 @@ def media_dir() -> Path:
     return SHARED_DATA
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ServerProcess:
-    """gunicorn with the repository's config, on a free port, on random micro weights."""
-
-    def __init__(self, data_path: Path, log_path: Path, **env: str):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.data_path = data_path
-        self.log_path = log_path
-        full_env = {
-            **os.environ,
-            "DATA_PATH": str(data_path),
-            "SAM2_DEMO_RANDOM_WEIGHTS": "1",
-            "SAM2_DEMO_CONFIG": MICRO_CONFIG,
-            "SAM2_DEMO_DEVICE": "cpu",
-            "FRONTEND_DIST": str(data_path / "no-frontend"),
-            "PYTHONPATH": str(REPO),
-            **env,
-        }
-        self.log = open(log_path, "wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(REPO / "demo/backend/gunicorn.conf.py"),
-             "--bind", f"127.0.0.1:{self.port}", "demo.backend.app:create_app()"],
-            cwd=REPO, env=full_env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        self._wait_healthy()
-
-    def _wait_healthy(self, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log_text()}")
-            try:
-                if requests.get(f"{self.url}/healthy", timeout=2).ok:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"server did not become healthy:\n{self.log_text()}")
-
-    def healthy(self) -> dict:
-        return requests.get(f"{self.url}/healthy", timeout=10).json()
-
-    def log_text(self) -> str:
-        if not self.log.closed:
-            self.log.flush()
-        return self.log_path.read_text(errors="replace")[-5000:]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)  # our own process group only
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.log.close()
+ServerProcess = LocalServer  # the real server under gunicorn, on a free port
 
 
 def make_data_path(root: Path, gallery_clips: list[str]) -> Path:

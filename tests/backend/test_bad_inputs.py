@@ -7,8 +7,8 @@ import http.client
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 import requests
@@ -42,12 +42,19 @@ def gql(query: str, variables: dict | None = None) -> Callable[[Ctx], Answer]:
         resolved = json.loads(json.dumps(variables or {}).replace("$SID", ctx.sid))
         r = requests.post(f"{ctx.url}/graphql", json={"query": query, "variables": resolved}, timeout=60)
         return Answer(r.status_code, " | ".join(e["message"] for e in r.json().get("errors", [])))
+
     return run
 
 
 def points(**fields) -> Callable[[Ctx], Answer]:
-    base = {"sessionId": "$SID", "frameIndex": 0, "objectId": 1, "points": [[0.5, 0.5]], "labels": [1],
-            "clearOldPoints": True}
+    base = {
+        "sessionId": "$SID",
+        "frameIndex": 0,
+        "objectId": 1,
+        "points": [[0.5, 0.5]],
+        "labels": [1],
+        "clearOldPoints": True,
+    }
     return gql(ADD_POINTS, {"i": {**base, **fields}})
 
 
@@ -63,17 +70,24 @@ def upload(name: str, **times) -> Callable[[Ctx], Answer]:
     def run(ctx: Ctx) -> Answer:
         result = ctx.client.upload_raw(UPLOADS / name, times.get("start"), times.get("duration"))
         return Answer(200, " | ".join(e["message"] for e in result.get("errors", [])))
+
     return run
 
 
 def rest(method: str, path: str, body=None, raw: bytes | None = None) -> Callable[[Ctx], Answer]:
     def run(ctx: Ctx) -> Answer:
         conn = http.client.HTTPConnection(ctx.url.split("//")[1], timeout=60)
-        payload = raw if raw is not None else (
-            json.dumps(body).replace("$SID", ctx.sid).encode() if body is not None else None
+        payload = (
+            raw
+            if raw is not None
+            else (json.dumps(body).replace("$SID", ctx.sid).encode() if body is not None else None)
         )
-        conn.request(method, path.replace("$SID", ctx.sid), body=payload,
-                     headers={"Content-Type": "application/json"} if payload is not None else {})
+        conn.request(
+            method,
+            path.replace("$SID", ctx.sid),
+            body=payload,
+            headers={"Content-Type": "application/json"} if payload is not None else {},
+        )
         response = conn.getresponse()
         text = response.read().decode(errors="replace")
         conn.close()
@@ -82,6 +96,7 @@ def rest(method: str, path: str, body=None, raw: bytes | None = None) -> Callabl
         except (ValueError, KeyError, TypeError):
             message = text
         return Answer(response.status, message)
+
     return run
 
 
@@ -91,15 +106,39 @@ CASES = [
     ("path traversal", gql(START, {"p": "../../etc/passwd"}), 200, "must not leave the data folder"),
     ("absolute path", gql(START, {"p": "/etc/passwd"}), 200, "must be relative"),
     ("missing gallery video", gql(START, {"p": "gallery/nope.mp4"}), 200, "no video"),
-    ("not a video folder", gql(START, {"p": "posters/pedestrians_768x576_24fps.jpg"}), 200, "not a video of the gallery"),
+    (
+        "not a video folder",
+        gql(START, {"p": "posters/pedestrians_768x576_24fps.jpg"}),
+        200,
+        "not a video of the gallery",
+    ),
     ("symlink out of the gallery", gql(START, {"p": "gallery/escape.mp4"}), 200, "no video"),
     ("encoded traversal", gql(START, {"p": "gallery/%2e%2e/x.mp4"}), 200, "not a video of the gallery"),
     # -- sessions
-    ("unknown session", gql(ADD_POINTS, {"i": {"sessionId": "x" * 32, "frameIndex": 0, "objectId": 1,
-                                               "points": [[0.5, 0.5]], "labels": [1], "clearOldPoints": True}}),
-     200, "Unknown session"),
-    ("malformed session id", gql("mutation { cancelPropagateInVideo(input: {sessionId: \"\"}) { success } }"),
-     200, "sessionId must be"),
+    (
+        "unknown session",
+        gql(
+            ADD_POINTS,
+            {
+                "i": {
+                    "sessionId": "x" * 32,
+                    "frameIndex": 0,
+                    "objectId": 1,
+                    "points": [[0.5, 0.5]],
+                    "labels": [1],
+                    "clearOldPoints": True,
+                }
+            },
+        ),
+        200,
+        "Unknown session",
+    ),
+    (
+        "malformed session id",
+        gql('mutation { cancelPropagateInVideo(input: {sessionId: ""}) { success } }'),
+        200,
+        "sessionId must be",
+    ),
     # -- addPoints
     ("negative frame", points(frameIndex=-1), 200, "out of range"),
     ("frame past the end", points(frameIndex=10), 200, "frames 0..9"),
@@ -117,8 +156,12 @@ CASES = [
     # -- addBox / addMask
     ("inverted box", box(box=[0.6, 0.1, 0.2, 0.5]), 200, "x1 > x0"),
     ("short box", box(box=[0.1, 0.1, 0.2]), 200, "box must be [x0, y0, x1, y1]"),
-    ("mask of the wrong size", mask({"size": [10, 10], "counts": rle.encode(__import__("numpy").ones((10, 10), bool))["counts"]}),
-     200, "but the video is [720, 1280]"),
+    (
+        "mask of the wrong size",
+        mask({"size": [10, 10], "counts": rle.encode(__import__("numpy").ones((10, 10), bool))["counts"]}),
+        200,
+        "but the video is [720, 1280]",
+    ),
     ("malformed RLE", mask({"size": [720, 1280], "counts": "!!"}), 200, "not a valid COCO RLE"),
     ("row-major RLE", mask({**SQUARE, "order": "C"}), 200, 'order must be "F"'),
     # -- uploads
@@ -132,17 +175,39 @@ CASES = [
     ("10 minutes", upload("long_10min_64x36_24fps.mp4"), 200, "the limit is 10 s"),
     ("start after the end", upload("one_frame_640x360.mp4", start=5.0), 200, "after the end"),
     ("negative start", upload("one_frame_640x360.mp4", start=-1.0), 200, ">= 0"),
-    ("not multipart", gql("mutation { uploadVideo(file: \"x\") { path } }"), 200, "multipart upload"),
+    ("not multipart", gql('mutation { uploadVideo(file: "x") { path } }'), 200, "multipart upload"),
     # -- REST
     ("propagate: not JSON", rest("POST", "/propagate_in_video", raw=b"{nope"), 400, "must be JSON"),
-    ("propagate: unknown session", rest("POST", "/propagate_in_video", {"session_id": "y" * 32}), 404, "Unknown session"),
-    ("propagate: frame out of range", rest("POST", "/propagate_in_video", {"session_id": "$SID", "start_frame_index": 99}),
-     400, "out of range"),
-    ("propagate: bad direction", rest("POST", "/propagate_in_video", {"session_id": "$SID", "direction": "sideways"}),
-     400, "direction must be"),
-    ("propagate: bad max_frames", rest("POST", "/propagate_in_video", {"session_id": "$SID", "max_frames": 0}),
-     400, "max_frames"),
-    ("propagate: no prompts yet", rest("POST", "/propagate_in_video", {"session_id": "$SID"}), 400, "Nothing to track"),
+    (
+        "propagate: unknown session",
+        rest("POST", "/propagate_in_video", {"session_id": "y" * 32}),
+        404,
+        "Unknown session",
+    ),
+    (
+        "propagate: frame out of range",
+        rest("POST", "/propagate_in_video", {"session_id": "$SID", "start_frame_index": 99}),
+        400,
+        "out of range",
+    ),
+    (
+        "propagate: bad direction",
+        rest("POST", "/propagate_in_video", {"session_id": "$SID", "direction": "sideways"}),
+        400,
+        "direction must be",
+    ),
+    (
+        "propagate: bad max_frames",
+        rest("POST", "/propagate_in_video", {"session_id": "$SID", "max_frames": 0}),
+        400,
+        "max_frames",
+    ),
+    (
+        "propagate: no prompts yet",
+        rest("POST", "/propagate_in_video", {"session_id": "$SID"}),
+        400,
+        "Nothing to track",
+    ),
     ("propagate: GET", rest("GET", "/propagate_in_video"), 405, "not allowed"),
     ("static traversal", rest("GET", "/gallery/../../etc/passwd"), 404, "Not found"),
     ("static encoded traversal", rest("GET", "/gallery/%2e%2e/%2e%2e/etc/passwd"), 404, "Not found"),

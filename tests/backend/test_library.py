@@ -10,7 +10,7 @@ from demo.backend.errors import BadInput, InvalidMedia, LimitExceeded, NotFound
 from demo.backend.library import VideoLibrary
 from demo.backend.settings import Limits, Settings
 
-from .conftest import GALLERY, UPLOADS, need_media
+from .conftest import UPLOADS, need_media
 
 
 @pytest.fixture()
@@ -107,7 +107,9 @@ def test_long_video_upload_of_a_part(library):
 
 
 def test_upload_size_limit_while_streaming(tmp_path):
-    settings = Settings.from_env({"DATA_PATH": str(tmp_path), "SAM2_DEMO_DEVICE": "cpu", "MAX_UPLOAD_MB": "0.01"})
+    settings = Settings.from_env(
+        {"DATA_PATH": str(tmp_path), "SAM2_DEMO_DEVICE": "cpu", "MAX_UPLOAD_MB": "0.01"}
+    )
     library = VideoLibrary(settings)
     with pytest.raises(LimitExceeded, match="0.01 MB"):
         library.store_upload(io.BytesIO(b"x" * 20000))
@@ -118,6 +120,10 @@ def test_upload_size_limit_while_streaming(tmp_path):
 def test_static_files(library):
     library.ensure_gallery_posters()
     assert library.static_file("posters", "clip.jpg").is_file()
-    for folder, rel in [("gallery", "../posters/clip.jpg"), ("gallery", "nope.mp4"), ("uploads", ".incoming")]:
+    for folder, rel in [
+        ("gallery", "../posters/clip.jpg"),
+        ("gallery", "nope.mp4"),
+        ("uploads", ".incoming"),
+    ]:
         with pytest.raises(NotFound):
             library.static_file(folder, rel)

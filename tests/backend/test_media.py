@@ -97,7 +97,9 @@ def test_trim_and_long_side_limit(tmp_path):
     src = GALLERY / "bunny_1280x720_25fps.mp4"
     info = media.probe(src, LIMITS)
     small = Limits(max_long_side=640)
-    result = media.transcode(src, tmp_path / "o.mp4", tmp_path / "o.jpg", info, small, start_sec=1.0, duration_sec=0.4)
+    result = media.transcode(
+        src, tmp_path / "o.mp4", tmp_path / "o.jpg", info, small, start_sec=1.0, duration_sec=0.4
+    )
     assert (result.width, result.height, result.num_frames) == (640, 360, 10)
     # Frame k of the trimmed clip is source frame 25 + k.
     _, source = decode_all(src)
@@ -118,7 +120,12 @@ def test_duration_guard_stops_lying_headers(tmp_path):
 
 @pytest.mark.parametrize(
     "source, limit, expected",
-    [(25, 30, 25), (Fraction(30000, 1001), 30, Fraction(30000, 1001)), (60, 30, 30), (Fraction(768000, 44501), 30, 17)],
+    [
+        (25, 30, 25),
+        (Fraction(30000, 1001), 30, Fraction(30000, 1001)),
+        (60, 30, 30),
+        (Fraction(768000, 44501), 30, 17),
+    ],
 )
 def test_output_frame_rate(source, limit, expected):
     assert media.output_frame_rate(Fraction(source), limit) == expected

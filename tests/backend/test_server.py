@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from demo.backend import rle
-from demo.backend.client import DemoClient, GraphQLError, iter_parts
+from demo.backend.client import GraphQLError, iter_parts
 
 GALLERY_VIDEO = "gallery/pedestrians_768x576_24fps.mp4"
 
@@ -58,7 +58,9 @@ def test_static_media_routes(client, server, short_clip):
 def test_upload_is_listed_with_its_trimmed_size(client, short_clip):
     assert (short_clip["width"], short_clip["height"], short_clip["numFrames"]) == (1280, 720, 10)
     assert short_clip["path"].startswith("uploads/") and short_clip["durationSec"] == pytest.approx(0.4)
-    paths = [e["node"]["path"] for e in client.graphql("{ videos { edges { node { path } } } }")["videos"]["edges"]]
+    paths = [
+        e["node"]["path"] for e in client.graphql("{ videos { edges { node { path } } } }")["videos"]["edges"]
+    ]
     assert short_clip["path"] in paths
 
 
@@ -84,13 +86,17 @@ def test_click_propagate_both_directions_export_close(client, server, short_clip
         for r in p.body["results"]:
             assert rle.decode(r["mask"]).shape == (720, 1280)
 
-    coco = requests.get(f"{server.url}/export_masks", params={"session_id": sid, "format": "coco"}, timeout=30)
+    coco = requests.get(
+        f"{server.url}/export_masks", params={"session_id": sid, "format": "coco"}, timeout=30
+    )
     doc = coco.json()
     assert coco.status_code == 200 and (doc["width"], doc["height"], doc["num_frames"]) == (1280, 720, 10)
     assert sorted({(a["frame_index"], a["object_id"]) for a in doc["annotations"]}) == [
         (f, o) for f in range(10) for o in (1, 2)
     ]
-    archive = requests.get(f"{server.url}/export_masks", params={"session_id": sid, "format": "zip"}, timeout=30)
+    archive = requests.get(
+        f"{server.url}/export_masks", params={"session_id": sid, "format": "zip"}, timeout=30
+    )
     names = zipfile.ZipFile(io.BytesIO(archive.content)).namelist()
     assert "masks.json" in names and "object_2/00009.png" in names and len(names) == 21
 
@@ -100,7 +106,8 @@ def test_click_propagate_both_directions_export_close(client, server, short_clip
     )["removeObject"]
     assert all(o["objectId"] == 2 for f in removed for o in f["rleMaskList"])
     cleared = client.graphql(
-        "mutation($i: ClearPointsInVideoInput!) { clearPointsInVideo(input: $i) { success } }", {"i": {"sessionId": sid}}
+        "mutation($i: ClearPointsInVideoInput!) { clearPointsInVideo(input: $i) { success } }",
+        {"i": {"sessionId": sid}},
     )
     assert cleared["clearPointsInVideo"]["success"] is True
 
@@ -138,7 +145,7 @@ def read_parts_in_thread(response, parts: list, done: threading.Event):
     def run():
         try:
             for p in iter_parts(response):
-                parts.append(p)
+                parts.append(p)  # noqa: PERF402 - another thread watches it grow
         finally:
             done.set()
 
@@ -188,7 +195,8 @@ def test_disconnect_mid_stream_stops_the_propagation(client, server):
         with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
             sock.sendall(
                 b"POST /propagate_in_video HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
-                + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
             )
             received = b""
             while received.count(b"--frame\r\n") < 2:  # two frames arrived
@@ -244,6 +252,6 @@ def test_gallery_video_full_stream_every_frame_once(client):
 
 
 def test_graphql_errors_are_json_with_codes(client):
-    result = client.graphql_raw("mutation { startSession(input: {path: \"../x.mp4\"}) { sessionId } }")
+    result = client.graphql_raw('mutation { startSession(input: {path: "../x.mp4"}) { sessionId } }')
     assert result["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
     assert json.dumps(result)  # plain JSON

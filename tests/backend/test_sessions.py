@@ -22,8 +22,15 @@ class FakeClock:
 
 
 def make(store: SessionStore) -> Session:
-    s = Session(id=store.new_id(), video=VIDEO, video_file=Path("x.mp4"), state={"num_frames": 10},
-                num_frames=10, height=6, width=8)
+    s = Session(
+        id=store.new_id(),
+        video=VIDEO,
+        video_file=Path("x.mp4"),
+        state={"num_frames": 10},
+        num_frames=10,
+        height=6,
+        width=8,
+    )
     store.add(s)
     return s
 

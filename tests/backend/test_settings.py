@@ -18,11 +18,17 @@ def test_defaults():
 
 
 def test_cuda_defaults_to_base_plus_and_overrides_apply(tmp_path):
-    s = Settings.from_env({
-        "SAM2_DEMO_DEVICE": "cuda", "DATA_PATH": str(tmp_path), "MAX_DURATION_SEC": "120",
-        "SAM2_DEMO_RANDOM_WEIGHTS": "yes", "SAM2_DEMO_CONFIG": "x.yaml", "API_URL": "http://h:1/",
-        "CHECKPOINT_DIR": str(tmp_path),
-    })
+    s = Settings.from_env(
+        {
+            "SAM2_DEMO_DEVICE": "cuda",
+            "DATA_PATH": str(tmp_path),
+            "MAX_DURATION_SEC": "120",
+            "SAM2_DEMO_RANDOM_WEIGHTS": "yes",
+            "SAM2_DEMO_CONFIG": "x.yaml",
+            "API_URL": "http://h:1/",
+            "CHECKPOINT_DIR": str(tmp_path),
+        }
+    )
     assert s.model.size == "base_plus" and s.model.device == "cuda"
     assert s.model.checkpoint_path == tmp_path / "sam2.1_hiera_base_plus.pt"
     assert s.model.random_weights and s.model.config_file == "x.yaml"
