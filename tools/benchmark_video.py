@@ -1,0 +1,229 @@
+#!/usr/bin/env python
+"""Benchmark the video predictor: ours, the official reference, or both side by side.
+
+Measures, for one config, N objects and one video (CPU or CUDA):
+  init (s), resident memory after init and at the end (MB), first click, a refine click
+  on the same frame, propagation s/frame (first pass), a click on an already-tracked frame,
+  and propagation s/frame again after it (the re-track pass).
+
+    python tools/benchmark_video.py                       # ours, tiny, 8 frames 1280x720, 1 object
+    python tools/benchmark_video.py --objects 3 --frames 8
+    python tools/benchmark_video.py --reference-python /path/to/refvenv/bin/python   # side by side
+
+The reference run uses the official package (`sam2==1.1.0` from PyPI) in its own virtualenv:
+
+    python -m venv refvenv
+    refvenv/bin/pip install torch==2.13.0 numpy pillow hydra-core iopath tqdm scipy
+    SAM2_BUILD_CUDA=0 refvenv/bin/pip install --no-deps --no-build-isolation sam2==1.1.0
+
+On CPU the reference needs the patches of ../shared/golden/reference_patches.py (memories
+read back from bfloat16 in float32, a CPU connected-components for hole filling, config
+file paths); this script applies them when it runs the reference. Weights: the golden
+fixtures' deterministic weights (../shared/golden/weights.py) unless --checkpoint is given,
+so both implementations compute the same thing. Frames: the first --frames frames of the
+1280x720 gallery clip (../shared/data/gallery), written as JPEGs, unless --video is given.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+SHARED = os.path.join(os.path.dirname(REPO), "shared")
+DEFAULT_CLIP = os.path.join(SHARED, "data", "gallery", "bunny_1280x720_25fps.mp4")
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def extract_frames(clip: str, count: int, out_dir: str) -> str:
+    import av
+
+    with av.open(clip) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if i >= count:
+                break
+            frame.to_image().save(os.path.join(out_dir, f"{i:05d}.jpg"), quality=95)
+    return out_dir
+
+
+def make_checkpoint(config: str, impl: str, path: str) -> None:
+    import torch
+
+    sys.path.insert(0, os.path.join(SHARED, "golden"))
+    from weights import make_state_dict
+
+    from sam2.build_sam import build_sam2
+
+    model = build_sam2(config, device="cpu")
+    torch.save({"model": make_state_dict(model.state_dict())}, path)
+
+
+def click_points(width: int, height: int, n_objects: int):
+    """Object k: a positive click on a horizontal line through the middle of the frame."""
+    return [[(k + 1) * width / (n_objects + 1), height / 2] for k in range(n_objects)]
+
+
+def _stub_torchvision_if_missing() -> None:
+    """The reference imports torchvision for its image transforms only; the video path never
+    uses them. torchvision wheels need a matching torch build, so without one a stand-in
+    module lets the reference import (any use of it would fail loudly)."""
+    try:
+        import torchvision.transforms  # noqa: F401
+    except ImportError:
+        import types
+
+        def unavailable(*args, **kwargs):
+            raise RuntimeError("torchvision is not installed in the reference venv")
+
+        tv = types.ModuleType("torchvision")
+        tr = types.ModuleType("torchvision.transforms")
+        tr.Normalize = tr.Resize = tr.ToTensor = unavailable
+        tv.transforms = tr
+        sys.modules.update({"torchvision": tv, "torchvision.transforms": tr})
+
+
+def run(args) -> dict:
+    import torch
+
+    if args.impl == "reference":
+        sys.path = [p for p in sys.path if os.path.abspath(p) != REPO]
+        sys.path.insert(0, os.path.join(SHARED, "golden"))
+        _stub_torchvision_if_missing()
+        import reference_patches
+
+        reference_patches.apply()
+    else:
+        sys.path.insert(0, REPO)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from sam2.build_sam import build_sam2_video_predictor
+
+    ckpt = args.checkpoint
+    if ckpt is None:
+        ckpt = os.path.join(args.workdir, "weights.pt")
+        if not os.path.exists(ckpt):
+            make_checkpoint(args.config, args.impl, ckpt)
+    predictor = build_sam2_video_predictor(args.config, ckpt_path=ckpt, device=args.device)
+    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if args.device.startswith("cuda")
+                else torch.autocast("cpu", enabled=False))
+    result = {"impl": args.impl, "config": args.config, "objects": args.objects, "device": args.device}
+
+    def timed(fn):
+        sync()
+        t0 = time.perf_counter()
+        out = fn()
+        sync()
+        return out, time.perf_counter() - t0
+
+    with torch.inference_mode(), autocast:
+        base_rss = rss_mb()
+        state, result["init_s"] = timed(lambda: predictor.init_state(args.video_dir))
+        result["rss_after_init_mb"] = round(rss_mb(), 1)
+        result["rss_init_growth_mb"] = round(result["rss_after_init_mb"] - base_rss, 1)
+        n = state["num_frames"]
+        w, h = state["video_width"], state["video_height"]
+        points = click_points(w, h, args.objects)
+        clicks = []
+        for k, (x, y) in enumerate(points):
+            _, t = timed(lambda: predictor.add_new_points_or_box(state, 0, k + 1, points=[[x, y]], labels=[1]))
+            clicks.append(t)
+        result["first_click_s"] = clicks[0]
+        _, result["refine_click_s"] = timed(lambda: predictor.add_new_points_or_box(
+            state, 0, 1, points=[[points[0][0] + 5, points[0][1] + 5]], labels=[0], clear_old_points=False))
+
+        def propagate():
+            times, t0 = [], time.perf_counter()
+            for _ in predictor.propagate_in_video(state):
+                sync()
+                t1 = time.perf_counter()
+                times.append(t1 - t0)
+                t0 = t1
+            return times
+
+        first = propagate()
+        # frame 0 holds the prompts and costs nothing to "track": report the tracked frames
+        result["first_pass_s_per_frame"] = statistics.mean(first[1:]) if len(first) > 1 else float("nan")
+        mid = n // 2
+        _, result["click_on_tracked_frame_s"] = timed(lambda: predictor.add_new_points_or_box(
+            state, mid, 1, points=[points[0]], labels=[1], clear_old_points=False))
+        second = propagate()
+        result["retrack_pass_s_per_frame"] = statistics.mean(second[1:]) if len(second) > 1 else float("nan")
+        result["rss_end_mb"] = round(rss_mb(), 1)
+        result["frames"] = n
+    return result
+
+
+def spawn(python: str, args, impl: str) -> dict:
+    cmd = [python, os.path.abspath(__file__), "--impl", impl, "--json", "--config", args.config,
+           "--objects", str(args.objects), "--device", args.device, "--video-dir", args.video_dir,
+           "--workdir", args.workdir, "--threads", str(args.threads)]
+    if args.checkpoint:
+        cmd += ["--checkpoint", args.checkpoint]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=args.workdir)
+    if out.returncode != 0:
+        raise SystemExit(f"{impl} run failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def show(results) -> None:
+    rows = ["init_s", "rss_after_init_mb", "rss_end_mb", "first_click_s", "refine_click_s",
+            "first_pass_s_per_frame", "click_on_tracked_frame_s", "retrack_pass_s_per_frame"]
+    names = [r["impl"] for r in results]
+    print(f"{'metric':28s}" + "".join(f"{n:>14s}" for n in names) + ("   ours/ref" if len(results) == 2 else ""))
+    for key in rows:
+        vals = [r[key] for r in results]
+        line = f"{key:28s}" + "".join(f"{v:14.3f}" for v in vals)
+        if len(results) == 2 and vals[1]:
+            line += f"   {vals[0] / vals[1]:8.2f}x"
+        print(line)
+    r = results[0]
+    print(f"({r['config']}, {r['objects']} object(s), {r['frames']} frames, device {r['device']})")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default="configs/sam2.1/sam2.1_hiera_t.yaml")
+    ap.add_argument("--checkpoint", help="official checkpoint; default: golden deterministic weights")
+    ap.add_argument("--video", default=DEFAULT_CLIP, help="video file to take frames from")
+    ap.add_argument("--video-dir", help="JPEG frame folder to use as is")
+    ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--objects", type=int, default=1)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--impl", choices=["ours", "reference"], default="ours")
+    ap.add_argument("--reference-python", help="python of a venv with sam2==1.1.0: run both and compare")
+    ap.add_argument("--workdir", help="scratch folder (frames, weights)")
+    ap.add_argument("--json", action="store_true", help="print one JSON line (used between processes)")
+    args = ap.parse_args(argv)
+    args.config = os.path.abspath(os.path.join(REPO, "sam2", args.config)) if not os.path.exists(args.config) \
+        else os.path.abspath(args.config)
+    if args.workdir is None:
+        args.workdir = tempfile.mkdtemp(prefix="sam2bench_")
+    if args.video_dir is None:
+        args.video_dir = extract_frames(args.video, args.frames, tempfile.mkdtemp(dir=args.workdir))
+    if args.reference_python:
+        results = [spawn(sys.executable, args, "ours"), spawn(args.reference_python, args, "reference")]
+        show(results)
+        return
+    result = run(args)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        show([result])
+
+
+if __name__ == "__main__":
+    main()
