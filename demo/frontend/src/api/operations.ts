@@ -22,10 +22,16 @@ export async function fetchDefaultVideo(client: GraphQLClient): Promise<Video | 
 }
 
 export async function fetchServerInfo(client: GraphQLClient): Promise<ServerInfo> {
-  const data = await client.request<{ serverInfo: ServerInfo }>(
-    `query ServerInfo { serverInfo { modelSize device randomWeights limits { maxObjects maxUploadMb maxDurationSec } } }`,
-  );
-  return data.serverInfo;
+  const data = await client.request<{
+    serverInfo: { modelSize: string; device: string; randomWeights: boolean; maxObjects: number; maxUploadMb: number; maxDurationSec: number };
+  }>(`query ServerInfo { serverInfo { modelSize device randomWeights maxObjects maxUploadMb maxDurationSec } }`);
+  const s = data.serverInfo;
+  return {
+    modelSize: s.modelSize,
+    device: s.device,
+    randomWeights: s.randomWeights,
+    limits: { maxObjects: s.maxObjects, maxUploadMb: s.maxUploadMb, maxDurationSec: s.maxDurationSec },
+  };
 }
 
 export async function startSession(client: GraphQLClient, path: string): Promise<string> {
@@ -72,13 +78,7 @@ export async function addBox(
 ): Promise<RleMaskListOnFrame> {
   const data = await client.request<{ addBox: RleMaskListOnFrame }>(
     `mutation AddBox($input: AddBoxInput!) { addBox(input: $input) { ${MASKS_FIELDS} } }`,
-    {
-      input: {
-        sessionId, frameIndex, objectId,
-        x0: box.x0, y0: box.y0, x1: box.x1, y1: box.y1,
-        points, labels, clearOldPoints: true,
-      },
-    },
+    { input: { sessionId, frameIndex, objectId, box: [box.x0, box.y0, box.x1, box.y1], points, labels } },
   );
   return data.addBox;
 }

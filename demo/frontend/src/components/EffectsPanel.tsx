@@ -7,7 +7,7 @@ export function EffectsPanel() {
   const st = useDemoState();
   return (
     <section className="panel effects" aria-labelledby="effects-heading">
-      <h2 id="effects-heading">Effect</h2>
+      <h2 id="effects-heading">Effects</h2>
       <select aria-label="Effect" value={st.effect} onChange={(e) => c.setEffect(e.target.value as EffectName)}>
         {EFFECTS.map((e) => (
           <option key={e.id} value={e.id}>

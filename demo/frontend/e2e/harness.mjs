@@ -1,0 +1,164 @@
+// Helpers of the end-to-end run: paths, a free port, the real backend under
+// gunicorn (random weights, micro config), Debian's Chromium, and a tiny
+// sequential test runner that prints "N passed, N failed".
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const FRONTEND_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const REPO_ROOT = path.resolve(FRONTEND_DIR, '..', '..');
+export const SHARED_DATA = path.resolve(REPO_ROOT, '..', 'shared', 'data');
+export const ARTIFACTS = path.join(FRONTEND_DIR, 'test-artifacts', 'e2e');
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const GUNICORN = path.join(REPO_ROOT, '.venv', 'bin', 'gunicorn');
+
+/** Why the run cannot happen here, or null. */
+export function missingPrerequisite() {
+  if (!fs.existsSync(CHROMIUM)) return `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+  if (!fs.existsSync(GUNICORN)) return `no ${path.relative(FRONTEND_DIR, GUNICORN)} (run \`make venv\` at the repository root)`;
+  if (!fs.existsSync(SHARED_DATA)) return `no test media at ${path.relative(FRONTEND_DIR, SHARED_DATA)}`;
+  return null;
+}
+
+/** Build dist/ when it is missing (make test-e2e builds it first). */
+export function ensureBuilt() {
+  if (fs.existsSync(path.join(FRONTEND_DIR, 'dist', 'index.html'))) return;
+  const r = spawnSync('npm', ['run', 'build'], { cwd: FRONTEND_DIR, stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('npm run build failed');
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A temporary DATA_PATH whose gallery holds short clips from the shared test media.
+ * @param clips [{from: path relative to SHARED_DATA, as: gallery file name}]
+ */
+export function makeDataDir(clips) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sam2-e2e-data-'));
+  fs.mkdirSync(path.join(dir, 'gallery'));
+  for (const c of clips) fs.copyFileSync(path.join(SHARED_DATA, c.from), path.join(dir, 'gallery', c.as));
+  return dir;
+}
+
+/** Start the real backend (it serves dist/ at `/`) and wait until /healthy answers. */
+export async function startBackend(dataDir, logFile) {
+  const port = await freePort();
+  const log = fs.openSync(logFile, 'w');
+  const child = spawn(
+    GUNICORN,
+    ['-c', 'demo/backend/gunicorn.conf.py', '--bind', `127.0.0.1:${port}`, '--threads', '8', 'demo.backend.app:create_app()'],
+    {
+      cwd: REPO_ROOT,
+      detached: true, // own process group, so stopping it also stops its worker
+      stdio: ['ignore', log, log],
+      env: {
+        ...process.env,
+        SAM2_DEMO_RANDOM_WEIGHTS: '1',
+        SAM2_DEMO_CONFIG: process.env.SAM2_DEMO_CONFIG || 'configs/sam2.1/sam2.1_hiera_micro.yaml',
+        SAM2_DEMO_DEVICE: 'cpu',
+        // With this seed the micro model's random weights give non-empty masks for the
+        // test's prompts on every frame (seed 0 loses them after the prompted frame).
+        SAM2_DEMO_SEED: process.env.E2E_SEED || '3',
+        DATA_PATH: dataDir,
+        FRONTEND_DIST: path.join(FRONTEND_DIR, 'dist'),
+        MAX_UPLOAD_MB: '20',
+      },
+    },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const stop = () => {
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  };
+  const deadline = Date.now() + 180_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the backend exited with ${child.exitCode}; see ${logFile}`);
+    try {
+      const r = await fetch(`${url}/healthy`);
+      if (r.ok) return { url, stop, child };
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  stop();
+  throw new Error(`the backend did not answer /healthy within 180 s; see ${logFile}`);
+}
+
+/** Chromium with a fresh profile; downloads allowed. */
+export async function launchChromium() {
+  const { chromium } = await import('playwright-core');
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sam2-e2e-profile-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    acceptDownloads: true,
+    viewport: { width: 1400, height: 900 },
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+  const close = async () => {
+    await context.close().catch(() => undefined);
+    fs.rmSync(profile, { recursive: true, force: true });
+  };
+  return { context, close };
+}
+
+/** Sequential tests: after a failure, the steps that depend on it are reported as failed too. */
+export class Runner {
+  constructor() {
+    this.passed = 0;
+    this.failed = 0;
+    this.skipped = 0;
+    this.broken = null;
+  }
+
+  async test(name, fn, { independent = false } = {}) {
+    if (this.broken && !independent) {
+      this.failed++;
+      console.log(`✗ ${name} (not run: "${this.broken}" failed)`);
+      return;
+    }
+    const t0 = Date.now();
+    try {
+      await fn();
+      this.passed++;
+      console.log(`✓ ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    } catch (err) {
+      this.failed++;
+      if (!independent) this.broken = name;
+      console.log(`✗ ${name}\n    ${String(err && err.stack ? err.stack : err).split('\n').slice(0, 6).join('\n    ')}`);
+    }
+  }
+
+  skip(name, reason) {
+    this.skipped++;
+    console.log(`- ${name} (skipped: ${reason})`);
+  }
+
+  summary() {
+    return `e2e: ${this.passed} passed, ${this.failed} failed, ${this.skipped} skipped`;
+  }
+}
+
+export function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}

@@ -1,0 +1,369 @@
+// End-to-end test of the demo UI against the real backend (random weights,
+// micro config), driven through Debian's Chromium with playwright-core.
+//
+//   npm run e2e            (needs: ../../.venv with the backend installed,
+//                           /usr/bin/chromium, ../../../shared/data)
+//
+// The flow is the acceptance of the frontend issue: open the page, pick a
+// gallery video, click (mask pixels appear around the click), add a second
+// object with a box, track (progress bar reaches 100 %, masks on the last
+// frame), refine on a middle frame and track again, export (zip with one PNG
+// per frame per object, of the video's size), plus the COCO and video
+// exports, help overlay, and upload errors and success. Screenshots go to
+// test-artifacts/e2e/.
+import fs from 'node:fs';
+import path from 'node:path';
+import { unzipSync } from 'fflate';
+import {
+  ARTIFACTS, FRONTEND_DIR, SHARED_DATA, Runner, assert, ensureBuilt, launchChromium, makeDataDir, missingPrerequisite, startBackend,
+} from './harness.mjs';
+
+// 640x360, 25 fps, 60 frames (the bunny clip with an AAC track the server drops).
+const CLIP = { from: 'uploads/with_audio_aac_640x360.mp4', as: 'bunny_short_640x360.mp4' };
+const OTHER = { from: 'uploads/one_frame_640x360.mp4', as: 'a_single_frame_640x360.mp4' };
+const W = 640;
+const H = 360;
+const FRAMES = 60;
+
+// Prompts whose masks are non-empty on the seeded random weights (checked by hand).
+const CLICK = { x: 0.5, y: 0.5 };
+const BOX = { x0: 0.1, y0: 0.1, x1: 0.4, y1: 0.6 };
+
+const runner = new Runner();
+const reason = missingPrerequisite();
+if (reason) {
+  runner.skip('end-to-end flow', reason);
+  console.log(runner.summary());
+  process.exit(0);
+}
+ensureBuilt();
+fs.rmSync(ARTIFACTS, { recursive: true, force: true });
+fs.mkdirSync(ARTIFACTS, { recursive: true });
+
+const dataDir = makeDataDir([CLIP, OTHER]);
+const backend = await startBackend(dataDir, path.join(ARTIFACTS, 'server.log'));
+const browser = await launchChromium();
+const page = await browser.context.newPage();
+const consoleErrors = [];
+page.on('console', (m) => {
+  if (m.type() === 'error') consoleErrors.push(m.text());
+});
+page.on('pageerror', (e) => consoleErrors.push(String(e)));
+
+const canvas = page.getByLabel('Video canvas', { exact: true });
+const shot = (name) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
+
+/** Client px of a normalised point on the canvas. */
+async function at(x, y) {
+  const box = await canvas.boundingBox();
+  return { x: box.x + x * box.width, y: box.y + y * box.height };
+}
+
+/**
+ * In the page: how many pixels of a region (canvas px) differ from `reference`,
+ * where reference is "video" (the bare decoded frame) or "snapshot" (saved by snapshot()).
+ * Disks around `exclude` points (prompt markers) are ignored.
+ */
+function countChanged({ region, reference, exclude = [], radius = 0 }) {
+  const c = document.querySelector('canvas[aria-label="Video canvas"]');
+  const [x0, y0, x1, y1] = region;
+  const w = x1 - x0;
+  const h = y1 - y0;
+  const now = c.getContext('2d').getImageData(x0, y0, w, h).data;
+  let ref;
+  if (reference === 'video') {
+    const v = document.querySelector('video');
+    const tmp = new OffscreenCanvas(c.width, c.height);
+    const t = tmp.getContext('2d');
+    t.drawImage(v, 0, 0, c.width, c.height);
+    ref = t.getImageData(x0, y0, w, h).data;
+  } else {
+    ref = window.__e2eSnapshot.getImageData(x0, y0, w, h).data;
+  }
+  let n = 0;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (exclude.some((p) => (x + x0 - p[0]) ** 2 + (y + y0 - p[1]) ** 2 <= radius * radius)) continue;
+      const i = (y * w + x) * 4;
+      if (Math.abs(now[i] - ref[i]) + Math.abs(now[i + 1] - ref[i + 1]) + Math.abs(now[i + 2] - ref[i + 2]) > 40) n++;
+    }
+  }
+  return n;
+}
+
+async function snapshot() {
+  await page.evaluate(() => {
+    const c = document.querySelector('canvas[aria-label="Video canvas"]');
+    const copy = new OffscreenCanvas(c.width, c.height);
+    copy.getContext('2d').drawImage(c, 0, 0);
+    window.__e2eSnapshot = copy.getContext('2d');
+  });
+}
+
+async function waitChanged(args, minimum, timeout = 30_000) {
+  await page.waitForFunction(
+    ([fnSource, a, min]) => new Function(`return (${fnSource})`)()(a) >= min,
+    [countChanged.toString(), args, minimum],
+    { timeout, polling: 200 },
+  );
+  return page.evaluate(countChanged, args);
+}
+
+const currentFrame = async () => Number(await page.getByLabel('Current frame', { exact: true }).textContent());
+const progressValue = async () => Number(await page.getByRole('progressbar', { name: 'Tracking progress' }).getAttribute('aria-valuenow'));
+
+/** Move the scrubber to a frame the way a keyboard user would. */
+async function goToFrame(frame) {
+  const slider = page.getByRole('slider', { name: 'Frame' });
+  await slider.focus();
+  await page.keyboard.press('Home');
+  await slider.evaluate((el, f) => {
+    // React listens to input events; use the native setter so it sees the change.
+    const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
+    setter.call(el, String(f));
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  }, frame);
+  await page.waitForFunction((f) => document.querySelector('output[aria-label="Current frame"]')?.textContent === String(f), frame);
+  await page.waitForTimeout(300); // the seeked frame is drawn on the next video frame callback
+}
+
+async function trackToTheEnd(label) {
+  await page.getByRole('button', { name: 'Track objects', exact: true }).click();
+  await page.getByRole('progressbar', { name: 'Tracking progress' }).waitFor();
+  await page.waitForFunction(
+    () => document.querySelector('[role="progressbar"][aria-label="Tracking progress"]')?.getAttribute('aria-valuenow') === '100',
+    null,
+    { timeout: 240_000, polling: 250 },
+  );
+  await shot(label);
+  const detail = await page.locator('.tracking-detail').textContent();
+  assert(/done/.test(detail), `tracking did not finish cleanly: ${detail}`);
+  return detail;
+}
+
+try {
+  await runner.test('page opens on the default video with the random-weights banner and a hint', async () => {
+    await page.goto(backend.url);
+    await canvas.waitFor();
+    await page.getByText('random weights', { exact: false }).first().waitFor();
+    await page.getByText('Click the object you want to track', { exact: false }).waitFor();
+    for (const name of ['Upload video', 'Track objects', 'Cancel tracking', 'Add object', 'Export masks', 'Play']) {
+      assert((await page.getByRole('button', { name, exact: true }).count()) === 1, `no single "${name}" button`);
+    }
+    assert((await page.getByLabel('Object 1', { exact: true }).count()) === 1, 'no "Object 1" row');
+    assert((await page.getByRole('listitem').filter({ hasText: 'bunny_short' }).count()) === 1, 'gallery lacks the clip');
+    await shot('01-opened');
+  });
+
+  await runner.test('pick a gallery video', async () => {
+    await page.getByRole('button', { name: /a_single_frame/ }).click();
+    await page.getByRole('button', { name: 'Track objects', exact: true }).and(page.locator(':enabled')).waitFor();
+    await page.getByRole('button', { name: /bunny_short/ }).click();
+    await page.waitForFunction(() => document.querySelector('.video-card.current')?.textContent?.includes('bunny_short'));
+    await page.getByRole('button', { name: 'Track objects', exact: true }).and(page.locator(':enabled')).waitFor({ timeout: 30_000 });
+    await page.waitForFunction(() => document.querySelector('video')?.readyState >= 2);
+    const size = await canvas.evaluate((c) => [c.width, c.height]);
+    assert(size[0] === W && size[1] === H, `canvas is ${size}, expected ${W}x${H}`);
+    assert((await currentFrame()) === 0, 'not on frame 0');
+  });
+
+  await runner.test('click: mask pixels appear around the click', async () => {
+    const p = await at(CLICK.x, CLICK.y);
+    await page.mouse.click(p.x, p.y);
+    const cx = Math.round(CLICK.x * W);
+    const cy = Math.round(CLICK.y * H);
+    const n = await waitChanged(
+      { region: [cx - 60, cy - 60, cx + 60, cy + 60], reference: 'video', exclude: [[cx, cy]], radius: 12 },
+      2000,
+    );
+    await shot('02-click-mask');
+    console.log(`    ${n} of ${120 * 120} pixels around the click are masked`);
+    const row = await page.getByLabel('Object 1', { exact: true }).textContent();
+    assert(/prompts on 1 frame/.test(row), `Object 1 row says: ${row}`);
+  });
+
+  await runner.test('a second object with a box', async () => {
+    await page.getByRole('button', { name: 'Add object', exact: true }).click();
+    await page.getByLabel('Object 2', { exact: true }).waitFor();
+    assert((await page.getByRole('button', { name: 'Select Object 2' }).getAttribute('aria-pressed')) === 'true', 'Object 2 is not selected');
+    await snapshot();
+    const a = await at(BOX.x0, BOX.y0);
+    const b = await at(BOX.x1, BOX.y1);
+    await page.mouse.move(a.x, a.y);
+    await page.mouse.down();
+    await page.mouse.move((a.x + b.x) / 2, (a.y + b.y) / 2, { steps: 5 });
+    await page.mouse.move(b.x, b.y, { steps: 5 });
+    await page.mouse.up();
+    const inner = [Math.round(BOX.x0 * W) + 8, Math.round(BOX.y0 * H) + 8, Math.round(BOX.x1 * W) - 8, Math.round(BOX.y1 * H) - 8];
+    const n = await waitChanged({ region: inner, reference: 'snapshot' }, 1000);
+    await shot('03-box-mask');
+    console.log(`    ${n} pixels inside the box changed colour`);
+    const row = await page.getByLabel('Object 2', { exact: true }).textContent();
+    assert(/prompts on 1 frame/.test(row), `Object 2 row says: ${row}`);
+  });
+
+  await runner.test('track: progress reaches 100% and masks show on the last frame', async () => {
+    const detail = await trackToTheEnd('04-tracked');
+    console.log(`    ${detail}`);
+    await goToFrame(FRAMES - 1);
+    const n = await page.evaluate(countChanged, { region: [0, 0, W, H], reference: 'video' });
+    await shot('05-last-frame');
+    console.log(`    last frame: ${n} of ${W * H} pixels show masks`);
+    assert(n > 2000, `only ${n} mask pixels on the last frame`);
+  });
+
+  await runner.test('refine on a middle frame and track again', async () => {
+    const middle = Math.floor(FRAMES / 2);
+    await goToFrame(middle);
+    await page.getByRole('button', { name: 'Select Object 2' }).click();
+    await snapshot();
+    // A negative click inside the second object's area.
+    const p = await at(0.25, 0.35);
+    await page.mouse.click(p.x, p.y, { button: 'right' });
+    await page.waitForFunction(() => !document.querySelector('.pending'));
+    await page.getByLabel('Object 2', { exact: true }).filter({ hasText: 'prompts on 2 frames' }).waitFor();
+    await shot('06-refined');
+    assert((await currentFrame()) === middle, 'left the middle frame');
+    const before = await progressValue();
+    assert(before === 100, `progress should still show the last run (${before})`);
+    await page.keyboard.press('t'); // the keyboard shortcut this time
+    await page.waitForFunction(
+      () => Number(document.querySelector('[aria-label="Tracking progress"]')?.getAttribute('aria-valuenow')) < 100,
+      null,
+      { timeout: 10_000, polling: 20 },
+    ).catch(() => undefined); // a very fast run may be over before we look
+    await page.waitForFunction(
+      () => document.querySelector('[aria-label="Tracking progress"]')?.getAttribute('aria-valuenow') === '100' &&
+        /done/.test(document.querySelector('.tracking-detail')?.textContent ?? ''),
+      null,
+      { timeout: 240_000, polling: 250 },
+    );
+    await goToFrame(FRAMES - 1);
+    const n = await page.evaluate(countChanged, { region: [0, 0, W, H], reference: 'video' });
+    await shot('07-retracked-last-frame');
+    assert(n > 2000, `only ${n} mask pixels on the last frame after re-tracking`);
+  });
+
+  await runner.test('export: zip with one PNG per frame per object of the video size', async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export masks', exact: true }).click()]);
+    const file = path.join(ARTIFACTS, download.suggestedFilename());
+    await download.saveAs(file);
+    const files = unzipSync(new Uint8Array(fs.readFileSync(file)));
+    const pngs = Object.keys(files).filter((n) => n.endsWith('.png'));
+    assert(pngs.length === 2 * FRAMES, `${pngs.length} PNGs, expected ${2 * FRAMES}`);
+    for (const obj of ['object_01', 'object_02']) {
+      for (let f = 0; f < FRAMES; f++) assert(files[`${obj}/frame_${String(f).padStart(5, '0')}.png`], `missing ${obj} frame ${f}`);
+    }
+    let nonEmpty = 0;
+    for (const name of pngs) {
+      const b = files[name];
+      const v = new DataView(b.buffer, b.byteOffset);
+      assert(b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47, `${name} is not a PNG`);
+      assert(v.getUint32(16) === W && v.getUint32(20) === H, `${name} is ${v.getUint32(16)}x${v.getUint32(20)}`);
+      if (b.length > 400) nonEmpty++;
+    }
+    console.log(`    ${pngs.length} PNGs of ${W}x${H}; ${nonEmpty} carry mask pixels`);
+    assert(nonEmpty > FRAMES, 'most PNGs are empty');
+  });
+
+  await runner.test('export: COCO RLE JSON', async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export COCO JSON', exact: true }).click()]);
+    const coco = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
+    assert(coco.images.length === FRAMES, `${coco.images.length} images`);
+    assert(coco.categories.length === 2, `${coco.categories.length} categories`);
+    assert(coco.annotations.length === 2 * FRAMES, `${coco.annotations.length} annotations`);
+    for (const a of coco.annotations) assert(a.segmentation.size[0] === H && a.segmentation.size[1] === W, 'annotation size');
+  });
+
+  await runner.test('effects render and the video export (WebCodecs + MP4) produces a playable file', async () => {
+    await page.getByLabel('Effect', { exact: true }).selectOption('blurBackground');
+    await page.waitForTimeout(300);
+    await shot('08-effect-blur');
+    await page.getByLabel('Effect', { exact: true }).selectOption('cutout');
+    await page.waitForTimeout(300);
+    await shot('09-effect-cutout');
+    const [download] = await Promise.all([
+      page.waitForEvent('download', { timeout: 180_000 }),
+      page.getByRole('button', { name: 'Export video', exact: true }).click(),
+    ]);
+    const file = path.join(ARTIFACTS, download.suggestedFilename());
+    await download.saveAs(file);
+    const bytes = fs.readFileSync(file);
+    assert(bytes.subarray(4, 8).toString('latin1') === 'ftyp', 'not an MP4 file');
+    // Play it back in the browser: the right size and frame count's duration.
+    const meta = await page.evaluate(async (b64) => {
+      const blob = new Blob([Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0))], { type: 'video/mp4' });
+      const v = document.createElement('video');
+      v.muted = true;
+      v.src = URL.createObjectURL(blob);
+      await new Promise((res, rej) => { v.onloadedmetadata = res; v.onerror = () => rej(new Error('cannot play the export')); });
+      return { w: v.videoWidth, h: v.videoHeight, d: v.duration };
+    }, bytes.toString('base64'));
+    console.log(`    exported ${bytes.length} bytes, ${meta.w}x${meta.h}, ${meta.d.toFixed(2)} s`);
+    assert(meta.w === W && meta.h === H, `export is ${meta.w}x${meta.h}`);
+    assert(Math.abs(meta.d - FRAMES / 25) < 0.1, `export lasts ${meta.d} s`);
+    await page.getByLabel('Effect', { exact: true }).selectOption('overlay');
+  }, { independent: true });
+
+  await runner.test('play and pause', async () => {
+    await goToFrame(0);
+    await page.getByRole('button', { name: 'Play', exact: true }).click();
+    await page.getByRole('button', { name: 'Pause', exact: true }).waitFor();
+    await page.waitForFunction(() => Number(document.querySelector('output[aria-label="Current frame"]')?.textContent) > 5);
+    await page.getByRole('button', { name: 'Pause', exact: true }).click();
+    await page.getByRole('button', { name: 'Play', exact: true }).waitFor();
+    const f = await currentFrame();
+    await page.keyboard.press('ArrowRight');
+    await page.waitForFunction((g) => Number(document.querySelector('output[aria-label="Current frame"]')?.textContent) === g + 1, f);
+  }, { independent: true });
+
+  await runner.test('help overlay opens with ? and closes with Esc', async () => {
+    await page.locator('body').press('?');
+    await page.getByRole('dialog', { name: 'Keyboard shortcuts' }).waitFor();
+    await shot('10-help');
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog', { name: 'Keyboard shortcuts' }).waitFor({ state: 'detached' });
+  }, { independent: true });
+
+  await runner.test('upload: a text file named .mp4 gets a clear error', async () => {
+    await page.locator('input[type="file"]').setInputFiles(path.join(SHARED_DATA, 'uploads', 'text_file_named_clip', 'clip.mp4'));
+    const alert = page.getByRole('alert').filter({ hasText: 'Upload failed' });
+    await alert.waitFor({ timeout: 30_000 });
+    await shot('11-upload-error');
+    console.log(`    ${await alert.textContent()}`);
+  }, { independent: true });
+
+  await runner.test('upload: a file over the server limit is refused before sending', async () => {
+    const big = path.join(ARTIFACTS, 'too_big.mp4');
+    fs.writeFileSync(big, Buffer.alloc(21 * 1024 * 1024));
+    await page.locator('input[type="file"]').setInputFiles(big);
+    await page.getByRole('alert').filter({ hasText: 'too large' }).waitFor({ timeout: 10_000 });
+    fs.rmSync(big);
+  }, { independent: true });
+
+  await runner.test('upload: a QuickTime file is transcoded, listed and opened', async () => {
+    await page.locator('input[type="file"]').setInputFiles(path.join(SHARED_DATA, 'uploads', 'quicktime_h264_640x360.mov'));
+    await page.waitForFunction(() => {
+      const current = document.querySelector('.video-card.current')?.textContent ?? '';
+      return document.querySelectorAll('.video-card').length === 3 && !/bunny_short|a_single_frame/.test(current);
+    }, null, { timeout: 120_000 });
+    await page.getByRole('button', { name: 'Track objects', exact: true }).and(page.locator(':enabled')).waitFor({ timeout: 60_000 });
+    await page.waitForFunction(() => document.querySelector('video')?.readyState >= 2);
+    await shot('12-uploaded');
+    const cards = await page.locator('.video-card').count();
+    assert(cards === 3, `${cards} videos listed after the upload`);
+  }, { independent: true });
+
+  await runner.test('no errors in the browser console', async () => {
+    const relevant = consoleErrors.filter((e) => !/Failed to load resource.*(400|413)/.test(e));
+    assert(relevant.length === 0, `console errors:\n${relevant.join('\n')}`);
+  }, { independent: true });
+} finally {
+  await browser.close();
+  backend.stop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+}
+
+console.log(`screenshots: ${path.relative(FRONTEND_DIR, ARTIFACTS)}/`);
+console.log(runner.summary());
+process.exit(runner.failed > 0 ? 1 : 0);
