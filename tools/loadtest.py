@@ -1,0 +1,211 @@
+"""Load test of the demo backend: N users clicking while another user propagates.
+
+    python tools/loadtest.py --sessions 8                  # spawns a local server (micro config)
+    python tools/loadtest.py --sessions 8 --config tiny    # the tiny model (random weights)
+    python tools/loadtest.py --url http://127.0.0.1:7262 --video gallery/<name>.mp4
+
+Each clicking user opens a session, then clicks `--clicks` times: a few clicks per frame on a
+handful of frames (the first click on a frame also encodes it), with a short think time. One
+more user propagates over the whole video in a loop meanwhile. Prints p50/p95/max latency of
+the clicks, the error count and the propagation throughput. Only talks to the given (local)
+server; every loop is bounded in count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from demo.backend.client import DemoClient, iter_parts  # noqa: E402
+from demo.backend.local_server import LocalServer  # noqa: E402
+
+CONFIGS = {
+    "micro": "configs/sam2.1/sam2.1_hiera_micro.yaml",
+    "tiny": "configs/sam2.1/sam2.1_hiera_t.yaml",
+    "small": "configs/sam2.1/sam2.1_hiera_s.yaml",
+}
+DEFAULT_GALLERY = REPO.parent / "shared" / "data" / "gallery"
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+class Results:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.latencies: list[float] = []
+        self.errors: list[str] = []
+        self.propagated_frames = 0
+        self.propagation_seconds = 0.0
+
+    def click(self, seconds: float) -> None:
+        with self.lock:
+            self.latencies.append(seconds)
+
+    def error(self, message: str) -> None:
+        with self.lock:
+            self.errors.append(message)
+
+
+def clicking_user(
+    url: str, video: str, clicks: int, think: float, seed: int, results: Results, num_frames: int
+):
+    rng = random.Random(seed)
+    client = DemoClient(url)
+    try:
+        sid = client.start_session(video)
+    except Exception as exc:  # noqa: BLE001 - a load test reports every failure
+        results.error(f"startSession: {exc}")
+        return
+    try:
+        frame = rng.randrange(num_frames)
+        for i in range(clicks):
+            if i % 4 == 0:
+                frame = rng.randrange(num_frames)  # a new frame: this click also encodes it
+            point = [[rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.9)]]
+            t0 = time.perf_counter()
+            try:
+                client.add_points(sid, frame, 1 + i % 3, point, [1], clear_old_points=i % 4 == 0)
+                results.click(time.perf_counter() - t0)
+            except Exception as exc:  # noqa: BLE001
+                results.error(f"addPoints: {exc}")
+            time.sleep(rng.uniform(0, 2 * think))
+    finally:
+        try:
+            client.close_session(sid)
+        except Exception as exc:  # noqa: BLE001
+            results.error(f"closeSession: {exc}")
+
+
+def propagating_user(url: str, video: str, stop: threading.Event, results: Results, max_rounds: int):
+    client = DemoClient(url)
+    sid = client.start_session(video)
+    client.add_points(sid, 0, 1, [[0.5, 0.5]], [1])
+    try:
+        for _ in range(max_rounds):
+            if stop.is_set():
+                break
+            t0 = time.perf_counter()
+            response = client.propagate(sid, 0)
+            if response.status_code != 200:
+                results.error(f"propagate: HTTP {response.status_code} {response.text[:200]}")
+                time.sleep(0.5)
+                continue
+            frames = 0
+            for part in iter_parts(response):
+                if "error" in part.body:
+                    results.error(f"propagate: {part.body['error']['message']}")
+                    break
+                frames += 1
+                if stop.is_set():
+                    client.cancel(sid)
+            with results.lock:
+                results.propagated_frames += frames
+                results.propagation_seconds += time.perf_counter() - t0
+    finally:
+        client.close_session(sid)
+
+
+def run(url: str, video: str, sessions: int, clicks: int, think: float) -> dict:
+    info = DemoClient(url).graphql(
+        "{ videos { edges { node { path numFrames } } } serverInfo { modelConfig device randomWeights } }"
+    )
+    frames = {e["node"]["path"]: e["node"]["numFrames"] for e in info["videos"]["edges"]}
+    if video not in frames:
+        raise SystemExit(f"video {video!r} is not on the server; it has: {', '.join(frames)}")
+    results, stop = Results(), threading.Event()
+    propagator = threading.Thread(
+        target=propagating_user, args=(url, video, stop, results, 1000), daemon=True
+    )
+    propagator.start()
+    time.sleep(1.0)  # let the propagation get going first
+    users = [
+        threading.Thread(
+            target=clicking_user, args=(url, video, clicks, think, seed, results, frames[video]), daemon=True
+        )
+        for seed in range(sessions)
+    ]
+    t0 = time.perf_counter()
+    for user in users:
+        user.start()
+    for user in users:
+        user.join(timeout=1800)
+    wall = time.perf_counter() - t0
+    stop.set()
+    propagator.join(timeout=300)
+    lat = results.latencies
+    return {
+        "model": info["serverInfo"],
+        "video": video,
+        "sessions": sessions,
+        "clicks": len(lat),
+        "errors": len(results.errors),
+        "error_samples": results.errors[:5],
+        "p50_ms": round(1000 * percentile(lat, 50), 1),
+        "p95_ms": round(1000 * percentile(lat, 95), 1),
+        "max_ms": round(1000 * max(lat), 1) if lat else None,
+        "mean_ms": round(1000 * statistics.fmean(lat), 1) if lat else None,
+        "wall_s": round(wall, 1),
+        "propagated_frames": results.propagated_frames,
+        "propagation_fps": round(results.propagated_frames / results.propagation_seconds, 1)
+        if results.propagation_seconds
+        else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--url", help="a running server; by default one is spawned on a free local port")
+    parser.add_argument("--sessions", type=int, default=8, help="clicking users (default 8)")
+    parser.add_argument("--clicks", type=int, default=20, help="clicks per user (default 20)")
+    parser.add_argument("--think", type=float, default=0.1, help="mean think time between clicks, s")
+    parser.add_argument("--video", default="gallery/pedestrians_768x576_24fps.mp4")
+    parser.add_argument(
+        "--config", default="micro", help="spawned server: micro | tiny | small | a config path"
+    )
+    parser.add_argument("--gallery", type=Path, default=DEFAULT_GALLERY, help="spawned server: gallery clips")
+    args = parser.parse_args()
+    if args.sessions < 1 or args.clicks < 1:
+        parser.error("--sessions and --clicks must be >= 1")
+
+    if args.url:
+        report = run(args.url, args.video, args.sessions, args.clicks, args.think)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            data = Path(tmp) / "data"
+            (data / "gallery").mkdir(parents=True)
+            name = Path(args.video).name
+            (data / "gallery" / name).write_bytes((args.gallery / name).read_bytes())
+            config = CONFIGS.get(args.config, args.config)
+            with LocalServer(
+                data, Path(tmp) / "server.log", SAM2_DEMO_CONFIG=config, MAX_SESSIONS=str(args.sessions + 2)
+            ) as server:
+                report = run(server.url, args.video, args.sessions, args.clicks, args.think)
+    print(
+        f"{report['sessions']} users x {args.clicks} clicks while one propagates "
+        f"({report['model']['modelConfig']}, {report['model']['device']}): "
+        f"p50 {report['p50_ms']} ms, p95 {report['p95_ms']} ms, max {report['max_ms']} ms, "
+        f"errors {report['errors']}; propagation {report['propagation_fps']} frames/s"
+    )
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
