@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from sam2.modeling.sam2_base import NO_OBJ_SCORE, SAM2Base
 from sam2.utils.prompts import check_box, check_frame_mask, check_points
+from sam2.video.compact import compact_tracked_output, stored_mask_logits
 from sam2.video.feature_cache import ConditionedFeatureCache, FrameFeatureCache
 from sam2.video.frames import StreamingFrameSource, VideoFrames, open_frame_source
 from sam2.video.hole_filling import fill_small_holes
@@ -64,15 +65,27 @@ class SAM2VideoPredictor(SAM2Base):
         offload_video_to_cpu: bool = False,
         offload_state_to_cpu: bool = False,
         async_loading_frames: bool = False,
+        bounded_memory: bool = False,
     ) -> InferenceState:
         """Open a video (file readable by PyAV, or a folder of numbered JPEGs).
 
         Frames are decoded lazily and kept in a bounded cache on the CPU whatever
         ``offload_video_to_cpu`` says (so ``async_loading_frames`` is not needed);
         ``offload_state_to_cpu`` keeps per-frame outputs on the CPU.
+
+        ``bounded_memory=True`` is for very long videos: while tracking, frames that fall
+        out of the memory window (``num_maskmem`` x temporal stride + 1 frames behind the
+        tracked frame) lose their spatial memory and keep their mask as bits. What changes:
+        masks of those frames read back as +-10 logits (their sign, so the binary masks,
+        are kept); tracking from, or clicking on, such a frame later attends to fewer
+        memories than the reference would (the nearby frames are re-tracked as usual).
+        Prompted frames, object pointers and frames inside the window are kept in full.
         """
         frames = VideoFrames(open_frame_source(video_path, self.image_size), self.frame_cache_frames)
-        return self._new_state(frames, offload_video_to_cpu, offload_state_to_cpu)
+        state = self._new_state(frames, offload_video_to_cpu, offload_state_to_cpu)
+        if bounded_memory:
+            state.memory_window = self.num_maskmem * self.memory_temporal_stride_for_eval + 1
+        return state
 
     @torch.inference_mode()
     def init_stream(self, first_frame: np.ndarray, offload_state_to_cpu: bool = False) -> InferenceState:
@@ -231,7 +244,7 @@ class SAM2VideoPredictor(SAM2Base):
             # A further click refines the previous result: its logits are the mask prompt.
             prev = track.output_on(frame_idx, storage_key)
             if prev is not None and prev["pred_masks"] is not None:
-                prev_logits = torch.clamp(prev["pred_masks"].to(state.device, non_blocking=True), -32.0, 32.0)
+                prev_logits = torch.clamp(stored_mask_logits(prev, state.device), -32.0, 32.0)
         out, _ = self._run_single_frame_inference(
             state, track, frame_idx, is_init_cond_frame, point_inputs, mask_inputs, reverse,
             run_mem_encoder=False, prev_sam_mask_logits=prev_logits,
@@ -297,7 +310,7 @@ class SAM2VideoPredictor(SAM2Base):
         for i, track in enumerate(state.objects):
             out = track.output_on(frame_idx, storage_key)
             if out is not None:
-                masks[i : i + 1] = self._to_video_res(state, out["pred_masks"])
+                masks[i : i + 1] = self._to_video_res(state, stored_mask_logits(out, state.device))
         return self._maybe_non_overlapping(masks)
 
     def _to_video_res(self, state: InferenceState, masks: torch.Tensor) -> torch.Tensor:
@@ -385,6 +398,11 @@ class SAM2VideoPredictor(SAM2Base):
                     track.outputs[NON_COND][frame_idx] = out
                 track.frames_tracked[frame_idx] = reverse
                 per_object.append(masks)
+                if state.memory_window is not None:
+                    leaving = frame_idx + (state.memory_window + 1) * (1 if reverse else -1)
+                    old = track.outputs[NON_COND].get(leaving)
+                    if old is not None:
+                        compact_tracked_output(old)
             all_masks = torch.cat(per_object, dim=0)
             yield frame_idx, obj_ids, self._maybe_non_overlapping(self._to_video_res(state, all_masks))
 

@@ -403,7 +403,8 @@ class SAM2Base(torch.nn.Module):
             out = non_cond.get(prev_idx)
             if out is None:
                 out = unselected.get(prev_idx)
-            if out is not None:
+            # Outputs kept compactly (bounded memory) have no spatial memory left.
+            if out is not None and out.get("maskmem_features") is not None:
                 spatial.append((t_pos, out))
 
         pointers: List[Tuple[int, dict]] = []

@@ -66,6 +66,8 @@ class InferenceState:
     objects: List[ObjectTrack] = field(default_factory=list)
     # Positional encoding of memories: identical for every frame and object.
     maskmem_pos_enc: Optional[List[torch.Tensor]] = None
+    # bounded_memory: frames this far behind the tracked one are stored compactly.
+    memory_window: Optional[int] = None
 
     @property
     def num_frames(self) -> int:

@@ -205,3 +205,25 @@ def test_numeric_frame_order(predictor, golden_dir, tmp_path):
     names = [p.split("/")[-1] for p in state.frames.source.paths]
     assert names[:4] == ["0.jpg", "3.jpg", "6.jpg", "9.jpg"] or [int(n.split(".")[0]) for n in names] == sorted(
         int(n.split(".")[0]) for n in names)
+
+
+def test_bounded_memory_keeps_masks_and_drops_old_memories(predictor, data_dir):
+    """Forward tracking never reads the dropped memories: same binary masks, far less stored."""
+    clip = str(data_dir / "uploads" / "vp9_640x360.webm")
+    runs = {}
+    for bounded in (False, True):
+        state = predictor.init_state(clip, bounded_memory=bounded)
+        predictor.add_new_points_or_box(state, 0, 1, points=[[320, 180]], labels=[1])
+        runs[bounded] = (state, [(m > 0).clone() for _, _, m in
+                                 predictor.propagate_in_video(state, max_frame_num_to_track=12)])
+    for full, bounded in zip(runs[False][1], runs[True][1]):
+        assert torch.equal(full, bounded)
+    outputs = runs[True][0].objects[0].outputs["non_cond_frame_outputs"]
+    kept = [t for t, out in outputs.items() if out["maskmem_features"] is not None]
+    assert kept == list(range(4, 13)), kept
+    # a compacted frame still answers clicks and reports its mask
+    state = runs[True][0]
+    _, _, masks = predictor.clear_all_prompts_in_frame(state, 2, 1)
+    assert torch.equal(masks > 0, runs[False][1][2])
+    predictor.add_new_points_or_box(state, 2, 1, points=[[300, 170]], labels=[1], clear_old_points=False)
+    assert len(list(predictor.propagate_in_video(state, start_frame_idx=2, max_frame_num_to_track=3))) == 4
