@@ -19,6 +19,7 @@ export default tseslint.config(
   {
     files: ['e2e/**/*.{js,mjs}', 'tools/**/*.{js,mjs}'],
     extends: [js.configs.recommended],
-    languageOptions: { ecmaVersion: 2022, globals: globals.node },
+    // e2e scripts run in node and pass functions into the page, so both sets apply.
+    languageOptions: { ecmaVersion: 2022, globals: { ...globals.node, ...globals.browser } },
   },
 );

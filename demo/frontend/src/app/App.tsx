@@ -9,11 +9,12 @@ import { TrackingPanel } from '../components/TrackingPanel';
 import { Transport } from '../components/Transport';
 import { VideoLibrary } from '../components/VideoLibrary';
 import { VideoStage } from '../components/VideoStage';
-import { useController } from './useController';
+import { useController, useDemoState } from './useController';
 import { useKeyboard } from './useKeyboard';
 
 export function App() {
   const c = useController();
+  const videoPath = useDemoState().video?.path;
   useKeyboard(c);
   useEffect(() => {
     void c.init();
@@ -39,7 +40,8 @@ export function App() {
           <ObjectList />
           <TrackingPanel />
           <EffectsPanel />
-          <ExportPanel />
+          {/* keyed by video: export messages belong to the video they were made for */}
+          <ExportPanel key={videoPath} />
         </aside>
       </main>
       <HelpOverlay />

@@ -47,7 +47,7 @@ export function VideoLibrary() {
                 {v.posterUrl ? <img src={resolveApiUrl(v.posterUrl, c.client.baseUrl)} alt="" loading="lazy" /> : <span className="poster-missing" />}
                 <span className="video-title">{videoName(v.path)}</span>
                 <span className="muted">
-                  {v.width}×{v.height} · {v.durationSec.toFixed(1)} s · {v.numFrames} frames
+                  {v.width}×{v.height} · {v.durationSec.toFixed(1)} s · {v.numFrames} {v.numFrames === 1 ? 'frame' : 'frames'}
                 </span>
               </button>
             </li>
