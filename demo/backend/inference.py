@@ -44,8 +44,19 @@ class ModelInfo:
     checkpoint: str | None
 
 
+def check_checkpoint(model: ModelSettings) -> None:
+    """Raise ModelUnavailable, saying how to get it, when the checkpoint is needed but missing."""
+    if not model.random_weights and not model.checkpoint_path.is_file():
+        raise ModelUnavailable(
+            f"Checkpoint {model.checkpoint_path} not found. Download it with `make checkpoints` (or set "
+            f"CHECKPOINT_DIR to the folder that holds {model.checkpoint_path.name}), or set "
+            "SAM2_DEMO_RANDOM_WEIGHTS=1 to run on random weights for a trial."
+        )
+
+
 def build_predictor(model: ModelSettings):
     """Build the SAM 2 video predictor the settings ask for; raises ModelUnavailable."""
+    check_checkpoint(model)
     from sam2.build_sam import build_sam2_video_predictor  # heavy import, only when serving
 
     checkpoint: Path | None = model.checkpoint_path
@@ -57,12 +68,6 @@ def build_predictor(model: ModelSettings):
         )
         torch.manual_seed(model.seed)
         checkpoint = None
-    elif not checkpoint.is_file():
-        raise ModelUnavailable(
-            f"Checkpoint {checkpoint} not found. Download it with `make checkpoints` (or set "
-            f"CHECKPOINT_DIR to the folder that holds {checkpoint.name}), or set "
-            "SAM2_DEMO_RANDOM_WEIGHTS=1 to run on random weights for a trial."
-        )
     try:
         predictor = build_sam2_video_predictor(
             model.config_file, ckpt_path=str(checkpoint) if checkpoint else None, device=model.device
