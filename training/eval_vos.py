@@ -19,8 +19,8 @@ import torch
 from PIL import Image
 
 from sam2.build_sam import build_sam2_video_predictor
-from training.data.clip import DataError
-from training.data.vos_folder import JPEG_EXTENSIONS, object_ids_in, read_id_mask, sort_key
+from training.datasets.clip import DataError
+from training.datasets.vos_folder import JPEG_EXTENSIONS, object_ids_in, read_id_mask, sort_key
 from training.palette import davis_palette
 
 

@@ -19,8 +19,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from training.data.clip import DataError
-from training.data.vos_folder import read_id_mask, sort_key
+from training.datasets.clip import DataError
+from training.datasets.vos_folder import read_id_mask, sort_key
 from training.metrics import VOID_ID, sequence_scores
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from training.data.clip import Clip
+from training.datasets.clip import Clip
 
 GRAY_WEIGHTS = (0.299, 0.587, 0.114)
 
