@@ -278,10 +278,10 @@ try {
   await runner.test('effects render and the video export (WebCodecs + MP4) produces a playable file', async () => {
     await page.getByLabel('Effect', { exact: true }).selectOption('blurBackground');
     await page.waitForTimeout(300);
-    await shot('08-effect-blur');
+    await shot('08a-effect-blur');
     await page.getByLabel('Effect', { exact: true }).selectOption('cutout');
     await page.waitForTimeout(300);
-    await shot('09-effect-cutout');
+    await shot('08b-effect-cutout');
     const [download] = await Promise.all([
       page.waitForEvent('download', { timeout: 180_000 }),
       page.getByRole('button', { name: 'Export video', exact: true }).click(),
@@ -320,16 +320,79 @@ try {
   await runner.test('help overlay opens with ? and closes with Esc', async () => {
     await page.locator('body').press('?');
     await page.getByRole('dialog', { name: 'Keyboard shortcuts' }).waitFor();
-    await shot('10-help');
+    await shot('09-help');
     await page.keyboard.press('Escape');
     await page.getByRole('dialog', { name: 'Keyboard shortcuts' }).waitFor({ state: 'detached' });
+  }, { independent: true });
+
+  await runner.test('a point clicked again is removed; Ctrl+Z brings it back', async () => {
+    await goToFrame(10);
+    await page.getByRole('button', { name: 'Select Object 1' }).click();
+    const p = await at(0.7, 0.7);
+    await page.mouse.click(p.x, p.y);
+    const row = page.getByLabel('Object 1', { exact: true });
+    await row.filter({ hasText: 'prompts on 2 frames' }).waitFor();
+    await page.waitForFunction(() => !document.querySelector('.pending'));
+    await page.mouse.click(p.x, p.y); // on the point: removes it
+    await row.filter({ hasText: 'prompts on 1 frame' }).waitFor();
+    await page.waitForFunction(() => !document.querySelector('.pending'));
+    await page.keyboard.press('Control+z');
+    await row.filter({ hasText: 'prompts on 2 frames' }).waitFor();
+    await page.waitForFunction(() => !document.querySelector('.pending'));
+  }, { independent: true });
+
+  await runner.test('objects: N adds one, rename, recolour, remove', async () => {
+    await page.locator('body').press('n');
+    const row = page.getByLabel('Object 3', { exact: true });
+    await row.waitFor();
+    const name = page.getByLabel('Name of Object 3', { exact: true });
+    await name.fill('the rock');
+    await name.press('Enter');
+    assert((await name.inputValue()) === 'the rock', 'rename did not stick');
+    await page.getByLabel('Colour of Object 3', { exact: true }).fill('#00ff00');
+    // A prompt for the new object after tracking ran: the server must accept it.
+    const p = await at(0.5, 0.5);
+    await page.mouse.click(p.x, p.y);
+    await row.filter({ hasText: 'prompts on 1 frame' }).waitFor();
+    await page.waitForFunction(() => !document.querySelector('.pending'));
+    assert((await page.getByRole('alert').count()) === 0, `error shown: ${await page.getByRole('alert').allTextContents()}`);
+    await shot('10-third-object');
+    await page.getByRole('button', { name: 'Remove Object 3', exact: true }).click();
+    await row.waitFor({ state: 'detached' });
+  }, { independent: true });
+
+  await runner.test('cancel tracking stops the stream and the session keeps working', async () => {
+    await page.getByRole('button', { name: 'Track objects', exact: true }).click();
+    await page.getByRole('button', { name: 'Cancel tracking', exact: true }).and(page.locator(':enabled')).waitFor();
+    await page.waitForFunction(
+      () => Number(document.querySelector('[aria-label="Tracking progress"]')?.getAttribute('aria-valuenow')) > 0,
+      null, { polling: 20, timeout: 60_000 },
+    );
+    await page.keyboard.press('Escape');
+    await page.locator('.tracking-detail').filter({ hasText: 'cancelled' }).waitFor();
+    const value = await progressValue();
+    assert(value < 100, `progress says ${value}% after cancel`);
+    await shot('11-cancelled');
+    // The server must take the next prompt right away.
+    const p = await at(0.6, 0.4);
+    await page.mouse.click(p.x, p.y);
+    await page.waitForFunction(() => !document.querySelector('.pending'), null, { timeout: 15_000 });
+    assert((await page.getByRole('alert').count()) === 0, `error shown: ${await page.getByRole('alert').allTextContents()}`);
+    await trackToTheEnd('12-tracked-after-cancel');
+  }, { independent: true });
+
+  await runner.test('upload: a 10-minute video is refused as too long before sending', async () => {
+    await page.locator('input[type="file"]').setInputFiles(path.join(SHARED_DATA, 'uploads', 'long_10min_64x36_24fps.mp4'));
+    const alert = page.getByRole('alert').filter({ hasText: 'too long' });
+    await alert.waitFor({ timeout: 15_000 });
+    console.log(`    ${await alert.textContent()}`);
   }, { independent: true });
 
   await runner.test('upload: a text file named .mp4 gets a clear error', async () => {
     await page.locator('input[type="file"]').setInputFiles(path.join(SHARED_DATA, 'uploads', 'text_file_named_clip', 'clip.mp4'));
     const alert = page.getByRole('alert').filter({ hasText: 'Upload failed' });
     await alert.waitFor({ timeout: 30_000 });
-    await shot('11-upload-error');
+    await shot('13-upload-error');
     console.log(`    ${await alert.textContent()}`);
   }, { independent: true });
 
@@ -349,7 +412,7 @@ try {
     }, null, { timeout: 120_000 });
     await page.getByRole('button', { name: 'Track objects', exact: true }).and(page.locator(':enabled')).waitFor({ timeout: 60_000 });
     await page.waitForFunction(() => document.querySelector('video')?.readyState >= 2);
-    await shot('12-uploaded');
+    await shot('14-uploaded');
     const cards = await page.locator('.video-card').count();
     assert(cards === 3, `${cards} videos listed after the upload`);
   }, { independent: true });
