@@ -1,0 +1,109 @@
+#!/usr/bin/env python
+"""Resident memory of the video predictor on a long video.
+
+Makes (once, cached in --workdir) a synthetic 10-minute 1280x720 25 fps H.264 clip, then
+opens it with the video predictor, clicks an object and tracks --track frames, printing
+resident memory (RSS) after each stage and the growth per tracked frame, with and without
+``bounded_memory``.
+
+    python tools/benchmark_memory.py                     # tiny config, 10 min, track 30 frames
+    python tools/benchmark_memory.py --config configs/sam2.1/sam2.1_hiera_micro.yaml --track 200
+
+The official predictor decodes the whole video into float32 tensors at model resolution
+when it opens it (12 MB per frame at 1024 px: about 180 GB for this clip), so it is not run.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def make_long_clip(path: str, seconds: int, fps: int = 25, width: int = 1280, height: int = 720) -> None:
+    """A textured background with a disc moving across it, encoded quickly."""
+    import av
+
+    rng = np.random.default_rng(0)
+    background = (rng.integers(60, 200, (height // 8, width // 8, 3), dtype=np.uint8)
+                  .repeat(8, axis=0).repeat(8, axis=1))
+    yy, xx = np.mgrid[0:height, 0:width]
+    tmp = path + ".part"
+    with av.open(tmp, "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "30"}
+        for i in range(seconds * fps):
+            t = i / (seconds * fps)
+            cx, cy = int(100 + t * (width - 200)), int(height / 2 + 150 * np.sin(i / 20))
+            frame = background.copy()
+            disc = (yy - cy) ** 2 + (xx - cx) ** 2 < 60**2
+            frame[disc] = (230, 60, 40)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default="configs/sam2.1/sam2.1_hiera_t.yaml")
+    ap.add_argument("--minutes", type=float, default=10)
+    ap.add_argument("--track", type=int, default=30, help="frames to track")
+    ap.add_argument("--bounded", action="store_true", help="init_state(bounded_memory=True)")
+    ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "sam2_memory_bench"))
+    args = ap.parse_args(argv)
+    os.makedirs(args.workdir, exist_ok=True)
+    clip = os.path.join(args.workdir, f"long_{args.minutes:g}min_1280x720.mp4")
+    if not os.path.exists(clip):
+        t0 = time.time()
+        make_long_clip(clip, int(args.minutes * 60))
+        print(f"made {clip} in {time.time() - t0:.0f} s ({os.path.getsize(clip) / 1e6:.0f} MB)")
+
+    import torch
+
+    from sam2.build_sam import build_sam2_video_predictor
+
+    torch.manual_seed(0)
+    start = rss_mb()
+    predictor = build_sam2_video_predictor(args.config, device="cpu")
+    after_model = rss_mb()
+    with torch.inference_mode():
+        t0 = time.time()
+        state = predictor.init_state(clip, bounded_memory=args.bounded)
+        opened = time.time() - t0
+        after_open = rss_mb()
+        w, h = state["video_width"], state["video_height"]
+        predictor.add_new_points_or_box(state, 0, 1, points=[[100, h / 2]], labels=[1])
+        after_click = rss_mb()
+        marks = {}
+        for i, _ in enumerate(predictor.propagate_in_video(state, max_frame_num_to_track=args.track)):
+            if i in (10, args.track):
+                marks[i] = rss_mb()
+    print(f"config {args.config}, {state['num_frames']} frames {w}x{h}, bounded_memory={args.bounded}")
+    print(f"python + torch          {start:8.0f} MB")
+    print(f"model built             {after_model:8.0f} MB")
+    print(f"video opened            {after_open:8.0f} MB   (open took {opened:.1f} s)")
+    print(f"after first click       {after_click:8.0f} MB")
+    if 10 in marks and args.track in marks and args.track > 10:
+        per_frame = (marks[args.track] - marks[10]) / (args.track - 10)
+        print(f"after tracking {args.track:4d} fr  {marks[args.track]:8.0f} MB   "
+              f"(+{per_frame:.2f} MB per tracked frame after the caches filled)")
+
+
+if __name__ == "__main__":
+    main()
