@@ -29,6 +29,8 @@ export interface UploadState {
   sent: number;
   total: number;
   error: string | null;
+  /** A file refused only for its length: the UI offers to upload its start. */
+  tooLong: File | null;
 }
 
 export interface DemoState {
@@ -70,7 +72,7 @@ const initialState: DemoState = {
   playing: false,
   seekRequest: null,
   pendingPrompts: 0,
-  upload: { status: 'idle', sent: 0, total: 0, error: null },
+  upload: { status: 'idle', sent: 0, total: 0, error: null, tooLong: null },
   notice: null,
   helpOpen: false,
 };
@@ -473,47 +475,54 @@ export class DemoController {
 
   // ---- uploads ----
 
-  /** Check a file against the server's limits before sending it. */
-  async checkUpload(file: File): Promise<string | null> {
+  /**
+   * Check a file against the server's limits before sending it.
+   * @returns null when it may be sent, else the problem and whether trimming fixes it
+   */
+  async checkUpload(file: File): Promise<{ problem: string; tooLong: boolean } | null> {
     const { maxUploadMb, maxDurationSec } = this.limits;
-    if (file.size === 0) return `"${file.name}" is empty.`;
+    const refuse = (problem: string, tooLong = false) => ({ problem, tooLong });
+    if (file.size === 0) return refuse(`"${file.name}" is empty.`);
     if (file.size > maxUploadMb * 1024 * 1024) {
-      return `"${file.name}" is too large: ${(file.size / 1048576).toFixed(1)} MB, the server accepts up to ${maxUploadMb} MB.`;
+      return refuse(`"${file.name}" is too large: ${(file.size / 1048576).toFixed(1)} MB, the server accepts up to ${maxUploadMb} MB.`);
     }
     if (!file.type.startsWith('video/') && !VIDEO_EXTENSIONS.test(file.name)) {
-      return `"${file.name}" is not a video file (${file.type || 'unknown type'}).`;
+      return refuse(`"${file.name}" is not a video file (${file.type || 'unknown type'}).`);
     }
     const duration = await probeDuration(file);
     if (duration !== null && duration > maxDurationSec + 0.05) {
-      return `"${file.name}" is too long: ${duration.toFixed(1)} s, the server accepts up to ${maxDurationSec} s.`;
+      return refuse(`"${file.name}" is too long: ${duration.toFixed(1)} s, the server accepts up to ${maxDurationSec} s.`, true);
     }
     return null;
   }
 
-  async upload(file: File): Promise<void> {
+  /** Upload a file; `trimToLimit` keeps only its first maxDurationSec seconds. */
+  async upload(file: File, trimToLimit = false): Promise<void> {
     if (this.state.upload.status === 'uploading' || this.state.upload.status === 'processing') return;
-    this.set({ upload: { status: 'checking', sent: 0, total: file.size, error: null } });
-    const problem = await this.checkUpload(file);
-    if (problem) {
-      this.set({ upload: { status: 'error', sent: 0, total: 0, error: problem } });
+    const idle: UploadState = { status: 'idle', sent: 0, total: 0, error: null, tooLong: null };
+    this.set({ upload: { ...idle, status: 'checking', total: file.size } });
+    const check = await this.checkUpload(file);
+    if (check && !(trimToLimit && check.tooLong)) {
+      this.set({ upload: { ...idle, status: 'error', error: check.problem, tooLong: check.tooLong ? file : null } });
       return;
     }
     const abort = new AbortController();
     this.uploadAbort = abort;
-    this.set({ upload: { status: 'uploading', sent: 0, total: file.size, error: null } });
+    this.set({ upload: { ...idle, status: 'uploading', total: file.size } });
     try {
       const video = await uploadVideo(this.client.baseUrl, file, {
         signal: abort.signal,
+        ...(trimToLimit ? { startTimeSec: 0, durationTimeSec: this.limits.maxDurationSec } : {}),
         onProgress: (sent, total) => {
-          this.set({ upload: { status: sent >= total ? 'processing' : 'uploading', sent, total, error: null } });
+          this.set({ upload: { ...idle, status: sent >= total ? 'processing' : 'uploading', sent, total } });
         },
       });
-      this.set({ upload: { status: 'idle', sent: 0, total: 0, error: null } });
+      this.set({ upload: idle });
       await this.refreshVideos();
       await this.openVideo(video);
     } catch (err) {
       const cancelled = (err as Error).name === 'AbortError';
-      this.set({ upload: { status: cancelled ? 'idle' : 'error', sent: 0, total: 0, error: cancelled ? null : `Upload failed: ${errorText(err)}` } });
+      this.set({ upload: { ...idle, status: cancelled ? 'idle' : 'error', error: cancelled ? null : `Upload failed: ${errorText(err)}` } });
     } finally {
       this.uploadAbort = null;
     }

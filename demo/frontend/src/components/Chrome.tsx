@@ -29,11 +29,16 @@ export function RandomWeightsBanner() {
 
 export function NoticeBar() {
   const c = useController();
-  const { notice } = useDemoState();
+  const { notice, sessionStatus, video } = useDemoState();
   if (!notice) return null;
   return (
     <div className={`notice ${notice.kind}`} role={notice.kind === 'error' ? 'alert' : 'status'}>
       <span>{notice.text}</span>
+      {sessionStatus === 'error' && video && (
+        <button type="button" className="link" onClick={() => void c.openVideo(video)}>
+          Reopen video
+        </button>
+      )}
       <button type="button" className="link" onClick={() => c.dismissNotice()}>
         Dismiss
       </button>

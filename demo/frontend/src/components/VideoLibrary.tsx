@@ -82,6 +82,11 @@ export function VideoLibrary() {
             {up.error}
           </p>
         )}
+        {up.status === 'error' && up.tooLong && (
+          <button type="button" onClick={() => up.tooLong && void c.upload(up.tooLong, true)}>
+            Upload the first {maxDurationSec} s
+          </button>
+        )}
       </div>
     </section>
   );

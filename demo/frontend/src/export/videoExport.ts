@@ -83,7 +83,7 @@ export async function exportEffectVideo(opts: VideoExportOptions): Promise<Blob>
   const canvas = new OffscreenCanvas(width, height);
   const ctx = canvas.getContext('2d');
   if (!ctx) throw new Error('This browser cannot draw on a 2D canvas.');
-  const cache = new MaskLayerCache(8);
+  const cache = new MaskLayerCache(32);
   const muxer = new Muxer({
     target: new ArrayBufferTarget(),
     video: { codec: picked.muxCodec, width, height, frameRate: opts.fps },

@@ -39,17 +39,20 @@ function context2d(c: AnyCanvas): Any2D {
 }
 
 /**
- * Decoded mask layers, least recently used dropped first. Keyed by the RLE
- * object itself: the mask store replaces objects when masks change, so a
- * stale layer is never found again.
+ * Decoded mask layers, least recently used dropped first, within a memory
+ * budget (a 1280x720 layer is 3.7 MB). Keyed by the RLE object itself: the
+ * mask store replaces objects when masks change, so a stale layer is never
+ * found again.
  */
 export class MaskLayerCache {
   private readonly layers = new Map<RleMask, Map<string, AnyCanvas>>();
   private scratch: AnyCanvas | null = null;
-  private readonly capacity: number;
+  private readonly budgetBytes: number;
+  private usedBytes = 0;
 
-  constructor(capacity = 96) {
-    this.capacity = capacity;
+  /** @param budgetMB RGBA bytes the cached layers may hold, in MiB */
+  constructor(budgetMB = 160) {
+    this.budgetBytes = budgetMB * 1024 * 1024;
   }
 
   /** `kind` is "matte" or an overlay colour. */
@@ -57,15 +60,10 @@ export class MaskLayerCache {
     let byKind = this.layers.get(rle);
     if (byKind) {
       this.layers.delete(rle); // re-insert as most recent
-      this.layers.set(rle, byKind);
     } else {
       byKind = new Map();
-      this.layers.set(rle, byKind);
-      while (this.layers.size > this.capacity) {
-        const oldest = this.layers.keys().next().value as RleMask;
-        this.layers.delete(oldest);
-      }
     }
+    this.layers.set(rle, byKind);
     let canvas = byKind.get(kind);
     if (!canvas) {
       const [h, w] = rle.size;
@@ -74,8 +72,20 @@ export class MaskLayerCache {
       canvas = makeCanvas(w, h);
       context2d(canvas).putImageData(new ImageData(pixels as Uint8ClampedArray<ArrayBuffer>, w, h), 0, 0);
       byKind.set(kind, canvas);
+      this.usedBytes += w * h * 4;
+      this.evict(rle);
     }
     return canvas;
+  }
+
+  /** Drop least recently used layers (never `keep`) until within budget. */
+  private evict(keep: RleMask): void {
+    for (const [rle, byKind] of this.layers) {
+      if (this.usedBytes <= this.budgetBytes) break;
+      if (rle === keep) continue;
+      this.usedBytes -= byKind.size * rle.size[0] * rle.size[1] * 4;
+      this.layers.delete(rle);
+    }
   }
 
   /** A reusable canvas of the given size for intermediate results. */
