@@ -127,7 +127,7 @@ def train(cfg, resume: str = None) -> List[Dict]:
                     outputs = model(x["images"], x["masks"], gen)
                     terms = clip_loss(outputs, x["masks"], weights)
                 (terms["total"] / cfg.data.batch_size).backward()
-                totals += torch.tensor([float(terms[k]) for k in ("total", "mask", "dice", "iou", "object_score")],
+                totals += torch.tensor([float(terms[k].detach()) for k in ("total", "mask", "dice", "iou", "object_score")],
                                        dtype=torch.float64)
         distributed.all_reduce_gradients(params)
         grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip or float("inf"))
