@@ -265,7 +265,8 @@ export function VideoStage() {
 
   return (
     <div className="stage">
-      <div className="stage-frame">
+      {/* As wide as the stage allows, capped by the height budget; small videos scale up. */}
+      <div className="stage-frame" style={{ width: `min(100%, calc(68vh * ${video.width / Math.max(video.height, 1)}))` }}>
         <video ref={videoRef} className="stage-video" src={src} crossOrigin="anonymous" muted playsInline preload="auto" aria-hidden="true" />
         <canvas
           ref={canvasRef}

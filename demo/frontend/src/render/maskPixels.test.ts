@@ -24,6 +24,25 @@ describe('mask pixels', () => {
     expect(countInRect(outlinePixels(square(3, 3, 0, 0, 3, 3), 3, 3, 1), 3, 0, 0, 3, 3)).toBe(8);
   });
 
+  it('matches a brute-force cross-neighbourhood outline on random masks', () => {
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    for (const [w, h, t] of [[17, 11, 1], [40, 23, 2], [5, 9, 3]]) {
+      const m = new Uint8Array(w * h).map(() => (rand() < 0.6 ? 1 : 0));
+      const expected = new Uint8Array(w * h);
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          if (!m[y * w + x]) continue;
+          for (let d = 1; d <= t; d++) {
+            const out = (xx: number, yy: number) => xx < 0 || yy < 0 || xx >= w || yy >= h || !m[yy * w + xx];
+            if (out(x - d, y) || out(x + d, y) || out(x, y - d) || out(x, y + d)) expected[y * w + x] = 1;
+          }
+        }
+      }
+      expect(Array.from(outlinePixels(m, w, h, t))).toEqual(Array.from(expected));
+    }
+  });
+
   it('builds overlay RGBA: translucent fill, opaque outline, clear outside', () => {
     const m = square(8, 8, 2, 2, 6, 6);
     const px = overlayPixels(m, 8, 8, [10, 20, 30], 0.5, 1);

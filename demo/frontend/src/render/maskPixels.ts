@@ -18,27 +18,58 @@ export function outlineWidthFor(width: number, height: number): number {
 }
 
 /**
- * Mark mask pixels within `thickness` pixels (4-neighbourhood steps along
- * each axis) of the outside or of the image border.
+ * Mark mask pixels within `thickness` pixels of the outside or of the image
+ * border, looking along rows and columns (a cross-shaped neighbourhood).
+ * Works run by run: a row or column run of mask pixels has its first and
+ * last `thickness` pixels on the outline, so the cost is one pass per axis.
  * @param mask row-major H*W, non-zero inside
  * @returns row-major H*W, 1 on the outline
  */
 export function outlinePixels(mask: Uint8Array, width: number, height: number, thickness = 1): Uint8Array {
   const edge = new Uint8Array(width * height);
+  const t = Math.max(1, thickness);
+  // Rows: contiguous memory.
   for (let y = 0; y < height; y++) {
     const row = y * width;
-    for (let x = 0; x < width; x++) {
-      if (!mask[row + x]) continue;
-      let onEdge = false;
-      for (let d = 1; d <= thickness && !onEdge; d++) {
-        onEdge =
-          x - d < 0 || x + d >= width || y - d < 0 || y + d >= height ||
-          !mask[row + x - d] || !mask[row + x + d] || !mask[row - d * width + x] || !mask[row + d * width + x];
+    let x = 0;
+    while (x < width) {
+      if (!mask[row + x]) {
+        x++;
+        continue;
       }
-      if (onEdge) edge[row + x] = 1;
+      let end = x;
+      while (end < width && mask[row + end]) end++;
+      // run [x, end): mark both ends
+      const a = Math.min(end, x + t);
+      for (let i = x; i < a; i++) edge[row + i] = 1;
+      for (let i = Math.max(a, end - t); i < end; i++) edge[row + i] = 1;
+      x = end;
+    }
+  }
+  // Columns: walk down with a per-column counter of the current run.
+  const runStart = new Int32Array(width).fill(-1);
+  for (let y = 0; y <= height; y++) {
+    const row = y * width;
+    for (let x = 0; x < width; x++) {
+      const inside = y < height && mask[row + x] !== 0;
+      const start = runStart[x];
+      if (inside && start < 0) {
+        runStart[x] = y;
+      } else if (!inside && start >= 0) {
+        // run [start, y) in column x
+        const a = Math.min(y, start + t);
+        for (let i = start; i < a; i++) edge[i * width + x] = 1;
+        for (let i = Math.max(a, y - t); i < y; i++) edge[i * width + x] = 1;
+        runStart[x] = -1;
+      }
     }
   }
   return edge;
+}
+
+/** Pixels of an RGBA word in memory order (little-endian: R in the low byte). */
+function rgbaWord(r: number, g: number, b: number, a: number): number {
+  return ((a << 24) | (b << 16) | (g << 8) | r) >>> 0;
 }
 
 /**
@@ -48,15 +79,12 @@ export function outlinePixels(mask: Uint8Array, width: number, height: number, t
  */
 export function overlayPixels(mask: Uint8Array, width: number, height: number, rgb: Rgb, fillAlpha = 0.45, thickness?: number): Uint8ClampedArray {
   const out = new Uint8ClampedArray(width * height * 4);
+  const words = new Uint32Array(out.buffer);
   const edge = outlinePixels(mask, width, height, thickness ?? outlineWidthFor(width, height));
-  const fill = Math.round(255 * fillAlpha);
+  const fill = rgbaWord(rgb[0], rgb[1], rgb[2], Math.round(255 * fillAlpha));
+  const line = rgbaWord(rgb[0], rgb[1], rgb[2], 255);
   for (let i = 0; i < mask.length; i++) {
-    if (!mask[i]) continue;
-    const o = i * 4;
-    out[o] = rgb[0];
-    out[o + 1] = rgb[1];
-    out[o + 2] = rgb[2];
-    out[o + 3] = edge[i] ? 255 : fill;
+    if (mask[i]) words[i] = edge[i] ? line : fill;
   }
   return out;
 }
@@ -64,14 +92,8 @@ export function overlayPixels(mask: Uint8Array, width: number, height: number, r
 /** Matte pixels: opaque white inside the mask, transparent outside. */
 export function mattePixels(mask: Uint8Array): Uint8ClampedArray {
   const out = new Uint8ClampedArray(mask.length * 4);
-  for (let i = 0; i < mask.length; i++) {
-    if (!mask[i]) continue;
-    const o = i * 4;
-    out[o] = 255;
-    out[o + 1] = 255;
-    out[o + 2] = 255;
-    out[o + 3] = 255;
-  }
+  const words = new Uint32Array(out.buffer);
+  for (let i = 0; i < mask.length; i++) if (mask[i]) words[i] = 0xffffffff;
   return out;
 }
 

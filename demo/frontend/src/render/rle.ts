@@ -78,37 +78,57 @@ function checkSize(size: unknown): [number, number] {
 }
 
 /**
+ * Decode an RLE mask into column-major order (pixel (y, x) at x * H + y),
+ * the order the runs are stored in, so each run is one native fill.
+ */
+export function decodeMaskColumnMajor(rle: RleMask): Uint8Array {
+  const [h, w] = checkSize(rle.size);
+  const counts = decodeCounts(rle.counts);
+  const total = h * w;
+  const out = new Uint8Array(total);
+  let pos = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const run = counts[i];
+    if (run < 0) throw new RleError('RLE has a negative run length');
+    if (pos + run > total) throw new RleError(`RLE runs cover more than ${h}x${w} pixels`);
+    if (i % 2 === 1 && run > 0) out.fill(1, pos, pos + run);
+    pos += run;
+  }
+  if (pos !== total) throw new RleError(`RLE runs cover ${pos} pixels, expected ${h}x${w}=${total}`);
+  return out;
+}
+
+/** Tile edge of the blocked transpose: both tiles stay in cache. */
+const TILE = 32;
+
+/**
+ * Transpose a column-major H x W image into row-major order.
+ * @param col length H*W, pixel (y, x) at x * H + y
+ * @returns length H*W, pixel (y, x) at y * W + x
+ */
+export function columnToRowMajor(col: Uint8Array, h: number, w: number): Uint8Array {
+  const out = new Uint8Array(h * w);
+  for (let x0 = 0; x0 < w; x0 += TILE) {
+    const x1 = Math.min(x0 + TILE, w);
+    for (let y0 = 0; y0 < h; y0 += TILE) {
+      const y1 = Math.min(y0 + TILE, h);
+      for (let x = x0; x < x1; x++) {
+        const src = x * h;
+        for (let y = y0; y < y1; y++) out[y * w + x] = col[src + y];
+      }
+    }
+  }
+  return out;
+}
+
+/**
  * Decode an RLE mask into a row-major binary image.
  * @returns Uint8Array of length H*W, 1 inside the mask and 0 outside;
  *   pixel (y, x) is at index y * W + x.
  */
 export function decodeMask(rle: RleMask): Uint8Array {
   const [h, w] = checkSize(rle.size);
-  const counts = decodeCounts(rle.counts);
-  const total = h * w;
-  const out = new Uint8Array(total);
-  let pos = 0; // column-major position
-  for (let i = 0; i < counts.length; i++) {
-    const run = counts[i];
-    if (run < 0) throw new RleError('RLE has a negative run length');
-    if (pos + run > total) throw new RleError(`RLE runs cover more than ${h}x${w} pixels`);
-    if (i % 2 === 1 && run > 0) {
-      // Walk the run down columns without a division per pixel.
-      let x = Math.floor(pos / h);
-      let y = pos - x * h;
-      for (let k = 0; k < run; k++) {
-        out[y * w + x] = 1;
-        y += 1;
-        if (y === h) {
-          y = 0;
-          x += 1;
-        }
-      }
-    }
-    pos += run;
-  }
-  if (pos !== total) throw new RleError(`RLE runs cover ${pos} pixels, expected ${h}x${w}=${total}`);
-  return out;
+  return columnToRowMajor(decodeMaskColumnMajor(rle), h, w);
 }
 
 /**
