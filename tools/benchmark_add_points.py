@@ -25,8 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from demo.backend.client import DemoClient
-from demo.backend.local_server import LocalServer
+from demo.backend.client import DemoClient  # noqa: E402
+from demo.backend.local_server import LocalServer  # noqa: E402
 
 CONFIGS = {
     "micro": "configs/sam2.1/sam2.1_hiera_micro.yaml",
@@ -38,7 +38,10 @@ DEFAULT_VIDEO = REPO.parent / "shared" / "data" / "gallery" / "bunny_1280x720_25
 
 def summary(seconds: list[float]) -> dict:
     ordered = sorted(seconds)
-    pick = lambda q: ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
     return {"p50_ms": round(1000 * pick(0.5), 1), "p95_ms": round(1000 * pick(0.95), 1), "n": len(ordered)}
 
 

@@ -26,8 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from demo.backend.client import DemoClient, iter_parts
-from demo.backend.local_server import LocalServer
+from demo.backend.client import DemoClient, iter_parts  # noqa: E402
+from demo.backend.local_server import LocalServer  # noqa: E402
 
 CONFIGS = {
     "micro": "configs/sam2.1/sam2.1_hiera_micro.yaml",

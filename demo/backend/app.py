@@ -14,6 +14,7 @@ from strawberry.flask.views import GraphQLView
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import routes, streaming
+from .compute_gate import ComputeGate
 from .errors import DemoError
 from .inference import Segmenter, build_predictor
 from .library import VideoLibrary
@@ -67,7 +68,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     library = VideoLibrary(settings)
     library.ensure_gallery_posters()
     predictor, model_info = build_predictor(settings.model)
-    segmenter = Segmenter(predictor, model_info)
+    gate = ComputeGate(settings.model.concurrency)
+    segmenter = Segmenter(predictor, model_info, gate, wait_sec=limits.session_lock_timeout_sec)
     store = SessionStore(limits.max_sessions, limits.session_ttl_sec)
     service = DemoService(settings, library, store, segmenter)
     log.info(

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from . import rle
+from .compute_gate import BACKGROUND, INTERACTIVE, ComputeGate
 from .settings import ModelSettings
 
 log = logging.getLogger(__name__)
@@ -85,16 +86,22 @@ def build_predictor(model: ModelSettings):
 
 
 class Segmenter:
-    """Runs predictor calls in inference mode (and bf16 autocast on CUDA) and encodes masks."""
+    """Runs predictor calls in inference mode (and bf16 autocast on CUDA) and encodes masks.
 
-    def __init__(self, predictor, info: ModelInfo):
+    Every call passes the compute gate: interactive calls wait at most `wait_sec` for a slot.
+    """
+
+    def __init__(self, predictor, info: ModelInfo, gate: ComputeGate | None = None, wait_sec: float = 30.0):
         self.predictor = predictor
         self.info = info
         self.device = torch.device(info.device)
+        self.gate = gate or ComputeGate(1)
+        self.wait_sec = wait_sec
 
     @contextlib.contextmanager
-    def _inference(self):
-        with torch.inference_mode():
+    def _inference(self, priority: int = INTERACTIVE):
+        timeout = self.wait_sec if priority == INTERACTIVE else None
+        with self.gate.slot(priority, timeout), torch.inference_mode():
             if self.device.type == "cuda":
                 with torch.autocast("cuda", dtype=torch.bfloat16):
                     yield
@@ -164,7 +171,7 @@ class Segmenter:
             while True:
                 # Enter the model context per step only: a generator must not leave
                 # inference/autocast mode switched on in the server thread between frames.
-                with self._inference():
+                with self._inference(BACKGROUND):
                     try:
                         frame_idx, obj_ids, masks = next(frames)
                     except StopIteration:

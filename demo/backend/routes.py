@@ -22,7 +22,12 @@ def _service() -> DemoService:
 @blueprint.route("/healthy")
 def healthy() -> Response:
     service = _service()
-    return jsonify(status="ok", sessions=len(service.store), propagations=service.active_propagations)
+    return jsonify(
+        status="ok",
+        sessions=len(service.store),
+        propagations=service.active_propagations,
+        waiting_model_calls=service.segmenter.gate.waiting,
+    )
 
 
 def _media(folder: str, rel: str) -> Response:
