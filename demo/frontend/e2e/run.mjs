@@ -404,7 +404,9 @@ try {
   }, { independent: true });
 
   await runner.test('upload: a text file named .mp4 gets a clear error', async () => {
-    await page.locator('input[type="file"]').setInputFiles(path.join(SHARED_DATA, 'uploads', 'text_file_named_clip', 'clip.mp4'));
+    // Through the real button and its file chooser.
+    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.getByRole('button', { name: 'Upload video', exact: true }).click()]);
+    await chooser.setFiles(path.join(SHARED_DATA, 'uploads', 'text_file_named_clip', 'clip.mp4'));
     const alert = page.getByRole('alert').filter({ hasText: 'Upload failed' });
     await alert.waitFor({ timeout: 30_000 });
     await shot('13-upload-error');
@@ -419,9 +421,17 @@ try {
     fs.rmSync(big);
   }, { independent: true });
 
-  await runner.test('upload: a QuickTime file is transcoded, listed and opened', async () => {
+  await runner.test('upload: a QuickTime file dropped on the library is transcoded, listed and opened', async () => {
     const before = await page.locator('.video-card').count();
-    await page.locator('input[type="file"]').setInputFiles(path.join(SHARED_DATA, 'uploads', 'quicktime_h264_640x360.mov'));
+    const b64 = fs.readFileSync(path.join(SHARED_DATA, 'uploads', 'quicktime_h264_640x360.mov')).toString('base64');
+    await page.evaluate((data) => {
+      const bytes = Uint8Array.from(atob(data), (ch) => ch.charCodeAt(0));
+      const dt = new DataTransfer();
+      dt.items.add(new File([bytes], 'phone clip.mov', { type: 'video/quicktime' }));
+      const zone = document.querySelector('section.library');
+      zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, b64);
     await page.waitForFunction((n) => {
       const current = document.querySelector('.video-card.current')?.textContent ?? '';
       return document.querySelectorAll('.video-card').length === n + 1 && /2\.0 s · 50 frames/.test(current);
