@@ -14,6 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { unzipSync } from 'fflate';
+import { countChanged, snapshot, waitChanged } from './pixels.mjs';
 import {
   ARTIFACTS, FRONTEND_DIR, SHARED_DATA, Runner, assert, ensureBuilt, launchChromium, makeDataDir, missingPrerequisite, startBackend,
 } from './harness.mjs';
@@ -58,56 +59,6 @@ const shot = (name) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png
 async function at(x, y) {
   const box = await canvas.boundingBox();
   return { x: box.x + x * box.width, y: box.y + y * box.height };
-}
-
-/**
- * In the page: how many pixels of a region (canvas px) differ from `reference`,
- * where reference is "video" (the bare decoded frame) or "snapshot" (saved by snapshot()).
- * Disks around `exclude` points (prompt markers) are ignored.
- */
-function countChanged({ region, reference, exclude = [], radius = 0 }) {
-  const c = document.querySelector('canvas[aria-label="Video canvas"]');
-  const [x0, y0, x1, y1] = region;
-  const w = x1 - x0;
-  const h = y1 - y0;
-  const now = c.getContext('2d').getImageData(x0, y0, w, h).data;
-  let ref;
-  if (reference === 'video') {
-    const v = document.querySelector('video');
-    const tmp = new OffscreenCanvas(c.width, c.height);
-    const t = tmp.getContext('2d');
-    t.drawImage(v, 0, 0, c.width, c.height);
-    ref = t.getImageData(x0, y0, w, h).data;
-  } else {
-    ref = window.__e2eSnapshot.getImageData(x0, y0, w, h).data;
-  }
-  let n = 0;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      if (exclude.some((p) => (x + x0 - p[0]) ** 2 + (y + y0 - p[1]) ** 2 <= radius * radius)) continue;
-      const i = (y * w + x) * 4;
-      if (Math.abs(now[i] - ref[i]) + Math.abs(now[i + 1] - ref[i + 1]) + Math.abs(now[i + 2] - ref[i + 2]) > 40) n++;
-    }
-  }
-  return n;
-}
-
-async function snapshot() {
-  await page.evaluate(() => {
-    const c = document.querySelector('canvas[aria-label="Video canvas"]');
-    const copy = new OffscreenCanvas(c.width, c.height);
-    copy.getContext('2d').drawImage(c, 0, 0);
-    window.__e2eSnapshot = copy.getContext('2d');
-  });
-}
-
-async function waitChanged(args, minimum, timeout = 30_000) {
-  await page.waitForFunction(
-    ([fnSource, a, min]) => new Function(`return (${fnSource})`)()(a) >= min,
-    [countChanged.toString(), args, minimum],
-    { timeout, polling: 200 },
-  );
-  return page.evaluate(countChanged, args);
 }
 
 const currentFrame = async () => Number(await page.getByLabel('Current frame', { exact: true }).textContent());
@@ -174,6 +125,7 @@ try {
     const cx = Math.round(CLICK.x * W);
     const cy = Math.round(CLICK.y * H);
     const n = await waitChanged(
+      page,
       { region: [cx - 60, cy - 60, cx + 60, cy + 60], reference: 'video', exclude: [[cx, cy]], radius: 12 },
       2000,
     );
@@ -187,7 +139,7 @@ try {
     await page.getByRole('button', { name: 'Add object', exact: true }).click();
     await page.getByLabel('Object 2', { exact: true }).waitFor();
     assert((await page.getByRole('button', { name: 'Select Object 2' }).getAttribute('aria-pressed')) === 'true', 'Object 2 is not selected');
-    await snapshot();
+    await snapshot(page);
     const a = await at(BOX.x0, BOX.y0);
     const b = await at(BOX.x1, BOX.y1);
     await page.mouse.move(a.x, a.y);
@@ -196,7 +148,7 @@ try {
     await page.mouse.move(b.x, b.y, { steps: 5 });
     await page.mouse.up();
     const inner = [Math.round(BOX.x0 * W) + 8, Math.round(BOX.y0 * H) + 8, Math.round(BOX.x1 * W) - 8, Math.round(BOX.y1 * H) - 8];
-    const n = await waitChanged({ region: inner, reference: 'snapshot' }, 1000);
+    const n = await waitChanged(page, { region: inner, reference: 'snapshot' }, 1000);
     await shot('03-box-mask');
     console.log(`    ${n} pixels inside the box changed colour`);
     const row = await page.getByLabel('Object 2', { exact: true }).textContent();
@@ -217,7 +169,7 @@ try {
     const middle = Math.floor(FRAMES / 2);
     await goToFrame(middle);
     await page.getByRole('button', { name: 'Select Object 2' }).click();
-    await snapshot();
+    await snapshot(page);
     // A negative click inside the second object's area.
     const p = await at(0.25, 0.35);
     await page.mouse.click(p.x, p.y, { button: 'right' });

@@ -12,6 +12,8 @@ import { DEFAULT_LIMITS, type RleMaskListOnFrame, type ServerInfo, type Video } 
 import { uploadVideo } from '../api/upload';
 import type { EffectName } from '../render/effects';
 import { clampFrame } from '../render/frameTime';
+import { checkUploadFile } from '../state/uploadCheck';
+import { probeVideoDuration } from './mediaProbe';
 import { MaskStore } from '../state/masks';
 import * as objectsState from '../state/objects';
 import * as promptsState from '../state/prompts';
@@ -81,8 +83,6 @@ function errorText(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
-
-const VIDEO_EXTENSIONS = /\.(mp4|m4v|mov|webm|mkv|avi|mpe?g|ogv|3gp)$/i;
 
 export class DemoController {
   readonly client: GraphQLClient;
@@ -475,33 +475,12 @@ export class DemoController {
 
   // ---- uploads ----
 
-  /**
-   * Check a file against the server's limits before sending it.
-   * @returns null when it may be sent, else the problem and whether trimming fixes it
-   */
-  async checkUpload(file: File): Promise<{ problem: string; tooLong: boolean } | null> {
-    const { maxUploadMb, maxDurationSec } = this.limits;
-    const refuse = (problem: string, tooLong = false) => ({ problem, tooLong });
-    if (file.size === 0) return refuse(`"${file.name}" is empty.`);
-    if (file.size > maxUploadMb * 1024 * 1024) {
-      return refuse(`"${file.name}" is too large: ${(file.size / 1048576).toFixed(1)} MB, the server accepts up to ${maxUploadMb} MB.`);
-    }
-    if (!file.type.startsWith('video/') && !VIDEO_EXTENSIONS.test(file.name)) {
-      return refuse(`"${file.name}" is not a video file (${file.type || 'unknown type'}).`);
-    }
-    const duration = await probeDuration(file);
-    if (duration !== null && duration > maxDurationSec + 0.05) {
-      return refuse(`"${file.name}" is too long: ${duration.toFixed(1)} s, the server accepts up to ${maxDurationSec} s.`, true);
-    }
-    return null;
-  }
-
   /** Upload a file; `trimToLimit` keeps only its first maxDurationSec seconds. */
   async upload(file: File, trimToLimit = false): Promise<void> {
     if (this.state.upload.status === 'uploading' || this.state.upload.status === 'processing') return;
     const idle: UploadState = { status: 'idle', sent: 0, total: 0, error: null, tooLong: null };
     this.set({ upload: { ...idle, status: 'checking', total: file.size } });
-    const check = await this.checkUpload(file);
+    const check = checkUploadFile(file, this.limits, await probeVideoDuration(file));
     if (check && !(trimToLimit && check.tooLong)) {
       this.set({ upload: { ...idle, status: 'error', error: check.problem, tooLong: check.tooLong ? file : null } });
       return;
@@ -531,24 +510,4 @@ export class DemoController {
   cancelUpload(): void {
     this.uploadAbort?.abort();
   }
-}
-
-/** Duration of a local file in seconds as the browser reads it, or null if it cannot tell. */
-function probeDuration(file: File): Promise<number | null> {
-  if (typeof document === 'undefined') return Promise.resolve(null);
-  return new Promise((resolve) => {
-    const el = document.createElement('video');
-    const url = URL.createObjectURL(file);
-    const done = (value: number | null) => {
-      clearTimeout(timer);
-      URL.revokeObjectURL(url);
-      el.removeAttribute('src');
-      resolve(value);
-    };
-    const timer = setTimeout(() => done(null), 4000);
-    el.preload = 'metadata';
-    el.onloadedmetadata = () => done(Number.isFinite(el.duration) ? el.duration : null);
-    el.onerror = () => done(null); // the server's probe decides
-    el.src = url;
-  });
 }

@@ -9,8 +9,7 @@ import { useController, useDemoState } from '../app/useController';
 import { MaskLayerCache, renderFrame, type MaskToDraw } from '../render/effects';
 import { frameForTime, timeForFrame } from '../render/frameTime';
 import { getPrompt, type PromptBox } from '../state/prompts';
-import type { DemoState } from '../app/controller';
-import type { DemoController } from '../app/controller';
+import type { DemoController, DemoState } from '../app/controller';
 
 /** Pointer travel (CSS px) that turns a click into a box drag. */
 const DRAG_THRESHOLD_PX = 6;

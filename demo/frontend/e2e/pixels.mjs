@@ -1,0 +1,53 @@
+// Pixel checks run inside the page: how much of the video canvas differs from
+// the bare decoded video frame (= masks drawn) or from an earlier snapshot.
+
+/**
+ * In the page: how many pixels of a region (canvas px) differ from `reference`,
+ * where reference is "video" (the bare decoded frame) or "snapshot" (saved by snapshot()).
+ * Disks around `exclude` points (prompt markers) are ignored.
+ */
+export function countChanged({ region, reference, exclude = [], radius = 0 }) {
+  const c = document.querySelector('canvas[aria-label="Video canvas"]');
+  const [x0, y0, x1, y1] = region;
+  const w = x1 - x0;
+  const h = y1 - y0;
+  const now = c.getContext('2d').getImageData(x0, y0, w, h).data;
+  let ref;
+  if (reference === 'video') {
+    const v = document.querySelector('video');
+    const tmp = new OffscreenCanvas(c.width, c.height);
+    const t = tmp.getContext('2d');
+    t.drawImage(v, 0, 0, c.width, c.height);
+    ref = t.getImageData(x0, y0, w, h).data;
+  } else {
+    ref = window.__e2eSnapshot.getImageData(x0, y0, w, h).data;
+  }
+  let n = 0;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (exclude.some((p) => (x + x0 - p[0]) ** 2 + (y + y0 - p[1]) ** 2 <= radius * radius)) continue;
+      const i = (y * w + x) * 4;
+      if (Math.abs(now[i] - ref[i]) + Math.abs(now[i + 1] - ref[i + 1]) + Math.abs(now[i + 2] - ref[i + 2]) > 40) n++;
+    }
+  }
+  return n;
+}
+
+export async function snapshot(page) {
+  await page.evaluate(() => {
+    const c = document.querySelector('canvas[aria-label="Video canvas"]');
+    const copy = new OffscreenCanvas(c.width, c.height);
+    copy.getContext('2d').drawImage(c, 0, 0);
+    window.__e2eSnapshot = copy.getContext('2d');
+  });
+}
+
+export async function waitChanged(page, args, minimum, timeout = 30_000) {
+  await page.waitForFunction(
+    ([fnSource, a, min]) => new Function(`return (${fnSource})`)()(a) >= min,
+    [countChanged.toString(), args, minimum],
+    { timeout, polling: 200 },
+  );
+  return page.evaluate(countChanged, args);
+}
+
