@@ -55,16 +55,23 @@ def broadcast_parameters(module: torch.nn.Module) -> None:
 
 
 def all_reduce_gradients(params: Iterable[torch.nn.Parameter]) -> None:
-    """Sum gradients over processes (a missing gradient counts as zeros)."""
+    """Sum gradients over processes (a missing gradient counts as zeros).
+
+    A parameter no process used keeps ``grad = None``, as in a single process, so the
+    optimiser skips it (a zero gradient would still move it through weight decay and
+    Adam's momentum).
+    """
     if world_size() == 1:
         return
     params = [p for p in params if p.requires_grad]
+    used = torch.tensor([p.grad is not None for p in params], dtype=torch.float32, device=params[0].device)
     flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
+    dist.all_reduce(used)
     dist.all_reduce(flat)
     offset = 0
-    for p in params:
+    for p, u in zip(params, used.tolist()):
         n = p.numel()
-        p.grad = flat[offset:offset + n].view_as(p).clone()
+        p.grad = flat[offset:offset + n].view_as(p).clone() if u > 0 else None
         offset += n
 
 

@@ -3,6 +3,7 @@
     python -m training.train --config micro data.sources.0.root=PATH [key=value ...]
     torchrun --nproc_per_node 8 -m training.train --config sam2.1_hiera_b+_finetune data.sources.0.root=PATH
     python -m training.train --config micro ... --resume            # continue from latest.pt
+    python -m training.train --config micro ... --resume-from run/checkpoints/checkpoint_0000500.pt
 
 One optimiser step = ``data.batch_size`` clips over all processes and accumulation rounds.
 Each clip's randomness (frames, augmentation, prompts, dropout) comes from its sample index,
@@ -126,7 +127,9 @@ def train(cfg, resume: str = None) -> List[Dict]:
                 with autocast:
                     outputs = model(x["images"], x["masks"], gen)
                     terms = clip_loss(outputs, x["masks"], weights)
-                (terms["total"] / cfg.data.batch_size).backward()
+                # A clip whose frames are all mask-prompted has outputs = prompts: nothing to learn.
+                if terms["total"].requires_grad:
+                    (terms["total"] / cfg.data.batch_size).backward()
                 totals += torch.tensor([float(terms[k].detach()) for k in ("total", "mask", "dice", "iou", "object_score")],
                                        dtype=torch.float64)
         distributed.all_reduce_gradients(params)
@@ -150,13 +153,13 @@ def train(cfg, resume: str = None) -> List[Dict]:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True, help="name in training/configs (e.g. micro) or a YAML path")
-    parser.add_argument("--resume", nargs="?", const=LATEST, default=None,
-                        help="continue from a checkpoint (default: <out_dir>/checkpoints/latest.pt)")
+    parser.add_argument("--resume", action="store_true", help="continue from <out_dir>/checkpoints/latest.pt")
+    parser.add_argument("--resume-from", metavar="CHECKPOINT", help="continue from this checkpoint file")
     parser.add_argument("overrides", nargs="*", help="key=value config overrides")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # options may sit between overrides
     cfg = load_train_config(args.config, args.overrides)
-    resume = args.resume
-    if resume == LATEST:
+    resume = args.resume_from
+    if args.resume and resume is None:
         resume = os.path.join(checkpoint_dir(cfg.train.out_dir), LATEST)
     if int(os.environ.get("RANK", "0")) == 0:
         os.makedirs(cfg.train.out_dir, exist_ok=True)
