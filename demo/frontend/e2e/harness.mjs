@@ -124,7 +124,9 @@ export async function launchChromium() {
 
 /** Sequential tests: after a failure, the steps that depend on it are reported as failed too. */
 export class Runner {
-  constructor() {
+  /** @param onFail async (testName) => void, e.g. a screenshot */
+  constructor(onFail = async () => undefined) {
+    this.onFail = onFail;
     this.passed = 0;
     this.failed = 0;
     this.skipped = 0;
@@ -145,6 +147,7 @@ export class Runner {
     } catch (err) {
       this.failed++;
       if (!independent) this.broken = name;
+      await this.onFail(name).catch(() => undefined);
       console.log(`✗ ${name}\n    ${String(err && err.stack ? err.stack : err).split('\n').slice(0, 6).join('\n    ')}`);
     }
   }

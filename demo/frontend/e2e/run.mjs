@@ -31,7 +31,10 @@ const FRAMES = 60;
 const CLICK = { x: 0.5, y: 0.5 };
 const BOX = { x0: 0.1, y0: 0.1, x1: 0.4, y1: 0.6 };
 
-const runner = new Runner();
+let page = null;
+const runner = new Runner(async (name) => {
+  if (page) await page.screenshot({ path: path.join(ARTIFACTS, `FAILED-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}.png`) });
+});
 const reason = missingPrerequisite();
 if (reason) {
   runner.skip('end-to-end flow', reason);
@@ -45,7 +48,7 @@ fs.mkdirSync(ARTIFACTS, { recursive: true });
 const dataDir = makeDataDir([CLIP, OTHER, HD]);
 const backend = await startBackend(dataDir, path.join(ARTIFACTS, 'server.log'));
 const browser = await launchChromium();
-const page = await browser.context.newPage();
+page = await browser.context.newPage();
 const consoleErrors = [];
 page.on('console', (m) => {
   if (m.type() === 'error') consoleErrors.push(m.text());
@@ -278,6 +281,14 @@ try {
     assert(shown >= 12, `playback too slow: ${shown} frames/s`);
     await page.getByRole('button', { name: 'Pause', exact: true }).click();
     await page.getByRole('button', { name: 'Play', exact: true }).waitFor();
+    // Space plays even when a button has the focus, and does not press that button.
+    const objectsBefore = await page.locator('.object').count();
+    await page.getByRole('button', { name: 'Add object', exact: true }).focus();
+    await page.keyboard.press(' ');
+    await page.getByRole('button', { name: 'Pause', exact: true }).waitFor();
+    await page.keyboard.press(' ');
+    await page.getByRole('button', { name: 'Play', exact: true }).waitFor();
+    assert((await page.locator('.object').count()) === objectsBefore, 'Space pressed the focused button');
     const f = await currentFrame();
     await page.keyboard.press('ArrowRight');
     await page.waitForFunction((g) => Number(document.querySelector('output[aria-label="Current frame"]')?.textContent) === g + 1, f);

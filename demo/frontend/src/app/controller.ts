@@ -26,6 +26,12 @@ export interface Notice {
   text: string;
 }
 
+/** The player's element, driven directly so its events stay the only source of `playing`. */
+export interface PlayerHandle {
+  play(): void;
+  pause(): void;
+}
+
 export interface UploadState {
   status: 'idle' | 'checking' | 'uploading' | 'processing' | 'error';
   sent: number;
@@ -49,6 +55,7 @@ export interface DemoState {
   effect: EffectName;
   negativeMode: boolean;
   currentFrame: number;
+  /** Mirrors the <video> element's play/pause events; change it with play()/pause(). */
   playing: boolean;
   /** A frame the player should show; the nonce makes repeated requests distinct. */
   seekRequest: { frame: number; nonce: number } | null;
@@ -94,6 +101,7 @@ export class DemoController {
   private trackingAbort: AbortController | null = null;
   private uploadAbort: AbortController | null = null;
   private seekNonce = 0;
+  private player: PlayerHandle | null = null;
   private lastFollowAt = 0;
 
   constructor(baseUrl: string = apiBaseUrl()) {
@@ -209,18 +217,37 @@ export class DemoController {
     if (frame !== this.state.currentFrame) this.set({ currentFrame: frame });
   }
 
+  /** The video stage registers its element; returns the function that unregisters it. */
+  attachPlayer(player: PlayerHandle): () => void {
+    this.player = player;
+    return () => {
+      if (this.player === player) this.player = null;
+    };
+  }
+
+  /** Called from the element's play / pause / ended events only. */
   setPlaying(playing: boolean): void {
     if (playing !== this.state.playing) this.set({ playing });
   }
 
+  play(): void {
+    this.player?.play();
+  }
+
+  pause(): void {
+    this.player?.pause();
+  }
+
   togglePlay(): void {
-    this.set({ playing: !this.state.playing });
+    if (this.state.playing) this.pause();
+    else this.play();
   }
 
   seek(frame: number): void {
     const n = this.state.video?.numFrames ?? 1;
     const target = clampFrame(frame, n);
-    this.set({ playing: false, currentFrame: target, seekRequest: { frame: target, nonce: ++this.seekNonce } });
+    this.pause();
+    this.set({ currentFrame: target, seekRequest: { frame: target, nonce: ++this.seekNonce } });
   }
 
   step(delta: number): void {
@@ -421,7 +448,8 @@ export class DemoController {
     const startFrame = frames[0];
     const abort = new AbortController();
     this.trackingAbort = abort;
-    this.set({ tracking: startProgress(video.numFrames, startFrame, performance.now()), playing: false, notice: null });
+    this.pause();
+    this.set({ tracking: startProgress(video.numFrames, startFrame, performance.now()), notice: null });
     try {
       const result = await streamPropagation(this.client.baseUrl, {
         sessionId,

@@ -172,6 +172,7 @@ export function VideoStage() {
     el.addEventListener('seeked', onSeeked);
     el.addEventListener('play', onPlay);
     el.addEventListener('pause', onPause);
+    el.addEventListener('ended', onPause);
     el.addEventListener('error', onError);
     return () => {
       el.cancelVideoFrameCallback?.(handle);
@@ -180,6 +181,7 @@ export function VideoStage() {
       el.removeEventListener('seeked', onSeeked);
       el.removeEventListener('play', onPlay);
       el.removeEventListener('pause', onPause);
+      el.removeEventListener('ended', onPause);
       el.removeEventListener('error', onError);
     };
   }, [src, fps, numFrames, c, showFrame]);
@@ -193,18 +195,18 @@ export function VideoStage() {
     el.currentTime = timeForFrame(seekRequest.frame, fps);
   }, [seekRequest, fps]);
 
-  // Play / pause requests.
-  const playing = st.playing;
+  // Play / pause go straight to the element; its events report back.
   useEffect(() => {
     const el = videoRef.current;
     if (!el) return;
-    if (playing && el.paused) {
-      if (shownFrame.current >= numFrames - 1) el.currentTime = timeForFrame(0, fps);
-      el.play().catch(() => c.setPlaying(false));
-    } else if (!playing && !el.paused) {
-      el.pause();
-    }
-  }, [playing, fps, numFrames, c]);
+    return c.attachPlayer({
+      play: () => {
+        if (shownFrame.current >= numFrames - 1) el.currentTime = timeForFrame(0, fps);
+        el.play().catch(() => undefined); // a pause() right after rejects play(): fine
+      },
+      pause: () => el.pause(),
+    });
+  }, [c, fps, numFrames, src]);
 
   const toNormalised = (e: React.PointerEvent<HTMLCanvasElement>) => {
     const rect = e.currentTarget.getBoundingClientRect();
@@ -218,7 +220,7 @@ export function VideoStage() {
   const onPointerDown = (e: React.PointerEvent<HTMLCanvasElement>) => {
     if (e.button !== 0 && e.button !== 2) return;
     e.preventDefault();
-    if (st.playing) c.setPlaying(false);
+    c.pause();
     const { x, y } = toNormalised(e);
     e.currentTarget.setPointerCapture(e.pointerId);
     dragRef.current = {
