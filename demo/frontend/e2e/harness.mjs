@@ -75,6 +75,8 @@ export async function startBackend(dataDir, logFile) {
         DATA_PATH: dataDir,
         FRONTEND_DIST: path.join(FRONTEND_DIR, 'dist'),
         MAX_UPLOAD_MB: '20',
+        // Small, so one test can push the main page's session out (LRU eviction).
+        MAX_SESSIONS: '2',
       },
     },
   );

@@ -445,6 +445,30 @@ try {
     assert(rate >= 12, `playback too slow: ${rate} frames/s`);
   }, { independent: true });
 
+  await runner.test('an evicted session gets a clear message and the video can be reopened', async () => {
+    // Two other visitors open sessions; the server keeps 2, so ours (least recent) goes.
+    const others = [];
+    for (let i = 0; i < 2; i++) {
+      const other = await browser.context.newPage();
+      await other.goto(backend.url);
+      await other.getByRole('button', { name: 'Track objects', exact: true }).and(other.locator(':enabled')).waitFor({ timeout: 60_000 });
+      others.push(other);
+    }
+    const p = await at(0.4, 0.4);
+    await page.mouse.click(p.x, p.y);
+    const alert = page.getByRole('alert').filter({ hasText: /session/i });
+    await alert.waitFor({ timeout: 15_000 });
+    console.log(`    ${(await alert.textContent()).replace('Dismiss', '').replace('Reopen video', '')}`);
+    await shot('18-session-expired');
+    await page.getByRole('button', { name: 'Reopen video', exact: true }).click();
+    await page.getByRole('button', { name: 'Track objects', exact: true }).and(page.locator(':enabled')).waitFor({ timeout: 60_000 });
+    await page.mouse.click(p.x, p.y);
+    await page.getByLabel('Object 1', { exact: true }).filter({ hasText: 'prompts on 1 frame' }).waitFor();
+    await page.waitForFunction(() => !document.querySelector('.pending'));
+    assert((await page.getByRole('alert').count()) === 0, `error after reopening: ${await page.getByRole('alert').allTextContents()}`);
+    for (const other of others) await other.close();
+  }, { independent: true });
+
   await runner.test('no errors in the browser console', async () => {
     const relevant = consoleErrors.filter((e) => !/Failed to load resource.*(400|413)/.test(e));
     assert(relevant.length === 0, `console errors:\n${relevant.join('\n')}`);

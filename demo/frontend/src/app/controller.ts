@@ -138,7 +138,7 @@ export class DemoController {
     if ((err as Error)?.name === 'AbortError') return;
     let text = `${context}: ${errorText(err)}`;
     if (err instanceof ApiError && err.sessionExpired) {
-      text = `${context}: the server ended this session (${err.message}). Pick the video again to start a new one.`;
+      text = `${err.message} "Reopen video" starts a new session (prompts and masks of the old one are gone).`;
       this.set({ sessionId: null, sessionStatus: 'error' });
     }
     this.notify(text, 'error');
