@@ -53,8 +53,8 @@ export function makeDataDir(clips) {
   return dir;
 }
 
-/** Start the real backend (it serves dist/ at `/`) and wait until /healthy answers. */
-export async function startBackend(dataDir, logFile) {
+/** Start the real backend (it serves dist/ at `/`) on seeded random weights and wait until /healthy answers. */
+export async function startBackend(dataDir, logFile, seed) {
   const port = await freePort();
   const log = fs.openSync(logFile, 'w');
   const child = spawn(
@@ -69,9 +69,7 @@ export async function startBackend(dataDir, logFile) {
         SAM2_DEMO_RANDOM_WEIGHTS: '1',
         SAM2_DEMO_CONFIG: process.env.SAM2_DEMO_CONFIG || 'configs/sam2.1/sam2.1_hiera_micro.yaml',
         SAM2_DEMO_DEVICE: 'cpu',
-        // With this seed the micro model's random weights give non-empty masks for the
-        // test's prompts on every frame (seed 0 loses them after the prompted frame).
-        SAM2_DEMO_SEED: process.env.E2E_SEED || '3',
+        SAM2_DEMO_SEED: String(seed),
         DATA_PATH: dataDir,
         FRONTEND_DIST: path.join(FRONTEND_DIR, 'dist'),
         MAX_UPLOAD_MB: '20',

@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { unzipSync } from 'fflate';
 import { countChanged, snapshot, waitChanged } from './pixels.mjs';
+import { probePrompts } from './seed.mjs';
 import {
   ARTIFACTS, FRONTEND_DIR, SHARED_DATA, Runner, assert, ensureBuilt, launchChromium, makeDataDir, missingPrerequisite, startBackend,
 } from './harness.mjs';
@@ -27,7 +28,7 @@ const W = 640;
 const H = 360;
 const FRAMES = 60;
 
-// Prompts whose masks are non-empty on the seeded random weights (checked by hand).
+// Prompts for objects 1 and 2 on frame 0 (seed.mjs checks the random weights give masks for them).
 const CLICK = { x: 0.5, y: 0.5 };
 const BOX = { x0: 0.1, y0: 0.1, x1: 0.4, y1: 0.6 };
 
@@ -46,7 +47,28 @@ fs.rmSync(ARTIFACTS, { recursive: true, force: true });
 fs.mkdirSync(ARTIFACTS, { recursive: true });
 
 const dataDir = makeDataDir([CLIP, OTHER, HD]);
-const backend = await startBackend(dataDir, path.join(ARTIFACTS, 'server.log'));
+// Seed 3 suits the micro model as it is now; others are tried if the model changes.
+const seeds = process.env.E2E_SEED ? [Number(process.env.E2E_SEED)] : [3, 1, 2, 5, 6, 7, 8];
+let backend = null;
+for (const seed of seeds) {
+  backend = await startBackend(dataDir, path.join(ARTIFACTS, 'server.log'), seed);
+  const problem = await probePrompts(backend.url, `gallery/${CLIP.as}`, CLICK, BOX).catch((e) => String(e));
+  if (!problem) {
+    console.log(`backend on random weights, seed ${seed}: ${backend.url}`);
+    break;
+  }
+  console.log(`seed ${seed} does not suit the test (${problem}); trying the next one`);
+  backend.stop();
+  backend = null;
+}
+if (!backend) {
+  await runner.test('a seed whose random weights give masks for the test prompts', () => {
+    throw new Error(`none of the seeds ${seeds.join(', ')} does; see the lines above`);
+  });
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  console.log(runner.summary());
+  process.exit(1);
+}
 const browser = await launchChromium();
 page = await browser.context.newPage();
 const consoleErrors = [];
