@@ -240,3 +240,65 @@ def test_ci_script_is_valid_bash_and_runs_make_test():
     assert proc.returncode == 0, proc.stderr
     text = script.read_text()
     assert "make -k test" in text and "chromium" in text
+
+
+def _stage_docker_copies(stage: Path) -> None:
+    """Copy what the runtime stage's COPY lines put under WORKDIR /app into `stage`."""
+    runtime = DOCKERFILE[DOCKERFILE.index(" AS runtime") :]
+    for keyword, args in _instructions(runtime):
+        if keyword != "COPY" or "--from=" in args:
+            continue
+        *sources, dest = [a for a in args.split() if not a.startswith("--")]
+        if dest.startswith("/"):
+            continue  # outside the app folder (the entrypoint script)
+        for source in sources:
+            src, target = REPO / source, stage / dest
+            if src.is_dir():
+                shutil.copytree(src, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                target = target / src.name if dest.endswith("/") else target
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(src, target)
+
+
+def test_docker_image_files_are_enough_to_run_the_server(tmp_path):
+    """The image holds only what the Dockerfile copies: the server must start from that alone
+    (random weights, the micro config) and answer /healthy and a GraphQL query."""
+    stage = tmp_path / "app"
+    _stage_docker_copies(stage)
+    data = tmp_path / "data"
+    clip = subprocess.run(
+        [sys.executable, str(stage / "tools/make_sample_clip.py"), str(data / "gallery/clip.mp4"),
+         "--width", "64", "--height", "48", "--seconds", "0.5"],
+        check=False, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert clip.returncode == 0, clip.stderr
+    script = (
+        "import json, sys\n"
+        "sys.path.insert(0, '.')\n"
+        "from demo.backend.app import create_app\n"
+        "import demo.backend, sam2\n"
+        "assert demo.backend.__file__.startswith(sys.argv[1]), demo.backend.__file__\n"
+        "assert sam2.__file__.startswith(sys.argv[1]), sam2.__file__\n"
+        "client = create_app().test_client()\n"
+        "print(client.get('/healthy').status_code)\n"
+        "r = client.post('/graphql', json={'query': '{ defaultVideo { path numFrames } }'})\n"
+        "print(json.dumps(r.get_json()))\n"
+    )
+    env = dict(
+        os.environ,
+        DATA_PATH=str(data),
+        CHECKPOINT_DIR=str(tmp_path / "checkpoints"),
+        SAM2_DEMO_RANDOM_WEIGHTS="1",
+        SAM2_DEMO_CONFIG="configs/sam2.1/sam2.1_hiera_micro.yaml",
+        SAM2_DEMO_DEVICE="cpu",
+        PYTHONPATH="",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(stage)],
+        check=False, cwd=stage, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    status, body = proc.stdout.strip().splitlines()[-2:]
+    assert status == "200"
+    assert json.loads(body)["data"]["defaultVideo"] == {"path": "gallery/clip.mp4", "numFrames": 12}
