@@ -1,11 +1,13 @@
-"""A fair admission gate for model calls: at most N run at once, clicks before propagation steps.
+"""A fair admission gate for model calls: at most N run at once, clicks mostly before propagation.
 
 Why: on a CPU, every model call already uses all cores (intra-op threads). Eight users' calls
 running at once oversubscribe the cores many times over and everything slows to a crawl
 (measured: 60 s p95 for clicks, propagation starved). The gate is held for ONE call (one click,
 one propagated frame), never for a whole propagation, so a propagating user delays another
 user's click by at most one frame step. Slots are handed over directly to the next waiter, so a
-propagation that releases and re-acquires in a loop cannot barge ahead of waiting clicks.
+propagation that releases and re-acquires in a loop cannot barge ahead of waiting clicks. Clicks
+go first, but after `burst` clicks in a row a waiting propagation step gets its turn, so a crowd
+of clicking users cannot starve a propagation either.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ BACKGROUND = 1  # propagation steps
 
 
 class ComputeGate:
-    def __init__(self, slots: int):
+    def __init__(self, slots: int, burst: int = 2):
         if slots < 1:
             raise ValueError("a compute gate needs at least one slot")
         self.slots = slots
+        self.burst = burst
+        self._streak = 0  # interactive hand-overs in a row while background work waited
         self._free = slots
         self._lock = threading.Lock()
         self._waiting: tuple[deque, deque] = (deque(), deque())  # by priority
@@ -48,11 +52,15 @@ class ComputeGate:
 
     def release(self) -> None:
         with self._lock:
-            for queue in self._waiting:
-                if queue:
-                    queue.popleft().set()  # the slot passes straight to this waiter
-                    return
-            self._free += 1
+            interactive, background = self._waiting
+            if background and (not interactive or self._streak >= self.burst):
+                self._streak = 0
+                background.popleft().set()  # the slot passes straight to this waiter
+            elif interactive:
+                self._streak = self._streak + 1 if background else 0
+                interactive.popleft().set()
+            else:
+                self._free += 1
 
     @contextlib.contextmanager
     def slot(self, priority: int = INTERACTIVE, timeout: float | None = None) -> Iterator[None]:

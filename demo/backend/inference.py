@@ -109,8 +109,11 @@ class Segmenter:
                 yield
 
     def init_state(self, video_file: Path) -> Any:
-        """Decode the video into a fresh inference state (seconds for long videos)."""
-        with self._inference():
+        """Open the video into a fresh inference state.
+
+        Not gated: it reads the video (frames load lazily in sam2), it does not run the model.
+        """
+        with torch.inference_mode():
             return self.predictor.init_state(str(video_file))
 
     def add_points(

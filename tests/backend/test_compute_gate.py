@@ -83,3 +83,26 @@ def test_timeout_raises_busy_and_leaves_no_waiter():
     assert gate.waiting == 0
     gate.release()
     assert gate.acquire(timeout=0.01)
+
+
+def test_a_crowd_of_clicks_cannot_starve_a_propagation_step():
+    gate = ComputeGate(1, burst=2)
+    gate.acquire()
+    order = []
+    threads = []
+
+    def wait(priority, name):
+        with gate.slot(priority, timeout=5):
+            order.append(name)
+
+    threads.append(threading.Thread(target=wait, args=(BACKGROUND, "frame")))
+    threads[-1].start()
+    time.sleep(0.05)
+    for i in range(4):
+        threads.append(threading.Thread(target=wait, args=(INTERACTIVE, f"click{i}")))
+        threads[-1].start()
+        time.sleep(0.02)
+    gate.release()
+    for t in threads:
+        t.join()
+    assert order == ["click0", "click1", "frame", "click2", "click3"]
