@@ -40,13 +40,12 @@ HAS_NVIDIA  := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/
 
 # The demo server: gunicorn (gthread workers, see demo/backend/gunicorn.conf.py) serving the
 # GraphQL/REST API and the built frontend on one port.
-# The config binds to $$HOST:$$PORT.
-SERVER_CMD = $(VENV)/bin/gunicorn -c demo/backend/gunicorn.conf.py 'demo.backend.app:create_app()'
-
-export DATA_PATH CHECKPOINT_DIR SAM2_DEMO_RANDOM_WEIGHTS HOST PORT
-ifneq ($(strip $(MODEL_SIZE)),)
-export MODEL_SIZE
-endif
+# Settings reach the server through its environment (and only the server's: the tests start
+# their own servers with their own settings). The gunicorn config binds to $$HOST:$$PORT.
+SERVER_ENV = DATA_PATH="$(DATA_PATH)" CHECKPOINT_DIR="$(CHECKPOINT_DIR)" HOST="$(HOST)" PORT="$(PORT)" \
+             SAM2_DEMO_RANDOM_WEIGHTS="$(SAM2_DEMO_RANDOM_WEIGHTS)" \
+             $(if $(strip $(MODEL_SIZE)),MODEL_SIZE="$(strip $(MODEL_SIZE))")
+SERVER_CMD = env $(SERVER_ENV) $(VENV)/bin/gunicorn -c demo/backend/gunicorn.conf.py 'demo.backend.app:create_app()'
 
 .PHONY: help demo serve test test-python test-frontend test-e2e test-packaging packaging-tools lint bench \
         checkpoints demo-checkpoint gallery frontend venv node-modules docker-build docker-up \
