@@ -15,7 +15,7 @@ Environment variables (defaults in brackets):
 - `SAM2_DEMO_RANDOM_WEIGHTS` [0]: 1 runs on seeded random weights when no checkpoint is used
 - `SAM2_DEMO_SEED` [0]: seed of those random weights
 - `SAM2_DEMO_DEVICE` [auto]: auto | cpu | cuda | cuda:N
-- `MODEL_CONCURRENCY` [1 on CPU, 2 on CUDA]: model calls that may run at once (clicks go first)
+- `MODEL_CONCURRENCY` [2]: model calls that may run at once (clicks go first; see compute_gate.py)
 - `MAX_UPLOAD_MB` [200], `MAX_DURATION_SEC` [10], `MAX_SESSIONS` [8], `SESSION_TTL_SEC` [1800],
   `MAX_OBJECTS` [16], `MAX_FPS` [30], `MAX_LONG_SIDE` [1280], `MAX_INPUT_SIDE` [8192],
   `MAX_PROPAGATIONS` [4], `SESSION_LOCK_TIMEOUT_SEC` [30]
@@ -76,7 +76,7 @@ class ModelSettings:
     random_weights: bool
     seed: int
     device: str  # "cpu", "cuda", "cuda:1", ...
-    concurrency: int = 1  # model calls at once (see compute_gate.py)
+    concurrency: int = 2  # model calls at once (see compute_gate.py)
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ class Settings:
             random_weights=reader.flag("SAM2_DEMO_RANDOM_WEIGHTS", False),
             seed=reader.integer("SAM2_DEMO_SEED", 0, minimum=0),
             device=device,
-            concurrency=reader.integer("MODEL_CONCURRENCY", 2 if device.startswith("cuda") else 1, minimum=1),
+            concurrency=reader.integer("MODEL_CONCURRENCY", 2, minimum=1),
         )
         limits = Limits(
             max_upload_bytes=round(reader.number("MAX_UPLOAD_MB", 200, minimum=0.001) * 1024 * 1024),
