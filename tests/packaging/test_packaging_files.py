@@ -302,3 +302,20 @@ def test_docker_image_files_are_enough_to_run_the_server(tmp_path):
     status, body = proc.stdout.strip().splitlines()[-2:]
     assert status == "200"
     assert json.loads(body)["data"]["defaultVideo"] == {"path": "gallery/clip.mp4", "numFrames": 12}
+
+
+def test_compose_environment_is_accepted_by_the_server_settings(compose):
+    """Every variable compose passes (empty ones included) must parse as the server's default."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from demo.backend.settings import Limits, Settings
+
+    names = _compose_config(compose, "docker-compose.yaml")["services"]["demo"]["environment"]
+    # Blank every variable in the calling shell too, so only compose's own defaults remain.
+    config = _compose_config(compose, "docker-compose.yaml", env={name: "" for name in names})
+    environment = config["services"]["demo"]["environment"]
+    settings = Settings.from_env({k: v or "" for k, v in environment.items()})
+    assert settings.limits == Limits()
+    assert settings.model.random_weights is False
+    for name in ("GUNICORN_THREADS", "GUNICORN_TIMEOUT"):
+        assert int(environment[name]) > 0
