@@ -162,7 +162,7 @@ docker-up:  ## docker compose up (add the GPU file on an NVIDIA host: see README
 
 # ---- housekeeping -----------------------------------------------------------------------------
 clean:  ## remove build outputs and caches (keeps .venv, node_modules, data, checkpoints)
-	rm -rf $(FRONTEND)/dist .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(FRONTEND)/dist $(FRONTEND)/test-artifacts .pytest_cache .ruff_cache test-artifacts
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean  ## also remove .venv and node_modules
