@@ -113,7 +113,8 @@ class SAM2Train(torch.nn.Module):
         out, sam_out, high_res_feats, pix_feat = sam._track_step(
             t, is_init, feats_t, pos_t, sizes, points, mask_in, memory, num_frames, False, None
         )
-        multimasks, ious, low, high, obj_ptr, obj_score = sam_out[1], sam_out[2], sam_out[3], sam_out[4], sam_out[5], sam_out[6]
+        # sam_out: (low-res multimasks, high-res multimasks, ious, low-res best, high-res best, obj_ptr, score)
+        _, multimasks, ious, low, high, obj_ptr, obj_score = sam_out
         steps = [StepOutput(multimasks, ious, obj_score)]
         if t in plan.frames_to_correct:
             for _ in range(cfg.num_correction_clicks):
@@ -126,7 +127,7 @@ class SAM2Train(torch.nn.Module):
                     backbone_features=pix_feat, point_inputs=points, mask_inputs=low,
                     high_res_features=high_res_feats, multimask_output=sam._use_multimask(is_init, points),
                 )
-                multimasks, ious, low, high, obj_ptr, obj_score = sam_out[1], sam_out[2], sam_out[3], sam_out[4], sam_out[5], sam_out[6]
+                _, multimasks, ious, low, high, obj_ptr, obj_score = sam_out
                 steps.append(StepOutput(multimasks, ious, obj_score))
         out["point_inputs"] = points
         out["pred_masks"], out["pred_masks_high_res"], out["obj_ptr"] = low, high, obj_ptr

@@ -101,6 +101,8 @@ class RunLog:
 def train(cfg, resume: str = None) -> List[Dict]:
     """Run the configured training; returns the per-step log records of this process."""
     info = distributed.setup(cfg.train.device)
+    if cfg.train.get("threads"):
+        torch.set_num_threads(int(cfg.train.threads))
     model = build_model(cfg, info.device)
     optimizer = build_optimizer(model.sam, cfg.optim)
     start_step = load_for_resume(resume, model.sam, optimizer) if resume else 0

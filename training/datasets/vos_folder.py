@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
 import numpy as np
+import torch
 from PIL import Image
 
 from training.datasets.clip import Clip, DataError, frames_to_tensor, read_rgb
 from training.datasets.sampling import choose_frames, choose_objects
-
-import torch
 
 JPEG_EXTENSIONS = (".jpg", ".jpeg")
 VOID_ID = 255
