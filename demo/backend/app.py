@@ -6,9 +6,11 @@ gunicorn -c demo/backend/gunicorn.conf.py 'demo.backend.app:create_app()'
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
+from pathlib import Path
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Request, Response, jsonify, request
 from flask_cors import CORS
 from strawberry.flask.views import GraphQLView
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -26,6 +28,20 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 _JSON_BODY_LIMIT = 16 << 20  # bytes; only multipart uploads may be larger
+
+
+def upload_request_class(incoming: Path) -> type[Request]:
+    """A Request whose multipart parser streams each file into `incoming` (on the data disk).
+
+    Werkzeug's default keeps up to 500 KB in memory and the rest in the system temp folder,
+    which is often RAM-backed (tmpfs) in containers; uploads must not end up in memory.
+    """
+
+    class UploadRequest(Request):
+        def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+            return tempfile.NamedTemporaryFile(dir=incoming, prefix="part-", suffix=".upload")  # noqa: SIM115
+
+    return UploadRequest
 
 
 class DemoGraphQLView(GraphQLView):
@@ -82,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
 
     app = Flask(__name__)
+    app.request_class = upload_request_class(library.incoming_dir)
     app.config["MAX_CONTENT_LENGTH"] = _JSON_BODY_LIMIT
     app.config["FRONTEND_DIST"] = settings.frontend_dist
     app.extensions["sam2_demo"] = service

@@ -193,6 +193,11 @@ class VideoLibrary:
 
     # -- uploads -----------------------------------------------------------------------------
 
+    @property
+    def incoming_dir(self) -> Path:
+        """Where uploads in progress are written (the request parser streams files here)."""
+        return self._incoming
+
     def store_upload(
         self, stream: BinaryIO, start_sec: float | None = None, duration_sec: float | None = None
     ) -> VideoRecord:
@@ -203,11 +208,18 @@ class VideoLibrary:
         start = self._check_time("startTimeSec", start_sec, allow_zero=True) or 0.0
         duration = self._check_time("durationTimeSec", duration_sec, allow_zero=False)
         token = secrets.token_hex(8)
-        raw = self._incoming / f"{token}.upload"
         out_video = self._incoming / f"{token}.mp4"
         out_poster = self._incoming / f"{token}.jpg"
+        # The request parser already streamed the file into our scratch folder: use it in place.
+        spooled = getattr(stream, "name", None)
+        in_place = isinstance(spooled, str) and Path(spooled).parent == self._incoming
+        raw = Path(spooled) if in_place else self._incoming / f"{token}.upload"
         try:
-            digest = self._save_stream(stream, raw)
+            if in_place:
+                stream.flush()
+                digest = self._hash_file(raw)
+            else:
+                digest = self._save_stream(stream, raw)
             key = hashlib.sha256(
                 f"{digest}|{start!r}|{duration!r}|v{TRANSCODE_VERSION}|{self.limits.max_long_side}"
                 f"|{self.limits.max_fps}".encode()
@@ -224,8 +236,20 @@ class VideoLibrary:
             log.info("stored upload %s (%s)", final_video.name, info)
             return self._record(final_video)
         finally:
-            for scratch in (raw, out_video, out_poster):
-                scratch.unlink(missing_ok=True)
+            for scratch in (out_video, out_poster) if in_place else (raw, out_video, out_poster):
+                scratch.unlink(missing_ok=True)  # the parser's own file goes when the request ends
+
+    def _hash_file(self, path: Path) -> str:
+        size = path.stat().st_size
+        if size > self.limits.max_upload_bytes:
+            raise LimitExceeded(f"The upload is larger than the limit of {self.limits.max_upload_mb:g} MB.")
+        if size == 0:
+            raise InvalidMedia("The uploaded file is empty.")
+        hasher = hashlib.sha256()
+        with open(path, "rb") as source:
+            while chunk := source.read(_CHUNK):
+                hasher.update(chunk)
+        return hasher.hexdigest()
 
     def _save_stream(self, stream: BinaryIO, target: Path) -> str:
         """Copy in 1 MiB chunks (never the whole file in memory); returns the sha256 hex digest."""

@@ -1,8 +1,10 @@
 """Start-up: a missing checkpoint or a bad setting stops the server with a message that says what to do."""
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -78,3 +80,35 @@ def test_random_weights_app_serves_without_a_checkpoint(tmp_path):
     assert client.get("/some/app/route").get_data(as_text=True) == "<html>app</html>"
     assert client.get("/assets/missing.js").status_code == 404
     assert client.get("/../secret.txt").status_code == 404
+
+
+def test_uploads_stream_into_the_data_folder_and_leave_nothing(tmp_path):
+    from .conftest import UPLOADS, need_media
+
+    need_media()
+    settings = Settings.from_env(
+        {
+            "DATA_PATH": str(tmp_path / "data"),
+            "SAM2_DEMO_RANDOM_WEIGHTS": "1",
+            "SAM2_DEMO_DEVICE": "cpu",
+            "SAM2_DEMO_CONFIG": "configs/sam2.1/sam2.1_hiera_micro.yaml",
+        }
+    )
+    app = create_app(settings)
+    incoming = settings.uploads_dir / ".incoming"
+    with app.test_request_context():
+        from flask import request
+
+        part = request._get_file_stream(None, "video/mp4", "a.mp4")
+        assert Path(part.name).parent == incoming  # the parser writes to the data disk, not memory
+        part.close()
+    query = "mutation($f: Upload!) { uploadVideo(file: $f) { path numFrames } }"
+    data = {
+        "operations": json.dumps({"query": query, "variables": {"f": None}}),
+        "map": json.dumps({"0": ["variables.f"]}),
+        "0": ((UPLOADS / "vp8_640x360.webm").open("rb"), "clip.webm"),
+    }
+    result = app.test_client().post("/graphql", data=data, content_type="multipart/form-data").json
+    assert result["data"]["uploadVideo"]["numFrames"] == 50
+    assert list(incoming.iterdir()) == []
+    assert (tmp_path / "data" / result["data"]["uploadVideo"]["path"]).is_file()
