@@ -27,6 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from demo.backend.client import DemoClient  # noqa: E402
 from demo.backend.local_server import LocalServer  # noqa: E402
+from demo.backend.settings import Settings  # noqa: E402
 
 CONFIGS = {
     "micro": "configs/sam2.1/sam2.1_hiera_micro.yaml",
@@ -72,6 +73,7 @@ def bench_direct(config: str, video_file: Path, repeats: int, frame: int, seed: 
 
     from sam2.build_sam import build_sam2_video_predictor
 
+    torch.set_num_threads(Settings.from_env().model.torch_threads)  # as the server does
     torch.manual_seed(seed)
     predictor = build_sam2_video_predictor(config, ckpt_path=None, device="cpu")
     with torch.inference_mode():
@@ -99,7 +101,7 @@ def main() -> None:
     parser.add_argument("--config", default="tiny", help="micro | tiny | small | a config path")
     parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO, help="an .mp4 for the gallery")
     parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--frame", type=int, default=0)
+    parser.add_argument("--frame", type=int, default=10, help="a frame the session has not encoded yet")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-direct", action="store_true", help="only the server round trip")
     args = parser.parse_args()
@@ -122,6 +124,9 @@ def main() -> None:
     report = {
         "config": config,
         "device": "cpu",
+        "torch_threads": __import__("demo.backend.settings", fromlist=["Settings"])
+        .Settings.from_env()
+        .model.torch_threads,
         "first_click_ms": round(1000 * first, 1),
         "server": served,
         "direct": direct,

@@ -16,6 +16,7 @@ Environment variables (defaults in brackets):
 - `SAM2_DEMO_SEED` [0]: seed of those random weights
 - `SAM2_DEMO_DEVICE` [auto]: auto | cpu | cuda | cuda:N
 - `MODEL_CONCURRENCY` [2]: model calls that may run at once (clicks go first; see compute_gate.py)
+- `TORCH_THREADS` [cores / MODEL_CONCURRENCY]: CPU threads of each model call
 - `MAX_UPLOAD_MB` [200], `MAX_DURATION_SEC` [10], `MAX_SESSIONS` [8], `SESSION_TTL_SEC` [1800],
   `MAX_OBJECTS` [16], `MAX_FPS` [30], `MAX_LONG_SIDE` [1280], `MAX_INPUT_SIDE` [8192],
   `MAX_PROPAGATIONS` [4], `SESSION_LOCK_TIMEOUT_SEC` [30]
@@ -77,6 +78,7 @@ class ModelSettings:
     seed: int
     device: str  # "cpu", "cuda", "cuda:1", ...
     concurrency: int = 2  # model calls at once (see compute_gate.py)
+    torch_threads: int = 1  # intra-op CPU threads of each model call
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,9 @@ class Settings:
             random_weights=reader.flag("SAM2_DEMO_RANDOM_WEIGHTS", False),
             seed=reader.integer("SAM2_DEMO_SEED", 0, minimum=0),
             device=device,
-            concurrency=reader.integer("MODEL_CONCURRENCY", 2, minimum=1),
+            concurrency=(concurrency := reader.integer("MODEL_CONCURRENCY", 2, minimum=1)),
+            # slots x threads = cores: more threads than cores makes OpenMP wait on itself.
+            torch_threads=reader.integer("TORCH_THREADS", max(1, _cpu_count() // concurrency), minimum=1),
         )
         limits = Limits(
             max_upload_bytes=round(reader.number("MAX_UPLOAD_MB", 200, minimum=0.001) * 1024 * 1024),
@@ -140,6 +144,13 @@ class Settings:
             limits=limits,
             cors_origins=origins or ("*",),
         )
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the cores this process may use (containers, taskset)
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 def _resolve_device(requested: str) -> str:
