@@ -1,5 +1,6 @@
 """The training model, optimiser set-up, and real runs of the CLI: resume and torchrun."""
 
+import importlib.util
 import json
 import os
 import shutil
@@ -121,7 +122,7 @@ def test_config_errors():
 
 # ----------------------------------------------------------------------------- real runs
 RUN_ARGS = ["data.num_frames=2", "data.batch_size=2", "prompts.num_correction_clicks=1", "train.steps=4",
-            "train.save_every=2", "train.log_every=1", "optim.warmup_steps=1", "train.tensorboard=false"]
+            "train.save_every=2", "train.log_every=1", "optim.warmup_steps=1"]
 
 
 def run_cli(args, nproc=1):
@@ -150,7 +151,8 @@ def state(path):
 @pytest.fixture(scope="module")
 def full_run(vos_root, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("full"))
-    run_cli(["--config", "micro", f"data.sources.0.root={vos_root}", f"train.out_dir={out}"] + RUN_ARGS)
+    run_cli(["--config", "micro", f"data.sources.0.root={vos_root}", f"train.out_dir={out}",
+             "train.tensorboard=true"] + RUN_ARGS)
     return out
 
 
@@ -158,6 +160,9 @@ def test_run_writes_logs_and_official_checkpoints(full_run):
     log = read_log(full_run)
     assert sorted(log) == [1, 2, 3, 4]
     assert all(np.isfinite(r["loss"]) and r["loss"] > 0 for r in log.values())
+    if importlib.util.find_spec("tensorboard") is not None:
+        events = os.listdir(os.path.join(full_run, "tensorboard"))
+        assert any(e.startswith("events.out.tfevents") for e in events)
     ckpts = os.path.join(full_run, "checkpoints")
     assert sorted(os.listdir(ckpts)) == ["checkpoint_0000002.pt", "checkpoint_0000004.pt", "latest.pt"]
     # The file loads as an official checkpoint: into the model and into the video predictor.
@@ -172,7 +177,8 @@ def test_resume_reproduces_the_uninterrupted_run(full_run, vos_root, tmp_path):
     os.makedirs(os.path.join(out, "checkpoints"))
     shutil.copy(os.path.join(full_run, "checkpoints", "checkpoint_0000002.pt"),
                 os.path.join(out, "checkpoints", "latest.pt"))
-    run_cli(["--config", "micro", f"data.sources.0.root={vos_root}", f"train.out_dir={out}", "--resume"] + RUN_ARGS)
+    run_cli(["--config", "micro", f"data.sources.0.root={vos_root}", f"train.out_dir={out}", "--resume",
+             "train.tensorboard=false"] + RUN_ARGS)
     full, resumed = read_log(full_run), read_log(out)
     assert sorted(resumed) == [3, 4]
     for step in (3, 4):
@@ -184,14 +190,17 @@ def test_resume_reproduces_the_uninterrupted_run(full_run, vos_root, tmp_path):
 
 def test_two_process_torchrun_matches_one_process(full_run, vos_root, tmp_path):
     out = str(tmp_path / "ddp")
-    run_cli(["--config", "micro", f"data.sources.0.root={vos_root}", f"train.out_dir={out}"] + RUN_ARGS, nproc=2)
+    run_cli(["--config", "micro", f"data.sources.0.root={vos_root}", f"train.out_dir={out}",
+             "train.tensorboard=false"] + RUN_ARGS, nproc=2)
     full, ddp = read_log(full_run), read_log(out)
     assert sorted(ddp) == [1, 2, 3, 4]
+    # Same clips, same seeds, gradients summed in the same order: equal up to float rounding
+    # (bitwise equal on our machine).
     for step in ddp:
-        assert ddp[step]["loss"] == pytest.approx(full[step]["loss"], rel=1e-4), step
+        assert ddp[step]["loss"] == pytest.approx(full[step]["loss"], rel=1e-5), step
     a, b = state(os.path.join(full_run, "checkpoints", "latest.pt")), state(os.path.join(out, "checkpoints", "latest.pt"))
     worst = max(float((a[k] - b[k]).abs().max()) for k in a)
-    assert worst < 1e-4
+    assert worst < 1e-5
 
 
 def test_eval_vos_then_jf(full_run, vos_root, tmp_path):
