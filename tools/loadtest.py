@@ -162,7 +162,7 @@ def run(url: str, video: str, sessions: int, clicks: int, think: float) -> dict:
         "mean_ms": round(1000 * statistics.fmean(lat), 1) if lat else None,
         "wall_s": round(wall, 1),
         "propagated_frames": results.propagated_frames,
-        "propagation_fps": round(results.propagated_frames / results.propagation_seconds, 1)
+        "propagation_fps": round(results.propagated_frames / results.propagation_seconds, 2)
         if results.propagation_seconds
         else None,
     }

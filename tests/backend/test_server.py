@@ -255,3 +255,21 @@ def test_graphql_errors_are_json_with_codes(client):
     result = client.graphql_raw('mutation { startSession(input: {path: "../x.mp4"}) { sessionId } }')
     assert result["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
     assert json.dumps(result)  # plain JSON
+
+
+def test_in_band_error_part_when_the_session_ends_while_a_propagation_waits(client, server):
+    sid = client.start_session(GALLERY_VIDEO)
+    client.add_points(sid, 0, 1, [[0.5, 0.5]], [1])
+    first = client.propagate(sid, 0, direction="forward")
+    parts_a, done_a = [], threading.Event()
+    read_parts_in_thread(first, parts_a, done_a)
+    wait_for(lambda: len(parts_a) >= 1, 60, "the first frame")
+    waiting = client.propagate(sid, 0, direction="forward")  # queued behind the first
+    parts_b, done_b = [], threading.Event()
+    read_parts_in_thread(waiting, parts_b, done_b)
+    time.sleep(0.3)
+    assert client.close_session(sid) is True
+    assert done_a.wait(30) and done_b.wait(30)  # both streams end with the closing boundary
+    assert "error" not in parts_a[-1].body  # the running one just stops
+    assert len(parts_b) == 1 and parts_b[0].body["error"]["code"] == "SESSION_EXPIRED"
+    assert "Session expired" in parts_b[0].body["error"]["message"]
