@@ -216,3 +216,27 @@ def test_eval_vos_then_jf(full_run, vos_root, tmp_path):
     # The first frame is the prompt itself: scored with all frames, it is near perfect there.
     first = jf.evaluate(vos_root, out, videos=names, workers=1, skip_first_last=False)
     assert first["overall"]["J"] >= scores["overall"]["J"] * 0.5
+
+
+def test_accumulation_and_loader_workers_match_the_plain_run(full_run, vos_root, tmp_path):
+    # Two accumulation rounds of one clip, loaded by a worker process = one round of two clips.
+    out = str(tmp_path / "accum")
+    run_cli(["--config", "micro", f"data.sources.0.root={vos_root}", f"train.out_dir={out}", "optim.accum=2",
+             "data.num_workers=1", "train.tensorboard=false"] + RUN_ARGS)
+    full, accum = read_log(full_run), read_log(out)
+    for step in (1, 2, 3, 4):
+        assert accum[step]["loss"] == pytest.approx(full[step]["loss"], rel=1e-5), step
+
+
+def test_activation_checkpointing_gives_the_same_gradients():
+    images, masks = toy_clip(t=2)
+    plan = PromptPlan(True, False, [0], [0])
+    grads = []
+    for use_ckpt in (False, True):
+        torch.manual_seed(0)
+        sam = build_sam2(MICRO, device="cpu", mode="eval", apply_postprocessing=False)  # eval: no dropout
+        model = SAM2Train(sam, PromptConfig(num_correction_clicks=1), checkpoint_image_encoder=use_ckpt)
+        frames = model(images, masks, torch.Generator().manual_seed(0), plan)
+        clip_loss(frames, masks, LossWeights())["total"].backward()
+        grads.append(sam.image_encoder.trunk.patch_embed.proj.weight.grad.clone())
+    assert torch.allclose(grads[0], grads[1], atol=1e-6, rtol=1e-5)
