@@ -257,3 +257,33 @@ def test_nothing_half_written_after_bad_uploads(ctx, server):
     incoming = server.data_path / "uploads" / ".incoming"
     assert list(incoming.iterdir()) == []
     assert "Traceback" not in server.log_text()
+
+
+def test_client_hanging_up_mid_upload_leaves_nothing(ctx, server, client):
+    import socket
+    import time
+
+    context, bystander = ctx
+    boundary = "cut"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="operations"\r\n\r\n'
+        '{"query": "mutation($f: Upload!) { uploadVideo(file: $f) { path } }", "variables": {"f": null}}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="map"\r\n\r\n'
+        '{"0": ["variables.f"]}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="0"; filename="a.mp4"\r\n'
+        "Content-Type: video/mp4\r\n\r\n"
+    ).encode() + (UPLOADS / "quicktime_h264_640x360.mov").read_bytes()[:60000]
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(
+            b"POST /graphql HTTP/1.1\r\nHost: t\r\n"
+            + f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: 5000000\r\n\r\n".encode()
+            + head
+        )
+        time.sleep(0.5)  # the server is now reading the body ... and the client goes away
+    incoming = server.data_path / "uploads" / ".incoming"
+    deadline = time.monotonic() + 20
+    while list(incoming.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert list(incoming.iterdir()) == []
+    assert server.healthy()["status"] == "ok"
+    assert client.add_points(bystander, 2, 1, [[0.5, 0.5]], [1])["frameIndex"] == 2
