@@ -38,7 +38,8 @@ def test_python_m_demo_backend_fails_with_one_clear_line(tmp_path, env, words):
         "PYTHONPATH": str(REPO),
         **env,
     }
-    full.pop("SAM2_DEMO_RANDOM_WEIGHTS", None) if "SAM2_DEMO_RANDOM_WEIGHTS" not in env else None
+    if "SAM2_DEMO_RANDOM_WEIGHTS" not in env:  # the caller's environment must not switch it on
+        full.pop("SAM2_DEMO_RANDOM_WEIGHTS", None)
     done = subprocess.run(  # noqa: PLW1510 - the exit code is asserted below
         [sys.executable, "-m", "demo.backend"],
         cwd=tmp_path,
