@@ -40,7 +40,7 @@ def make_video(rng: np.random.Generator, num_frames: int, size: Tuple[int, int],
     h, w = size
     background = _texture(rng, h, w, rng.uniform(60, 190, 3), cell=int(rng.integers(4, 9)))
     objects = []
-    for k in range(num_objects):
+    for _ in range(num_objects):
         r = rng.uniform(0.12, 0.22) * min(h, w)
         objects.append({
             "kind": int(rng.integers(3)),

@@ -27,7 +27,13 @@ from sam2.build_sam import build_sam2
 from training import distributed
 from training.checkpointing import LATEST, checkpoint_dir, load_for_resume, save_checkpoint
 from training.config import load_train_config
-from training.datasets.dataset import ClipDataset, StepSampler, build_source, clip_to_model_input, collate_clips
+from training.datasets.dataset import (
+    ClipDataset,
+    StepSampler,
+    build_source,
+    clip_to_model_input,
+    collate_clips,
+)
 from training.losses import LossWeights, clip_loss
 from training.model import SAM2Train
 from training.optim import build_optimizer, lr_factor, set_lr

@@ -12,12 +12,11 @@ import sys
 
 import numpy as np
 import torch
+from conftest import SUBPROCESS_ENV, slow
 
 from sam2.build_sam import build_sam2
 from training import eval_vos, jf
 from training.synthetic import write_vos_folder
-
-from conftest import SUBPROCESS_ENV, slow
 
 MICRO = "configs/sam2.1/sam2.1_hiera_micro.yaml"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -1,6 +1,5 @@
 """J and F on hand-made masks, and the J&F tool end to end on PNG folders."""
 
-import math
 import os
 
 import numpy as np

@@ -23,7 +23,7 @@ def test_focal_loss_matches_the_formula():
     got = focal_loss(logits, targets)
     for k in range(2):
         for m in range(3):
-            vals = [naive_focal(float(l), float(t)) for l, t in zip(logits[k, m].flatten(), targets[k, m].flatten())]
+            vals = [naive_focal(float(v), float(t)) for v, t in zip(logits[k, m].flatten(), targets[k, m].flatten())]
             assert abs(float(got[k, m]) - sum(vals) / len(vals)) < 1e-6
 
 

@@ -11,16 +11,15 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import SUBPROCESS_ENV
 
 from sam2.build_sam import build_sam2, build_sam2_video_predictor
 from training import eval_vos, jf
 from training.config import load_train_config
 from training.losses import LossWeights, clip_loss
 from training.model import SAM2Train
-from training.optim import build_optimizer, is_no_decay, lr_factor, param_groups
+from training.optim import is_no_decay, lr_factor, param_groups
 from training.prompts import PromptConfig, PromptPlan
-
-from conftest import SUBPROCESS_ENV
 
 MICRO = "configs/sam2.1/sam2.1_hiera_micro.yaml"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
