@@ -17,6 +17,8 @@ Environment variables (defaults in brackets):
 - `SAM2_DEMO_DEVICE` [auto]: auto | cpu | cuda | cuda:N
 - `MODEL_CONCURRENCY` [2]: model calls that may run at once (clicks go first; see compute_gate.py)
 - `TORCH_THREADS` [cores / MODEL_CONCURRENCY]: CPU threads of each model call
+- `FEATURE_CACHE_MB` [512]: per session, image features kept so re-tracking skips the encoder
+  (about 17 MB a frame for the 1024 px models; MAX_SESSIONS x this is the bound)
 - `MAX_UPLOAD_MB` [200], `MAX_DURATION_SEC` [10], `MAX_SESSIONS` [8], `SESSION_TTL_SEC` [1800],
   `MAX_OBJECTS` [16], `MAX_FPS` [30], `MAX_LONG_SIDE` [1280], `MAX_INPUT_SIDE` [8192],
   `MAX_PROPAGATIONS` [4], `SESSION_LOCK_TIMEOUT_SEC` [30]
@@ -79,6 +81,7 @@ class ModelSettings:
     device: str  # "cpu", "cuda", "cuda:1", ...
     concurrency: int = 2  # model calls at once (see compute_gate.py)
     torch_threads: int = 1  # intra-op CPU threads of each model call
+    feature_cache_mb: int = 512  # per session: cached image-encoder outputs
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,7 @@ class Settings:
             concurrency=(concurrency := reader.integer("MODEL_CONCURRENCY", 2, minimum=1)),
             # slots x threads = cores: more threads than cores makes OpenMP wait on itself.
             torch_threads=reader.integer("TORCH_THREADS", max(1, _cpu_count() // concurrency), minimum=1),
+            feature_cache_mb=reader.integer("FEATURE_CACHE_MB", 512, minimum=0),
         )
         limits = Limits(
             max_upload_bytes=round(reader.number("MAX_UPLOAD_MB", 200, minimum=0.001) * 1024 * 1024),
