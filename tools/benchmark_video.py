@@ -212,6 +212,7 @@ def main(argv=None):
         else os.path.abspath(args.config)
     if args.workdir is None:
         args.workdir = tempfile.mkdtemp(prefix="sam2bench_")
+    os.makedirs(args.workdir, exist_ok=True)
     if args.video_dir is None:
         args.video_dir = extract_frames(args.video, args.frames, tempfile.mkdtemp(dir=args.workdir))
     if args.reference_python:
