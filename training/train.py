@@ -27,6 +27,7 @@ from sam2.build_sam import build_sam2
 from training import distributed
 from training.checkpointing import LATEST, checkpoint_dir, load_for_resume, save_checkpoint
 from training.config import load_train_config
+from training.datasets.clip import DataError
 from training.datasets.dataset import (
     ClipDataset,
     StepSampler,
@@ -165,14 +166,20 @@ def main(argv=None) -> None:
     parser.add_argument("--resume-from", metavar="CHECKPOINT", help="continue from this checkpoint file")
     parser.add_argument("overrides", nargs="*", help="key=value config overrides")
     args = parser.parse_intermixed_args(argv)  # options may sit between overrides
-    cfg = load_train_config(args.config, args.overrides)
+    try:
+        cfg = load_train_config(args.config, args.overrides)
+    except (ValueError, FileNotFoundError) as e:
+        parser.exit(2, f"error: {e}\n")
     resume = args.resume_from
     if args.resume and resume is None:
         resume = os.path.join(checkpoint_dir(cfg.train.out_dir), LATEST)
     if int(os.environ.get("RANK", "0")) == 0:
         os.makedirs(cfg.train.out_dir, exist_ok=True)
         OmegaConf.save(cfg, os.path.join(cfg.train.out_dir, "config.yaml"))
-    records = train(cfg, resume)
+    try:
+        records = train(cfg, resume)
+    except DataError as e:  # a data set problem: say which file and why, not a traceback
+        parser.exit(2, f"error: {e}\n")
     if records and int(os.environ.get("RANK", "0")) == 0:
         print(f"done: {len(records)} steps, last loss {records[-1]['loss']:.4f}, "
               f"checkpoint {os.path.join(checkpoint_dir(cfg.train.out_dir), LATEST)}")

@@ -239,3 +239,10 @@ def test_activation_checkpointing_gives_the_same_gradients():
         clip_loss(frames, masks, LossWeights())["total"].backward()
         grads.append(sam.image_encoder.trunk.patch_embed.proj.weight.grad.clone())
     assert torch.allclose(grads[0], grads[1], atol=1e-6, rtol=1e-5)
+
+
+def test_cli_reports_bad_data_without_a_traceback(tmp_path):
+    cmd = [sys.executable, "-m", "training.train", "--config", "micro", f"data.sources.0.root={tmp_path}/absent"]
+    done = subprocess.run(cmd, cwd=REPO, env=SUBPROCESS_ENV, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert "JPEGImages" in done.stderr and "Traceback" not in done.stderr
