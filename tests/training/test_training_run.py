@@ -246,3 +246,24 @@ def test_cli_reports_bad_data_without_a_traceback(tmp_path):
     done = subprocess.run(cmd, cwd=REPO, env=SUBPROCESS_ENV, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2
     assert "JPEGImages" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_init_checkpoint_is_loaded(full_run, vos_root):
+    from training.train import build_model
+
+    latest = os.path.join(full_run, "checkpoints", "latest.pt")
+    cfg = load_train_config("micro", [f"data.sources.0.root={vos_root}", f"model.init_checkpoint={latest}",
+                                      "train.seed=123"])
+    model = build_model(cfg, torch.device("cpu"))
+    saved = state(latest)
+    assert all(torch.equal(v, saved[k]) for k, v in model.sam.state_dict().items())
+
+
+@pytest.mark.parametrize("size", ["t", "s", "b+", "l"])
+def test_official_size_configs_compose(size):
+    from sam2.build_sam import resolve_config_path
+
+    cfg = load_train_config(f"sam2.1_hiera_{size}_finetune", ["data.sources.0.root=x"])
+    assert os.path.isfile(resolve_config_path(cfg.model.config))
+    assert cfg.model.init_checkpoint.startswith("checkpoints/sam2.1_hiera_")
+    assert cfg.optim.lr == 5e-6 and cfg.optim.vision_lr == 3e-6 and cfg.data.num_frames == 8
