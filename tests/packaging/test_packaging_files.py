@@ -362,3 +362,28 @@ def test_compose_environment_is_accepted_by_the_server_settings(compose):
     assert settings.model.random_weights is False
     for name in ("GUNICORN_THREADS", "GUNICORN_TIMEOUT"):
         assert int(environment[name]) > 0
+
+
+def _server_variables() -> set[str]:
+    """Every environment variable the demo server reads (settings.py and the gunicorn config)."""
+    settings = (REPO / "demo/backend/settings.py").read_text()
+    gunicorn = (REPO / "demo/backend/gunicorn.conf.py").read_text()
+    names = set(re.findall(r'reader\.\w+\(\s*"([A-Z0-9_]+)"', settings))
+    names |= set(re.findall(r"environ\.get\(['\"]([A-Z0-9_]+)", gunicorn))
+    assert len(names) > 10, "the settings module changed shape; update this test"
+    return names
+
+
+def test_every_server_variable_is_in_the_readme_table():
+    readme = (REPO / "README.md").read_text()
+    missing = sorted(name for name in _server_variables() if f"`{name}`" not in readme)
+    assert not missing, f"README's configuration table lacks {missing}"
+
+
+def test_every_server_variable_is_passed_by_compose():
+    compose_text = (REPO / "docker-compose.yaml").read_text()
+    fixed_by_image = {"DATA_PATH", "CHECKPOINT_DIR", "FRONTEND_DIST", "HOST", "PORT"}
+    missing = sorted(
+        name for name in _server_variables() - fixed_by_image if f"{name}: ${{{name}:-" not in compose_text
+    )
+    assert not missing, f"docker-compose.yaml does not pass {missing} through"
