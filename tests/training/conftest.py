@@ -1,16 +1,8 @@
-"""Fixtures for the training suite: synthetic DAVIS-style folders and a run helper."""
-
-import os
+"""Fixtures for the training suite: a synthetic DAVIS-style folder."""
 
 import pytest
 
 from training.synthetic import write_vos_folder
-
-# Subprocesses (training runs, torchrun) get one thread each: on a busy 2-core machine
-# several OpenMP threads per process spin against each other and run many times slower.
-SUBPROCESS_ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
-
-slow = pytest.mark.skipif(os.environ.get("RUN_SLOW") != "1", reason="slow; set RUN_SLOW=1 to run")
 
 
 @pytest.fixture(scope="session")

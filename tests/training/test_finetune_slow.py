@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 import torch
-from conftest import SUBPROCESS_ENV, slow
+from training_test_support import SUBPROCESS_ENV, slow
 
 from sam2.build_sam import build_sam2
 from training import eval_vos, jf

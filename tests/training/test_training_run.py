@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import SUBPROCESS_ENV
+from training_test_support import SUBPROCESS_ENV
 
 from sam2.build_sam import build_sam2, build_sam2_video_predictor
 from training import eval_vos, jf
