@@ -101,12 +101,13 @@ class SAM2VideoPredictor(SAM2Base):
 
     def _new_state(self, frames: VideoFrames, offload_video: bool, offload_state: bool) -> InferenceState:
         device = self.device
+        features = FrameFeatureCache(self.feature_cache_bytes)
         state = InferenceState(
             frames=frames,
             device=device,
             storage_device=torch.device("cpu") if offload_state else device,
-            features=FrameFeatureCache(self.feature_cache_bytes),
-            conditioned=ConditionedFeatureCache(self.conditioned_cache_entries),
+            features=features,
+            conditioned=ConditionedFeatureCache(self.conditioned_cache_entries, features),
             offload_video_to_cpu=offload_video,
             offload_state_to_cpu=offload_state,
         )

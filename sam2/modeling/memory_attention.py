@@ -88,9 +88,13 @@ class MemoryAttentionLayer(nn.Module):
         pos: Tensor | None = None,
         query_pos: Tensor | None = None,
         num_k_exclude_rope: int = 0,
+        self_attended: Tensor | None = None,
     ) -> Tensor:
-        """tgt/query_pos: (B, N, d_model); memory/pos: (B, M, mem_dim) -> (B, N, d_model)."""
-        tgt = self._self_attention_block(tgt, query_pos)
+        """tgt/query_pos: (B, N, d_model); memory/pos: (B, M, mem_dim) -> (B, N, d_model).
+
+        ``self_attended``: this layer's self-attention output for ``tgt``, if already known.
+        """
+        tgt = self._self_attention_block(tgt, query_pos) if self_attended is None else self_attended
         tgt = self._cross_attention_block(tgt, memory, query_pos, pos, num_k_exclude_rope)
         hidden = self.dropout(self.activation(self.linear1(self.norm3(tgt))))
         return tgt + self.dropout3(self.linear2(hidden))
@@ -126,13 +130,15 @@ class MemoryAttention(nn.Module):
         curr_pos: Tensor | list[Tensor] | None = None,
         memory_pos: Tensor | None = None,
         num_obj_ptr_tokens: int = 0,
+        first_self_attention: Tensor | None = None,
     ) -> Tensor:
         """Attend the current frame to the memory.
 
         curr, curr_pos: (N, B, d_model) current-frame tokens and their position encoding
             (a one-element list is accepted too);
         memory, memory_pos: (M, B, mem_dim) memory tokens, the last ``num_obj_ptr_tokens``
-            of which are object pointers (no RoPE).
+            of which are object pointers (no RoPE);
+        first_self_attention: optional :meth:`first_layer_self_attention` of curr.
         Returns (N, B, d_model).
         """
         if isinstance(curr, list):
@@ -142,22 +148,35 @@ class MemoryAttention(nn.Module):
         if curr.shape[1] != memory.shape[1]:
             raise ValueError(f"batch size differs: current frame {curr.shape[1]}, memory {memory.shape[1]}")
 
-        output = curr
-        if self.pos_enc_at_input and curr_pos is not None:
-            output = output + 0.1 * curr_pos
+        output, curr_pos = self._queries(curr, curr_pos)
+        memory = self._to_layer_layout(memory)
+        memory_pos = self._to_layer_layout(memory_pos)
 
-        def to_layer_layout(x: Tensor | None) -> Tensor | None:
-            return x.transpose(0, 1) if (self.batch_first and x is not None) else x
-
-        output = to_layer_layout(output)
-        curr_pos = to_layer_layout(curr_pos)
-        memory = to_layer_layout(memory)
-        memory_pos = to_layer_layout(memory_pos)
-
-        for layer in self.layers:
+        for i, layer in enumerate(self.layers):
             extra = {}
             if isinstance(layer.cross_attn_image, RoPEAttention):
                 extra["num_k_exclude_rope"] = num_obj_ptr_tokens
+            if i == 0 and first_self_attention is not None:
+                extra["self_attended"] = first_self_attention
             output = layer(tgt=output, memory=memory, pos=memory_pos, query_pos=curr_pos, **extra)
 
-        return to_layer_layout(self.norm(output))
+        return self._to_layer_layout(self.norm(output))
+
+    def _to_layer_layout(self, x: Tensor | None) -> Tensor | None:
+        return x.transpose(0, 1) if (self.batch_first and x is not None) else x
+
+    def _queries(self, curr: Tensor, curr_pos: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        output = curr
+        if self.pos_enc_at_input and curr_pos is not None:
+            output = output + 0.1 * curr_pos
+        return self._to_layer_layout(output), self._to_layer_layout(curr_pos)
+
+    def first_layer_self_attention(self, curr: Tensor, curr_pos: Tensor | None) -> Tensor:
+        """The first layer's self-attention output for (N, B, d_model) frame tokens.
+
+        It depends on the frame alone (memory enters later), so a video predictor can
+        compute it once per frame and pass it to :meth:`forward` as
+        ``first_self_attention`` for every object and every tracking pass.
+        """
+        output, curr_pos = self._queries(curr, curr_pos)
+        return self.layers[0]._self_attention_block(output, curr_pos)

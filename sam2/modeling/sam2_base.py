@@ -461,10 +461,12 @@ class SAM2Base(torch.nn.Module):
         num_frames: int,
         track_in_reverse: bool = False,
         selection: Optional[Tuple[list, list]] = None,
+        first_self_attention: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         """Fuse the frame's top-level features (HW, B, C) with memory; returns (B, C, H, W).
 
-        ``selection`` may pass a precomputed :meth:`_select_memories` result.
+        ``selection`` may pass a precomputed :meth:`_select_memories` result and
+        ``first_self_attention`` the memory attention's first, memory-independent step.
         """
         feats = current_vision_feats[-1]
         batch, C = feats.size(1), self.hidden_dim
@@ -503,6 +505,7 @@ class SAM2Base(torch.nn.Module):
             memory=torch.cat(memories, dim=0),
             memory_pos=torch.cat(memory_pos, dim=0),
             num_obj_ptr_tokens=num_obj_ptr_tokens,
+            first_self_attention=first_self_attention,
         )
         return conditioned.permute(1, 2, 0).view(batch, C, H, W)
 
@@ -529,9 +532,18 @@ class SAM2Base(torch.nn.Module):
         cached = conditioned_cache.lookup(key, selection)
         if cached is not None:
             return cached
+        # The first self-attention sees only the frame: shared by objects and passes.
+        first = conditioned_cache.first_self_attention(
+            frame_idx,
+            current_vision_feats[-1].shape,
+            lambda: self.memory_attention.first_layer_self_attention(
+                current_vision_feats[-1], current_vision_pos_embeds[-1]
+            ),
+        )
         pix_feat = self._prepare_memory_conditioned_features(
             frame_idx, is_init_cond_frame, current_vision_feats, current_vision_pos_embeds,
             feat_sizes, output_dict, num_frames, track_in_reverse, selection=selection,
+            first_self_attention=first,
         )
         conditioned_cache.store(key, selection, pix_feat)
         return pix_feat

@@ -5,11 +5,13 @@
 * :class:`ConditionedFeatureCache` keeps memory-conditioned features per (object, frame,
   direction) together with the exact memories they were computed from; a click on an
   already-tracked frame reuses them while those memories are unchanged, which skips
-  memory attention (the most expensive step of a click on a tracked frame).
+  memory attention (the most expensive step of a click on a tracked frame). It also hands
+  out the memory attention's first self-attention per frame (it does not depend on the
+  memory), computed once for all objects and tracking passes.
 """
 
 from collections import OrderedDict
-from typing import Hashable, List, Optional, Tuple
+from typing import Callable, Hashable, List, Optional, Tuple
 
 import torch
 
@@ -61,6 +63,23 @@ class FrameFeatureCache:
             self.bytes -= self._sizes.pop(old)
         return entry
 
+    def derived(self, frame_idx: int, name: str, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """A tensor computed from a cached frame's features, kept (and counted) with them."""
+        entry = self._entries.get(frame_idx)
+        if entry is None:
+            return compute()  # the frame is not cached: nothing to attach the result to
+        value = entry.get(name)
+        if value is None:
+            value = compute()
+            entry[name] = value
+            self._sizes[frame_idx] += _nbytes(value)
+            self.bytes += _nbytes(value)
+            self._entries.move_to_end(frame_idx)
+            while self.bytes > self.max_bytes and len(self._entries) > 1:
+                old, _ = self._entries.popitem(last=False)
+                self.bytes -= self._sizes.pop(old)
+        return value
+
     def discard(self, frame_idx: int) -> None:
         if frame_idx in self._entries:
             del self._entries[frame_idx]
@@ -103,8 +122,9 @@ class ConditionedFeatureCache:
     identity: any recomputed memory (a new output dict or tensor) invalidates them.
     """
 
-    def __init__(self, max_entries: int):
+    def __init__(self, max_entries: int, frame_features: Optional[FrameFeatureCache] = None):
         self.max_entries = max_entries
+        self.frame_features = frame_features
         self._entries: "OrderedDict[Hashable, Tuple[tuple, torch.Tensor]]" = OrderedDict()
         self.hits = 0
         self.misses = 0
@@ -127,6 +147,16 @@ class ConditionedFeatureCache:
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
+
+    def first_self_attention(self, frame_idx: int, shape, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """The memory attention's memory-independent first step for a frame, computed once.
+
+        Stored beside the frame's image features (same byte budget). ``shape`` is that of
+        the frame tokens it was computed from (it includes the object batch size).
+        """
+        if self.frame_features is None:
+            return compute()
+        return self.frame_features.derived(frame_idx, f"first_self_attention{tuple(shape)}", compute)
 
     def clear(self) -> None:
         self._entries.clear()
