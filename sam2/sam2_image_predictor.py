@@ -194,13 +194,13 @@ class SAM2ImagePredictor:
             if values is not None and len(values) != n:
                 raise ValueError(f"{name} has {len(values)} entries for {n} images")
         out_masks, out_ious, out_low = [], [], []
-        for i in range(n):
-            def pick(values):
-                return None if values is None else values[i]
+        def pick(values, i):
+            return None if values is None else values[i]
 
+        for i in range(n):
             mask_t, coords, labels, boxes = self._prep_prompts(
-                pick(point_coords_batch), pick(point_labels_batch), pick(box_batch), pick(mask_input_batch),
-                normalize_coords, img_idx=i,
+                pick(point_coords_batch, i), pick(point_labels_batch, i), pick(box_batch, i),
+                pick(mask_input_batch, i), normalize_coords, img_idx=i,
             )
             masks, ious, low = self._predict(coords, labels, boxes, mask_t, multimask_output, return_logits,
                                              img_idx=i)

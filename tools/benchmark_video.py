@@ -138,7 +138,8 @@ def run(args) -> dict:
         points = click_points(w, h, args.objects)
         clicks = []
         for k, (x, y) in enumerate(points):
-            _, t = timed(lambda: predictor.add_new_points_or_box(state, 0, k + 1, points=[[x, y]], labels=[1]))
+            _, t = timed(lambda k=k, x=x, y=y: predictor.add_new_points_or_box(
+                state, 0, k + 1, points=[[x, y]], labels=[1]))
             clicks.append(t)
         result["first_click_s"] = clicks[0]
         _, result["refine_click_s"] = timed(lambda: predictor.add_new_points_or_box(

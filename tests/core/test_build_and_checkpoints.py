@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import MICRO_CONFIG
 
 from sam2.build_sam import (
     build_sam2,
@@ -15,8 +16,6 @@ from sam2.build_sam import (
     resolve_device,
 )
 from sam2.checkpoint import CheckpointError, load_checkpoint
-
-from conftest import MICRO_CONFIG
 
 OFFICIAL = {
     "sam2.1_hiera_t": "configs/sam2.1/sam2.1_hiera_t.yaml",

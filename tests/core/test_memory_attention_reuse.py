@@ -1,10 +1,9 @@
 """Reusing the memory attention's first self-attention gives exactly the same output."""
 
 import torch
+from conftest import MICRO_CONFIG
 
 from sam2.build_sam import build_sam2
-
-from conftest import MICRO_CONFIG
 
 
 def test_first_self_attention_reuse_is_exact():

@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import GOLDEN, REPO_ROOT, require
 from PIL import Image
 
-from conftest import GOLDEN, REPO_ROOT, require
 from sam2.video.frames import VideoLoadError
 
 

@@ -143,7 +143,10 @@ def test_rope_scores_depend_only_on_relative_position():
     q = torch.randn(8).expand(1, 1, 16, 8)
     k = torch.randn(8).expand(1, 1, 16, 8)
     q_rot, k_rot = apply_rotary_enc(q, k, rot)
-    score = lambda a, b: (q_rot[0, 0, a] * k_rot[0, 0, b]).sum()
+
+    def score(a, b):
+        return (q_rot[0, 0, a] * k_rot[0, 0, b]).sum()
+
     # (x=1,y=0)->(x=0,y=0) and (x=3,y=2)->(x=2,y=2): both offset (1, 0)
     torch.testing.assert_close(score(1, 0), score(2 * 4 + 3, 2 * 4 + 2))
 
