@@ -88,15 +88,16 @@ class SAM2VideoPredictor(SAM2Base):
         return state
 
     @torch.inference_mode()
-    def init_stream(self, first_frame: np.ndarray, offload_state_to_cpu: bool = False) -> InferenceState:
+    def init_stream(self, first_frame: np.ndarray, offload_state_to_cpu: bool = False,
+                    keep_last_frames: int = 64) -> InferenceState:
         """Start a state for frames that arrive one at a time (see :meth:`track_new_frame`).
 
         ``first_frame``: (H, W, 3) uint8 RGB. Prompt objects on frame 0 (or on any frame
-        received so far), then push frames with :meth:`track_new_frame`.
+        received so far), then push frames with :meth:`track_new_frame`. Only the newest
+        ``keep_last_frames`` frames are held, so a stream can run indefinitely.
         """
-        frames = VideoFrames(StreamingFrameSource(self.image_size, first_frame), cache_frames=self.frame_cache_frames)
-        # Streamed frames live only in the source; keep every decoded one reachable.
-        frames.cache_frames = 2
+        # The source holds the recent frames already; the view needs no cache of its own.
+        frames = VideoFrames(StreamingFrameSource(self.image_size, first_frame, keep_last_frames), cache_frames=1)
         return self._new_state(frames, False, offload_state_to_cpu)
 
     def _new_state(self, frames: VideoFrames, offload_video: bool, offload_state: bool) -> InferenceState:

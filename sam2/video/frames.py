@@ -13,7 +13,7 @@ import os
 import re
 import threading
 from collections import OrderedDict
-from typing import Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional
 
 import numpy as np
 import torch
@@ -168,11 +168,17 @@ def _first_line(e: Exception) -> str:
 
 
 class StreamingFrameSource:
-    """Frames pushed one at a time (a camera, a live stream); the video grows as they come."""
+    """Frames pushed one at a time (a camera, a live stream); the video grows as they come.
 
-    def __init__(self, image_size: int, first_frame: np.ndarray):
+    Only the newest ``keep_last`` frames are held (a stream may run for hours); tracking
+    needs just the frame being tracked, and prompts go on recent frames.
+    """
+
+    def __init__(self, image_size: int, first_frame: np.ndarray, keep_last: int = 64):
         self.image_size = image_size
-        self._frames: List[np.ndarray] = []
+        self.keep_last = max(1, keep_last)
+        self._frames: Dict[int, np.ndarray] = {}
+        self._count = 0
         arr = np.asarray(first_frame)
         if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
             raise VideoLoadError(f"stream frames must be (H, W, 3) uint8 RGB, got {arr.shape} {arr.dtype}")
@@ -181,7 +187,7 @@ class StreamingFrameSource:
 
     @property
     def num_frames(self) -> int:
-        return len(self._frames)
+        return self._count
 
     def append(self, frame: np.ndarray) -> int:
         arr = np.asarray(frame)
@@ -190,10 +196,17 @@ class StreamingFrameSource:
                 f"stream frame must be ({self.height}, {self.width}, 3) uint8 like the first one, "
                 f"got {arr.shape} {arr.dtype}"
             )
-        self._frames.append(resize_frame(Image.fromarray(arr), self.image_size))
-        return len(self._frames) - 1
+        index = self._count
+        self._frames[index] = resize_frame(Image.fromarray(arr), self.image_size)
+        self._frames.pop(index - self.keep_last, None)
+        self._count += 1
+        return index
 
     def read(self, index: int) -> np.ndarray:
+        if index not in self._frames:
+            raise VideoLoadError(
+                f"stream frame {index} is no longer held: a stream keeps its last {self.keep_last} frames"
+            )
         return self._frames[index]
 
     def close(self) -> None:

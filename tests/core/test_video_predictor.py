@@ -122,6 +122,12 @@ def test_streaming_frames(predictor, frames_dir):
         assert f == i and ids == [1] and masks.shape == (1, 1, 108, 192)
     with pytest.raises(VideoLoadError, match="like the first one"):
         predictor.track_new_frame(state, frames[0][:50])
+    short = predictor.init_stream(frames[0], keep_last_frames=2)
+    for frame in frames[1:4]:
+        short.frames.source.append(frame)
+    assert short["num_frames"] == 4
+    with pytest.raises(VideoLoadError, match="no longer held"):
+        short.frames.source.read(1)
 
 
 @pytest.fixture()
