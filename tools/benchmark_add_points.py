@@ -26,14 +26,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from demo.backend.client import DemoClient  # noqa: E402
-from demo.backend.local_server import LocalServer  # noqa: E402
+from demo.backend.local_server import CONFIG_ALIASES, LocalServer  # noqa: E402
 from demo.backend.settings import Settings  # noqa: E402
 
-CONFIGS = {
-    "micro": "configs/sam2.1/sam2.1_hiera_micro.yaml",
-    "tiny": "configs/sam2.1/sam2.1_hiera_t.yaml",
-    "small": "configs/sam2.1/sam2.1_hiera_s.yaml",
-}
 DEFAULT_VIDEO = REPO.parent / "shared" / "data" / "gallery" / "bunny_1280x720_25fps.mp4"
 
 
@@ -105,7 +100,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-direct", action="store_true", help="only the server round trip")
     args = parser.parse_args()
-    config = CONFIGS.get(args.config, args.config)
+    config = CONFIG_ALIASES.get(args.config, args.config)
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"

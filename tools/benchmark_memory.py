@@ -20,17 +20,11 @@ import tempfile
 import time
 
 import numpy as np
+from process_stats import rss_mb  # tools/, on sys.path when run as a script
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def make_long_clip(path: str, seconds: int, fps: int = 25, width: int = 1280, height: int = 720) -> None:

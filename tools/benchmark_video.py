@@ -33,18 +33,13 @@ import sys
 import tempfile
 import time
 
+from process_stats import rss_mb  # tools/, on sys.path when run as a script
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 SHARED = os.path.join(os.path.dirname(REPO), "shared")
 DEFAULT_CLIP = os.path.join(SHARED, "data", "gallery", "bunny_1280x720_25fps.mp4")
 
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def extract_frames(clip: str, count: int, out_dir: str) -> str:

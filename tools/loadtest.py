@@ -27,13 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from demo.backend.client import DemoClient, iter_parts  # noqa: E402
-from demo.backend.local_server import LocalServer  # noqa: E402
+from demo.backend.local_server import CONFIG_ALIASES, LocalServer  # noqa: E402
 
-CONFIGS = {
-    "micro": "configs/sam2.1/sam2.1_hiera_micro.yaml",
-    "tiny": "configs/sam2.1/sam2.1_hiera_t.yaml",
-    "small": "configs/sam2.1/sam2.1_hiera_s.yaml",
-}
 DEFAULT_GALLERY = REPO.parent / "shared" / "data" / "gallery"
 
 
@@ -193,7 +188,7 @@ def main() -> None:
             (data / "gallery").mkdir(parents=True)
             name = Path(args.video).name
             (data / "gallery" / name).write_bytes((args.gallery / name).read_bytes())
-            config = CONFIGS.get(args.config, args.config)
+            config = CONFIG_ALIASES.get(args.config, args.config)
             with LocalServer(
                 data, Path(tmp) / "server.log", SAM2_DEMO_CONFIG=config, MAX_SESSIONS=str(args.sessions + 2)
             ) as server:

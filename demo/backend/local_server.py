@@ -18,6 +18,12 @@ import requests
 
 REPO = Path(__file__).resolve().parents[2]
 MICRO_CONFIG = "configs/sam2.1/sam2.1_hiera_micro.yaml"
+# Short names the tools accept for --config.
+CONFIG_ALIASES = {
+    "micro": MICRO_CONFIG,
+    "tiny": "configs/sam2.1/sam2.1_hiera_t.yaml",
+    "small": "configs/sam2.1/sam2.1_hiera_s.yaml",
+}
 
 
 def free_port() -> int:
