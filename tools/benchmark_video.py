@@ -9,6 +9,7 @@ Measures, for one config, N objects and one video (CPU or CUDA):
     python tools/benchmark_video.py                       # ours, tiny, 8 frames 1280x720, 1 object
     python tools/benchmark_video.py --objects 3 --frames 8
     python tools/benchmark_video.py --reference-python /path/to/refvenv/bin/python   # side by side
+    python tools/benchmark_video.py --baseline-tree ../old-checkout   # against an older commit of ours
 
 The reference run uses the official package (`sam2==1.1.0` from PyPI) in its own virtualenv:
 
@@ -100,7 +101,7 @@ def run(args) -> dict:
 
         reference_patches.apply()
     else:
-        sys.path.insert(0, REPO)
+        sys.path.insert(0, args.repo or REPO)
     if args.threads:
         torch.set_num_threads(args.threads)
     from sam2.build_sam import build_sam2_video_predictor
@@ -114,7 +115,7 @@ def run(args) -> dict:
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if args.device.startswith("cuda")
                 else torch.autocast("cpu", enabled=False))
-    result = {"impl": args.impl, "config": args.config, "objects": args.objects, "device": args.device}
+    result = {"impl": args.label or args.impl, "config": args.config, "objects": args.objects, "device": args.device}
 
     def timed(fn):
         sync()
@@ -162,12 +163,14 @@ def run(args) -> dict:
     return result
 
 
-def spawn(python: str, args, impl: str) -> dict:
+def spawn(python: str, args, impl: str, repo: str = None, label: str = None) -> dict:
     cmd = [python, os.path.abspath(__file__), "--impl", impl, "--json", "--config", args.config,
            "--objects", str(args.objects), "--device", args.device, "--video-dir", args.video_dir,
            "--workdir", args.workdir, "--threads", str(args.threads)]
     if args.checkpoint:
         cmd += ["--checkpoint", args.checkpoint]
+    if repo:
+        cmd += ["--repo", repo, "--label", label or "baseline"]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=args.workdir)
     if out.returncode != 0:
         raise SystemExit(f"{impl} run failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
@@ -178,12 +181,13 @@ def show(results) -> None:
     rows = ["init_s", "rss_after_init_mb", "rss_end_mb", "first_click_s", "refine_click_s",
             "first_pass_s_per_frame", "click_on_tracked_frame_s", "retrack_pass_s_per_frame"]
     names = [r["impl"] for r in results]
-    print(f"{'metric':28s}" + "".join(f"{n:>14s}" for n in names) + ("   ours/ref" if len(results) == 2 else ""))
+    ratios = [f"   ours/{n}" for n in names[1:]]
+    print(f"{'metric':28s}" + "".join(f"{n:>14s}" for n in names) + "".join(ratios))
     for key in rows:
         vals = [r[key] for r in results]
         line = f"{key:28s}" + "".join(f"{v:14.3f}" for v in vals)
-        if len(results) == 2 and vals[1]:
-            line += f"   {vals[0] / vals[1]:8.2f}x"
+        for v in vals[1:]:
+            line += f"   {vals[0] / v:8.2f}x" if v else "        -"
         print(line)
     r = results[0]
     print(f"({r['config']}, {r['objects']} object(s), {r['frames']} frames, device {r['device']})")
@@ -201,6 +205,9 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--impl", choices=["ours", "reference"], default="ours")
     ap.add_argument("--reference-python", help="python of a venv with sam2==1.1.0: run both and compare")
+    ap.add_argument("--baseline-tree", help="a checkout of another commit of this project: run it too and compare")
+    ap.add_argument("--repo", help=argparse.SUPPRESS)  # which checkout a spawned run imports
+    ap.add_argument("--label", help=argparse.SUPPRESS)  # its name in the table
     ap.add_argument("--workdir", help="scratch folder (frames, weights)")
     ap.add_argument("--json", action="store_true", help="print one JSON line (used between processes)")
     args = ap.parse_args(argv)
@@ -211,8 +218,12 @@ def main(argv=None):
     os.makedirs(args.workdir, exist_ok=True)
     if args.video_dir is None:
         args.video_dir = extract_frames(args.video, args.frames, tempfile.mkdtemp(dir=args.workdir))
-    if args.reference_python:
-        results = [spawn(sys.executable, args, "ours"), spawn(args.reference_python, args, "reference")]
+    if args.reference_python or args.baseline_tree:
+        results = [spawn(sys.executable, args, "ours")]
+        if args.baseline_tree:
+            results.append(spawn(sys.executable, args, "ours", repo=os.path.abspath(args.baseline_tree)))
+        if args.reference_python:
+            results.append(spawn(args.reference_python, args, "reference"))
         show(results)
         return
     result = run(args)

@@ -32,17 +32,17 @@ class PackedMask:
         return self.bits.nbytes
 
 
-def compact_tracked_output(out: dict) -> None:
-    """Drop the spatial memory of a tracked frame and pack its mask (in place)."""
-    out["maskmem_features"] = None
-    out["maskmem_pos_enc"] = None
-    if isinstance(out.get("pred_masks"), torch.Tensor):
-        out["pred_masks"] = PackedMask(out["pred_masks"])
+def compact_tracked_output(out) -> None:
+    """Drop the spatial memory of a tracked frame (a TrackedOutput) and pack its mask, in place."""
+    out.memory = None
+    out.memory_pos = None
+    if isinstance(out.mask_logits, torch.Tensor):
+        out.mask_logits = PackedMask(out.mask_logits)
 
 
-def stored_mask_logits(out: dict, device) -> torch.Tensor:
+def stored_mask_logits(out, device) -> torch.Tensor:
     """The low-res mask logits of a stored output, whether packed or not."""
-    masks = out["pred_masks"]
+    masks = out.mask_logits
     if isinstance(masks, PackedMask):
         return masks.logits(device)
     return masks.to(device, non_blocking=True)
