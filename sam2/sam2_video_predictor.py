@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from sam2.modeling.sam2_base import NO_OBJ_SCORE, SAM2Base
 from sam2.utils.prompts import check_box, check_frame_mask, check_points
 from sam2.video import tracking
-from sam2.video.compact import compact_tracked_output, stored_mask_logits
+from sam2.video.compact import compact_tracked_output, offload_tracked_output, stored_mask_logits
 from sam2.video.feature_cache import ConditionedFeatureCache, FrameFeatureCache
 from sam2.video.frames import StreamingFrameSource, VideoFrames, open_frame_source
 from sam2.video.state import InferenceState, ObjectTrack
@@ -80,8 +80,7 @@ class SAM2VideoPredictor(SAM2Base):
         """
         frames = VideoFrames(open_frame_source(video_path, self.image_size), self.frame_cache_frames)
         state = self._new_state(frames, offload_video_to_cpu, offload_state_to_cpu)
-        if bounded_memory:
-            state.memory_window = self.num_maskmem * self.memory_temporal_stride_for_eval + 1
+        state.bounded_memory = bounded_memory
         return state
 
     @torch.inference_mode()
@@ -398,13 +397,19 @@ class SAM2VideoPredictor(SAM2Base):
             for k, (track, out) in enumerate(zip(tracks, outputs)):
                 track.outputs.tracked[frame_idx] = out
                 per_object[to_track[k]] = masks[k : k + 1]
+        # The frame that just left the window of memories tracking reads: compact it
+        # (bounded memory) or move it off the accelerator, so device memory stays flat.
+        window = self.num_maskmem * self.memory_temporal_stride_for_eval + 1
+        leaving = frame_idx + (window + 1) * (1 if reverse else -1)
         for track in state.objects:
             track.frames_tracked[frame_idx] = reverse
-            if state.memory_window is not None:
-                leaving = frame_idx + (state.memory_window + 1) * (1 if reverse else -1)
-                old = track.outputs.tracked.get(leaving)
-                if old is not None:
-                    compact_tracked_output(old)
+            old = track.outputs.tracked.get(leaving)
+            if old is None:
+                continue
+            if state.bounded_memory:
+                compact_tracked_output(old)
+            elif state.storage_device.type != "cpu":
+                offload_tracked_output(old)
         all_masks = per_object[0] if len(per_object) == 1 else torch.cat(per_object, dim=0)
         return self._maybe_non_overlapping(self._to_video_res(state, all_masks))
 

@@ -111,11 +111,15 @@ def run(args) -> dict:
         ckpt = os.path.join(args.workdir, "weights.pt")
         if not os.path.exists(ckpt):
             make_checkpoint(args.config, args.impl, ckpt)
-    predictor = build_sam2_video_predictor(args.config, ckpt_path=ckpt, device=args.device)
+    extra = {"vos_optimized": True} if args.vos_optimized else {}
+    predictor = build_sam2_video_predictor(args.config, ckpt_path=ckpt, device=args.device, **extra)
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if args.device.startswith("cuda")
                 else torch.autocast("cpu", enabled=False))
-    result = {"impl": args.label or args.impl, "config": args.config, "objects": args.objects, "device": args.device}
+    result = {"impl": args.label or args.impl, "config": args.config, "objects": args.objects, "device": args.device,
+              "vos_optimized": args.vos_optimized}
+    if args.device.startswith("cuda"):
+        result["gpu"] = torch.cuda.get_device_name()
 
     def timed(fn):
         sync()
@@ -125,6 +129,21 @@ def run(args) -> dict:
         return out, time.perf_counter() - t0
 
     with torch.inference_mode(), autocast:
+        if args.warmup:
+            # Untimed full run first: kernels autotuned, graphs compiled, caches of the allocator warm.
+            t0 = time.perf_counter()
+            state = predictor.init_state(args.video_dir)
+            for k, (x, y) in enumerate(click_points(state["video_width"], state["video_height"], args.objects)):
+                predictor.add_new_points_or_box(state, 0, k + 1, points=[[x, y]], labels=[1])
+            for _ in predictor.propagate_in_video(state):
+                pass
+            sync()
+            result["warmup_s"] = time.perf_counter() - t0
+            if hasattr(predictor, "close_state"):  # ours; the reference has no such call
+                predictor.close_state(state)
+            del state
+            if args.device.startswith("cuda"):
+                torch.cuda.reset_peak_memory_stats()
         base_rss = rss_mb()
         state, result["init_s"] = timed(lambda: predictor.init_state(args.video_dir))
         result["rss_after_init_mb"] = round(rss_mb(), 1)
@@ -153,12 +172,15 @@ def run(args) -> dict:
         first = propagate()
         # frame 0 holds the prompts and costs nothing to "track": report the tracked frames
         result["first_pass_s_per_frame"] = statistics.mean(first[1:]) if len(first) > 1 else float("nan")
+        result["first_pass_frames_per_s"] = 1.0 / result["first_pass_s_per_frame"]
         mid = n // 2
         _, result["click_on_tracked_frame_s"] = timed(lambda: predictor.add_new_points_or_box(
             state, mid, 1, points=[points[0]], labels=[1], clear_old_points=False))
         second = propagate()
         result["retrack_pass_s_per_frame"] = statistics.mean(second[1:]) if len(second) > 1 else float("nan")
         result["rss_end_mb"] = round(rss_mb(), 1)
+        if args.device.startswith("cuda"):
+            result["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
         result["frames"] = n
     return result
 
@@ -167,6 +189,10 @@ def spawn(python: str, args, impl: str, repo: str = None, label: str = None) -> 
     cmd = [python, os.path.abspath(__file__), "--impl", impl, "--json", "--config", args.config,
            "--objects", str(args.objects), "--device", args.device, "--video-dir", args.video_dir,
            "--workdir", args.workdir, "--threads", str(args.threads)]
+    if args.vos_optimized:
+        cmd.append("--vos-optimized")
+    if args.warmup:
+        cmd.append("--warmup")
     if args.checkpoint:
         cmd += ["--checkpoint", args.checkpoint]
     if repo:
@@ -178,8 +204,10 @@ def spawn(python: str, args, impl: str, repo: str = None, label: str = None) -> 
 
 
 def show(results) -> None:
-    rows = ["init_s", "rss_after_init_mb", "rss_end_mb", "first_click_s", "refine_click_s",
-            "first_pass_s_per_frame", "click_on_tracked_frame_s", "retrack_pass_s_per_frame"]
+    rows = ["warmup_s", "init_s", "rss_after_init_mb", "rss_end_mb", "peak_gpu_mb", "first_click_s", "refine_click_s",
+            "first_pass_s_per_frame", "first_pass_frames_per_s", "click_on_tracked_frame_s",
+            "retrack_pass_s_per_frame"]
+    rows = [k for k in rows if all(k in r for r in results)]
     names = [r["impl"] for r in results]
     ratios = [f"   ours/{n}" for n in names[1:]]
     print(f"{'metric':28s}" + "".join(f"{n:>14s}" for n in names) + "".join(ratios))
@@ -190,7 +218,8 @@ def show(results) -> None:
             line += f"   {vals[0] / v:8.2f}x" if v else "        -"
         print(line)
     r = results[0]
-    print(f"({r['config']}, {r['objects']} object(s), {r['frames']} frames, device {r['device']})")
+    compiled = ", vos_optimized" if r.get("vos_optimized") else ""
+    print(f"({r['config']}, {r['objects']} object(s), {r['frames']} frames, device {r.get('gpu', r['device'])}{compiled})")
 
 
 def main(argv=None):
@@ -203,6 +232,8 @@ def main(argv=None):
     ap.add_argument("--objects", type=int, default=1)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--vos-optimized", action="store_true", help="compiled predictor (both implementations)")
+    ap.add_argument("--warmup", action="store_true", help="one untimed full run first (default on CUDA)")
     ap.add_argument("--impl", choices=["ours", "reference"], default="ours")
     ap.add_argument("--reference-python", help="python of a venv with sam2==1.1.0: run both and compare")
     ap.add_argument("--baseline-tree", help="a checkout of another commit of this project: run it too and compare")
@@ -211,6 +242,7 @@ def main(argv=None):
     ap.add_argument("--workdir", help="scratch folder (frames, weights)")
     ap.add_argument("--json", action="store_true", help="print one JSON line (used between processes)")
     args = ap.parse_args(argv)
+    args.warmup = args.warmup or args.device.startswith("cuda") or args.vos_optimized
     args.config = os.path.abspath(os.path.join(REPO, "sam2", args.config)) if not os.path.exists(args.config) \
         else os.path.abspath(args.config)
     if args.workdir is None:

@@ -300,8 +300,7 @@ class SAM2Base(torch.nn.Module):
         if self.add_tpos_enc_to_obj_ptrs:
             max_ptrs = min(num_frames, self.max_obj_ptrs_in_encoder)
             tpos_dim = C if self.proj_tpos_enc_in_obj_ptrs else mem_dim
-            # A one-frame video has no temporal range; avoid 0/0.
-            rel = torch.tensor([d for d, _ in pointers], device=ptrs.device) / max(max_ptrs - 1, 1)
+            rel = self._relative_pointer_positions(tuple(d for d, _ in pointers), max_ptrs, ptrs.device)
             pos = self.obj_ptr_tpos_proj(get_1d_sine_pe(rel, dim=tpos_dim))
             pos = pos.unsqueeze(1).expand(-1, batch, mem_dim)
         else:
@@ -312,6 +311,24 @@ class SAM2Base(torch.nn.Module):
             ptrs = ptrs.reshape(-1, batch, split, mem_dim).permute(0, 2, 1, 3).flatten(0, 1)
             pos = pos.repeat_interleave(split, dim=0)
         return ptrs, pos
+
+    def _relative_pointer_positions(self, distances: Tuple[int, ...], max_ptrs: int,
+                                    device: torch.device) -> torch.Tensor:
+        """distances / (max_ptrs - 1) as a tensor on ``device``, kept per distance tuple.
+
+        Building it from a Python list costs a host-to-device copy, which waits for the
+        device; the handful of distinct tuples a video uses are kept instead.
+        """
+        # Tensors made under inference_mode cannot enter autograd later: keep both kinds apart.
+        key = (distances, max_ptrs, str(device), torch.is_inference_mode_enabled())
+        cache = self.__dict__.setdefault("_pointer_position_cache", {})
+        rel = cache.get(key)
+        if rel is None:
+            # A one-frame video has no temporal range; avoid 0/0.
+            rel = torch.tensor(distances, device=device) / max(max_ptrs - 1, 1)
+            if len(cache) < 4096:
+                cache[key] = rel
+        return rel
 
     def first_self_attention(self, features: FrameFeatures) -> torch.Tensor:
         """The memory attention's first, memory-independent step for a frame (see :meth:`condition`)."""

@@ -109,8 +109,8 @@ class InferenceState:
     objects: List[ObjectTrack] = field(default_factory=list)
     # Position encoding of memories (1, mem_dim, H, W): identical for every frame and object.
     memory_pos: Optional[torch.Tensor] = None
-    # bounded_memory: frames this far behind the tracked one are stored compactly.
-    memory_window: Optional[int] = None
+    # Frames that leave the memory window while tracking are stored compactly (lossy).
+    bounded_memory: bool = False
 
     @property
     def num_frames(self) -> int:
