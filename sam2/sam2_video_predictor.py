@@ -437,14 +437,42 @@ class SAM2VideoPredictor(SAM2Base):
                 track.outputs.tracked.pop(t, None)
 
 
+def _own_copies(value):
+    """Clone every tensor in a (nested) output: CUDA-graph replays overwrite their outputs."""
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, dict):
+        return {k: _own_copies(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_own_copies(v) for v in value)
+    return value
+
+
+def _compiled(fn, dynamic: bool):
+    """``torch.compile`` with CUDA graphs (max-autotune) whose outputs are safe to keep."""
+    compiled = torch.compile(fn, mode="max-autotune", fullgraph=True, dynamic=dynamic)
+
+    def run(*args, **kwargs):
+        return _own_copies(compiled(*args, **kwargs))
+
+    return run
+
+
 class SAM2VideoPredictorVOS(SAM2VideoPredictor):
-    """Video predictor with the heavy components compiled by ``torch.compile`` (GPU VOS runs)."""
+    """Video predictor with the per-frame work compiled by ``torch.compile`` (``vos_optimized=True``).
+
+    The image encoder, memory attention, memory encoder, prompt encoder and mask decoder run
+    as compiled graphs (CUDA graphs on a GPU). Shapes are fixed per frame except the number
+    of memory tokens (first frames of a video) and the object batch, so graphs are captured
+    for the few sizes a session meets during warm-up. Outputs are copied out of the graphs'
+    buffers, because stored results outlive the next replay.
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for module, dynamic in ((self.memory_encoder, False), (self.memory_attention, True),
                                 (self.sam_prompt_encoder, False), (self.sam_mask_decoder, False)):
-            module.forward = torch.compile(module.forward, mode="max-autotune", fullgraph=True, dynamic=dynamic)
+            module.forward = _compiled(module.forward, dynamic)
 
     def forward_image(self, img_batch: torch.Tensor) -> dict:
         out = super().forward_image(img_batch)

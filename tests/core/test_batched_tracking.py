@@ -82,3 +82,27 @@ def test_group_by_layout_keeps_equal_layouts_together():
     ]
     assert selections[0].layout != selections[1].layout
     assert group_by_layout(selections) == [[0, 2], [1]]
+
+
+def test_official_track_step_still_runs_frame_by_frame(micro_video_predictor):
+    """Code written against the official per-frame API keeps working (dict in, dict out)."""
+    model = micro_video_predictor
+    torch.manual_seed(1)
+    images = torch.randn(2, 3, model.image_size, model.image_size)
+    with torch.inference_mode():
+        _, feats, pos, sizes = model._prepare_backbone_features(model.forward_image(images))
+        output_dict = {"cond_frame_outputs": {}, "non_cond_frame_outputs": {}}
+        points = {"point_coords": torch.tensor([[[100.0, 120.0]]]), "point_labels": torch.tensor([[1]])}
+        for t in range(2):
+            out = model.track_step(
+                t, t == 0, [f[:, t : t + 1] for f in feats], [p[:, t : t + 1] for p in pos], sizes,
+                points if t == 0 else None, None, output_dict, num_frames=2,
+            )
+            assert out["pred_masks"].shape == (1, 1, model.image_size // 4, model.image_size // 4)
+            assert out["maskmem_features"].shape[:2] == (1, model.mem_dim) and len(out["maskmem_pos_enc"]) == 1
+            assert out["obj_ptr"].shape == (1, model.hidden_dim) and out["object_score_logits"].shape == (1, 1)
+            output_dict["cond_frame_outputs" if t == 0 else "non_cond_frame_outputs"][t] = out
+        # the second frame attended to the first: without that memory its result differs
+        alone = model.track_step(1, True, [f[:, 1:2] for f in feats], [p[:, 1:2] for p in pos], sizes,
+                                 None, None, {"cond_frame_outputs": {}, "non_cond_frame_outputs": {}}, 2)
+    assert not torch.equal(alone["object_score_logits"], out["object_score_logits"])
