@@ -385,8 +385,9 @@ class SAM2VideoPredictor(SAM2Base):
             end = min(start_frame_idx + max_frame_num_to_track, num_frames - 1)
             order = list(range(start_frame_idx, end + 1))
 
-        for step, frame_idx in enumerate(order):
-            state.frames.prefetch(order[step + 1 : step + 3])
+        # Frames to be decoded ahead on worker threads: the ones without cached features.
+        state.frames.prefetch([i for i in order if i not in state.features])
+        for frame_idx in order:
             per_object = []
             for track in state.objects:
                 if frame_idx in track.outputs[COND]:
@@ -436,7 +437,7 @@ class SAM2VideoPredictor(SAM2Base):
         """(image, backbone_out, vision_feats, vision_pos_embeds, feat_sizes) of a frame."""
         backbone_out = state.features.get(frame_idx)
         if backbone_out is None:
-            image = state.frames[frame_idx].to(state.device).float().unsqueeze(0)
+            image = state.frames.model_input(frame_idx, state.device)  # (1, 3, S, S) float32
             backbone_out = state.features.put(frame_idx, self.forward_image(image))
         expanded = {
             "backbone_fpn": [f.expand(batch_size, -1, -1, -1) for f in backbone_out["backbone_fpn"]],

@@ -149,9 +149,14 @@ def run(args) -> dict:
                 t0 = t1
             return times
 
+        frames = getattr(state, "frames", None)  # ours: counts the time spent waiting for frames
+        waited = getattr(frames, "wait_seconds", None)
         first = propagate()
         # frame 0 holds the prompts and costs nothing to "track": report the tracked frames
         result["first_pass_s_per_frame"] = statistics.mean(first[1:]) if len(first) > 1 else float("nan")
+        # Share of the first pass the tracker spent blocked on frames not prepared in time.
+        result["first_pass_frame_wait_share"] = (
+            (frames.wait_seconds - waited) / sum(first) if waited is not None and first else None)
         mid = n // 2
         _, result["click_on_tracked_frame_s"] = timed(lambda: predictor.add_new_points_or_box(
             state, mid, 1, points=[points[0]], labels=[1], clear_old_points=False))
@@ -185,6 +190,10 @@ def show(results) -> None:
         if len(results) == 2 and vals[1]:
             line += f"   {vals[0] / vals[1]:8.2f}x"
         print(line)
+    for r in results:
+        share = r.get("first_pass_frame_wait_share")
+        if share is not None:
+            print(f"{r['impl']}: the tracker waited for frames {100 * share:.1f}% of the first pass")
     r = results[0]
     print(f"({r['config']}, {r['objects']} object(s), {r['frames']} frames, device {r['device']})")
 
