@@ -69,5 +69,5 @@ def fill_small_holes(mask_logits: torch.Tensor, max_area: int) -> torch.Tensor:
     if mask_logits.dim() != 4 or mask_logits.size(1) != 1:
         raise ValueError(f"mask logits must be (N, 1, H, W), got {tuple(mask_logits.shape)}")
     holes = small_hole_mask(mask_logits <= 0, int(max_area))
-    return torch.where(holes, torch.tensor(HOLE_FILL_VALUE, dtype=mask_logits.dtype, device=mask_logits.device),
-                       mask_logits)
+    # A Python scalar, not a tensor made on the host: nothing is copied to the device.
+    return torch.where(holes, HOLE_FILL_VALUE, mask_logits)
