@@ -372,8 +372,9 @@ class SAM2VideoPredictor(SAM2Base):
             end = min(start_frame_idx + max_frame_num_to_track, num_frames - 1)
             order = list(range(start_frame_idx, end + 1))
 
-        for step, frame_idx in enumerate(order):
-            state.frames.prefetch(order[step + 1 : step + 3])
+        # Frames to be decoded ahead on worker threads: the ones without cached features.
+        state.frames.prefetch([i for i in order if i not in state.features])
+        for frame_idx in order:
             yield frame_idx, obj_ids, self._track_frame(state, frame_idx, reverse)
 
     def _track_frame(self, state: InferenceState, frame_idx: int, reverse: bool) -> torch.Tensor:

@@ -62,6 +62,7 @@ def main(argv=None):
                     help="image-feature cache of the state (a bounded constant; small here so the "
                          "per-frame growth shows what tracking itself stores)")
     ap.add_argument("--bounded", action="store_true", help="init_state(bounded_memory=True)")
+    ap.add_argument("--objects", type=int, default=1, help="objects clicked on the first frame")
     ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "sam2_memory_bench"))
     args = ap.parse_args(argv)
     os.makedirs(args.workdir, exist_ok=True)
@@ -89,11 +90,15 @@ def main(argv=None):
         opened = time.time() - t0
         after_open = rss_mb()
         w, h = state["video_width"], state["video_height"]
-        predictor.add_new_points_or_box(state, 0, 1, points=[[100, h / 2]], labels=[1])
+        for k in range(args.objects):
+            predictor.add_new_points_or_box(state, 0, k + 1, points=[[100 + 40 * k, h / 2]], labels=[1])
         after_click = rss_mb()
+        # After this many frames every bounded cache is full; growth from then on is what
+        # tracking stores per frame.
+        steady = predictor.conditioned_cache_entries + 10
         marks = {}
         for i, _ in enumerate(predictor.propagate_in_video(state, max_frame_num_to_track=args.track)):
-            if i in (20, args.track):
+            if i in (20, steady, args.track):
                 marks[i] = rss_mb()
     print(f"config {args.config}, {state['num_frames']} frames {w}x{h}, bounded_memory={args.bounded}, "
           f"feature cache {args.feature_cache_mb} MB")
@@ -106,6 +111,10 @@ def main(argv=None):
         print(f"after tracking {args.track:4d} fr  {marks[args.track]:8.0f} MB   "
               f"(+{per_frame:.2f} MB per tracked frame from frame 20 on: outputs plus the "
               f"conditioned-feature cache, which fills up to {predictor.conditioned_cache_entries} entries)")
+    if steady in marks and args.track in marks and args.track > steady:
+        per_frame = (marks[args.track] - marks[steady]) / (args.track - steady)
+        print(f"steady state (frames {steady}-{args.track}, caches full): {per_frame:.3f} MB per tracked frame, "
+              f"{per_frame / args.objects:.3f} MB per tracked frame per object ({args.objects} objects)")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,11 @@
 `Segmenter` is shared by all sessions (the model weights are read-only); every call takes the
 session's inference state explicitly. Callers hold the session lock. Masks come back as
 `FrameMasks`: COCO RLE per object at the video's resolution.
+
+Only model work runs inside the compute gate. Host work stays outside, so other users' model
+calls run meanwhile: decoding and resizing the frame of a click (before the gate; tracking
+gets its frames from the predictor's prefetching threads), and waiting for the masks to reach
+the host and run-length encoding them (after the gate).
 """
 
 from __future__ import annotations
@@ -151,6 +156,7 @@ class Segmenter:
         box_px: np.ndarray | None = None,
     ) -> FrameMasks:
         """points_px: (N, 2) x, y in video pixels; labels: (N,) 1 = positive, 0 = negative."""
+        self._prepare_frame(state, frame)
         with self._inference():
             frame_idx, obj_ids, masks = self.predictor.add_new_points_or_box(
                 state,
@@ -162,20 +168,24 @@ class Segmenter:
                 normalize_coords=True,
                 box=box_px,
             )
-            return self._encode(frame_idx, obj_ids, masks)
+            pending = _PendingMasks.start(frame_idx, obj_ids, masks)
+        return pending.encode()
 
     def add_mask(self, state, frame: int, obj_id: int, mask: np.ndarray) -> FrameMasks:
         """mask: (H, W) bool at the video's resolution."""
+        self._prepare_frame(state, frame)
         with self._inference():
             frame_idx, obj_ids, masks = self.predictor.add_new_mask(
                 state, frame_idx=frame, obj_id=obj_id, mask=torch.from_numpy(mask)
             )
-            return self._encode(frame_idx, obj_ids, masks)
+            pending = _PendingMasks.start(frame_idx, obj_ids, masks)
+        return pending.encode()
 
     def clear_points_in_frame(self, state, frame: int, obj_id: int) -> FrameMasks:
         with self._inference():
             frame_idx, obj_ids, masks = self.predictor.clear_all_prompts_in_frame(state, frame, obj_id)
-            return self._encode(frame_idx, obj_ids, masks)
+            pending = _PendingMasks.start(frame_idx, obj_ids, masks)
+        return pending.encode()
 
     def reset(self, state) -> None:
         with self._inference():
@@ -185,7 +195,8 @@ class Segmenter:
         """Masks of the frames where the removal changed something (frames with prompts)."""
         with self._inference():
             obj_ids, updated = self.predictor.remove_object(state, obj_id, strict=False, need_output=True)
-            return [self._encode(frame_idx, obj_ids, masks) for frame_idx, masks in updated]
+            pending = [_PendingMasks.start(frame_idx, obj_ids, masks) for frame_idx, masks in updated]
+        return [p.encode() for p in pending]
 
     def propagate(
         self, state, start_frame: int, reverse: bool, max_frames: int | None
@@ -203,16 +214,56 @@ class Segmenter:
                         frame_idx, obj_ids, masks = next(frames)
                     except StopIteration:
                         return
-                    result = self._encode(frame_idx, obj_ids, masks)
-                yield result
+                    pending = _PendingMasks.start(frame_idx, obj_ids, masks)
+                yield pending.encode()
         finally:
             frames.close()
 
     @staticmethod
-    def _encode(frame_idx: int, obj_ids, masks: torch.Tensor) -> FrameMasks:
-        """masks: (num_objects, 1, H, W) logits -> RLE of `logit > 0` per object."""
-        binary = (masks[:, 0] > 0.0).cpu().numpy() if len(obj_ids) else np.zeros((0, 1, 1), bool)
+    def _prepare_frame(state, frame: int) -> None:
+        """Decode and resize a click's frame before the gate, unless its features are cached.
+
+        Out-of-range or unreadable frames are left to the predictor call, which reports them.
+        """
+        features = getattr(state, "features", None)
+        frames = getattr(state, "frames", None)
+        if frames is None or (features is not None and frame in features):
+            return
+        if isinstance(frame, int) and 0 <= frame < len(frames):
+            with contextlib.suppress(ValueError):
+                frames.uint8(frame)
+
+
+@dataclass
+class _PendingMasks:
+    """A frame's binary masks on their way to the host: started inside the gate, encoded outside.
+
+    On CUDA the copy runs without blocking and an event marks its end, so the gate is not held
+    while the device finishes and the host waits.
+    """
+
+    frame_idx: int
+    obj_ids: list
+    binary: torch.Tensor  # (num_objects, H, W) bool, on the host once `done` has fired
+    done: Any  # torch.cuda.Event, or None when the masks were already on the host
+
+    @classmethod
+    def start(cls, frame_idx: int, obj_ids, masks: torch.Tensor) -> _PendingMasks:
+        """masks: (num_objects, 1, H, W) logits on any device."""
+        binary = masks[:, 0] > 0.0
+        done = None
+        if binary.is_cuda:
+            binary = binary.to("cpu", non_blocking=True)  # into pinned memory
+            done = torch.cuda.Event()
+            done.record()
+        return cls(int(frame_idx), list(obj_ids), binary, done)
+
+    def encode(self) -> FrameMasks:
+        """Wait for the copy (if any) and run-length encode `logit > 0` per object."""
+        if self.done is not None:
+            self.done.synchronize()
+        binary = self.binary.numpy() if self.obj_ids else np.zeros((0, 1, 1), bool)
         return FrameMasks(
-            frame_index=int(frame_idx),
-            masks=[(int(obj_id), rle.encode(binary[i])) for i, obj_id in enumerate(obj_ids)],
+            frame_index=self.frame_idx,
+            masks=[(int(obj_id), rle.encode(binary[i])) for i, obj_id in enumerate(self.obj_ids)],
         )

@@ -3,24 +3,63 @@
 Semantics (same as the official CUDA kernel, on every device): background is ``logit <= 0``;
 every 8-connected background component of at most ``max_area`` pixels, including ones that
 touch the border, is set to 0.1 (just above the threshold, so it becomes foreground).
+
+The algorithm runs in torch on the masks' own device with a fixed amount of work, so it
+never waits for the device (no data-dependent host decision, no copy to the host):
+
+1. Every background pixel starts with its own label (its flat index). ``max_area - 1``
+   rounds of 3x3 min-propagation between background neighbours follow. A component of at
+   most ``max_area`` pixels has a path of at most ``max_area - 1`` steps between any two of
+   its pixels, so by then all of its pixels carry the component's smallest index.
+2. Per label: how many pixels carry it, and whether any of them has a background
+   neighbour with another label (a "leak": the label has not covered its component yet).
+3. A pixel lies in a small hole iff its label counts at most ``max_area`` pixels and does
+   not leak. A leak-free label covers its whole component (labels never cross components),
+   so the count is the component's area and large components are never filled.
+
+Cost: ``max_area + 1`` pooling passes over (N, H, W) plus two scatters; the default
+``fill_hole_area`` is 8.
 """
 
-import numpy as np
 import torch
-from scipy import ndimage
+import torch.nn.functional as F
 
 HOLE_FILL_VALUE = 0.1
-_EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
 
-def component_areas(binary: np.ndarray) -> np.ndarray:
-    """Per pixel, the pixel count of its 8-connected component in ``binary`` (0 where False)."""
-    labels, count = ndimage.label(binary, structure=_EIGHT_CONNECTED)
-    if count == 0:
-        return np.zeros(binary.shape, dtype=np.int64)
-    sizes = np.bincount(labels.ravel())
-    sizes[0] = 0
-    return sizes[labels]
+def _neighbour_extremes(labels: torch.Tensor, background: torch.Tensor, big: float):
+    """Smallest and largest label among each pixel's 3x3 background neighbourhood.
+
+    labels, background: (N, 1, H, W); non-background pixels count as +big for the minimum
+    and -big for the maximum (so they never win). Max pooling pads with -inf at the border.
+    """
+    smallest = -F.max_pool2d(torch.where(background, -labels, -big), 3, stride=1, padding=1)
+    largest = F.max_pool2d(torch.where(background, labels, -big), 3, stride=1, padding=1)
+    return smallest, largest
+
+
+def small_hole_mask(background: torch.Tensor, max_area: int) -> torch.Tensor:
+    """(N, 1, H, W) bool: pixels of 8-connected ``background`` components of <= max_area pixels."""
+    n, _, h, w = background.shape
+    pixels = h * w
+    # Labels are pixel indices; float32 holds them exactly up to 2**24 (a 4096 x 4096 mask).
+    dtype = torch.float32 if pixels < 2**24 else torch.float64
+    big = float(pixels + 1)
+    index = torch.arange(pixels, device=background.device, dtype=dtype).view(1, 1, h, w)
+    labels = torch.where(background, index, big)
+    for _ in range(max_area - 1):
+        smallest, _ = _neighbour_extremes(labels, background, big)
+        labels = torch.where(background, smallest, big)
+    smallest, largest = _neighbour_extremes(labels, background, big)
+    leaking = background & ((smallest != labels) | (largest != labels))
+
+    # Non-background pixels go to a spare slot (index `pixels`) that nothing reads.
+    slot = torch.where(background, labels, float(pixels)).long().view(n, pixels)
+    counts = torch.zeros(n, pixels + 1, device=background.device, dtype=torch.float32)
+    counts.scatter_add_(1, slot, background.view(n, pixels).to(torch.float32))
+    leaks = torch.zeros_like(counts).scatter_add_(1, slot, leaking.view(n, pixels).to(torch.float32))
+    small = (counts.gather(1, slot) <= max_area) & (leaks.gather(1, slot) == 0)
+    return background & small.view(n, 1, h, w)
 
 
 def fill_small_holes(mask_logits: torch.Tensor, max_area: int) -> torch.Tensor:
@@ -29,13 +68,6 @@ def fill_small_holes(mask_logits: torch.Tensor, max_area: int) -> torch.Tensor:
         return mask_logits
     if mask_logits.dim() != 4 or mask_logits.size(1) != 1:
         raise ValueError(f"mask logits must be (N, 1, H, W), got {tuple(mask_logits.shape)}")
-    background = (mask_logits <= 0).cpu().numpy()
-    holes = np.zeros_like(background)
-    for n in range(background.shape[0]):
-        areas = component_areas(background[n, 0])
-        holes[n, 0] = (areas > 0) & (areas <= max_area)
-    if not holes.any():
-        return mask_logits
-    holes_t = torch.from_numpy(holes).to(mask_logits.device)
-    return torch.where(holes_t, torch.tensor(HOLE_FILL_VALUE, dtype=mask_logits.dtype, device=mask_logits.device),
-                       mask_logits)
+    holes = small_hole_mask(mask_logits <= 0, int(max_area))
+    # A Python scalar, not a tensor made on the host: nothing is copied to the device.
+    return torch.where(holes, HOLE_FILL_VALUE, mask_logits)

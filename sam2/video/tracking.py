@@ -24,7 +24,7 @@ def frame_features(model, state: InferenceState, frame_idx: int) -> FrameFeature
     """Image features of a frame (batch 1), from the state's cache or the image encoder."""
     backbone_out = state.features.get(frame_idx)
     if backbone_out is None:
-        image = state.frames[frame_idx].to(state.device).float().unsqueeze(0)
+        image = state.frames.model_input(frame_idx, state.device)  # (1, 3, S, S) float32
         backbone_out = state.features.put(frame_idx, model.forward_image(image))
     return model.frame_features(backbone_out)
 

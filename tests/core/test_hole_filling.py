@@ -1,68 +1,95 @@
-"""fill_small_holes against a plain breadth-first labelling (8-connectivity)."""
-
-from collections import deque
+"""fill_small_holes (torch, on the masks' device) against scipy's connected-components labelling."""
 
 import numpy as np
 import pytest
 import torch
+from scipy import ndimage
 
 from sam2.video.hole_filling import HOLE_FILL_VALUE, fill_small_holes
 
+EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
-def reference_fill(logits: np.ndarray, max_area: int) -> np.ndarray:
-    """Straightforward BFS over 8-neighbours of background (logit <= 0) pixels."""
+
+def scipy_fill(logits: np.ndarray, max_area: int) -> np.ndarray:
+    """The reference: label 8-connected background (logit <= 0), fill components <= max_area."""
     out = logits.copy()
-    h, w = logits.shape
-    seen = np.zeros((h, w), dtype=bool)
-    background = logits <= 0
-    for y in range(h):
-        for x in range(w):
-            if not background[y, x] or seen[y, x]:
-                continue
-            component, queue = [], deque([(y, x)])
-            seen[y, x] = True
-            while queue:
-                cy, cx = queue.popleft()
-                component.append((cy, cx))
-                for dy in (-1, 0, 1):
-                    for dx in (-1, 0, 1):
-                        ny, nx = cy + dy, cx + dx
-                        if 0 <= ny < h and 0 <= nx < w and background[ny, nx] and not seen[ny, nx]:
-                            seen[ny, nx] = True
-                            queue.append((ny, nx))
-            if len(component) <= max_area:
-                for cy, cx in component:
-                    out[cy, cx] = HOLE_FILL_VALUE
+    for n in range(logits.shape[0]):
+        labels, count = ndimage.label(logits[n, 0] <= 0, structure=EIGHT_CONNECTED)
+        sizes = np.bincount(labels.ravel(), minlength=count + 1)
+        sizes[0] = max_area + 1  # label 0 is the foreground: never filled
+        out[n, 0][sizes[labels] <= max_area] = HOLE_FILL_VALUE
     return out
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_matches_breadth_first_labelling_on_random_masks(seed):
-    rng = np.random.default_rng(seed)
-    h, w = rng.integers(6, 40, size=2)
-    density = rng.uniform(0.5, 0.95)  # share of foreground: from many holes to a few
-    logits = np.where(rng.random((2, 1, h, w)) < density, rng.uniform(0.01, 5, (2, 1, h, w)),
-                      -rng.uniform(0, 5, (2, 1, h, w))).astype(np.float32)
-    logits[0, 0, 0, 0] = 0.0  # exactly 0 counts as background
-    max_area = int(rng.integers(1, 12))
+def random_logits(rng, n, h, w, background_share):
+    background = rng.random((n, 1, h, w)) < background_share
+    magnitude = rng.uniform(0.01, 5, (n, 1, h, w))
+    logits = np.where(background, -magnitude, magnitude).astype(np.float32)
+    logits[background & (rng.random((n, 1, h, w)) < 0.05)] = 0.0  # exactly 0 is background
+    return logits
+
+
+def check(logits: np.ndarray, max_area: int) -> None:
     got = fill_small_holes(torch.from_numpy(logits), max_area).numpy()
-    for n in range(2):
-        np.testing.assert_array_equal(got[n, 0], reference_fill(logits[n, 0], max_area))
+    np.testing.assert_array_equal(got, scipy_fill(logits, max_area))
 
 
-def test_hand_made_cases():
-    logits = np.full((1, 1, 8, 8), 3.0, dtype=np.float32)
-    logits[0, 0, 2:4, 2:4] = -1  # a 4-pixel hole: filled
-    logits[0, 0, 0, 7] = -1  # a border pixel: filled too (no border exemption)
-    logits[0, 0, 5, 5] = logits[0, 0, 6, 6] = -1  # diagonal neighbours: one component of 2
-    big = logits.copy()
-    big[0, 0, 5:8, 0:4] = -1  # 12 pixels: stays
-    out = fill_small_holes(torch.from_numpy(big), 8).numpy()[0, 0]
-    assert (out[2:4, 2:4] == HOLE_FILL_VALUE).all() and out[0, 7] == HOLE_FILL_VALUE
-    assert out[5, 5] == HOLE_FILL_VALUE and out[6, 6] == HOLE_FILL_VALUE
-    assert (out[5:8, 0:4] == -1).all()
-    # the rule is <= max_area: a 4-pixel hole survives max_area 3
-    assert (fill_small_holes(torch.from_numpy(logits), 3).numpy()[0, 0, 2:4, 2:4] == -1).all()
+@pytest.mark.parametrize("seed", range(8))
+def test_matches_scipy_on_thousands_of_random_masks(seed):
+    """8 seeds x 12 batches x 24 masks = 2304 masks: sizes with odd sides, densities from
+    scattered holes to a mostly-background mask (large components next to small ones)."""
+    rng = np.random.default_rng(seed)
+    for _ in range(12):
+        h, w = (int(v) for v in rng.integers(1, 41, size=2))
+        max_area = int(rng.choice([1, 2, 3, 5, 8, int(rng.integers(1, 51))]))
+        check(random_logits(rng, 24, h, w, rng.uniform(0.05, 0.7)), max_area)
+
+
+def test_large_mask_like_the_predictor():
+    rng = np.random.default_rng(100)
+    check(random_logits(rng, 3, 256, 256, 0.45), 8)  # near the percolation threshold
+
+
+def hand_made(rows):
+    """'#' foreground, '.' background -> (1, 1, H, W) logits."""
+    grid = np.array([[c == "#" for c in r] for r in rows])
+    return np.where(grid, 2.0, -1.0).astype(np.float32)[None, None]
+
+
+@pytest.mark.parametrize("rows, max_area", [
+    (["########", "##..####", "##..####", "#######.", "#####.##", "######.#", "........", "....####"], 8),
+    (["#.#.#.", ".#.#.#", "#.#.#.", ".#.#.#"], 4),  # checkerboard: all background is one diagonal web
+    (["#.#.#.", ".#.#.#", "#.#.#.", ".#.#.#"], 12),
+    (["#.##", "####", "##.#", "###."], 1),  # single pixels; the last two touch diagonally
+    (["....", "....", "...."], 12),  # all background: one component of exactly max_area
+    (["....", "....", "...."], 11),
+    (["####", "####"], 5),  # no background at all
+    (["."], 1),
+    (["#.#.#", "#####", ".###."], 1),  # border pixels and corners are holes too
+    (["#..#", "#..#", "####", "#.##"], 3),  # a 4-pixel border hole stays, a single one goes
+    ([".#.", "#.#", ".#."], 5),  # five background pixels joined through the centre
+    (["..#..", "#####", "..#.."], 2),  # four separate 2-pixel corners
+])
+def test_hand_made_masks(rows, max_area):
+    check(hand_made(rows), max_area)
+
+
+def test_diagonal_and_size_rules():
+    logits = hand_made(["########", "##..####", "##..####", "#######.", "#####.##", "######.#", "########"])
+    out = fill_small_holes(torch.from_numpy(logits), 4).numpy()[0, 0]
+    assert (out[1:3, 2:4] == HOLE_FILL_VALUE).all()
+    assert out[4, 5] == out[5, 6] == out[3, 7] == HOLE_FILL_VALUE  # one diagonal component of 3
+    assert (fill_small_holes(torch.from_numpy(logits), 3).numpy()[0, 0, 1:3, 2:4] == -1).all()
+
+
+def test_batch_of_different_masks_and_dtypes():
+    rng = np.random.default_rng(7)
+    logits = random_logits(rng, 5, 17, 23, 0.4)
+    check(logits, 6)
+    half = fill_small_holes(torch.from_numpy(logits).to(torch.bfloat16), 6)
+    assert half.dtype == torch.bfloat16
+    expected = scipy_fill(torch.from_numpy(logits).to(torch.bfloat16).float().numpy(), 6)
+    np.testing.assert_array_equal(half.float().numpy(), torch.from_numpy(expected).to(torch.bfloat16).float().numpy())
 
 
 def test_disabled_and_bad_shape():
