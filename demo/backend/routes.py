@@ -65,11 +65,10 @@ def export_masks() -> Response:
             mimetype="application/json",
             headers={"Content-Disposition": f'attachment; filename="{stem}_masks.json"'},
         )
-    return send_file(
-        export.png_zip(session),
+    return Response(
+        _service().exports.zip_stream(session),
         mimetype="application/zip",
-        as_attachment=True,
-        download_name=f"{stem}_masks.zip",
+        headers={"Content-Disposition": f'attachment; filename="{stem}_masks.zip"'},
     )
 
 

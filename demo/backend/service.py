@@ -17,7 +17,8 @@ from typing import BinaryIO
 import numpy as np
 
 from . import rle
-from .errors import BadInput, Busy, DemoError, LimitExceeded
+from .errors import BadInput, Busy, DemoError, InvalidMedia, LimitExceeded, SessionExpired
+from .export import ExportCache
 from .inference import FrameMasks, Segmenter
 from .library import VideoLibrary, VideoRecord
 from .sessions import Session, SessionStore
@@ -37,21 +38,40 @@ class DemoService:
         self.store = store
         self.segmenter = segmenter
         self._propagation_slots = threading.BoundedSemaphore(self.limits.max_propagations)
+        self.exports = ExportCache(settings.data_path / ".exports", self.limits.max_exports)
         self._active = 0
         self._active_lock = threading.Lock()
 
     # -- videos --------------------------------------------------------------------------
 
-    def list_videos(self) -> list[VideoRecord]:
-        return self.library.list_videos()
+    def list_videos(self, client: str = "") -> list[VideoRecord]:
+        """The gallery and the uploads of this client (its X-Client-Id; "" for none)."""
+        return self.library.list_videos(client)
 
     def default_video(self) -> VideoRecord:
         return self.library.default_video()
 
     def upload_video(
-        self, stream: BinaryIO, start_sec: float | None, duration_sec: float | None
+        self,
+        stream: BinaryIO,
+        start_sec: float | None,
+        duration_sec: float | None,
+        owner: str = "",
+        file_name: str | None = None,
     ) -> VideoRecord:
-        return self.library.store_upload(stream, start_sec, duration_sec)
+        return self.library.store_upload(
+            stream, start_sec, duration_sec, owner=owner, file_name=file_name, in_use=self.open_videos
+        )
+
+    def open_videos(self) -> set[str]:
+        """Paths of the videos that live sessions hold (their uploads must not be deleted)."""
+        return {s.video.path for s in self.store.sessions()}
+
+    def sweep(self) -> None:
+        """Periodic housekeeping: idle sessions, expired uploads, stale export files."""
+        self.store.sweep()
+        self.library.sweep_uploads(self.open_videos)
+        self.exports.sweep({s.id for s in self.store.sessions()})
 
     # -- sessions --------------------------------------------------------------------------
 
@@ -60,8 +80,11 @@ class DemoService:
         try:
             state = self.segmenter.init_state(video_file)
         except (RuntimeError, ValueError, OSError) as exc:
-            log.exception("init_state failed for %s", record.path)
-            raise BadInput(f"Cannot open {record.path} for segmentation: {exc}") from None
+            log.warning("init_state failed for %s: %s", record.path, exc)
+            raise InvalidMedia(
+                f"The video {record.path} cannot be opened for segmentation: it is damaged or not a "
+                "video this server can decode."
+            ) from None
         session = Session(
             id=self.store.new_id(),
             video=record,
@@ -71,7 +94,9 @@ class DemoService:
             height=int(state["video_height"]),
             width=int(state["video_width"]),
         )
-        self.store.add(session)
+        self.store.add(session)  # Busy when every session is busy (the state is dropped)
+        if record.is_upload:
+            self.library.touch_upload(video_file)
         log.info("session %s… opened on %s (%d frames)", session.id[:6], record.path, session.num_frames)
         return session.id
 
@@ -85,6 +110,7 @@ class DemoService:
         try:
             yield session
         finally:
+            self.store.touch(session)
             session.lock.release()
 
     # -- prompts -------------------------------------------------------------------------------
@@ -134,6 +160,7 @@ class DemoService:
             self.segmenter.reset(s.state)
             s.prompted.clear()
             s.masks.clear()
+            s.masks_version += 1
             return True
 
     def remove_object(self, session_id, object_id) -> list[FrameMasks]:
@@ -145,13 +172,22 @@ class DemoService:
             del s.prompted[obj]
             for frame_masks in s.masks.values():
                 frame_masks.pop(obj, None)
+            s.masks_version += 1
             return [self._remember(s, frame) for frame in updated]
 
     # -- propagation ---------------------------------------------------------------------------
 
     def cancel_propagation(self, session_id) -> bool:
-        """Lock-free on purpose: it must land while a propagation holds the session lock."""
-        self.store.get(session_id).cancel()
+        """Lock-free on purpose: it must land while a propagation holds the session lock.
+
+        A propagation stuck writing to a client that stopped reading cannot see the cancel;
+        its connection is broken instead, which ends the write at once.
+        """
+        session = self.store.get(session_id)
+        session.cancel()
+        abort = session.stream_abort
+        if abort is not None:
+            abort()
         return True
 
     def start_propagation(
@@ -189,7 +225,9 @@ class DemoService:
 
     def export(self, session_id) -> Session:
         """The session whose remembered masks (`Session.masks`) an export writes out."""
-        return self.store.get(session_id)
+        session = self.store.get(session_id)
+        self.store.touch(session)
+        return session
 
     # -- validation and bookkeeping ----------------------------------------------------------
 
@@ -273,6 +311,7 @@ class DemoService:
     @staticmethod
     def _remember(s: Session, result: FrameMasks) -> FrameMasks:
         s.masks[result.frame_index] = dict(result.masks)
+        s.masks_version += 1
         return result
 
 
@@ -299,9 +338,14 @@ class Propagation:
         backward = 0 if start == 0 else start - max(start - m, 0) + 1
         self.total_frames = sum(backward if r else forward for r in self.reverse_passes)
         self.cancelled = False
+        self.writing_since: float | None = None  # set while the transport writes a yielded frame
 
     def frames(self) -> Iterator[FrameMasks]:
-        """Yields each frame's masks; ends early (quietly) on cancel. Raises DemoError on failure."""
+        """Yields each frame's masks; ends early (quietly) on cancel.
+
+        Raises DemoError on failure, SessionExpired when the session ends meanwhile (closed by
+        its user or the server), so the client can tell that from a finished run.
+        """
         s, service = self.session, self.service
         try:
             if not s.acquire(service.limits.session_lock_timeout_sec, cancel_epoch=self.epoch):
@@ -313,17 +357,23 @@ class Propagation:
                         service.segmenter.propagate(s.state, self.start, reverse, self.max_track)
                     ) as frames:
                         for result in frames:
+                            if s.ended is not None:
+                                raise SessionExpired(f"Session expired: {s.ended}. Start a new session.")
                             if s.is_cancelled(self.epoch):
                                 self.cancelled = True
                                 return
                             service._remember(s, result)
+                            service.store.touch(s)
                             yield result
             except DemoError:
                 raise
-            except (RuntimeError, ValueError) as exc:
+            except (RuntimeError, ValueError, OSError):
                 log.exception("propagation failed in session %s…", s.id[:6])
-                raise BadInput(f"Propagation failed: {exc}") from None
+                raise InvalidMedia(
+                    "Tracking stopped: a frame of this video could not be read or processed."
+                ) from None
             finally:
+                service.store.touch(s)
                 s.lock.release()
         finally:
             self.close()
