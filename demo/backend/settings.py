@@ -180,8 +180,8 @@ class Settings:
             max_exports=reader.integer("MAX_EXPORTS", 2, minimum=1),
             max_transcodes=reader.integer("MAX_TRANSCODES", 2, minimum=1),
             max_json_body_bytes=round(reader.number("MAX_JSON_BODY_KB", 4096, minimum=16) * 1024),
-            upload_ttl_sec=reader.number("UPLOAD_TTL_HOURS", 72, minimum=0.001) * 3600,
-            uploads_max_bytes=round(reader.number("UPLOADS_MAX_MB", 2048, minimum=1) * 1024 * 1024),
+            upload_ttl_sec=reader.number("UPLOAD_TTL_HOURS", 72, minimum=0.0001) * 3600,
+            uploads_max_bytes=round(reader.number("UPLOADS_MAX_MB", 2048, minimum=0.001) * 1024 * 1024),
             share_uploads=reader.flag("SHARE_UPLOADS", False),
         )
         return cls(
