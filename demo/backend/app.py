@@ -13,7 +13,7 @@ from pathlib import Path
 from flask import Flask, Request, Response, g, jsonify, request
 from flask_cors import CORS
 from strawberry.flask.views import GraphQLView
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
 from . import guards, routes, streaming
 from .compute_gate import ComputeGate
@@ -133,14 +133,22 @@ def create_app(settings: Settings | None = None) -> Flask:
         return jsonify(exc.to_json()), exc.http_status
 
     @app.errorhandler(TimeoutError)
-    def _too_slow(exc):
-        # The transport's deadline on reading the body (worker.py) ran out.
-        message = "The request body arrived too slowly; the connection is closed."
-        return jsonify(error={"message": message, "code": "REQUEST_TIMEOUT"}), 408
+    @app.errorhandler(ClientDisconnected)
+    def _body_cut_short(exc):
+        # Werkzeug reports a failed body read as ClientDisconnected; a TimeoutError under it is
+        # the transport's deadline (worker.py) running out.
+        if isinstance(exc, TimeoutError) or isinstance(exc.__cause__ or exc.__context__, TimeoutError):
+            message = "The request body arrived too slowly; the connection is closed."
+            return jsonify(error={"message": message, "code": "REQUEST_TIMEOUT"}), 408
+        return jsonify(error={"message": "The request body ended early.", "code": "BAD_REQUEST"}), 400
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc):
-        if request.mimetype == "multipart/form-data":
+        length = request.content_length
+        if request.mimetype == "multipart/form-data" and length is not None and length <= limits.max_upload_bytes:
+            # Werkzeug's own bound: a non-file field (operations, map) held in memory.
+            message = "A form field of the multipart request is too large (fields other than the file are small)."
+        elif request.mimetype == "multipart/form-data":
             message = f"The upload is larger than the limit of {limits.max_upload_mb:g} MB."
         else:
             message = f"The request body is larger than the limit of {limits.max_json_body_bytes // 1024} KB."

@@ -26,6 +26,7 @@ def healthy() -> Response:
         status="ok",
         sessions=len(service.store),
         propagations=service.active_propagations,
+        stalled_streams=service.stalled_streams(),
         waiting_model_calls=service.segmenter.gate.waiting,
     )
 

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import math
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
@@ -39,7 +40,7 @@ class DemoService:
         self.segmenter = segmenter
         self._propagation_slots = threading.BoundedSemaphore(self.limits.max_propagations)
         self.exports = ExportCache(settings.data_path / ".exports", self.limits.max_exports)
-        self._active = 0
+        self._running: set[Propagation] = set()
         self._active_lock = threading.Lock()
 
     # -- videos --------------------------------------------------------------------------
@@ -210,18 +211,26 @@ class DemoService:
                 f"{self.limits.max_propagations} propagations are already running on this server; "
                 "try again in a moment."
             )
+        propagation = Propagation(self, session, start, direction, max_frames, epoch)
         with self._active_lock:
-            self._active += 1
-        return Propagation(self, session, start, direction, max_frames, epoch)
+            self._running.add(propagation)
+        return propagation
 
-    def _release_slot(self) -> None:
+    def _release_slot(self, propagation: Propagation) -> None:
         with self._active_lock:
-            self._active -= 1
+            self._running.discard(propagation)
         self._propagation_slots.release()
 
     @property
     def active_propagations(self) -> int:
-        return self._active
+        return len(self._running)
+
+    def stalled_streams(self, after_sec: float = 1.0) -> int:
+        """Propagations whose client has not taken the last frame for `after_sec` (not reading)."""
+        now = time.monotonic()
+        with self._active_lock:
+            running = list(self._running)
+        return sum(1 for p in running if p.writing_since is not None and now - p.writing_since > after_sec)
 
     def export(self, session_id) -> Session:
         """The session whose remembered masks (`Session.masks`) an export writes out."""
@@ -381,4 +390,4 @@ class Propagation:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self.service._release_slot()
+            self.service._release_slot(self)
