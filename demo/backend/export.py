@@ -111,12 +111,13 @@ class ExportCache:
             with open(scratch, "wb") as file, ThreadPoolExecutor(2) as pool:
                 tee = _Tee(file)
                 with zipfile.ZipFile(tee, "w", compression=zipfile.ZIP_STORED) as archive:  # PNGs are compressed
-                    archive.writestr("masks.json", json.dumps(doc))
+                    archive.writestr(_entry("masks.json"), json.dumps(doc))
                     annotations = doc["annotations"]
                     for i in range(0, len(annotations), _BATCH):
                         batch = annotations[i : i + _BATCH]
                         for ann, data in zip(batch, pool.map(lambda a: png(a["segmentation"]), batch)):
-                            archive.writestr(f"object_{ann['object_id']}/{ann['frame_index']:05d}.png", data)
+                            name = f"object_{ann['object_id']}/{ann['frame_index']:05d}.png"
+                            archive.writestr(_entry(name), data)
                         yield tee.take()
                 yield tee.take()  # the central directory
             for old in self.folder.glob(f"{session.id}-*.zip"):
@@ -131,6 +132,11 @@ class ExportCache:
         for path in self.folder.glob("*.zip"):
             if path.name.rsplit("-", 1)[0] not in live_sessions:
                 path.unlink(missing_ok=True)
+
+
+def _entry(name: str) -> zipfile.ZipInfo:
+    """A fixed time stamp: the same masks always give the same bytes."""
+    return zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
 
 
 def _read_chunks(path: Path) -> Iterator[bytes]:
