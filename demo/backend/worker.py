@@ -47,6 +47,7 @@ _BUFFERED_BODY = 1 << 20  # bodies up to this are read by the event loop; larger
 _RECV = 64 * 1024
 _CONTENT_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(\d{1,18})[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
 _CHUNKED = re.compile(rb"^transfer-encoding[ \t]*:.*chunked", re.IGNORECASE | re.MULTILINE)
+_EXPECT_CONTINUE = re.compile(rb"^expect[ \t]*:[ \t]*100-continue[ \t]*\r\n", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass
@@ -165,6 +166,17 @@ class BufferingThreadWorker(ThreadWorker):
         if pending.body_started is None:
             pending.body_started = now
             pending.deadline = now + self.timeouts.body_sec
+            # A client that waits for "100 Continue" before its body gets it from here, and the
+            # header goes, so that gunicorn does not send it a second time.
+            head = bytes(pending.data[: head_end + 2])
+            if _EXPECT_CONTINUE.search(head):
+                try:
+                    sock.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+                except OSError:
+                    pass
+                trimmed = _EXPECT_CONTINUE.sub(b"", head, count=1)
+                pending.data[: head_end + 2] = trimmed
+                head_end -= len(head) - len(trimmed)
         body = len(pending.data) - head_end - len(_HEAD_END)
         pending.deadline = pending.body_started + self.timeouts.body_sec + body / self.timeouts.min_upload_bytes_per_sec
         if pending.body_ready(head_end):
