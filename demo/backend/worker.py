@@ -75,10 +75,10 @@ class _DeadlineSocket:
     has passed; the application answers that with 408.
     """
 
-    def __init__(self, sock: socket.socket, timeouts: ClientTimeouts):
+    def __init__(self, sock: socket.socket, timeouts: ClientTimeouts, seconds: float):
         self.sock = sock
         self.timeouts = timeouts
-        self.deadline = time.monotonic() + timeouts.body_sec
+        self.deadline = time.monotonic() + seconds
 
     def recv(self, size: int) -> bytes:
         remaining = self.deadline - time.monotonic()
@@ -220,12 +220,20 @@ class BufferingThreadWorker(ThreadWorker):
 
     # -- the request thread ------------------------------------------------------------------
 
+    def handle(self, conn):
+        # Usually the head is buffered already; a pipelined next request may not be, and its
+        # head must not keep the thread either.
+        unreader = getattr(conn.parser, "unreader", None)
+        if isinstance(unreader, SocketUnreader):
+            unreader.sock = _DeadlineSocket(conn.sock, self.timeouts, self.timeouts.header_sec)
+        return super().handle(conn)
+
     def handle_request(self, req, conn):
         # From here on, every read and every write on this socket gives up after a while.
         conn.sock.settimeout(self.timeouts.write_sec)
         unreader = getattr(conn.parser, "unreader", None)
         if isinstance(unreader, SocketUnreader):
-            unreader.sock = _DeadlineSocket(conn.sock, self.timeouts)
+            unreader.sock = _DeadlineSocket(conn.sock, self.timeouts, self.timeouts.body_sec)
         try:
             return super().handle_request(req, conn)
         except TimeoutError:
