@@ -153,7 +153,9 @@ class SessionStore:
             if session is None:
                 return False
             self._end_locked(session, "it was closed")
-            return True
+        if session.stream_abort is not None:
+            session.stream_abort()  # a stream stuck writing to a client that does not read ends now
+        return True
 
     def sweep(self) -> int:
         """End sessions idle for longer than the TTL; returns how many ended."""
