@@ -245,6 +245,8 @@ class VideoLibrary:
             raise NotFound("Not found.") from None
         if any(p.startswith(".") for p in parts):
             raise NotFound("Not found.")
+        if folder == "uploads" and not (len(parts) == 1 and _UPLOAD_NAME.match(parts[0])):
+            raise NotFound("Not found.")  # videos and posters only: side files name their owners
         path = self._existing_file(root, "/".join(parts))
         if path is None:
             raise NotFound("Not found.")

@@ -64,6 +64,13 @@ def test_each_client_lists_its_own_uploads_under_their_original_names(tmp_path):
     assert {v.display_name for v in library.list_videos("client-aaaa")} == {"Clip", "Our cat.mov"}
     # Whoever has the path can open it (links keep working).
     assert library.resolve_video(other.path)[1].path == other.path
+    # The video and its poster are served; the side file naming the owners is not.
+    key = mine.path[len("uploads/") : -len(".mp4")]
+    assert library.static_file("uploads", f"{key}.mp4").is_file()
+    assert library.static_file("uploads", f"{key}.jpg").is_file()
+    assert (library.settings.uploads_dir / f"{key}.json").is_file()
+    with pytest.raises(NotFound):
+        library.static_file("uploads", f"{key}.json")
 
 
 def test_share_uploads_lists_every_upload_to_everyone(tmp_path):
