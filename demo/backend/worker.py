@@ -36,6 +36,7 @@ import time
 from dataclasses import dataclass
 from functools import partial
 
+from gunicorn import http
 from gunicorn.http.unreader import SocketUnreader
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
@@ -187,8 +188,6 @@ class BufferingThreadWorker(ThreadWorker):
         del self.incoming[conn]
         self.poller.unregister(conn.sock)
         if conn.parser is None:
-            from gunicorn import http
-
             conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
         conn.parser.unreader.unread(bytes(pending.data))
         conn.data_ready = True
