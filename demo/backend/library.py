@@ -110,7 +110,8 @@ class VideoLibrary:
     # -- listing -------------------------------------------------------------------------
 
     def ensure_gallery_posters(self) -> None:
-        """Write a poster for each gallery video that lacks one (skipped when read-only)."""
+        """Write a poster for each gallery video that lacks one (skipped when read-only), and
+        read each one through once, so no request waits for its frames to be counted."""
         try:
             self.settings.posters_dir.mkdir(parents=True, exist_ok=True)
         except OSError:
@@ -122,6 +123,7 @@ class VideoLibrary:
                     media.write_poster(video, poster, self.limits)
                 except Exception as exc:  # noqa: BLE001 - a bad gallery file must not stop start-up
                     log.warning("no poster for %s: %s", video.name, exc)
+            self._try_record(video)  # after the poster: the record names it
 
     def list_videos(self, client: str = "") -> list[VideoRecord]:
         """Gallery videos by name, then the client's uploads, newest first. Junk is skipped."""
