@@ -12,7 +12,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import BinaryIO
 
 import numpy as np
@@ -28,6 +28,7 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 DIRECTIONS = ("both", "forward", "backward")
+_STALLED_STREAM_SEC = 2.0  # a stream whose client took nothing for this long may lose its slot
 _MAX_OBJECT_ID = 2**31 - 1
 
 
@@ -206,7 +207,7 @@ class DemoService:
             raise BadInput("max_frames must be a whole number >= 1.")
         if not any(session.prompted.values()):
             raise BadInput("Nothing to track yet: add points to an object first.")
-        if not self._propagation_slots.acquire(blocking=False):
+        if not self._propagation_slots.acquire(blocking=False) and not self._take_slot_of_stalled_stream():
             raise Busy(
                 f"{self.limits.max_propagations} propagations are already running on this server; "
                 "try again in a moment."
@@ -215,6 +216,25 @@ class DemoService:
         with self._active_lock:
             self._running.add(propagation)
         return propagation
+
+    def _take_slot_of_stalled_stream(self) -> bool:
+        """All slots taken: end the stream whose client has read nothing for longest (at least
+        `_STALLED_STREAM_SEC`) and take its slot. A client that stopped reading must not keep
+        others from tracking until its write times out."""
+        now = time.monotonic()
+        with self._active_lock:
+            stalled = [
+                p for p in self._running if p.writing_since is not None and now - p.writing_since > _STALLED_STREAM_SEC
+            ]
+        for victim in sorted(stalled, key=lambda p: p.writing_since or now):
+            abort = victim.abort_transport
+            if abort is None:
+                continue
+            log.info("all propagation slots taken: ending the stalled stream of session %s…", victim.session.id[:6])
+            abort()
+            if self._propagation_slots.acquire(timeout=5.0):  # the broken write frees it at once
+                return True
+        return False
 
     def _release_slot(self, propagation: Propagation) -> None:
         with self._active_lock:
@@ -348,6 +368,7 @@ class Propagation:
         self.total_frames = sum(backward if r else forward for r in self.reverse_passes)
         self.cancelled = False
         self.writing_since: float | None = None  # set while the transport writes a yielded frame
+        self.abort_transport: Callable[[], None] | None = None  # set by the transport: breaks a stalled write
 
     def frames(self) -> Iterator[FrameMasks]:
         """Yields each frame's masks; ends early (quietly) on cancel.
@@ -360,6 +381,7 @@ class Propagation:
             if not s.acquire(service.limits.session_lock_timeout_sec, cancel_epoch=self.epoch):
                 self.cancelled = True
                 return
+            s.stream_abort = self.abort_transport  # cancel and close reach the running stream
             try:
                 for reverse in self.reverse_passes:
                     with contextlib.closing(
@@ -382,6 +404,7 @@ class Propagation:
                     "Tracking stopped: a frame of this video could not be read or processed."
                 ) from None
             finally:
+                s.stream_abort = None
                 service.store.touch(s)
                 s.lock.release()
         finally:

@@ -111,8 +111,8 @@ def _let_cancel_break_stalled_writes(propagation: Propagation, sock: socket.sock
     def abort() -> None:
         started = propagation.writing_since
         if sock is not None and started is not None and time.monotonic() - started > _STALLED_WRITE_SEC:
-            log.info("cancel: breaking the stalled stream of session %s…", session.id[:6])
+            log.info("breaking the stalled stream of session %s…", session.id[:6])
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
-    session.stream_abort = abort
+    propagation.abort_transport = abort
