@@ -38,7 +38,7 @@ FRONTEND_SOURCES := $(shell find $(FRONTEND)/src $(FRONTEND)/index.html $(FRONTE
                       $(FRONTEND)/package.json $(FRONTEND)/tsconfig*.json -type f 2>/dev/null)
 HAS_NVIDIA  := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
 
-# The demo server: gunicorn (gthread workers, see demo/backend/gunicorn.conf.py) serving the
+# The demo server: gunicorn (a buffering gthread worker, see demo/backend/gunicorn.conf.py) serving the
 # GraphQL/REST API and the built frontend on one port.
 # Settings reach the server through its environment (and only the server's: the tests start
 # their own servers with their own settings). The gunicorn config binds to $$HOST:$$PORT.

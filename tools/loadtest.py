@@ -3,6 +3,13 @@
     python tools/loadtest.py --sessions 8                  # spawns a local server (micro config)
     python tools/loadtest.py --sessions 8 --config tiny    # the tiny model (random weights)
     python tools/loadtest.py --url http://127.0.0.1:7262 --video gallery/<name>.mp4
+    python tools/loadtest.py --hostile                     # the same, unloaded and then under attack
+
+With `--hostile` the run is done twice on one server: first as is, then with 200 slow-header and
+200 slow-body sockets trickling a byte every 2 s (reopened when the server cuts them off), 4
+propagation streams opened and never read, and a prober timing `/healthy` every 0.5 s. The two
+click p50/p95 are printed side by side, with the tracking rate, the /healthy latencies and when
+the never-read streams were cut off.
 
 Each clicking user opens a session, then clicks `--clicks` times: a few clicks per frame on a
 handful of frames (the first click on a frame also encodes it), with a short think time. One
@@ -28,6 +35,14 @@ sys.path.insert(0, str(REPO))
 
 from demo.backend.client import DemoClient, iter_parts  # noqa: E402
 from demo.backend.local_server import CONFIG_ALIASES, LocalServer  # noqa: E402
+from tools.hostile_clients import (  # noqa: E402
+    SLOW_BODY,
+    SLOW_HEAD,
+    HostileReport,
+    SlowSockets,
+    probe_healthy,
+    stalled_streams,
+)
 
 DEFAULT_GALLERY = REPO.parent / "shared" / "data" / "gallery"
 
@@ -163,6 +178,85 @@ def run(url: str, video: str, sessions: int, clicks: int, think: float) -> dict:
     }
 
 
+def run_hostile(url: str, video: str, args) -> dict:
+    """Three runs of the normal load on one server: as is; beside slow sockets; beside streams
+    that are never read (which also cost the CPU their tracking takes)."""
+    baseline = run(url, video, args.sessions, args.clicks, args.think)
+
+    report, stop = HostileReport(), threading.Event()
+    crowds = [
+        SlowSockets(url, SLOW_HEAD, args.slow_headers, 2.0, report),
+        SlowSockets(url, SLOW_BODY, args.slow_bodies, 2.0, report),
+    ]
+    threads = [threading.Thread(target=c.run, args=(stop,), daemon=True) for c in crowds]
+    threads.append(threading.Thread(target=probe_healthy, args=(url, stop, report), daemon=True))
+    for t in threads:
+        t.start()
+    time.sleep(3.0)  # let the slow sockets connect and start trickling
+    slow = run(url, video, args.sessions, args.clicks, args.think)
+    stop.set()
+    for t in threads:
+        t.join(timeout=60)
+    healthy = list(report.healthy_ms)
+
+    stalled_report, stop = HostileReport(), threading.Event()
+    staller = threading.Thread(
+        target=stalled_streams,
+        args=(url, args.stalled_video, args.stalled_streams, 16, stalled_report, stop),
+        daemon=True,
+    )
+    staller.start()
+    beside_stalled = run(url, video, args.sessions, args.clicks, args.think)
+    staller.join(timeout=300)  # until the server has cut every never-read stream off
+    stop.set()
+    staller.join(timeout=10)
+
+    def ratio(loaded: dict) -> float | None:
+        return round(loaded["p95_ms"] / baseline["p95_ms"], 2) if baseline["p95_ms"] else None
+
+    return {
+        "unloaded": baseline,
+        "slow_sockets_run": slow,
+        "stalled_streams_run": beside_stalled,
+        "p95_ratio_slow_sockets": ratio(slow),
+        "p95_ratio_stalled_streams": ratio(beside_stalled),
+        "slow_sockets": args.slow_headers + args.slow_bodies,
+        "slow_sockets_cut_off": report.cut_off,
+        "connect_errors": report.connect_errors,
+        "healthy_p50_ms": round(percentile(healthy, 50), 1),
+        "healthy_p95_ms": round(percentile(healthy, 95), 1),
+        "healthy_max_ms": round(max(healthy), 1) if healthy else None,
+        "healthy_errors": report.healthy_errors,
+        "stalled_streams_seen": stalled_report.stalled_max,
+        "stalled_seen_at_s": stalled_report.stalled_seen_at_s,
+        "stalled_all_cut_off_at_s": stalled_report.stalled_freed_after_s,
+    }
+
+
+def print_hostile(report: dict) -> None:
+    def line(name: str, r: dict, ratio: float | None = None) -> str:
+        times = f" (p95 x{ratio} of unloaded)" if ratio is not None else ""
+        return (
+            f"{name}: clicks p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms{times}, errors {r['errors']}; "
+            f"tracking {r['propagation_fps']} frames/s ({r['propagated_frames']} frames)"
+        )
+
+    print(line("unloaded", report["unloaded"]))
+    print(line(f"beside {report['slow_sockets']} slow sockets", report["slow_sockets_run"],
+               report["p95_ratio_slow_sockets"]))  # fmt: skip
+    print(
+        f"  /healthy meanwhile: p50 {report['healthy_p50_ms']} ms, p95 {report['healthy_p95_ms']} ms, "
+        f"max {report['healthy_max_ms']} ms, errors {report['healthy_errors']}; slow sockets cut off "
+        f"(408) and reopened {report['slow_sockets_cut_off']} times"
+    )
+    print(line(f"beside {report['stalled_streams_seen']} never-read streams", report["stalled_streams_run"],
+               report["p95_ratio_stalled_streams"]))  # fmt: skip
+    print(
+        f"  never-read streams stuck {report['stalled_seen_at_s']} s after they opened; all cut off "
+        f"(slots given back) at {report['stalled_all_cut_off_at_s']} s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -176,23 +270,44 @@ def main() -> None:
         "--config", default="micro", help="spawned server: micro | tiny | small | a config path"
     )
     parser.add_argument("--gallery", type=Path, default=DEFAULT_GALLERY, help="spawned server: gallery clips")
+    parser.add_argument("--hostile", action="store_true", help="run unloaded, then alongside hostile clients")
+    parser.add_argument("--slow-headers", type=int, default=200, help="--hostile: slow-header sockets")
+    parser.add_argument("--slow-bodies", type=int, default=200, help="--hostile: slow-body sockets")
+    parser.add_argument("--stalled-streams", type=int, default=4, help="--hostile: streams never read")
+    parser.add_argument(
+        "--stalled-video", default="gallery/bunny_1280x720_25fps.mp4", help="--hostile: video of those streams"
+    )
     args = parser.parse_args()
     if args.sessions < 1 or args.clicks < 1:
         parser.error("--sessions and --clicks must be >= 1")
 
+    def measure(url: str) -> dict:
+        if args.hostile:
+            return run_hostile(url, args.video, args)
+        return run(url, args.video, args.sessions, args.clicks, args.think)
+
     if args.url:
-        report = run(args.url, args.video, args.sessions, args.clicks, args.think)
+        report = measure(args.url)
     else:
         with tempfile.TemporaryDirectory() as tmp:
             data = Path(tmp) / "data"
             (data / "gallery").mkdir(parents=True)
-            name = Path(args.video).name
-            (data / "gallery" / name).write_bytes((args.gallery / name).read_bytes())
+            for video in {args.video, args.stalled_video} if args.hostile else {args.video}:
+                name = Path(video).name
+                (data / "gallery" / name).write_bytes((args.gallery / name).read_bytes())
             config = CONFIG_ALIASES.get(args.config, args.config)
+            extra = args.stalled_streams if args.hostile else 0
             with LocalServer(
-                data, Path(tmp) / "server.log", SAM2_DEMO_CONFIG=config, MAX_SESSIONS=str(args.sessions + 2)
-            ) as server:
-                report = run(server.url, args.video, args.sessions, args.clicks, args.think)
+                data,
+                Path(tmp) / "server.log",
+                SAM2_DEMO_CONFIG=config,
+                MAX_SESSIONS=str(args.sessions + 2 + extra),
+            ) as server:  # MAX_PROPAGATIONS as by default (4): never-read streams take every slot
+                report = measure(server.url)
+    if args.hostile:
+        print_hostile(report)
+        print(json.dumps(report))
+        return
     print(
         f"{report['sessions']} users x {args.clicks} clicks while one propagates "
         f"({report['model']['modelConfig']}, {report['model']['device']}): "

@@ -10,12 +10,12 @@ import tempfile
 import threading
 from pathlib import Path
 
-from flask import Flask, Request, Response, jsonify, request
+from flask import Flask, Request, Response, g, jsonify, request
 from flask_cors import CORS
 from strawberry.flask.views import GraphQLView
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
-from . import routes, streaming
+from . import guards, routes, streaming
 from .compute_gate import ComputeGate
 from .errors import DemoError
 from .inference import Segmenter, build_predictor
@@ -26,8 +26,6 @@ from .sessions import SessionStore
 from .settings import Settings
 
 log = logging.getLogger(__name__)
-
-_JSON_BODY_LIMIT = 16 << 20  # bytes; only multipart uploads may be larger
 
 
 def upload_request_class(incoming: Path) -> type[Request]:
@@ -52,7 +50,7 @@ class DemoGraphQLView(GraphQLView):
         self.service = service
 
     def get_context(self, request, response):
-        return {"request": request, "response": response, "service": self.service}
+        return {"request": request, "response": response, "service": self.service, "client_id": g.client_id}
 
     def process_result(self, request, result):
         body = {"data": result.data}
@@ -61,6 +59,10 @@ class DemoGraphQLView(GraphQLView):
         return body
 
     def dispatch_request(self):
+        if request.method == "POST":
+            problem = guards.check_graphql_body(request)
+            if problem:
+                return jsonify(errors=[{"message": problem, "extensions": {"code": "BAD_REQUEST"}}]), 400
         response = super().dispatch_request()
         if (
             isinstance(response, Response)
@@ -99,10 +101,24 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app = Flask(__name__)
     app.request_class = upload_request_class(library.incoming_dir)
-    app.config["MAX_CONTENT_LENGTH"] = _JSON_BODY_LIMIT
+    app.config["MAX_CONTENT_LENGTH"] = limits.max_json_body_bytes  # uploads: see _upload_limit
     app.config["FRONTEND_DIST"] = settings.frontend_dist
     app.extensions["sam2_demo"] = service
-    CORS(app, origins=list(settings.cors_origins))
+    if settings.cors_origins:  # none listed: same origin only, no CORS headers at all
+        CORS(app, origins=list(settings.cors_origins), expose_headers=["Content-Disposition"])
+    security_headers = guards.security_headers(settings.public_url)
+
+    @app.before_request
+    def _guard() -> None:
+        # Before anything reads the body: a refused request writes nothing.
+        guards.check_origin(request, settings.cors_origins)
+        g.client_id = guards.client_id(request)
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        for name, value in security_headers.items():
+            response.headers.setdefault(name, value)
+        return response
 
     @app.before_request
     def _upload_limit() -> None:
@@ -112,11 +128,30 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.errorhandler(DemoError)
     def _demo_error(exc: DemoError):
+        if request.path == "/graphql":
+            return jsonify(errors=[{"message": exc.message, "extensions": {"code": exc.code}}]), exc.http_status
         return jsonify(exc.to_json()), exc.http_status
+
+    @app.errorhandler(TimeoutError)
+    @app.errorhandler(ClientDisconnected)
+    def _body_cut_short(exc):
+        # Werkzeug reports a failed body read as ClientDisconnected; a TimeoutError under it is
+        # the transport's deadline (worker.py) running out.
+        if isinstance(exc, TimeoutError) or isinstance(exc.__cause__ or exc.__context__, TimeoutError):
+            message = "The request body arrived too slowly; the connection is closed."
+            return jsonify(error={"message": message, "code": "REQUEST_TIMEOUT"}), 408
+        return jsonify(error={"message": "The request body ended early.", "code": "BAD_REQUEST"}), 400
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc):
-        message = f"The upload is larger than the limit of {limits.max_upload_mb:g} MB."
+        length = request.content_length
+        if request.mimetype == "multipart/form-data" and length is not None and length <= limits.max_upload_bytes:
+            # Werkzeug's own bound: a non-file field (operations, map) held in memory.
+            message = "A form field of the multipart request is too large (fields other than the file are small)."
+        elif request.mimetype == "multipart/form-data":
+            message = f"The upload is larger than the limit of {limits.max_upload_mb:g} MB."
+        else:
+            message = f"The request body is larger than the limit of {limits.max_json_body_bytes // 1024} KB."
         if request.path == "/graphql":
             return jsonify(errors=[{"message": message, "extensions": {"code": "LIMIT_EXCEEDED"}}]), 413
         return jsonify(error={"message": message, "code": "LIMIT_EXCEEDED"}), 413
@@ -145,20 +180,20 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.register_blueprint(streaming.blueprint)
     app.register_blueprint(routes.blueprint)  # last: it holds the frontend's catch-all route
-    _start_sweeper(store, limits.session_ttl_sec)
+    _start_sweeper(service, limits.session_ttl_sec)
     return app
 
 
-def _start_sweeper(store: SessionStore, ttl_sec: float) -> None:
-    """Ends idle sessions even when no request comes in, so their memory is freed."""
+def _start_sweeper(service: DemoService, ttl_sec: float) -> None:
+    """Ends idle sessions and expired uploads even when no request comes in."""
     interval = max(1.0, min(60.0, ttl_sec / 2))
 
     def sweep_forever() -> None:
         stop = threading.Event()
         while not stop.wait(interval):
             try:
-                store.sweep()
+                service.sweep()
             except Exception:  # never let the sweeper die
-                log.exception("session sweep failed")
+                log.exception("sweep failed")
 
     threading.Thread(target=sweep_forever, name="session-sweeper", daemon=True).start()

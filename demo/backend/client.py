@@ -44,10 +44,13 @@ class StreamPart:
 
 
 class DemoClient:
-    def __init__(self, base_url: str, timeout: float = 120.0):
+    def __init__(self, base_url: str, timeout: float = 120.0, client_id: str | None = None):
+        """client_id: sent as `X-Client-Id` (the browser's id; uploads are listed to it only)."""
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.http = requests.Session()
+        if client_id:
+            self.http.headers["X-Client-Id"] = client_id
 
     def graphql_raw(self, query: str, variables: dict | None = None) -> dict:
         response = self.http.post(

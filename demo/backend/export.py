@@ -1,21 +1,34 @@
 """Mask export: COCO RLE JSON, or a zip of PNGs (one per object per frame) with that JSON inside.
 
 Works from the masks a session remembers (`Session.masks`: the last result of every frame,
-from clicks and propagation), so an export costs no model time.
+from clicks and propagation), so an export costs no model time. A zip is streamed to the client
+while it is written to a cache file (memory stays bounded whatever its size); the same export of
+an unchanged session is served from that file. At most MAX_EXPORTS zips are built at once.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import tempfile
+import logging
+import os
+import secrets
+import shutil
+import threading
 import zipfile
-from typing import IO
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from PIL import Image
 
 from . import rle
+from .errors import Busy
 from .sessions import Session
+
+log = logging.getLogger(__name__)
+_BATCH = 32  # PNGs encoded at once (the encoder releases the GIL: two threads use two cores)
+_CHUNK = 1 << 20
 
 
 def coco_json(session: Session) -> dict:
@@ -42,16 +55,91 @@ def coco_json(session: Session) -> dict:
     }
 
 
-def png_zip(session: Session) -> IO[bytes]:
-    """A zip file (spooled to disk past 16 MB): object_<k>/<frame:05d>.png (0/255) + masks.json."""
-    out = tempfile.SpooledTemporaryFile(max_size=16 << 20)  # noqa: SIM115 - returned open to the caller
-    doc = coco_json(session)
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:  # PNGs are compressed
-        archive.writestr("masks.json", json.dumps(doc))
-        for ann in doc["annotations"]:
-            mask = rle.decode(ann["segmentation"])
-            buffer = io.BytesIO()
-            Image.fromarray(mask.astype("uint8") * 255, mode="L").save(buffer, format="PNG", optimize=False)
-            archive.writestr(f"object_{ann['object_id']}/{ann['frame_index']:05d}.png", buffer.getvalue())
-    out.seek(0)
-    return out
+def png(mask_rle: dict) -> bytes:
+    """One mask as a 1-bit grayscale PNG (0 = background, 1 = object; viewers show black/white)."""
+    buffer = io.BytesIO()
+    Image.fromarray(rle.decode(mask_rle)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+class _Tee(io.RawIOBase):
+    """Writes to a file and keeps what was written since the last `take()`; not seekable, so
+    zipfile writes each entry once, in order (data descriptors), as a stream needs."""
+
+    def __init__(self, file):
+        self.file = file
+        self.pending: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        data = bytes(data)
+        self.file.write(data)
+        self.pending.append(data)
+        return len(data)
+
+    def take(self) -> bytes:
+        out, self.pending = b"".join(self.pending), []
+        return out
+
+
+class ExportCache:
+    """Builds zip exports with bounded concurrency and keeps the latest one of each session."""
+
+    def __init__(self, folder: Path, max_concurrent: int):
+        self.folder = folder
+        self.max_concurrent = max_concurrent
+        shutil.rmtree(folder, ignore_errors=True)  # left over from an earlier run
+        folder.mkdir(parents=True, exist_ok=True)
+        self._slots = threading.BoundedSemaphore(max_concurrent)
+
+    def zip_stream(self, session: Session) -> Iterator[bytes]:
+        """The zip's bytes, from the cache or built while sent. Raises Busy when all slots build."""
+        version = session.masks_version
+        cached = self.folder / f"{session.id}-{version}.zip"
+        if cached.is_file():
+            return _read_chunks(cached)
+        if not self._slots.acquire(blocking=False):
+            raise Busy(f"{self.max_concurrent} exports are being built right now; try again in a moment.")
+        return self._build(session, version, cached)
+
+    def _build(self, session: Session, version: int, cached: Path) -> Iterator[bytes]:
+        scratch = self.folder / f".{secrets.token_hex(8)}.part"
+        try:
+            doc = coco_json(session)
+            with open(scratch, "wb") as file, ThreadPoolExecutor(2) as pool:
+                tee = _Tee(file)
+                with zipfile.ZipFile(tee, "w", compression=zipfile.ZIP_STORED) as archive:  # PNGs are compressed
+                    archive.writestr(_entry("masks.json"), json.dumps(doc))
+                    annotations = doc["annotations"]
+                    for i in range(0, len(annotations), _BATCH):
+                        batch = annotations[i : i + _BATCH]
+                        for ann, data in zip(batch, pool.map(lambda a: png(a["segmentation"]), batch)):
+                            name = f"object_{ann['object_id']}/{ann['frame_index']:05d}.png"
+                            archive.writestr(_entry(name), data)
+                        yield tee.take()
+                yield tee.take()  # the central directory
+            for old in self.folder.glob(f"{session.id}-*.zip"):
+                old.unlink(missing_ok=True)
+            os.replace(scratch, cached)
+        finally:
+            scratch.unlink(missing_ok=True)  # a client that hung up leaves no half file
+            self._slots.release()
+
+    def sweep(self, live_sessions: set[str]) -> None:
+        """Remove the cached exports of sessions that ended."""
+        for path in self.folder.glob("*.zip"):
+            if path.name.rsplit("-", 1)[0] not in live_sessions:
+                path.unlink(missing_ok=True)
+
+
+def _entry(name: str) -> zipfile.ZipInfo:
+    """A fixed time stamp: the same masks always give the same bytes."""
+    return zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+
+
+def _read_chunks(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as file:
+        while chunk := file.read(_CHUNK):
+            yield chunk

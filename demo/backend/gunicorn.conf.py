@@ -16,15 +16,23 @@ MAX_PROPAGATIONS (default 4) streams run at once (more are answered "busy"), so 
 threads stay free for short requests: a cancel always finds one. Threads are cheap; the model
 work itself is bounded by the CPU/GPU, not by this number.
 
-Environment: PORT [7262], HOST [0.0.0.0], GUNICORN_THREADS [32], GUNICORN_TIMEOUT [120].
+Why our own worker class: plain gthread lets a client that sends its request slowly, or stops
+reading its response, hold a request thread for as long as it likes; a few dozen such sockets
+lock everyone out. `worker.BufferingThreadWorker` reads request heads and small bodies in the
+event loop (as a buffering proxy would) and puts deadlines on every read and write; see its
+docstring and the CLIENT_*_TIMEOUT_SEC settings.
+
+Environment: PORT [7262], HOST [0.0.0.0], GUNICORN_THREADS [32], GUNICORN_TIMEOUT [120],
+GUNICORN_CONNECTIONS [1000] (open connections at once, slow ones included).
 """
 
 import os
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '7262')}"
 workers = 1
-worker_class = "gthread"
+worker_class = "demo.backend.worker.BufferingThreadWorker"
 threads = int(os.environ.get("GUNICORN_THREADS", "32"))
+worker_connections = int(os.environ.get("GUNICORN_CONNECTIONS", "1000"))
 # The gthread heartbeat runs outside request threads, so long streams do not trip this timeout;
 # it only catches a worker that is stuck as a whole (e.g. while loading the model).
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))

@@ -100,6 +100,32 @@ def probe(path: Path, limits: Limits) -> VideoProbe:
         )
 
 
+def decodable_frames(path: Path, limits: Limits) -> int:
+    """How many frames really decode, up to the first damaged packet (reads the whole file).
+
+    A file cut short keeps its header's frame count and even some packets that no longer
+    decode; a video opened for segmentation must not promise frames it cannot deliver.
+    Raises InvalidMedia when the demuxer finds frames that do not decode, or none at all.
+    """
+    packets = decoded = 0
+    try:
+        with _open(path, limits) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for packet in container.demux(stream):
+                if packet.size:
+                    packets += 1
+                decoded += len(packet.decode())
+            # demux() ends with an empty packet, whose decode() flushes the decoder.
+    except (av.FFmpegError, IndexError, ValueError) as exc:
+        log.warning("%s stops decoding after %d frames: %s", path.name, decoded, exc)
+    if decoded == 0:
+        raise InvalidMedia("The video holds no frames that decode.")
+    if decoded < packets:
+        raise InvalidMedia(f"The video is damaged: only {decoded} of its {packets} frames decode.")
+    return decoded
+
+
 def _duration_sec(container, stream) -> float | None:
     if stream.duration is not None and stream.time_base:
         return float(stream.duration * stream.time_base)

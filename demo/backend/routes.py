@@ -26,6 +26,7 @@ def healthy() -> Response:
         status="ok",
         sessions=len(service.store),
         propagations=service.active_propagations,
+        stalled_streams=service.stalled_streams(),
         waiting_model_calls=service.segmenter.gate.waiting,
     )
 
@@ -65,11 +66,10 @@ def export_masks() -> Response:
             mimetype="application/json",
             headers={"Content-Disposition": f'attachment; filename="{stem}_masks.json"'},
         )
-    return send_file(
-        export.png_zip(session),
+    return Response(
+        _service().exports.zip_stream(session),
         mimetype="application/zip",
-        as_attachment=True,
-        download_name=f"{stem}_masks.zip",
+        headers={"Content-Disposition": f'attachment; filename="{stem}_masks.zip"'},
     )
 
 

@@ -18,6 +18,7 @@ from strawberry.types import Info
 from .errors import BadInput, DemoError
 from .inference import FrameMasks
 from .library import VideoRecord
+from .query_limits import QUERY_LIMITS
 from .service import DemoService
 
 log = logging.getLogger(__name__)
@@ -42,10 +43,14 @@ class Video(relay.Node):
     fps: float
     num_frames: int
     duration_sec: float
+    display_name: str  # the original file name of an upload, a readable title for gallery clips
+    is_upload: bool
 
     @classmethod
     def from_record(cls, record: VideoRecord, public_url: str) -> Video:
         return cls(
+            display_name=record.display_name,
+            is_upload=record.is_upload,
             code=record.path,
             path=record.path,
             poster_path=record.poster_path,
@@ -61,7 +66,7 @@ class Video(relay.Node):
     @classmethod
     def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
         service = _service(info)
-        records = {r.path: r for r in service.list_videos()}
+        records = {r.path: r for r in service.list_videos(info.context["client_id"])}
         url = service.settings.public_url
         return [Video.from_record(records[i], url) if i in records else None for i in node_ids]
 
@@ -211,7 +216,8 @@ class Query:
     @relay.connection(relay.ListConnection[Video])
     def videos(self, info: Info) -> Iterable[Video]:
         service = _service(info)
-        return [Video.from_record(r, service.settings.public_url) for r in service.list_videos()]
+        records = service.list_videos(info.context["client_id"])
+        return [Video.from_record(r, service.settings.public_url) for r in records]
 
     @strawberry.field
     def default_video(self, info: Info) -> Video:
@@ -251,7 +257,10 @@ class Mutation:
         if stream is None or not hasattr(stream, "read"):
             raise BadInput("file must be a file sent as a GraphQL multipart upload.")
         service = _service(info)
-        record = service.upload_video(stream, start_time_sec, duration_time_sec)
+        name = getattr(file, "filename", None)
+        record = service.upload_video(
+            stream, start_time_sec, duration_time_sec, owner=info.context["client_id"], file_name=name
+        )
         return Video.from_record(record, service.settings.public_url)
 
     @strawberry.mutation
@@ -335,4 +344,4 @@ def format_error(error: GraphQLError) -> dict:
     return formatted
 
 
-schema = DemoSchema(query=Query, mutation=Mutation)
+schema = DemoSchema(query=Query, mutation=Mutation, extensions=QUERY_LIMITS)

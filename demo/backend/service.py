@@ -11,13 +11,15 @@ import contextlib
 import logging
 import math
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from typing import BinaryIO
 
 import numpy as np
 
 from . import rle
-from .errors import BadInput, Busy, DemoError, LimitExceeded
+from .errors import BadInput, Busy, DemoError, InvalidMedia, LimitExceeded, SessionExpired
+from .export import ExportCache
 from .inference import FrameMasks, Segmenter
 from .library import VideoLibrary, VideoRecord
 from .sessions import Session, SessionStore
@@ -26,6 +28,7 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 DIRECTIONS = ("both", "forward", "backward")
+_STALLED_STREAM_SEC = 2.0  # a stream whose client took nothing for this long may lose its slot
 _MAX_OBJECT_ID = 2**31 - 1
 
 
@@ -37,21 +40,40 @@ class DemoService:
         self.store = store
         self.segmenter = segmenter
         self._propagation_slots = threading.BoundedSemaphore(self.limits.max_propagations)
-        self._active = 0
+        self.exports = ExportCache(settings.data_path / ".exports", self.limits.max_exports)
+        self._running: set[Propagation] = set()
         self._active_lock = threading.Lock()
 
     # -- videos --------------------------------------------------------------------------
 
-    def list_videos(self) -> list[VideoRecord]:
-        return self.library.list_videos()
+    def list_videos(self, client: str = "") -> list[VideoRecord]:
+        """The gallery and the uploads of this client (its X-Client-Id; "" for none)."""
+        return self.library.list_videos(client)
 
     def default_video(self) -> VideoRecord:
         return self.library.default_video()
 
     def upload_video(
-        self, stream: BinaryIO, start_sec: float | None, duration_sec: float | None
+        self,
+        stream: BinaryIO,
+        start_sec: float | None,
+        duration_sec: float | None,
+        owner: str = "",
+        file_name: str | None = None,
     ) -> VideoRecord:
-        return self.library.store_upload(stream, start_sec, duration_sec)
+        return self.library.store_upload(
+            stream, start_sec, duration_sec, owner=owner, file_name=file_name, in_use=self.open_videos
+        )
+
+    def open_videos(self) -> set[str]:
+        """Paths of the videos that live sessions hold (their uploads must not be deleted)."""
+        return {s.video.path for s in self.store.sessions()}
+
+    def sweep(self) -> None:
+        """Periodic housekeeping: idle sessions, expired uploads, stale export files."""
+        self.store.sweep()
+        self.library.sweep_uploads(self.open_videos)
+        self.exports.sweep({s.id for s in self.store.sessions()})
 
     # -- sessions --------------------------------------------------------------------------
 
@@ -60,8 +82,11 @@ class DemoService:
         try:
             state = self.segmenter.init_state(video_file)
         except (RuntimeError, ValueError, OSError) as exc:
-            log.exception("init_state failed for %s", record.path)
-            raise BadInput(f"Cannot open {record.path} for segmentation: {exc}") from None
+            log.warning("init_state failed for %s: %s", record.path, exc)
+            raise InvalidMedia(
+                f"The video {record.path} cannot be opened for segmentation: it is damaged or not a "
+                "video this server can decode."
+            ) from None
         session = Session(
             id=self.store.new_id(),
             video=record,
@@ -71,7 +96,9 @@ class DemoService:
             height=int(state["video_height"]),
             width=int(state["video_width"]),
         )
-        self.store.add(session)
+        self.store.add(session)  # Busy when every session is busy (the state is dropped)
+        if record.is_upload:
+            self.library.touch_upload(video_file)
         log.info("session %s… opened on %s (%d frames)", session.id[:6], record.path, session.num_frames)
         return session.id
 
@@ -85,6 +112,7 @@ class DemoService:
         try:
             yield session
         finally:
+            self.store.touch(session)
             session.lock.release()
 
     # -- prompts -------------------------------------------------------------------------------
@@ -134,6 +162,7 @@ class DemoService:
             self.segmenter.reset(s.state)
             s.prompted.clear()
             s.masks.clear()
+            s.masks_version += 1
             return True
 
     def remove_object(self, session_id, object_id) -> list[FrameMasks]:
@@ -145,13 +174,22 @@ class DemoService:
             del s.prompted[obj]
             for frame_masks in s.masks.values():
                 frame_masks.pop(obj, None)
+            s.masks_version += 1
             return [self._remember(s, frame) for frame in updated]
 
     # -- propagation ---------------------------------------------------------------------------
 
     def cancel_propagation(self, session_id) -> bool:
-        """Lock-free on purpose: it must land while a propagation holds the session lock."""
-        self.store.get(session_id).cancel()
+        """Lock-free on purpose: it must land while a propagation holds the session lock.
+
+        A propagation stuck writing to a client that stopped reading cannot see the cancel;
+        its connection is broken instead, which ends the write at once.
+        """
+        session = self.store.get(session_id)
+        session.cancel()
+        abort = session.stream_abort
+        if abort is not None:
+            abort()
         return True
 
     def start_propagation(
@@ -169,27 +207,56 @@ class DemoService:
             raise BadInput("max_frames must be a whole number >= 1.")
         if not any(session.prompted.values()):
             raise BadInput("Nothing to track yet: add points to an object first.")
-        if not self._propagation_slots.acquire(blocking=False):
+        if not self._propagation_slots.acquire(blocking=False) and not self._take_slot_of_stalled_stream():
             raise Busy(
                 f"{self.limits.max_propagations} propagations are already running on this server; "
                 "try again in a moment."
             )
+        propagation = Propagation(self, session, start, direction, max_frames, epoch)
         with self._active_lock:
-            self._active += 1
-        return Propagation(self, session, start, direction, max_frames, epoch)
+            self._running.add(propagation)
+        return propagation
 
-    def _release_slot(self) -> None:
+    def _take_slot_of_stalled_stream(self) -> bool:
+        """All slots taken: end the stream whose client has read nothing for longest (at least
+        `_STALLED_STREAM_SEC`) and take its slot. A client that stopped reading must not keep
+        others from tracking until its write times out."""
+        now = time.monotonic()
         with self._active_lock:
-            self._active -= 1
+            stalled = [
+                p for p in self._running if p.writing_since is not None and now - p.writing_since > _STALLED_STREAM_SEC
+            ]
+        for victim in sorted(stalled, key=lambda p: p.writing_since or now):
+            abort = victim.abort_transport
+            if abort is None:
+                continue
+            log.info("all propagation slots taken: ending the stalled stream of session %s…", victim.session.id[:6])
+            abort()
+            if self._propagation_slots.acquire(timeout=5.0):  # the broken write frees it at once
+                return True
+        return False
+
+    def _release_slot(self, propagation: Propagation) -> None:
+        with self._active_lock:
+            self._running.discard(propagation)
         self._propagation_slots.release()
 
     @property
     def active_propagations(self) -> int:
-        return self._active
+        return len(self._running)
+
+    def stalled_streams(self, after_sec: float = 1.0) -> int:
+        """Propagations whose client has not taken the last frame for `after_sec` (not reading)."""
+        now = time.monotonic()
+        with self._active_lock:
+            running = list(self._running)
+        return sum(1 for p in running if p.writing_since is not None and now - p.writing_since > after_sec)
 
     def export(self, session_id) -> Session:
         """The session whose remembered masks (`Session.masks`) an export writes out."""
-        return self.store.get(session_id)
+        session = self.store.get(session_id)
+        self.store.touch(session)
+        return session
 
     # -- validation and bookkeeping ----------------------------------------------------------
 
@@ -273,6 +340,7 @@ class DemoService:
     @staticmethod
     def _remember(s: Session, result: FrameMasks) -> FrameMasks:
         s.masks[result.frame_index] = dict(result.masks)
+        s.masks_version += 1
         return result
 
 
@@ -299,31 +367,45 @@ class Propagation:
         backward = 0 if start == 0 else start - max(start - m, 0) + 1
         self.total_frames = sum(backward if r else forward for r in self.reverse_passes)
         self.cancelled = False
+        self.writing_since: float | None = None  # set while the transport writes a yielded frame
+        self.abort_transport: Callable[[], None] | None = None  # set by the transport: breaks a stalled write
 
     def frames(self) -> Iterator[FrameMasks]:
-        """Yields each frame's masks; ends early (quietly) on cancel. Raises DemoError on failure."""
+        """Yields each frame's masks; ends early (quietly) on cancel.
+
+        Raises DemoError on failure, SessionExpired when the session ends meanwhile (closed by
+        its user or the server), so the client can tell that from a finished run.
+        """
         s, service = self.session, self.service
         try:
             if not s.acquire(service.limits.session_lock_timeout_sec, cancel_epoch=self.epoch):
                 self.cancelled = True
                 return
+            s.stream_abort = self.abort_transport  # cancel and close reach the running stream
             try:
                 for reverse in self.reverse_passes:
                     with contextlib.closing(
                         service.segmenter.propagate(s.state, self.start, reverse, self.max_track)
                     ) as frames:
                         for result in frames:
+                            if s.ended is not None:
+                                raise SessionExpired(f"Session expired: {s.ended}. Start a new session.")
                             if s.is_cancelled(self.epoch):
                                 self.cancelled = True
                                 return
                             service._remember(s, result)
+                            service.store.touch(s)
                             yield result
             except DemoError:
                 raise
-            except (RuntimeError, ValueError) as exc:
+            except (RuntimeError, ValueError, OSError):
                 log.exception("propagation failed in session %s…", s.id[:6])
-                raise BadInput(f"Propagation failed: {exc}") from None
+                raise InvalidMedia(
+                    "Tracking stopped: a frame of this video could not be read or processed."
+                ) from None
             finally:
+                s.stream_abort = None
+                service.store.touch(s)
                 s.lock.release()
         finally:
             self.close()
@@ -331,4 +413,4 @@ class Propagation:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self.service._release_slot()
+            self.service._release_slot(self)

@@ -1,5 +1,9 @@
 """Session store: one `Session` per open video, each with its own lock; LRU eviction and idle TTL.
 
+A session that is busy (a call or a propagation holds its lock) is never evicted or expired:
+when every session is busy, a new one is refused with "busy" instead. Each call and each
+propagated frame marks the session as used, so tracking for longer than the TTL keeps it.
+
 There is no global model lock. The store's own lock guards only the id -> session map and is
 held for microseconds; work on a session's inference state happens under `Session.lock`, so
 one user's propagation never waits on another user's click.
@@ -48,6 +52,8 @@ class Session:
     masks: dict[int, dict[int, dict]] = field(default_factory=dict)
     # Frames holding prompts, per object id (the objects the session tracks).
     prompted: dict[int, set[int]] = field(default_factory=dict)
+    masks_version: int = 0  # bumped on every change of `masks` (exports are cached by it)
+    stream_abort: Callable[[], None] | None = None  # breaks a propagation's stalled write
 
     def cancel(self) -> None:
         self.cancel_epoch += 1
@@ -95,12 +101,19 @@ class SessionStore:
     def add(self, session: Session) -> list[Session]:
         """Insert a session, evicting the least recently used ones beyond the limit.
 
-        Returns the evicted sessions (already marked ended and cancelled).
+        Returns the evicted sessions (already marked ended and cancelled). Raises Busy when
+        the store is full of sessions that are all busy.
         """
         with self._lock:
             evicted = self._sweep_locked()
             while len(self._sessions) >= self.max_sessions:
-                _, oldest = self._sessions.popitem(last=False)
+                oldest = next((s for s in self._sessions.values() if not s.lock.locked()), None)
+                if oldest is None:
+                    raise Busy(
+                        f"All {self.max_sessions} sessions of this server are busy tracking or "
+                        "segmenting; try again in a moment."
+                    )
+                del self._sessions[oldest.id]
                 self._end_locked(
                     oldest, f"closed to make room: the server holds at most {self.max_sessions} sessions"
                 )
@@ -127,6 +140,10 @@ class SessionStore:
             self._sessions.move_to_end(session_id)
             return session
 
+    def touch(self, session: Session) -> None:
+        """Mark a session as used now (each propagated frame does, so tracking never idles out)."""
+        session.last_used = self.clock()
+
     def close(self, session_id: object) -> bool:
         """End a session. True if it was open."""
         if not isinstance(session_id, str):
@@ -136,7 +153,9 @@ class SessionStore:
             if session is None:
                 return False
             self._end_locked(session, "it was closed")
-            return True
+        if session.stream_abort is not None:
+            session.stream_abort()  # a stream stuck writing to a client that does not read ends now
+        return True
 
     def sweep(self) -> int:
         """End sessions idle for longer than the TTL; returns how many ended."""

@@ -21,13 +21,20 @@ Environment variables (defaults in brackets):
   (about 17 MB a frame for the 1024 px models; MAX_SESSIONS x this is the bound)
 - `MAX_UPLOAD_MB` [200], `MAX_DURATION_SEC` [10], `MAX_SESSIONS` [8], `SESSION_TTL_SEC` [1800],
   `MAX_OBJECTS` [16], `MAX_FPS` [30], `MAX_LONG_SIDE` [1280], `MAX_INPUT_SIDE` [8192],
-  `MAX_PROPAGATIONS` [4], `SESSION_LOCK_TIMEOUT_SEC` [30]
-- `CORS_ORIGINS` [*]: comma-separated origins allowed to call the API from another origin
+  `MAX_PROPAGATIONS` [4], `SESSION_LOCK_TIMEOUT_SEC` [30], `MAX_EXPORTS` [2], `MAX_TRANSCODES` [2],
+  `MAX_JSON_BODY_KB` [4096]
+- `UPLOAD_TTL_HOURS` [72], `UPLOADS_MAX_MB` [2048], `SHARE_UPLOADS` [0]: uploads expire, their disk
+  use is bounded, and each browser (X-Client-Id) lists only its own unless shared
+- `CLIENT_HEADER_TIMEOUT_SEC` [10], `CLIENT_BODY_TIMEOUT_SEC` [20], `CLIENT_MIN_UPLOAD_KBPS` [32],
+  `CLIENT_WRITE_TIMEOUT_SEC` [20]: slow or stalled clients are cut off (see worker.py)
+- `CORS_ORIGINS` [same origin only]: comma-separated origins allowed to call the API from another
+  origin (`*`: any); a state-changing request from any other origin is refused
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,10 +72,40 @@ class Limits:
     max_propagations: int = 4  # concurrent streams; keeps gunicorn threads free for clicks
     session_lock_timeout_sec: float = 30.0
     max_points: int = 64  # points in one addPoints call
+    max_exports: int = 2  # zip exports built at once; more are answered "busy"
+    max_transcodes: int = 2  # uploads transcoded at once; more are answered "busy"
+    max_json_body_bytes: int = 4096 * 1024  # a GraphQL/JSON request body (uploads excepted)
+    upload_ttl_sec: float = 72 * 3600.0  # uploads unused for this long are deleted
+    uploads_max_bytes: int = 2048 * 1024 * 1024  # disk quota of all uploads together
+    share_uploads: bool = False  # True: every upload is listed to everyone
 
     @property
     def max_upload_mb(self) -> float:
         return round(self.max_upload_bytes / (1024 * 1024), 3)
+
+
+@dataclass(frozen=True)
+class ClientTimeouts:
+    """How long the transport waits on a client (read by the gunicorn worker, see worker.py).
+
+    The request head must arrive within `header_sec`; a body within `body_sec` plus one second
+    per `min_upload_bytes_per_sec` received; each response write may block for `write_sec`.
+    """
+
+    header_sec: float = 10.0
+    body_sec: float = 20.0
+    min_upload_bytes_per_sec: int = 32 * 1024
+    write_sec: float = 20.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ClientTimeouts:
+        reader = _EnvReader(os.environ if env is None else env)
+        return cls(
+            header_sec=reader.number("CLIENT_HEADER_TIMEOUT_SEC", 10, minimum=0.1),
+            body_sec=reader.number("CLIENT_BODY_TIMEOUT_SEC", 20, minimum=0.1),
+            min_upload_bytes_per_sec=round(reader.number("CLIENT_MIN_UPLOAD_KBPS", 32, minimum=0.001) * 1024),
+            write_sec=reader.number("CLIENT_WRITE_TIMEOUT_SEC", 20, minimum=0.1),
+        )
 
 
 @dataclass(frozen=True)
@@ -92,7 +129,8 @@ class Settings:
     default_video: str | None
     model: ModelSettings
     limits: Limits = field(default_factory=Limits)
-    cors_origins: tuple[str, ...] = ("*",)
+    cors_origins: tuple[str, ...] = ()  # empty: same origin only; ("*",): any origin
+    timeouts: ClientTimeouts = field(default_factory=ClientTimeouts)
 
     @property
     def gallery_dir(self) -> Path:
@@ -114,9 +152,11 @@ class Settings:
         default_size = "base_plus" if device.startswith("cuda") else "tiny"
         size = reader.choice("MODEL_SIZE", default_size, MODEL_SIZES)
         checkpoint_dir = Path(reader.text("CHECKPOINT_DIR", "checkpoints"))
+        config_file = reader.text("SAM2_DEMO_CONFIG", CONFIG_BY_SIZE[size])
         model = ModelSettings(
-            size=size,
-            config_file=reader.text("SAM2_DEMO_CONFIG", CONFIG_BY_SIZE[size]),
+            # A config of one's own is not one of the official sizes: say so (serverInfo.modelSize).
+            size=size if config_file == CONFIG_BY_SIZE[size] else "custom",
+            config_file=config_file,
             checkpoint_path=checkpoint_dir / CHECKPOINT_BY_SIZE[size],
             random_weights=reader.flag("SAM2_DEMO_RANDOM_WEIGHTS", False),
             seed=reader.integer("SAM2_DEMO_SEED", 0, minimum=0),
@@ -137,8 +177,13 @@ class Settings:
             max_input_side=reader.integer("MAX_INPUT_SIDE", 8192, minimum=16),
             max_propagations=reader.integer("MAX_PROPAGATIONS", 4, minimum=1),
             session_lock_timeout_sec=reader.number("SESSION_LOCK_TIMEOUT_SEC", 30, minimum=0.1),
+            max_exports=reader.integer("MAX_EXPORTS", 2, minimum=1),
+            max_transcodes=reader.integer("MAX_TRANSCODES", 2, minimum=1),
+            max_json_body_bytes=round(reader.number("MAX_JSON_BODY_KB", 4096, minimum=16) * 1024),
+            upload_ttl_sec=reader.number("UPLOAD_TTL_HOURS", 72, minimum=0.0001) * 3600,
+            uploads_max_bytes=round(reader.number("UPLOADS_MAX_MB", 2048, minimum=0.001) * 1024 * 1024),
+            share_uploads=reader.flag("SHARE_UPLOADS", False),
         )
-        origins = tuple(o.strip() for o in reader.text("CORS_ORIGINS", "*").split(",") if o.strip())
         return cls(
             data_path=Path(reader.text("DATA_PATH", str(_DEMO_DIR / "data"))).resolve(),
             frontend_dist=Path(reader.text("FRONTEND_DIST", str(_DEMO_DIR / "frontend" / "dist"))),
@@ -146,8 +191,25 @@ class Settings:
             default_video=reader.text("DEFAULT_VIDEO", "") or None,
             model=model,
             limits=limits,
-            cors_origins=origins or ("*",),
+            cors_origins=_origins(reader.text("CORS_ORIGINS", "")),
+            timeouts=ClientTimeouts.from_env(env),
         )
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    """CORS_ORIGINS -> allowed origins; fails closed: a value that names none is an error."""
+    if not raw:
+        return ()
+    if raw == "*":
+        return ("*",)
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(","))
+    for origin in origins:
+        if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", origin):
+            raise SettingsError(
+                f"CORS_ORIGINS={raw!r}: expected '*' or a comma-separated list of origins like "
+                f"https://example.org or http://localhost:5173 (got {origin!r})"
+            )
+    return origins
 
 
 def _cpu_count() -> int:

@@ -9,8 +9,10 @@ Each part:
     \\r\\n
     {"frame_index": i, "results": [{"object_id": k, "mask": {"size": [H, W], "counts": "..."}}]}\\r\\n
 and the stream ends with `--frame--\\r\\n`. A failure mid-stream becomes one last part whose
-body is {"error": {"message": ..., "code": ...}}. When the client disconnects, the server's
-next write fails, the WSGI server closes this generator, and the propagation stops there.
+body is {"error": {"message": ..., "code": ...}}; so does a session that ends meanwhile
+(SESSION_EXPIRED). When the client disconnects, or stops reading for CLIENT_WRITE_TIMEOUT_SEC,
+the server's write fails, the WSGI server closes this generator, and the propagation stops
+there. A cancel that finds the stream stuck in such a write breaks the connection at once.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import socket
+import time
 from collections.abc import Iterator
 
 from flask import Blueprint, Response, current_app, request
@@ -29,6 +33,7 @@ from .service import DemoService, Propagation
 log = logging.getLogger(__name__)
 
 BOUNDARY = "frame"
+_STALLED_WRITE_SEC = 0.5  # a write blocked this long means the client is not reading
 blueprint = Blueprint("streaming", __name__)
 
 
@@ -62,7 +67,9 @@ def stream_parts(propagation: Propagation) -> Iterator[bytes]:
         with contextlib.closing(propagation.frames()) as frames:
             for frame in frames:
                 sent += 1
+                propagation.writing_since = time.monotonic()
                 yield part(frame_body(frame), sent, propagation.total_frames)
+                propagation.writing_since = None
     except DemoError as exc:
         yield part(exc.to_json(), sent, propagation.total_frames)
     except Exception:  # a bug: say so in-band, keep the details in the log
@@ -85,6 +92,7 @@ def propagate_in_video() -> Response:
     propagation = service.start_propagation(
         data.get("session_id"), start, data.get("direction", "both"), data.get("max_frames")
     )
+    _let_cancel_break_stalled_writes(propagation, request.environ.get("gunicorn.socket"))
     response = Response(
         stream_parts(propagation),
         content_type=f"multipart/x-savi-stream; boundary={BOUNDARY}",
@@ -93,3 +101,18 @@ def propagate_in_video() -> Response:
     # Frees the propagation slot even if the stream never started.
     response.call_on_close(propagation.close)
     return response
+
+
+def _let_cancel_break_stalled_writes(propagation: Propagation, sock: socket.socket | None) -> None:
+    """A cancel cannot reach a propagation blocked in a write to a client that does not read;
+    shutting the connection down ends that write at once (the client has given up anyway)."""
+    session = propagation.session
+
+    def abort() -> None:
+        started = propagation.writing_since
+        if sock is not None and started is not None and time.monotonic() - started > _STALLED_WRITE_SEC:
+            log.info("breaking the stalled stream of session %s…", session.id[:6])
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    propagation.abort_transport = abort

@@ -100,6 +100,67 @@ def rest(method: str, path: str, body=None, raw: bytes | None = None) -> Callabl
     return run
 
 
+def message_of(response: requests.Response) -> str:
+    try:
+        doc = response.json()
+    except ValueError:
+        return response.text
+    if "errors" in doc:
+        return " | ".join(e["message"] for e in doc["errors"])
+    return (doc.get("error") or {}).get("message", response.text)
+
+
+def post(body: bytes, content_type: str = "application/json", headers: dict | None = None):
+    """A raw POST /graphql (bodies a GraphQL client would never send)."""
+
+    def run(ctx: Ctx) -> Answer:
+        r = requests.post(
+            f"{ctx.url}/graphql",
+            data=body,
+            headers={"Content-Type": content_type, **(headers or {})},
+            timeout=60,
+        )
+        return Answer(r.status_code, message_of(r))
+
+    return run
+
+
+def post_json(doc, headers: dict | None = None):
+    return post(json.dumps(doc).encode(), headers=headers)
+
+
+UPLOAD_QUERY = "mutation($file: Upload!) { uploadVideo(file: $file) { path } }"
+
+
+def multipart(operations: str, files_map: str, with_file: bool = True):
+    """A GraphQL multipart request with the given (possibly malformed) 'operations' and 'map'."""
+
+    def run(ctx: Ctx) -> Answer:
+        files = {"0": ("a.mp4", (UPLOADS / "one_frame_640x360.mp4").read_bytes(), "video/mp4")}
+        r = requests.post(
+            f"{ctx.url}/graphql",
+            data={"operations": operations, "map": files_map},
+            files=files if with_file else {"unrelated": ("x", b"x")},
+            timeout=60,
+        )
+        return Answer(r.status_code, message_of(r))
+
+    return run
+
+
+LONG_NAME = "x" * 300 + ".mp4"
+UPLOAD_OPS = json.dumps({"query": UPLOAD_QUERY, "variables": {"file": None}})
+MANY_ALIASES = "{ " + " ".join(f"a{i}: serverInfo {{ device }}" for i in range(50_000)) + " }"
+TWENTY_ALIASES = "{ " + " ".join(f"a{i}: serverInfo {{ device }}" for i in range(20)) + " }"
+ALIASED_STARTS = "mutation { " + " ".join(
+    f'a{i}: startSession(input: {{path: "gallery/pedestrians_768x576_24fps.mp4"}}) {{ sessionId }}'
+    for i in range(30)
+) + " }"
+TWO_MUTATIONS = (
+    'mutation { a: cancelPropagateInVideo(input: {sessionId: "$SID"}) { success } '
+    'b: cancelPropagateInVideo(input: {sessionId: "$SID"}) { success } }'
+)
+DEEP_VARIABLES = {"query": "{ serverInfo { device } }", "variables": {"v": json.loads("[" * 40 + "]" * 40)}}
 SQUARE = rle.encode(__import__("numpy").ones((720, 1280), bool))
 CASES = [
     # -- startSession paths
@@ -218,6 +279,49 @@ CASES = [
     ("export: bad format", rest("GET", "/export_masks?session_id=$SID&format=pdf"), 400, "format must be"),
     ("graphql: not JSON", rest("POST", "/graphql", raw=b"garbage"), 400, ""),
     ("unknown asset", rest("GET", "/assets/app.js"), 404, "Not found"),
+    # -- names longer than a file system takes (ENAMETOOLONG was a 500)
+    ("300-byte name: gallery", rest("GET", "/gallery/" + LONG_NAME), 404, "Not found"),
+    ("300-byte name: posters", rest("GET", "/posters/" + LONG_NAME[:-4] + ".jpg"), 404, "Not found"),
+    ("300-byte name: uploads", rest("GET", "/uploads/" + LONG_NAME), 404, "Not found"),
+    ("300-byte name: startSession", gql(START, {"p": "gallery/" + LONG_NAME}), 200, "longer than 255 bytes"),
+    # -- damaged media: a clear INVALID_MEDIA in the user's terms (no paths, no FFmpeg internals)
+    ("truncated gallery video", gql(START, {"p": "gallery/truncated.mp4"}), 200, "only 15 of its 18 frames"),
+    # -- JSON bodies that are not a GraphQL request (each was a 500)
+    ("body: a number", post(b"42"), 400, "must be a JSON object"),
+    ("body: a string", post(b'"q"'), 400, "must be a JSON object"),
+    ("body: null", post(b"null"), 400, "must be a JSON object"),
+    ("body: a batch list", post(b"[]"), 400, "must be a JSON object"),
+    ("body: invalid UTF-8", post(b'{"query": "\xff\xfe{ videos }"}'), 400, "not valid UTF-8"),
+    ("body: nested 100,000 deep", post(b"[" * 100_000 + b"]" * 100_000), 400, "nested too deeply"),
+    ("body: empty", post(b""), 400, "missing or empty"),
+    ("body: query not a string", post_json({"query": 5}), 400, "'query'"),
+    ("body: variables a list", post_json({"query": "{ videos { edges { cursor } } }", "variables": [1]}), 400,
+     "'variables' must be an object"),  # fmt: skip
+    ("variables nested 40 deep", post_json(DEEP_VARIABLES), 400, "nested more than"),
+    ("body over the JSON limit (10^6 points)", post(b'{"query": "' + b"x" * (5 << 20) + b'"}'), 413,
+     "larger than the limit"),  # fmt: skip
+    ("20,000 points", points(points=[[0.5, 0.5]] * 20_000, labels=[1] * 20_000), 400, "more than 10000 values"),
+    # -- query cost: tokens, aliases, one mutation per request
+    ("50,000 aliased serverInfo", gql(MANY_ALIASES), 200, "token"),
+    ("20 aliases", gql(TWENTY_ALIASES), 200, "aliases"),
+    ("two mutations in one request", gql(TWO_MUTATIONS.replace("$SID", "$SID")), 200, "one mutation"),
+    ("30 aliased startSession", gql(ALIASED_STARTS), 200, "one mutation"),
+    # -- malformed multipart requests (each was a 500 inside the upload parser)
+    ("multipart: map is a list", multipart(UPLOAD_OPS, "[1]"), 400, "'map' field must be an object"),
+    ("multipart: operations is a number", multipart("5", '{"0": ["variables.file"]}'), 400, "must be a JSON object"),
+    ("multipart: deep file path", multipart(UPLOAD_OPS, '{"0": ["variables.file.a.b.c"]}'), 400,
+     "does not name a variable"),  # fmt: skip
+    ("multipart: unknown variable", multipart(UPLOAD_OPS, '{"0": ["variables.nope"]}'), 400,
+     "does not name a variable"),  # fmt: skip
+    ("multipart: operations not JSON", multipart("{nope", '{"0": ["variables.file"]}'), 400, "not valid JSON"),
+    ("multipart: map names a missing part", multipart(UPLOAD_OPS, '{"0": ["variables.file"]}', with_file=False),
+     400, "missing from the request"),  # fmt: skip
+    ("multipart: no operations", multipart("", "{}"), 400, "missing or empty"),
+    # -- headers
+    ("X-Client-Id malformed", post_json({"query": "{ videos { edges { cursor } } }"}, {"X-Client-Id": "a b"}), 400,
+     "X-Client-Id must be"),  # fmt: skip
+    ("X-Client-Id too short", post_json({"query": "{ videos { edges { cursor } } }"}, {"X-Client-Id": "abc"}), 400,
+     "X-Client-Id must be"),  # fmt: skip
 ]
 
 
@@ -228,6 +332,7 @@ def ctx(server, client, short_clip, tmp_path_factory):
     link = server.data_path / "gallery" / "escape.mp4"
     if not link.exists():
         os.symlink(outside, link)
+    shutil.copy(UPLOADS / "truncated_first_half_moov_first.mp4", server.data_path / "gallery" / "truncated.mp4")
     sid = client.start_session(short_clip["path"])
     bystander = client.start_session(short_clip["path"])
     client.add_points(bystander, 0, 1, [[0.5, 0.5]], [1])
@@ -237,7 +342,7 @@ def ctx(server, client, short_clip, tmp_path_factory):
 
 
 def test_table_is_large_enough():
-    assert len(CASES) >= 25
+    assert len(CASES) >= 80
 
 
 @pytest.mark.parametrize("name, call, status, words", CASES, ids=[c[0] for c in CASES])
@@ -248,6 +353,9 @@ def test_bad_input_gets_a_clear_error(ctx, server, client, name, call, status, w
     assert answer.message, f"{name}: no error message"
     assert words in answer.message, answer.message
     assert "Traceback" not in answer.message and "Internal server error" not in answer.message
+    # In the user's terms: never a server path or a library's internals.
+    assert str(server.data_path) not in answer.message and "avcodec" not in answer.message
+    assert "Errno" not in answer.message
     # The server is up and another user's session still works.
     assert server.healthy()["status"] == "ok"
     assert client.add_points(bystander, 1, 1, [[0.4, 0.6]], [1])["frameIndex"] == 1

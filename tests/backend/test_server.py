@@ -270,6 +270,8 @@ def test_in_band_error_part_when_the_session_ends_while_a_propagation_waits(clie
     time.sleep(0.3)
     assert client.close_session(sid) is True
     assert done_a.wait(30) and done_b.wait(30)  # both streams end with the closing boundary
-    assert "error" not in parts_a[-1].body  # the running one just stops
+    # The running one says why it stopped: a client must tell this from a finished run.
+    assert parts_a[-1].body["error"]["code"] == "SESSION_EXPIRED"
+    assert all("error" not in p.body for p in parts_a[:-1])
     assert len(parts_b) == 1 and parts_b[0].body["error"]["code"] == "SESSION_EXPIRED"
     assert "Session expired" in parts_b[0].body["error"]["message"]

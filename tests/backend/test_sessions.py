@@ -110,3 +110,33 @@ def test_ended_session_refuses_the_lock():
     store.close(a.id)
     with pytest.raises(SessionExpired):
         a.acquire(timeout=1)
+
+
+def test_busy_sessions_are_never_evicted_and_a_full_busy_store_refuses():
+    store = SessionStore(max_sessions=2, ttl_sec=100, clock=FakeClock())
+    a, b = make(store), make(store)
+    a.lock.acquire()  # a is tracking: its lock is held
+    c = make(store)  # evicts b, the least recently used idle one, although a is older
+    assert a.ended is None and b.ended is not None and store.get(a.id) is a
+    c.lock.acquire()
+    with pytest.raises(Busy, match="All 2 sessions"):
+        make(store)
+    assert a.ended is None and c.ended is None
+    a.lock.release()
+    c.lock.release()
+
+
+def test_use_while_tracking_keeps_a_session_past_its_ttl():
+    clock = FakeClock()
+    store = SessionStore(max_sessions=4, ttl_sec=10, clock=clock)
+    s = make(store)
+    s.lock.acquire()  # a long propagation: each frame marks the session as used
+    for _ in range(5):
+        clock.now += 8
+        store.touch(s)
+        assert store.sweep() == 0
+    s.lock.release()
+    clock.now += 8
+    assert store.sweep() == 0 and store.get(s.id) is s  # the export right after the run works
+    clock.now += 11
+    assert store.sweep() == 1

@@ -29,7 +29,8 @@ def test_cuda_defaults_to_base_plus_and_overrides_apply(tmp_path):
             "CHECKPOINT_DIR": str(tmp_path),
         }
     )
-    assert s.model.size == "base_plus" and s.model.device == "cuda"
+    # A config of one's own is reported as "custom", not as the size it replaced.
+    assert s.model.size == "custom" and s.model.device == "cuda"
     assert s.model.checkpoint_path == tmp_path / "sam2.1_hiera_base_plus.pt"
     assert s.model.random_weights and s.model.config_file == "x.yaml"
     assert s.limits.max_duration_sec == 120
@@ -46,8 +47,39 @@ def test_cuda_defaults_to_base_plus_and_overrides_apply(tmp_path):
         ({"MAX_DURATION_SEC": "inf"}, "MAX_DURATION_SEC"),
         ({"SAM2_DEMO_RANDOM_WEIGHTS": "maybe"}, "SAM2_DEMO_RANDOM_WEIGHTS"),
         ({"SAM2_DEMO_DEVICE": "tpu"}, "SAM2_DEMO_DEVICE"),
+        ({"CORS_ORIGINS": " , "}, "CORS_ORIGINS"),  # fails closed, never "any origin"
+        ({"CORS_ORIGINS": "example.org"}, "CORS_ORIGINS"),
+        ({"CORS_ORIGINS": "https://a.org,,https://b.org"}, "CORS_ORIGINS"),
+        ({"UPLOADS_MAX_MB": "0"}, "UPLOADS_MAX_MB"),
+        ({"SHARE_UPLOADS": "sometimes"}, "SHARE_UPLOADS"),
+        ({"CLIENT_HEADER_TIMEOUT_SEC": "-1"}, "CLIENT_HEADER_TIMEOUT_SEC"),
+        ({"CLIENT_WRITE_TIMEOUT_SEC": "inf"}, "CLIENT_WRITE_TIMEOUT_SEC"),
     ],
 )
 def test_bad_values_name_the_variable(env, name):
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({"SAM2_DEMO_DEVICE": "cpu", **env})
+
+
+def test_origins_default_to_same_origin_only_and_parse_lists():
+    assert Settings.from_env({"SAM2_DEMO_DEVICE": "cpu"}).cors_origins == ()
+    assert Settings.from_env({"SAM2_DEMO_DEVICE": "cpu", "CORS_ORIGINS": "*"}).cors_origins == ("*",)
+    s = Settings.from_env({"SAM2_DEMO_DEVICE": "cpu", "CORS_ORIGINS": "https://a.org/, http://localhost:5173"})
+    assert s.cors_origins == ("https://a.org", "http://localhost:5173")
+
+
+def test_upload_and_client_settings():
+    s = Settings.from_env(
+        {
+            "SAM2_DEMO_DEVICE": "cpu",
+            "UPLOAD_TTL_HOURS": "0.5",
+            "UPLOADS_MAX_MB": "10",
+            "SHARE_UPLOADS": "1",
+            "CLIENT_HEADER_TIMEOUT_SEC": "3",
+            "CLIENT_MIN_UPLOAD_KBPS": "8",
+        }
+    )
+    assert s.limits.upload_ttl_sec == 1800 and s.limits.uploads_max_bytes == 10 << 20
+    assert s.limits.share_uploads and s.timeouts.header_sec == 3
+    assert s.timeouts.min_upload_bytes_per_sec == 8192
+    assert Settings.from_env({"SAM2_DEMO_DEVICE": "cpu"}).model.size == "tiny"

@@ -360,7 +360,7 @@ def test_compose_environment_is_accepted_by_the_server_settings(compose):
     settings = Settings.from_env({k: v or "" for k, v in environment.items()})
     assert settings.limits == Limits()
     assert settings.model.random_weights is False
-    for name in ("GUNICORN_THREADS", "GUNICORN_TIMEOUT"):
+    for name in ("GUNICORN_THREADS", "GUNICORN_TIMEOUT", "GUNICORN_CONNECTIONS"):
         assert int(environment[name]) > 0
 
 

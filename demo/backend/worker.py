@@ -1,0 +1,254 @@
+"""A gunicorn worker that slow or stalled clients cannot starve: gthread plus request buffering.
+
+gunicorn's gthread worker hands a connection to a request thread as soon as its first byte
+arrives; the thread then blocks on the socket until the whole request head (and later the body)
+has come in. Forty clients trickling a byte every two seconds hold forty threads, and a client
+that stops reading a response holds its thread (and, for a stream, a propagation slot) forever.
+
+This worker does what a buffering front proxy (nginx) would do, inside the event loop that
+gthread already runs:
+
+- The request head, and a body up to `_BUFFERED_BODY` bytes, are read by the event loop with
+  non-blocking reads. A thread is only taken once they are all there, so slow clients wait in
+  the event loop's buffers, never in a thread. A head that has not arrived within
+  `CLIENT_HEADER_TIMEOUT_SEC`, or a body slower than `CLIENT_BODY_TIMEOUT_SEC` plus one second
+  per `CLIENT_MIN_UPLOAD_KBPS`, is answered 408 and closed.
+- A larger body (an upload) is read by the request thread, under the same deadline
+  (`_DeadlineSocket`), so a stalled upload frees its thread too.
+- Every response write may block for `CLIENT_WRITE_TIMEOUT_SEC` at most; then the connection is
+  closed and the response iterator is closed with it (a propagation stream stops and frees its
+  slot and session).
+
+Relies on gthread's structure (gunicorn 27: `accept`, `on_client_socket_readable`,
+`murder_pending`, `handle_request`); pyproject pins the major version. TLS listeners fall back to
+plain gthread behaviour (terminate TLS in a proxy instead).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import re
+import resource
+import selectors
+import socket
+import time
+from dataclasses import dataclass
+from functools import partial
+
+from gunicorn import http
+from gunicorn.http.unreader import SocketUnreader
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+from .settings import ClientTimeouts
+
+_HEAD_END = b"\r\n\r\n"
+_MAX_HEAD = 64 * 1024  # bytes of request line + headers; gunicorn's own field limits apply too
+_BUFFERED_BODY = 1 << 20  # bodies up to this are read by the event loop; larger ones by the thread
+_RECV = 64 * 1024
+_CONTENT_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(\d{1,18})[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
+_CHUNKED = re.compile(rb"^transfer-encoding[ \t]*:.*chunked", re.IGNORECASE | re.MULTILINE)
+_EXPECT_CONTINUE = re.compile(rb"^expect[ \t]*:[ \t]*100-continue[ \t]*\r\n", re.IGNORECASE | re.MULTILINE)
+
+
+@dataclass
+class _Incoming:
+    """A request being buffered by the event loop."""
+
+    data: bytearray
+    deadline: float  # monotonic seconds
+    body_started: float | None = None  # when the head was complete
+
+    def body_ready(self, head_end: int) -> bool:
+        head = bytes(self.data[:head_end])
+        body = len(self.data) - head_end - len(_HEAD_END)
+        if _CHUNKED.search(head):
+            return body >= _BUFFERED_BODY or self.data.endswith(b"0\r\n\r\n")
+        match = _CONTENT_LENGTH.search(head)
+        wanted = int(match.group(1)) if match else 0
+        return body >= min(wanted, _BUFFERED_BODY)
+
+
+class _DeadlineSocket:
+    """The request thread's view of the socket while it reads a large body: a total deadline.
+
+    Reads fail with TimeoutError once `deadline` (extended by each byte at the minimum rate)
+    has passed; the application answers that with 408.
+    """
+
+    def __init__(self, sock: socket.socket, timeouts: ClientTimeouts, seconds: float):
+        self.sock = sock
+        self.timeouts = timeouts
+        self.deadline = time.monotonic() + seconds
+
+    def recv(self, size: int) -> bytes:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the request body arrived too slowly")
+        self.sock.settimeout(min(remaining, self.timeouts.write_sec))
+        try:
+            data = self.sock.recv(size)
+        finally:
+            self.sock.settimeout(self.timeouts.write_sec)
+        self.deadline += len(data) / self.timeouts.min_upload_bytes_per_sec
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self.sock, name)
+
+
+def _answer(status: str, message: str, code: str) -> bytes:
+    body = json.dumps({"error": {"message": message, "code": code}}).encode()
+    head = (
+        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+class BufferingThreadWorker(ThreadWorker):
+    def init_process(self) -> None:
+        self.timeouts = ClientTimeouts.from_env()
+        self.incoming: dict[TConn, _Incoming] = {}
+        _raise_open_files_limit(self.cfg.worker_connections + 256)
+        super().init_process()
+
+    # -- the event loop: accept and buffer --------------------------------------------------
+
+    def accept(self, listener) -> None:
+        if self.cfg.is_ssl:
+            return super().accept(listener)
+        try:
+            client_sock, client_addr = listener.accept()
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return None
+        self.nr_conns += 1
+        self._buffer(TConn(self.cfg, client_sock, client_addr, listener.getsockname()))
+        return None
+
+    def on_client_socket_readable(self, conn, client) -> None:
+        """A kept-alive connection sends its next request: buffer that one too."""
+        if self.cfg.is_ssl:
+            return super().on_client_socket_readable(conn, client)
+        self.poller.unregister(client)
+        self.keepalived_conns.remove(conn)
+        self._buffer(conn)
+        return None
+
+    def _buffer(self, conn: TConn) -> None:
+        conn.sock.setblocking(False)
+        self.incoming[conn] = _Incoming(bytearray(), time.monotonic() + self.timeouts.header_sec)
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn))
+        # Bytes already waiting (sent with the connection) are read on the next loop turn.
+
+    def _on_readable(self, conn: TConn, sock) -> None:
+        pending = self.incoming.get(conn)
+        if pending is None:
+            return
+        try:
+            chunk = sock.recv(_RECV)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:  # the client went away
+            self._drop(conn)
+            return
+        pending.data += chunk
+        head_end = pending.data.find(_HEAD_END)
+        if head_end < 0:
+            if len(pending.data) > _MAX_HEAD:
+                self._refuse(conn, "431 Request Header Fields Too Large", "The request head is too large.",
+                             "BAD_REQUEST")  # fmt: skip
+            return
+        now = time.monotonic()
+        if pending.body_started is None:
+            pending.body_started = now
+            pending.deadline = now + self.timeouts.body_sec
+            # A client that waits for "100 Continue" before its body gets it from here, and the
+            # header goes, so that gunicorn does not send it a second time.
+            head = bytes(pending.data[: head_end + 2])
+            if _EXPECT_CONTINUE.search(head):
+                try:
+                    sock.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+                except OSError:
+                    pass
+                trimmed = _EXPECT_CONTINUE.sub(b"", head, count=1)
+                pending.data[: head_end + 2] = trimmed
+                head_end -= len(head) - len(trimmed)
+        body = len(pending.data) - head_end - len(_HEAD_END)
+        pending.deadline = pending.body_started + self.timeouts.body_sec + body / self.timeouts.min_upload_bytes_per_sec
+        if pending.body_ready(head_end):
+            self._dispatch(conn, pending)
+
+    def _dispatch(self, conn: TConn, pending: _Incoming) -> None:
+        """Everything needed is buffered: hand the connection to a request thread."""
+        del self.incoming[conn]
+        self.poller.unregister(conn.sock)
+        if conn.parser is None:
+            conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
+        conn.parser.unreader.unread(bytes(pending.data))
+        conn.data_ready = True
+        self.enqueue_req(conn)
+
+    def murder_pending(self) -> None:
+        super().murder_pending()
+        now = time.monotonic()
+        for conn, pending in list(self.incoming.items()):
+            if now >= pending.deadline:
+                what = "request head" if pending.body_started is None else "request body"
+                self._refuse(conn, "408 Request Timeout", f"The {what} arrived too slowly.", "REQUEST_TIMEOUT")
+
+    def _refuse(self, conn: TConn, status: str, message: str, code: str) -> None:
+        try:
+            conn.sock.send(_answer(status, message, code))  # best effort: non-blocking, small
+        except OSError:
+            pass
+        self._drop(conn)
+
+    def _drop(self, conn: TConn) -> None:
+        self.incoming.pop(conn, None)
+        try:
+            self.poller.unregister(conn.sock)
+        except (KeyError, ValueError, OSError):
+            pass
+        self.nr_conns -= 1
+        conn.close()
+
+    # -- the request thread ------------------------------------------------------------------
+
+    def handle(self, conn):
+        # Usually the head is buffered already; a pipelined next request may not be, and its
+        # head must not keep the thread either.
+        unreader = getattr(conn.parser, "unreader", None)
+        if isinstance(unreader, SocketUnreader):
+            unreader.sock = _DeadlineSocket(conn.sock, self.timeouts, self.timeouts.header_sec)
+        return super().handle(conn)
+
+    def handle_request(self, req, conn):
+        # From here on, every read and every write on this socket gives up after a while.
+        conn.sock.settimeout(self.timeouts.write_sec)
+        unreader = getattr(conn.parser, "unreader", None)
+        if isinstance(unreader, SocketUnreader):
+            unreader.sock = _DeadlineSocket(conn.sock, self.timeouts, self.timeouts.body_sec)
+        try:
+            return super().handle_request(req, conn)
+        except TimeoutError:
+            self.log.warning(
+                "closed the connection of %s: it did not read the response for %g s",
+                conn.client, self.timeouts.write_sec,
+            )  # fmt: skip
+            return False
+        finally:
+            if isinstance(unreader, SocketUnreader):
+                unreader.sock = conn.sock
+
+
+def _raise_open_files_limit(wanted: int) -> None:
+    """Each connection is a file descriptor; lift the soft limit towards the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
