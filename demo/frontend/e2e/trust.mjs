@@ -225,6 +225,30 @@ try {
     await shot('03-resumed-after-reload');
   });
 
+  await runner.test('a second tab of the same browser copies the work into a session of its own', async () => {
+    const tab = await context.newPage();
+    watchConsole(tab, 'second tab');
+    try {
+      await tab.goto(page.url());
+      await tab.getByText('Another tab of this browser has this video open', { exact: false }).waitFor({ timeout: 30_000 });
+      await enabledTrack(tab).waitFor({ timeout: 60_000 });
+      assert((await tab.locator('.object').count()) === 3, 'the second tab lacks the objects');
+    } finally {
+      await tab.close();
+    }
+    // The first tab's session is untouched: a prompt there works without any replay
+    // (on the last frame, where a prompt makes no other frame stale; then undone).
+    await goToFrame(FRAMES - 1);
+    const p = await at(0.3, 0.8);
+    await page.mouse.click(p.x, p.y);
+    await idle();
+    await noAlerts();
+    assert((await page.getByText('replayed', { exact: false }).count()) === 0, 'the first tab had to replay');
+    await blur();
+    await page.keyboard.press('Control+z');
+    await idle();
+  });
+
   await runner.test('refinement on frame 30: stale marks, then only frames 30..59 are re-tracked', async () => {
     await goToFrame(30);
     await page.getByRole('button', { name: 'Select Object 1' }).click();

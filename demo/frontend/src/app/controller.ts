@@ -93,7 +93,7 @@ export class DemoController extends Store {
   /** After a failed start or recovery: try a new session for the open video (prompts replayed). */
   retrySession(): void {
     const work = this.sessions.current();
-    if (work) void this.sessions.recover(work, 'on request');
+    if (work) void this.sessions.recover(work, null);
   }
 
   /** Show a video's work (called by SessionKeeper on a switch). */

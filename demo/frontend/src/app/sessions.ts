@@ -14,6 +14,7 @@ import * as promptsState from '../state/prompts';
 import type { DemoController } from './controller';
 import { loadWork, saveWorks, showVideoInUrl, type SavedWork } from './pageMemory';
 import type { VideoWork } from './store';
+import { TabClaims } from './tabClaims';
 
 /** Send one object's prompt set on one frame; an object left without prompts is removed on the server. */
 export async function sendEdit(client: GraphQLClient, sessionId: string, edit: promptsState.PromptEdit, objectStillPrompted: boolean): Promise<RleMaskListOnFrame[]> {
@@ -29,16 +30,24 @@ export function isSessionExpired(err: unknown): boolean {
 }
 
 const SAVE_DELAY_MS = 300;
+/**
+ * Server sessions one page keeps open: opening another video closes the
+ * least recently used one (its work stays here; coming back replays it).
+ */
+export const LIVE_SESSIONS_PER_PAGE = 3;
 
 export class SessionKeeper {
   private readonly works = new Map<string, VideoWork>();
   private readonly recovering = new Map<VideoWork, Promise<string | null>>();
   private saveTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly c: DemoController;
+  private readonly lastUsed = new Map<VideoWork, number>();
+  private readonly claims: TabClaims;
 
   constructor(controller: DemoController) {
     this.c = controller;
     controller.subscribe(() => this.scheduleSave());
+    this.claims = new TabClaims(() => [...this.works.values()].map((w) => this.view(w).sessionId));
   }
 
   /** The open video's work (its live fields are in the controller's state). */
@@ -88,14 +97,32 @@ export class SessionKeeper {
     work.video = video;
     this.c.activate(work);
     showVideoInUrl(video.path);
+    this.lastUsed.set(work, Date.now());
+    this.releaseOldSessions(work);
+    const prompted = promptsState.promptedObjects(work.prompts).length;
     if (known && work.sessionId) {
-      const n = promptsState.promptedObjects(work.prompts).length;
-      if (n > 0) this.c.notify(`Back on ${video.displayName}: ${n} object${n === 1 ? '' : 's'} with prompts and masks as you left them.`);
+      if (prompted > 0) this.c.notify(`Back on ${video.displayName}: ${prompted} object${prompted === 1 ? '' : 's'} with prompts and masks as you left them.`);
+      return;
+    }
+    if (known && prompted > 0) {
+      await this.recover(work, null); // its session was closed to make room: replay into a new one
       return;
     }
     const saved = known ? null : loadWork(video.path);
     if (saved?.sessionId) await this.resume(work, saved);
     else await this.start(work);
+  }
+
+  /** Close the sessions of the least recently opened videos beyond LIVE_SESSIONS_PER_PAGE. */
+  private releaseOldSessions(current: VideoWork): void {
+    const live = [...this.works.values()]
+      .filter((w) => w !== current && w.sessionId)
+      .sort((a, b) => (this.lastUsed.get(a) ?? 0) - (this.lastUsed.get(b) ?? 0));
+    while (live.length + 1 > LIVE_SESSIONS_PER_PAGE) {
+      const old = live.shift() as VideoWork;
+      ops.closeSession(this.c.client, old.sessionId as string).catch(() => undefined);
+      old.sessionId = null;
+    }
   }
 
   private hint(): void {
@@ -133,10 +160,16 @@ export class SessionKeeper {
     this.c.seek(saved.currentFrame);
     this.c.set({ sessionStatus: 'starting' });
     try {
+      const sharedWithTab = await this.claims.heldElsewhere(saved.sessionId as string);
       const lists = await ops.fetchSessionMasks(this.c.client, saved.sessionId as string);
       for (const list of lists) work.masks.setFrame(list.frameIndex, list.rleMaskList);
       for (const [obj, frames] of Object.entries(saved.stale)) for (const f of frames) work.masks.markStale(Number(obj), f, f);
       this.c.masksChanged(work);
+      if (sharedWithTab) {
+        // Another tab edits that session: this tab takes the masks and continues in a session of its own.
+        await this.recover(work, null, 'Another tab of this browser has this video open: this tab copied its work into a session of its own');
+        return;
+      }
       if (this.isCurrent(work)) this.c.set({ sessionStatus: 'ready' });
       const n = promptsState.promptedObjects(prompts).length;
       this.c.notify(n > 0 ? `Resumed your session on ${work.video.displayName}: ${n} object${n === 1 ? '' : 's'}, prompts and masks restored.` : `Resumed your session on ${work.video.displayName}.`);
@@ -151,22 +184,23 @@ export class SessionKeeper {
   }
 
   /**
-   * Replace a session the server dropped: a new one, every prompt replayed.
+   * Replace a session: a new one, every prompt replayed. `dropped` says when
+   * the server dropped it (null: this page closed it, or `reason` says why).
    * One recovery at a time per video; resolves to the new session id.
    */
-  recover(work: VideoWork, when: string): Promise<string | null> {
+  recover(work: VideoWork, dropped: string | null, reason?: string): Promise<string | null> {
     let running = this.recovering.get(work);
     if (!running) {
-      running = this.replay(work, when).finally(() => this.recovering.delete(work));
+      running = this.replay(work, dropped, reason).finally(() => this.recovering.delete(work));
       this.recovering.set(work, running);
     }
     return running;
   }
 
-  private async replay(work: VideoWork, when: string): Promise<string | null> {
+  private async replay(work: VideoWork, dropped: string | null, reason?: string): Promise<string | null> {
     if (this.isCurrent(work)) {
       this.c.set({ sessionStatus: 'recovering' });
-      this.c.notify('The server no longer has this video\'s session: starting a new one and replaying your prompts…', 'info', 'session');
+      this.c.notify('Starting a new session for this video and replaying your prompts…', 'info', 'session');
     }
     try {
       const sessionId = await ops.startSession(this.c.client, work.video.path);
@@ -179,11 +213,12 @@ export class SessionKeeper {
       this.c.masksChanged(work);
       if (this.isCurrent(work)) this.c.set({ sessionStatus: 'ready' });
       const tracked = work.masks.frameIndices().length > new Set(edits.map((e) => e.frameIndex)).size;
+      const why = reason ?? (dropped ? `The server had dropped this video's session (${dropped})` : `Reopened ${work.video.displayName}`);
       this.c.notify(
-        `The server had dropped this video's session (${when}). A new session was started and your ${edits.length} prompt set${edits.length === 1 ? ' was' : 's were'} replayed.` +
+        `${why}. A new session was started and your ${edits.length} prompt set${edits.length === 1 ? ' was' : 's were'} replayed.` +
           (tracked ? ' Masks you had are kept.' : edits.length > 0 ? ' Track again to get masks on the other frames.' : ''),
         'info',
-        'session',
+        dropped ? 'session' : 'transient',
       );
       return sessionId;
     } catch (err) {
