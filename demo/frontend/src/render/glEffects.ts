@@ -113,6 +113,18 @@ void main() {
   outColor = vec4(color, 1.0);
 }`;
 
+/** Run lengths per RLE, parsed once: playback and effect changes redraw the same masks often. */
+const parsedCounts = new WeakMap<RleMask, number[]>();
+
+function countsOf(rle: RleMask): number[] {
+  let counts = parsedCounts.get(rle);
+  if (!counts) {
+    counts = decodeCounts(rle.counts);
+    parsedCounts.set(rle, counts);
+  }
+  return counts;
+}
+
 function compile(gl: WebGL2RenderingContext, type: number, source: string): WebGLShader {
   const shader = gl.createShader(type);
   if (!shader) throw new Error('WebGL: cannot create a shader');
@@ -136,7 +148,8 @@ export class GlEffectsRenderer {
   private readonly quad: WebGLBuffer;
   /** Linked programs by "background:highlight" code, made on first use. */
   private readonly programs = new Map<string, Program>();
-  private readonly videoTex: WebGLTexture;
+  private videoTex: WebGLTexture;
+  private videoSize: [number, number] = [0, 0];
   private readonly maskTex: WebGLTexture;
   private readonly paletteTex: WebGLTexture;
   private labels = new Uint8Array(0);
@@ -218,7 +231,7 @@ export class GlEffectsRenderer {
     masks.forEach((m, k) => {
       const [mh, mw] = m.rle.size;
       if (mh !== h || mw !== w) return; // a mask of another size cannot be meant for this frame
-      const counts = decodeCounts(m.rle.counts);
+      const counts = countsOf(m.rle);
       let pos = 0;
       for (let i = 0; i < counts.length; i++) {
         const end = Math.min(pos + counts[i], this.labels.length);
@@ -250,7 +263,18 @@ export class GlEffectsRenderer {
     const { uniforms } = this.use(used.length === 0 ? { background: 'none', highlight: effect.highlight } : effect);
     gl.activeTexture(gl.TEXTURE0);
     gl.bindTexture(gl.TEXTURE_2D, this.videoTex);
-    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, source);
+    if (this.videoSize[0] !== w || this.videoSize[1] !== h) {
+      // Storage once per size (with room for mipmaps); each frame then only overwrites level 0.
+      gl.deleteTexture(this.videoTex);
+      this.videoTex = gl.createTexture();
+      gl.bindTexture(gl.TEXTURE_2D, this.videoTex);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
+      gl.texStorage2D(gl.TEXTURE_2D, Math.floor(Math.log2(Math.max(w, h))) + 1, gl.RGBA8, w, h);
+      this.videoSize = [w, h];
+    }
+    gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, gl.RGBA, gl.UNSIGNED_BYTE, source);
     const needsMips = effect.background === 'blur' || effect.background === 'pixelate';
     if (needsMips) gl.generateMipmap(gl.TEXTURE_2D);
     gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, needsMips ? gl.LINEAR_MIPMAP_LINEAR : gl.LINEAR);
