@@ -269,6 +269,13 @@ try {
     assert(d.startsWith('30 / 30 frames'), `re-tracked ${d}`);
     for (const l of await laneLabels()) assert(l.includes('stale frames none'), `still stale: ${l}`);
     assert((await page.getByText('Masks here predate', { exact: false }).count()) === 0, 'stale badge stays');
+    // The timeline: a click on a lane jumps there (and selects that object); a prompt tick jumps to its frame.
+    const lane = await page.locator('.lane-track').nth(1).boundingBox();
+    await page.mouse.click(lane.x + lane.width * 0.26, lane.y + lane.height / 2);
+    await page.waitForFunction(() => Math.abs(Number(document.querySelector('output[aria-label="Current frame"]')?.textContent) - 15) <= 1);
+    assert((await page.getByRole('button', { name: 'Select Object 2' }).getAttribute('aria-pressed')) === 'true', 'the lane did not select Object 2');
+    await button('Go to frame 30 (prompt of Object 1)').click();
+    await page.waitForFunction(() => document.querySelector('output[aria-label="Current frame"]')?.textContent === '30');
   });
 
   await runner.test('Remove, Clear and Start over are undone by one history (Ctrl+Z)', async () => {
