@@ -105,7 +105,8 @@ export async function exportEffectVideo(opts: VideoExportOptions): Promise<Blob>
       const seeked = once(video, 'seeked', opts.signal);
       video.currentTime = timeForFrame(i, opts.fps);
       await seeked;
-      renderer.render(video, opts.masksForFrame(i), opts.effect, width, height);
+      // Masks are at the video's own size; the renderer scales them to the (even-sized) canvas.
+      renderer.render(video, opts.masksForFrame(i), opts.effect, opts.width, opts.height);
       const frame = new VideoFrame(canvas, { timestamp: Math.round(i * frameUs), duration: Math.round(frameUs) });
       encoder.encode(frame, { keyFrame: i % Math.max(1, Math.round(opts.fps * 2)) === 0 });
       frame.close();

@@ -263,7 +263,10 @@ export class GlEffectsRenderer {
     const { uniforms } = this.use(used.length === 0 ? { background: 'none', highlight: effect.highlight } : effect);
     gl.activeTexture(gl.TEXTURE0);
     gl.bindTexture(gl.TEXTURE_2D, this.videoTex);
-    if (this.videoSize[0] !== w || this.videoSize[1] !== h) {
+    // The texture takes the source's own size (normally w x h; the shader samples it by uv).
+    const sw = source instanceof HTMLVideoElement ? source.videoWidth : w;
+    const sh = source instanceof HTMLVideoElement ? source.videoHeight : h;
+    if (this.videoSize[0] !== sw || this.videoSize[1] !== sh) {
       // Storage once per size (with room for mipmaps); each frame then only overwrites level 0.
       gl.deleteTexture(this.videoTex);
       this.videoTex = gl.createTexture();
@@ -271,8 +274,8 @@ export class GlEffectsRenderer {
       gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
       gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
       gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
-      gl.texStorage2D(gl.TEXTURE_2D, Math.floor(Math.log2(Math.max(w, h))) + 1, gl.RGBA8, w, h);
-      this.videoSize = [w, h];
+      gl.texStorage2D(gl.TEXTURE_2D, Math.floor(Math.log2(Math.max(sw, sh, 1))) + 1, gl.RGBA8, sw, sh);
+      this.videoSize = [sw, sh];
     }
     gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, gl.RGBA, gl.UNSIGNED_BYTE, source);
     const needsMips = effect.background === 'blur' || effect.background === 'pixelate';
