@@ -18,8 +18,9 @@ import { drawOverlay, type Cursor } from './stageDrawing';
 
 /** Pointer travel (CSS px) that turns a click into a box drag. */
 const DRAG_THRESHOLD_PX = 6;
-/** Radius (CSS px) within which a click removes an existing point. */
+/** Radius (CSS px) within which a click removes an existing point (a finger gets more). */
 const HIT_RADIUS_PX = 10;
+const HIT_RADIUS_TOUCH_PX = 18;
 /** A touch held this long (ms) without moving is a negative point. */
 const LONG_PRESS_MS = 550;
 /** How often (ms) the rest of the page hears of the frame during playback. */
@@ -87,7 +88,9 @@ export function VideoStage() {
     rendererRef.current.render(el, masksOnFrame(c, s, frame), s.effect, el.videoWidth, el.videoHeight);
     canvas.dataset.drawnFrame = String(frame); // lets tests and tools count the frames actually drawn
     const ctx = overlay.getContext('2d');
-    if (ctx) drawOverlay(ctx, s, frame, overlay.width, overlay.height, overlayState.current.rubber, overlayState.current.cursor);
+    const scale = overlay.width / Math.max(1, overlay.clientWidth);
+    const coarse = window.matchMedia?.('(pointer: coarse)').matches ?? false;
+    if (ctx) drawOverlay(ctx, s, frame, overlay.width, overlay.height, overlayState.current.rubber, overlayState.current.cursor, scale, coarse ? 9 : 5);
   }, [c]);
 
   // Keep the latest state for callbacks that outlive a render.
@@ -228,8 +231,10 @@ export function VideoStage() {
     };
   };
 
-  const pointAt = (x: number, y: number, negative: boolean, rect: DOMRect) =>
-    c.clickAt(shownFrame.current, x, y, negative, HIT_RADIUS_PX / rect.width, HIT_RADIUS_PX / rect.height);
+  const pointAt = (x: number, y: number, negative: boolean, rect: DOMRect, touch = false) => {
+    const radius = touch ? HIT_RADIUS_TOUCH_PX : HIT_RADIUS_PX;
+    c.clickAt(shownFrame.current, x, y, negative, radius / rect.width, radius / rect.height);
+  };
 
   const onPointerDown = (e: React.PointerEvent<HTMLCanvasElement>) => {
     if (e.button !== 0 && e.button !== 2) return;
@@ -247,7 +252,7 @@ export function VideoStage() {
         if (dragRef.current !== drag || drag.isBox) return;
         drag.done = true;
         navigator.vibrate?.(30);
-        pointAt(drag.x0, drag.y0, true, rect);
+        pointAt(drag.x0, drag.y0, true, rect, true);
       }, LONG_PRESS_MS);
     }
     dragRef.current = drag;
@@ -280,7 +285,7 @@ export function VideoStage() {
       }
       return;
     }
-    pointAt(d.x0, d.y0, d.negative, rect);
+    pointAt(d.x0, d.y0, d.negative, rect, d.touch);
   };
 
   const onPointerCancel = () => {

@@ -15,6 +15,9 @@ export function drawOverlay(
   h: number,
   rubber: PromptBox | null,
   cursor: Cursor | null,
+  /** Canvas px per CSS px, and the smallest point radius in CSS px (larger for fingers). */
+  scale = 1,
+  minRadiusCss = 5,
 ): void {
   ctx.clearRect(0, 0, w, h);
   const unit = Math.max(w, h) / 100;
@@ -32,7 +35,7 @@ export function drawOverlay(
     for (const p of prompt.points) {
       const x = p.x * w;
       const y = p.y * h;
-      const r = Math.max(5, unit * 0.9);
+      const r = Math.max(minRadiusCss * scale, unit * 0.9);
       ctx.beginPath();
       ctx.arc(x, y, r, 0, Math.PI * 2);
       ctx.fillStyle = p.label === 1 ? o.color : '#111';
@@ -62,7 +65,7 @@ export function drawOverlay(
   if (cursor) {
     const x = cursor.x * w;
     const y = cursor.y * h;
-    const r = Math.max(8, unit * 1.6);
+    const r = Math.max(8 * scale, unit * 1.6);
     ctx.lineWidth = Math.max(2, unit * 0.25);
     for (const [colour, width] of [['#000', ctx.lineWidth + 2], ['#fff', ctx.lineWidth]] as const) {
       ctx.strokeStyle = colour;
