@@ -54,7 +54,7 @@ export function makeDataDir(clips) {
 }
 
 /** Start the real backend (it serves dist/ at `/`) on seeded random weights and wait until /healthy answers. */
-export async function startBackend(dataDir, logFile, seed) {
+export async function startBackend(dataDir, logFile, seed, extraEnv = {}) {
   const port = await freePort();
   const log = fs.openSync(logFile, 'w');
   const child = spawn(
@@ -75,6 +75,7 @@ export async function startBackend(dataDir, logFile, seed) {
         MAX_UPLOAD_MB: '20',
         // Small, so one test can push the main page's session out (LRU eviction).
         MAX_SESSIONS: '2',
+        ...extraEnv,
       },
     },
   );
@@ -122,6 +123,19 @@ export async function launchChromium() {
   return { context, close };
 }
 
+/** Chromium as a browser that makes fresh contexts (other visitors, phone and tablet viewports). */
+export async function launchChromiumBrowser() {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+}
+
 /** Sequential tests: after a failure, the steps that depend on it are reported as failed too. */
 export class Runner {
   /** @param onFail async (testName) => void, e.g. a screenshot */
@@ -133,7 +147,8 @@ export class Runner {
     this.broken = null;
   }
 
-  async test(name, fn, { independent = false } = {}) {
+  /** skipWhen: a RegExp; a test that throws a message matching it counts as skipped (a missing server feature). */
+  async test(name, fn, { independent = false, skipWhen = null } = {}) {
     if (this.broken && !independent) {
       this.failed++;
       console.log(`✗ ${name} (not run: "${this.broken}" failed)`);
@@ -145,6 +160,10 @@ export class Runner {
       this.passed++;
       console.log(`✓ ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     } catch (err) {
+      if (skipWhen && skipWhen.test(String(err?.message ?? err))) {
+        this.skip(name, String(err.message).replace(skipWhen, ''));
+        return;
+      }
       this.failed++;
       if (!independent) this.broken = name;
       await this.onFail(name).catch(() => undefined);

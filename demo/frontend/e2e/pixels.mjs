@@ -1,5 +1,6 @@
-// Pixel checks run inside the page: how much of the video canvas differs from
-// the bare decoded video frame (= masks drawn) or from an earlier snapshot.
+// Pixel checks run inside the page: how much of the rendered frame (the WebGL
+// canvas under the prompt overlay) differs from the bare decoded video frame
+// (= masks drawn) or from an earlier snapshot.
 
 /**
  * In the page: how many pixels of a region (canvas px) differ from `reference`,
@@ -7,17 +8,21 @@
  * Disks around `exclude` points (prompt markers) are ignored.
  */
 export function countChanged({ region, reference, exclude = [], radius = 0 }) {
-  const c = document.querySelector('canvas[aria-label="Video canvas"]');
+  // The canvas draws at display size; compare at the video's size.
+  const c = document.querySelector('canvas.stage-gl');
+  const v = document.querySelector('video');
   const [x0, y0, x1, y1] = region;
   const w = x1 - x0;
   const h = y1 - y0;
-  const now = c.getContext('2d').getImageData(x0, y0, w, h).data;
+  const copy = new OffscreenCanvas(v.videoWidth, v.videoHeight);
+  const cx = copy.getContext('2d');
+  cx.drawImage(c, 0, 0, v.videoWidth, v.videoHeight);
+  const now = cx.getImageData(x0, y0, w, h).data;
   let ref;
   if (reference === 'video') {
-    const v = document.querySelector('video');
-    const tmp = new OffscreenCanvas(c.width, c.height);
+    const tmp = new OffscreenCanvas(v.videoWidth, v.videoHeight);
     const t = tmp.getContext('2d');
-    t.drawImage(v, 0, 0, c.width, c.height);
+    t.drawImage(v, 0, 0, v.videoWidth, v.videoHeight);
     ref = t.getImageData(x0, y0, w, h).data;
   } else {
     ref = window.__e2eSnapshot.getImageData(x0, y0, w, h).data;
@@ -35,9 +40,10 @@ export function countChanged({ region, reference, exclude = [], radius = 0 }) {
 
 export async function snapshot(page) {
   await page.evaluate(() => {
-    const c = document.querySelector('canvas[aria-label="Video canvas"]');
-    const copy = new OffscreenCanvas(c.width, c.height);
-    copy.getContext('2d').drawImage(c, 0, 0);
+    const c = document.querySelector('canvas.stage-gl');
+    const v = document.querySelector('video');
+    const copy = new OffscreenCanvas(v.videoWidth, v.videoHeight);
+    copy.getContext('2d').drawImage(c, 0, 0, v.videoWidth, v.videoHeight);
     window.__e2eSnapshot = copy.getContext('2d');
   });
 }

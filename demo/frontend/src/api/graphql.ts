@@ -1,3 +1,5 @@
+import { CLIENT_ID_HEADER, clientId } from './clientId';
+
 /**
  * Minimal GraphQL-over-HTTP client: POST a query with variables as JSON,
  * return `data` or throw an ApiError carrying the server's message.
@@ -67,7 +69,7 @@ export class GraphQLClient {
     try {
       response = await fetch(this.endpoint, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json', [CLIENT_ID_HEADER]: clientId() },
         body: JSON.stringify({ query, variables }),
         signal,
       });

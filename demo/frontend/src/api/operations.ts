@@ -2,23 +2,78 @@
  * The backend's GraphQL operations, one typed function each. Query text
  * lives only here, so a schema change touches one file.
  */
-import type { GraphQLClient } from './graphql';
-import type { RleMaskListOnFrame, ServerInfo, Video } from './types';
+import { CLIENT_ID_HEADER, clientId } from './clientId';
+import { ApiError, type GraphQLClient } from './graphql';
+import { withDefaults, type RleMaskListOnFrame, type ServerInfo, type Video, type VideoFromServer } from './types';
 import type { PromptBox } from '../state/prompts';
 
-const VIDEO_FIELDS = 'id path posterPath url posterUrl width height fps numFrames durationSec';
+const BASE_VIDEO_FIELDS = 'id path posterPath url posterUrl width height fps numFrames durationSec';
+const OPTIONAL_VIDEO_FIELDS = ['displayName', 'isUpload'];
 const MASKS_FIELDS = 'frameIndex rleMaskList { objectId rleMask { size counts } }';
 
+const videoFieldsByClient = new WeakMap<GraphQLClient, Promise<string>>();
+
+/**
+ * The Video fields to ask for: the base set plus displayName/isUpload when
+ * the server's schema has them (older servers answer without), asked once.
+ */
+export function videoFields(client: GraphQLClient): Promise<string> {
+  let fields = videoFieldsByClient.get(client);
+  if (!fields) {
+    fields = client
+      .request<{ __type: { fields: { name: string }[] } | null }>('query VideoFields { __type(name: "Video") { fields { name } } }')
+      .then((d) => {
+        const have = new Set((d.__type?.fields ?? []).map((f) => f.name));
+        return [BASE_VIDEO_FIELDS, ...OPTIONAL_VIDEO_FIELDS.filter((f) => have.has(f))].join(' ');
+      })
+      .catch(() => BASE_VIDEO_FIELDS);
+    videoFieldsByClient.set(client, fields);
+  }
+  return fields;
+}
+
+/** The gallery plus this browser's own uploads. */
 export async function fetchVideos(client: GraphQLClient): Promise<Video[]> {
-  const data = await client.request<{ videos: { edges: { node: Video }[] } }>(
-    `query Videos { videos { edges { node { ${VIDEO_FIELDS} } } } }`,
+  const fields = await videoFields(client);
+  const data = await client.request<{ videos: { edges: { node: VideoFromServer }[] } }>(
+    `query Videos { videos { edges { node { ${fields} } } } }`,
   );
-  return data.videos.edges.map((e) => e.node);
+  return data.videos.edges.map((e) => withDefaults(e.node));
 }
 
 export async function fetchDefaultVideo(client: GraphQLClient): Promise<Video | null> {
-  const data = await client.request<{ defaultVideo: Video | null }>(`query DefaultVideo { defaultVideo { ${VIDEO_FIELDS} } }`);
-  return data.defaultVideo;
+  const fields = await videoFields(client);
+  const data = await client.request<{ defaultVideo: VideoFromServer | null }>(`query DefaultVideo { defaultVideo { ${fields} } }`);
+  return data.defaultVideo ? withDefaults(data.defaultVideo) : null;
+}
+
+/**
+ * Every mask a live session holds (`GET /export_masks`), by frame; doubles as
+ * the check that the server still has the session after a reload.
+ * Throws an ApiError (sessionExpired) when it does not.
+ */
+export async function fetchSessionMasks(client: GraphQLClient, sessionId: string): Promise<RleMaskListOnFrame[]> {
+  let response: Response;
+  try {
+    response = await fetch(`${client.baseUrl}/export_masks?format=coco&session_id=${encodeURIComponent(sessionId)}`, {
+      headers: { [CLIENT_ID_HEADER]: clientId() },
+    });
+  } catch (err) {
+    throw new ApiError(`Cannot reach the server at ${client.baseUrl}: ${(err as Error).message}`);
+  }
+  const body = (await response.json().catch(() => null)) as
+    | { annotations?: { frame_index: number; object_id: number; segmentation: { size: [number, number]; counts: string } }[]; error?: { message?: string; code?: string } }
+    | null;
+  if (!response.ok || !body?.annotations) {
+    throw new ApiError(body?.error?.message ?? `The server answered HTTP ${response.status}.`, body?.error?.code ?? (response.status === 410 ? 'SESSION_EXPIRED' : null));
+  }
+  const byFrame = new Map<number, RleMaskListOnFrame>();
+  for (const a of body.annotations) {
+    let f = byFrame.get(a.frame_index);
+    if (!f) byFrame.set(a.frame_index, (f = { frameIndex: a.frame_index, rleMaskList: [] }));
+    f.rleMaskList.push({ objectId: a.object_id, rleMask: { size: a.segmentation.size, counts: a.segmentation.counts } });
+  }
+  return [...byFrame.values()];
 }
 
 export async function fetchServerInfo(client: GraphQLClient): Promise<ServerInfo> {

@@ -2,6 +2,7 @@
  * Stream a propagation from `POST /propagate_in_video` and hand each frame's
  * masks to a callback as it arrives.
  */
+import { CLIENT_ID_HEADER, clientId } from './clientId';
 import { ApiError } from './graphql';
 import { boundaryFromContentType, interpretPart, MultipartStreamParser } from './multipart';
 import type { RleMaskListOnFrame } from './types';
@@ -9,6 +10,8 @@ import type { RleMaskListOnFrame } from './types';
 export interface PropagationOptions {
   sessionId: string;
   startFrameIndex: number;
+  /** Server default: both (forward to the end, then back to frame 0). */
+  direction?: 'forward' | 'backward' | 'both';
   /** Called for every frame part, in stream order. */
   onFrame: (masks: RleMaskListOnFrame, current?: number, total?: number) => void;
   signal?: AbortSignal;
@@ -25,8 +28,8 @@ export async function streamPropagation(baseUrl: string, opts: PropagationOption
   try {
     response = await fetch(`${baseUrl}/propagate_in_video`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ session_id: opts.sessionId, start_frame_index: opts.startFrameIndex }),
+      headers: { 'Content-Type': 'application/json', [CLIENT_ID_HEADER]: clientId() },
+      body: JSON.stringify({ session_id: opts.sessionId, start_frame_index: opts.startFrameIndex, direction: opts.direction ?? 'both' }),
       signal: opts.signal,
     });
   } catch (err) {
@@ -35,14 +38,16 @@ export async function streamPropagation(baseUrl: string, opts: PropagationOption
   }
   if (!response.ok) {
     let message = `Tracking failed: HTTP ${response.status}`;
+    let code: string | null = null;
     try {
-      const body = (await response.json()) as { error?: string | { message?: string }; message?: string };
+      const body = (await response.json()) as { error?: string | { message?: string; code?: string }; message?: string };
       const err = body.error;
       message = (typeof err === 'string' ? err : err?.message) ?? body.message ?? message;
+      code = typeof err === 'object' ? (err.code ?? null) : null;
     } catch {
       // not JSON; keep the status line
     }
-    throw new ApiError(message);
+    throw new ApiError(message, code);
   }
   if (!response.body) throw new ApiError('Tracking failed: the response has no body to stream.');
   const parser = new MultipartStreamParser(boundaryFromContentType(response.headers.get('Content-Type')));

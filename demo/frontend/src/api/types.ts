@@ -12,6 +12,19 @@ export interface Video {
   fps: number;
   numFrames: number;
   durationSec: number;
+  /** The name to show: the original file name of an upload, a title for gallery clips. */
+  displayName: string;
+  /** Uploaded by this browser (the server lists only the caller's own uploads). */
+  isUpload: boolean;
+}
+
+/** A Video as the server sent it; servers before displayName/isUpload lack them. */
+export type VideoFromServer = Omit<Video, 'displayName' | 'isUpload'> & Partial<Pick<Video, 'displayName' | 'isUpload'>>;
+
+/** Fill displayName/isUpload from the path when the server did not send them. */
+export function withDefaults(v: VideoFromServer): Video {
+  const file = v.path.split('/').pop() ?? v.path;
+  return { ...v, displayName: v.displayName ?? file, isUpload: v.isUpload ?? v.path.startsWith('uploads/') };
 }
 
 export interface ServerLimits {

@@ -2,28 +2,33 @@
  * Upload a video with the GraphQL multipart request spec, reporting progress.
  * XMLHttpRequest is used because fetch has no upload progress events.
  */
+import { CLIENT_ID_HEADER, clientId } from './clientId';
 import { ApiError, unwrapGraphQL } from './graphql';
-import type { Video } from './types';
+import { withDefaults, type Video, type VideoFromServer } from './types';
 
 export interface UploadOptions {
   onProgress?: (sentBytes: number, totalBytes: number) => void;
   signal?: AbortSignal;
   startTimeSec?: number;
   durationTimeSec?: number;
+  /** The Video fields to ask for (operations.videoFields: depends on the server's schema). */
+  fields?: string;
 }
 
-const UPLOAD_MUTATION = `mutation UploadVideo($file: Upload!, $startTimeSec: Float, $durationTimeSec: Float) {
+const BASE_FIELDS = 'id path posterPath url posterUrl width height fps numFrames durationSec';
+
+const uploadMutation = (fields: string) => `mutation UploadVideo($file: Upload!, $startTimeSec: Float, $durationTimeSec: Float) {
   uploadVideo(file: $file, startTimeSec: $startTimeSec, durationTimeSec: $durationTimeSec) {
-    id path posterPath url posterUrl width height fps numFrames durationSec
+    ${fields}
   }
 }`;
 
 /** Build the multipart form: operations, map, then the file as part "0". */
-export function buildUploadForm(file: Blob, fileName: string, startTimeSec?: number, durationTimeSec?: number): FormData {
+export function buildUploadForm(file: Blob, fileName: string, startTimeSec?: number, durationTimeSec?: number, fields = BASE_FIELDS): FormData {
   const form = new FormData();
   form.append(
     'operations',
-    JSON.stringify({ query: UPLOAD_MUTATION, variables: { file: null, startTimeSec: startTimeSec ?? null, durationTimeSec: durationTimeSec ?? null } }),
+    JSON.stringify({ query: uploadMutation(fields), variables: { file: null, startTimeSec: startTimeSec ?? null, durationTimeSec: durationTimeSec ?? null } }),
   );
   form.append('map', JSON.stringify({ 0: ['variables.file'] }));
   form.append('0', file, fileName);
@@ -34,6 +39,7 @@ export function uploadVideo(baseUrl: string, file: File, opts: UploadOptions = {
   return new Promise<Video>((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', `${baseUrl}/graphql`);
+    xhr.setRequestHeader(CLIENT_ID_HEADER, clientId());
     xhr.responseType = 'text';
     xhr.upload.onprogress = (e) => {
       if (e.lengthComputable) opts.onProgress?.(e.loaded, e.total);
@@ -46,13 +52,13 @@ export function uploadVideo(baseUrl: string, file: File, opts: UploadOptions = {
         return;
       }
       try {
-        const payload = JSON.parse(xhr.responseText) as Parameters<typeof unwrapGraphQL<{ uploadVideo: Video }>>[0];
-        resolve(unwrapGraphQL(payload, xhr.status).uploadVideo);
+        const payload = JSON.parse(xhr.responseText) as Parameters<typeof unwrapGraphQL<{ uploadVideo: VideoFromServer }>>[0];
+        resolve(withDefaults(unwrapGraphQL(payload, xhr.status).uploadVideo));
       } catch (err) {
         reject(err instanceof ApiError ? err : new ApiError(`The server answered HTTP ${xhr.status} to the upload.`));
       }
     };
     opts.signal?.addEventListener('abort', () => xhr.abort(), { once: true });
-    xhr.send(buildUploadForm(file, file.name, opts.startTimeSec, opts.durationTimeSec));
+    xhr.send(buildUploadForm(file, file.name, opts.startTimeSec, opts.durationTimeSec, opts.fields));
   });
 }

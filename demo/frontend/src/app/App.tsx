@@ -1,14 +1,16 @@
-/** Page layout: library on the left, the video in the middle, tools on the right. */
+/** Page layout: library on the left, the video and its timeline in the middle, tools on the right (stacked on narrow screens, video first). */
 import { useEffect } from 'react';
 import { EffectsPanel } from '../components/EffectsPanel';
 import { ExportPanel } from '../components/ExportPanel';
-import { Header, HelpOverlay, NoticeBar, RandomWeightsBanner } from '../components/Chrome';
+import { DropOverlay, Header, HelpOverlay, NoticeBar, RandomWeightsBanner } from '../components/Chrome';
 import { ObjectList } from '../components/ObjectList';
 import { PromptToolbar } from '../components/PromptToolbar';
+import { Timeline } from '../components/Timeline';
 import { TrackingPanel } from '../components/TrackingPanel';
 import { Transport } from '../components/Transport';
 import { VideoLibrary } from '../components/VideoLibrary';
 import { VideoStage } from '../components/VideoStage';
+import { videoToReopen } from './pageMemory';
 import { useController, useDemoState } from './useController';
 import { useKeyboard } from './useKeyboard';
 
@@ -17,26 +19,34 @@ export function App() {
   const videoPath = useDemoState().video?.path;
   useKeyboard(c);
   useEffect(() => {
-    void c.init();
-    const onUnload = () => c.closeSessionOnUnload();
-    window.addEventListener('pagehide', onUnload);
-    return () => window.removeEventListener('pagehide', onUnload);
+    void c.init(videoToReopen());
+    // Sessions stay open on the server when the page goes: a reload resumes them.
+    const onBeforeUnload = (e: BeforeUnloadEvent) => {
+      c.sessions.save();
+      if (c.hasWorkInFlight()) {
+        e.preventDefault(); // the browser asks whether to leave
+        e.returnValue = '';
+      }
+    };
+    window.addEventListener('beforeunload', onBeforeUnload);
+    return () => window.removeEventListener('beforeunload', onBeforeUnload);
   }, [c]);
   return (
     <div className="app">
       <Header />
       <RandomWeightsBanner />
       <main className="layout">
-        <aside className="left">
-          <VideoLibrary />
-        </aside>
         <section className="center" aria-label="Video">
           <NoticeBar />
           <VideoStage />
           <Transport />
           <PromptToolbar />
+          <Timeline />
         </section>
-        <aside className="right">
+        <aside className="left" aria-label="Videos">
+          <VideoLibrary />
+        </aside>
+        <aside className="right" aria-label="Objects and tools">
           <ObjectList />
           <TrackingPanel />
           <EffectsPanel />
@@ -45,6 +55,7 @@ export function App() {
         </aside>
       </main>
       <HelpOverlay />
+      <DropOverlay />
     </div>
   );
 }

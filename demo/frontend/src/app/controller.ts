@@ -1,152 +1,67 @@
 /**
- * The demo's controller: one object that owns the session with the server,
- * the objects, prompts, masks and tracking, and turns user actions into API
- * calls. React components read its state through `useController` and call
- * its methods; the pure rules live in `state/`, the transport in `api/`.
+ * The demo's controller: the one object components talk to. It owns the
+ * page state (store.ts) and turns user actions into state changes and API
+ * calls. Its helpers each take one job: `SessionKeeper` (each video's work
+ * and server session, reload, recovery), `TrackingRunner` (Track/Cancel),
+ * `UploadFlow` (uploads). The pure rules live in `state/`, the transport
+ * in `api/`.
  */
 import { apiBaseUrl } from '../api/config';
 import { ApiError, GraphQLClient } from '../api/graphql';
 import * as ops from '../api/operations';
-import { streamPropagation } from '../api/propagate';
-import { DEFAULT_LIMITS, type RleMaskListOnFrame, type ServerInfo, type Video } from '../api/types';
-import { uploadVideo } from '../api/upload';
-import type { EffectName } from '../render/effects';
+import { DEFAULT_LIMITS, type RleMaskListOnFrame, type Video } from '../api/types';
+import type { EffectChoice } from '../render/effectCatalog';
 import { clampFrame } from '../render/frameTime';
-import { checkUploadFile } from '../state/uploadCheck';
-import { probeVideoDuration } from './mediaProbe';
-import { MaskStore } from '../state/masks';
+import { popStep, pushStep, type Work } from '../state/history';
+import { MaskStore, type SavedMask } from '../state/masks';
 import * as objectsState from '../state/objects';
 import * as promptsState from '../state/prompts';
-import {
-  finishProgress, idleProgress, onFrameReceived, startProgress, type TrackingProgress,
-} from '../state/tracking';
+import { idleProgress } from '../state/tracking';
+import { staleRangesAfterEdit } from '../state/trackPlan';
+import { isSessionExpired, SessionKeeper, sendEdit } from './sessions';
+import { Store, type PlayerHandle, type VideoWork } from './store';
+import { TrackingRunner } from './trackingRunner';
+import { UploadFlow } from './uploads';
 
-export interface Notice {
-  kind: 'info' | 'error';
-  text: string;
-}
-
-/** The player's element, driven directly so its events stay the only source of `playing`. */
-export interface PlayerHandle {
-  play(): void;
-  pause(): void;
-}
-
-export interface UploadState {
-  status: 'idle' | 'checking' | 'uploading' | 'processing' | 'error';
-  sent: number;
-  total: number;
-  error: string | null;
-  /** A file refused only for its length: the UI offers to upload its start. */
-  tooLong: File | null;
-}
-
-export interface DemoState {
-  serverInfo: ServerInfo | null;
-  videos: Video[];
-  video: Video | null;
-  sessionId: string | null;
-  sessionStatus: 'none' | 'starting' | 'ready' | 'error';
-  objects: objectsState.ObjectsState;
-  prompts: promptsState.PromptsState;
-  /** Bumped whenever `masks` changes. */
-  maskVersion: number;
-  tracking: TrackingProgress;
-  effect: EffectName;
-  negativeMode: boolean;
-  currentFrame: number;
-  /** Mirrors the <video> element's play/pause events; change it with play()/pause(). */
-  playing: boolean;
-  /** A frame the player should show; the nonce makes repeated requests distinct. */
-  seekRequest: { frame: number; nonce: number } | null;
-  pendingPrompts: number;
-  upload: UploadState;
-  notice: Notice | null;
-  helpOpen: boolean;
-}
-
-const initialState: DemoState = {
-  serverInfo: null,
-  videos: [],
-  video: null,
-  sessionId: null,
-  sessionStatus: 'none',
-  objects: objectsState.emptyObjects,
-  prompts: promptsState.emptyPrompts,
-  maskVersion: 0,
-  tracking: idleProgress,
-  effect: 'overlay',
-  negativeMode: false,
-  currentFrame: 0,
-  playing: false,
-  seekRequest: null,
-  pendingPrompts: 0,
-  upload: { status: 'idle', sent: 0, total: 0, error: null, tooLong: null },
-  notice: null,
-  helpOpen: false,
-};
+export type { DemoState, Notice, PlayerHandle, UploadState } from './store';
 
 function errorText(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return String(err);
+  return err instanceof Error ? err.message : String(err);
 }
 
-export class DemoController {
+export class DemoController extends Store {
   readonly client: GraphQLClient;
-  readonly masks = new MaskStore();
-  private state: DemoState = initialState;
-  private readonly listeners = new Set<() => void>();
-  /** Prompt requests run one after another so the last edit's answer wins. */
-  private promptQueue: Promise<void> = Promise.resolve();
-  private trackingAbort: AbortController | null = null;
-  private uploadAbort: AbortController | null = null;
+  /** Masks of the open video (each video has its own store). */
+  masks = new MaskStore();
+  readonly sessions: SessionKeeper;
+  private readonly tracker: TrackingRunner;
+  private readonly uploads: UploadFlow;
+  /** Server calls of the prompts and objects run one after another so the last edit's answer wins. */
+  private queue: Promise<void> = Promise.resolve();
   private seekNonce = 0;
   private player: PlayerHandle | null = null;
-  private lastFollowAt = 0;
 
   constructor(baseUrl: string = apiBaseUrl()) {
+    super();
     this.client = new GraphQLClient(baseUrl);
-  }
-
-  // ---- store plumbing (for useSyncExternalStore) ----
-
-  getState = (): DemoState => this.state;
-
-  subscribe = (listener: () => void): (() => void) => {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  };
-
-  private set(patch: Partial<DemoState>): void {
-    this.state = { ...this.state, ...patch };
-    for (const l of this.listeners) l();
+    this.sessions = new SessionKeeper(this);
+    this.tracker = new TrackingRunner(this);
+    this.uploads = new UploadFlow(this);
   }
 
   get limits() {
     return this.state.serverInfo?.limits ?? DEFAULT_LIMITS;
   }
 
-  notify(text: string, kind: Notice['kind'] = 'info'): void {
-    this.set({ notice: { kind, text } });
-  }
-
-  dismissNotice(): void {
-    this.set({ notice: null });
-  }
-
-  private fail(err: unknown, context: string): void {
+  fail(err: unknown, context: string): void {
     if ((err as Error)?.name === 'AbortError') return;
-    let text = `${context}: ${errorText(err)}`;
-    if (err instanceof ApiError && err.sessionExpired) {
-      text = `${err.message} "Reopen video" starts a new session (prompts and masks of the old one are gone).`;
-      this.set({ sessionId: null, sessionStatus: 'error' });
-    }
-    this.notify(text, 'error');
+    this.notify(`${context}: ${errorText(err)}`, 'error', err instanceof ApiError && err.sessionExpired ? 'session' : 'transient');
   }
 
   // ---- start-up and videos ----
 
-  async init(): Promise<void> {
+  /** Load the server's info and videos, then reopen the video of the URL / last visit, else the default. */
+  async init(reopen: string | null = null): Promise<void> {
     const [info, videos, defaultVideo] = await Promise.allSettled([
       ops.fetchServerInfo(this.client),
       ops.fetchVideos(this.client),
@@ -155,9 +70,11 @@ export class DemoController {
     if (info.status === 'fulfilled') this.set({ serverInfo: info.value });
     if (videos.status === 'fulfilled') this.set({ videos: videos.value });
     else this.fail(videos.reason, 'Could not load the video gallery');
-    const first = defaultVideo.status === 'fulfilled' && defaultVideo.value ? defaultVideo.value : this.state.videos[0];
+    const wanted = reopen ? this.state.videos.find((v) => v.path === reopen) : undefined;
+    if (reopen && !wanted && videos.status === 'fulfilled') this.notify(`"${reopen}" is not on this server (any more); opening the default video.`);
+    const first = wanted ?? (defaultVideo.status === 'fulfilled' && defaultVideo.value ? defaultVideo.value : this.state.videos[0]);
     if (first) await this.openVideo(first);
-    else if (videos.status === 'fulfilled') this.notify('The server has no videos yet: upload one to start.');
+    else if (videos.status === 'fulfilled') this.notify('The server has no videos yet: upload one to start.', 'info', 'hint');
   }
 
   async refreshVideos(): Promise<void> {
@@ -168,47 +85,44 @@ export class DemoController {
     }
   }
 
-  /** Switch to a video: a fresh session, one empty object ready for a click. */
-  async openVideo(video: Video): Promise<void> {
-    this.cancelTracking();
-    const old = this.state.sessionId;
-    if (old) ops.closeSession(this.client, old).catch(() => undefined);
-    this.masks.clear();
-    this.set({
-      video,
-      sessionId: null,
-      sessionStatus: 'starting',
-      objects: objectsState.addObject(objectsState.emptyObjects, this.limits.maxObjects),
-      prompts: promptsState.emptyPrompts,
-      maskVersion: this.masks.version,
-      tracking: idleProgress,
-      currentFrame: 0,
-      playing: false,
-      seekRequest: { frame: 0, nonce: ++this.seekNonce },
-      notice: { kind: 'info', text: 'Click the object you want to track. Right-click (or Alt+click) marks what is not part of it; drag to draw a box.' },
-    });
-    try {
-      const sessionId = await ops.startSession(this.client, video.path);
-      if (this.state.video !== video) {
-        ops.closeSession(this.client, sessionId).catch(() => undefined);
-        return;
-      }
-      this.set({ sessionId, sessionStatus: 'ready' });
-    } catch (err) {
-      this.set({ sessionStatus: 'error' });
-      this.fail(err, `Could not open ${video.path}`);
-    }
+  /** Switch to a video; the one left keeps its work and session. */
+  openVideo(video: Video): Promise<void> {
+    return this.sessions.open(video);
   }
 
-  /** End the session when the page goes away. */
-  closeSessionOnUnload(): void {
-    const id = this.state.sessionId;
-    if (!id) return;
-    const body = JSON.stringify({
-      query: 'mutation CloseSession($input: CloseSessionInput!) { closeSession(input: $input) { success } }',
-      variables: { input: { sessionId: id } },
+  /** After a failed start or recovery: try a new session for the open video (prompts replayed). */
+  retrySession(): void {
+    const work = this.sessions.current();
+    if (work) void this.sessions.recover(work, null);
+  }
+
+  /** Show a video's work (called by SessionKeeper on a switch). */
+  activate(work: VideoWork): void {
+    this.masks = work.masks;
+    this.set({
+      video: work.video,
+      sessionId: work.sessionId,
+      sessionStatus: work.sessionId ? 'ready' : 'starting',
+      objects: work.objects,
+      prompts: work.prompts,
+      history: work.history,
+      maskVersion: this.state.maskVersion + 1,
+      tracking: idleProgress,
+      currentFrame: work.currentFrame,
+      playing: false,
+      seekRequest: { frame: work.currentFrame, nonce: ++this.seekNonce },
+      notice: null,
     });
-    fetch(this.client.endpoint, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body, keepalive: true }).catch(() => undefined);
+  }
+
+  /** A work's masks changed: redraw when it is on screen. */
+  masksChanged(work: VideoWork): void {
+    if (this.sessions.isCurrent(work)) this.set({ maskVersion: this.state.maskVersion + 1 });
+  }
+
+  /** Is there work a reload or leaving would lose (running tracking, an upload)? */
+  hasWorkInFlight(): boolean {
+    return this.tracker.running || this.uploads.busy;
   }
 
   // ---- player state ----
@@ -254,8 +168,13 @@ export class DemoController {
     this.seek(this.state.currentFrame + delta);
   }
 
-  setEffect(effect: EffectName): void {
-    this.set({ effect });
+  /** Follow tracking without pausing anything. */
+  showTrackedFrame(frame: number): void {
+    this.set({ currentFrame: frame, seekRequest: { frame, nonce: ++this.seekNonce } });
+  }
+
+  setEffect(effect: Partial<EffectChoice>): void {
+    this.set({ effect: { ...this.state.effect, ...effect } });
   }
 
   setNegativeMode(negativeMode: boolean): void {
@@ -266,18 +185,75 @@ export class DemoController {
     this.set({ helpOpen });
   }
 
+  // ---- the server queue ----
+
+  /** Resolves once every queued prompt/object call has answered. */
+  promptsSettled(): Promise<void> {
+    return this.queue;
+  }
+
+  /**
+   * Run a server call for the open video's session after the earlier ones;
+   * its masks go to that video's store. A dropped session is replaced (and
+   * every prompt replayed, which covers this call) instead of failing.
+   */
+  private enqueue(call: (sessionId: string) => Promise<RleMaskListOnFrame[]>, replaceAll: boolean, context: string): void {
+    const work = this.sessions.current();
+    if (!work) return;
+    this.set({ pendingPrompts: this.state.pendingPrompts + 1 });
+    this.queue = this.queue.then(async () => {
+      try {
+        const sessionId = this.sessions.view(work).sessionId;
+        if (!sessionId) return;
+        const lists = await call(sessionId);
+        for (const list of lists) work.masks.setFrame(list.frameIndex, list.rleMaskList, replaceAll);
+        this.masksChanged(work);
+      } catch (err) {
+        if (isSessionExpired(err)) await this.sessions.recover(work, 'it expired or was pushed out by other sessions');
+        else this.fail(err, context);
+      } finally {
+        this.set({ pendingPrompts: this.state.pendingPrompts - 1 });
+      }
+    });
+  }
+
   // ---- prompts ----
 
-  private canPrompt(): boolean {
+  private canEdit(): boolean {
     if (this.state.tracking.status === 'running') {
-      this.notify('Tracking is running: cancel it (Esc) or wait before adding prompts.');
+      this.notify('Tracking is running: cancel it (Esc) or wait before changing prompts or objects.', 'info', 'tracking');
       return false;
     }
     if (!this.state.sessionId) {
-      this.notify(this.state.sessionStatus === 'starting' ? 'The video is still loading on the server; try again in a moment.' : 'No session: pick a video first.', 'error');
+      const s = this.state.sessionStatus;
+      this.notify(s === 'starting' || s === 'recovering' ? 'The video is still loading on the server; try again in a moment.' : 'No session: pick a video first.', 'error');
       return false;
     }
     return true;
+  }
+
+  private work(): Work {
+    return { objects: this.state.objects, prompts: this.state.prompts };
+  }
+
+  /** Record an undo step: `before` is the work as it was, `droppedMasks` what the action removed. */
+  private remember(label: string, before: Work, droppedMasks: readonly SavedMask[] = []): void {
+    this.set({ history: pushStep(this.state.history, { label, before, droppedMasks }) });
+  }
+
+  /** Mark what each prompt change can affect stale, and send the changes. */
+  private afterPromptEdits(edits: readonly promptsState.PromptEdit[]): void {
+    const n = this.state.video?.numFrames ?? 1;
+    for (const edit of edits) {
+      const others = promptsState.promptedFrames(this.state.prompts, edit.objectId).filter((f) => f !== edit.frameIndex);
+      for (const [from, to] of staleRangesAfterEdit(n, edit.frameIndex, others)) this.masks.markStale(edit.objectId, from, to);
+    }
+    if (edits.length > 0) this.set({ maskVersion: this.state.maskVersion + 1 });
+    if (promptsState.promptedObjects(this.state.prompts).length > 0) this.endNotice('hint');
+    for (const edit of edits) {
+      const stillPrompted = promptsState.promptedFrames(this.state.prompts, edit.objectId).length > 0;
+      this.enqueue((sid) => sendEdit(this.client, sid, edit, stillPrompted), !stillPrompted, 'The server could not segment this prompt');
+    }
   }
 
   /** The selected object, creating one when there is none. */
@@ -295,91 +271,68 @@ export class DemoController {
     return objects.selectedId;
   }
 
+  private editPrompt(label: string, change: (objectId: number, prompts: promptsState.PromptsState) => [promptsState.PromptsState, promptsState.PromptEdit]): void {
+    if (!this.canEdit()) return;
+    const before = this.work();
+    const objectId = this.targetObjectId();
+    if (objectId === null) return;
+    const [prompts, edit] = change(objectId, this.state.prompts);
+    this.remember(label, before);
+    this.set({ prompts });
+    this.afterPromptEdits([edit]);
+  }
+
   /**
    * A click at normalised (x, y) on `frame`: removes the selected object's
    * point under the cursor, else adds a point (negative when asked).
    * tolX/tolY: hit radius in normalised units.
    */
   clickAt(frame: number, x: number, y: number, negative: boolean, tolX: number, tolY: number): void {
-    if (!this.canPrompt()) return;
-    const objectId = this.targetObjectId();
-    if (objectId === null) return;
-    const current = promptsState.getPrompt(this.state.prompts, objectId, frame);
-    const hit = promptsState.findPointNear(current, x, y, tolX, tolY);
-    const [prompts, edit] =
-      hit >= 0
-        ? promptsState.removePoint(this.state.prompts, objectId, frame, hit)
-        : promptsState.addPoint(this.state.prompts, objectId, frame, { x, y, label: negative || this.state.negativeMode ? 0 : 1 });
-    this.set({ prompts });
-    this.sendPrompt(edit);
+    this.editPrompt('point', (objectId, prompts) => {
+      const hit = promptsState.findPointNear(promptsState.getPrompt(prompts, objectId, frame), x, y, tolX, tolY);
+      return hit >= 0
+        ? promptsState.removePoint(prompts, objectId, frame, hit)
+        : promptsState.addPoint(prompts, objectId, frame, { x, y, label: negative || this.state.negativeMode ? 0 : 1 });
+    });
   }
 
   drawBox(frame: number, box: promptsState.PromptBox): void {
-    if (!this.canPrompt()) return;
-    const objectId = this.targetObjectId();
-    if (objectId === null) return;
-    const [prompts, edit] = promptsState.setBox(this.state.prompts, objectId, frame, box);
-    this.set({ prompts });
-    this.sendPrompt(edit);
+    this.editPrompt('box', (objectId, prompts) => promptsState.setBox(prompts, objectId, frame, box));
   }
 
   clearFrameOfSelected(): void {
-    const id = this.state.objects.selectedId;
-    if (id === null || !this.canPrompt()) return;
-    const [prompts, edit] = promptsState.clearFrame(this.state.prompts, id, this.state.currentFrame);
-    this.set({ prompts });
-    this.sendPrompt(edit);
+    if (this.state.objects.selectedId === null) return;
+    this.editPrompt('clear frame', (objectId, prompts) => promptsState.clearFrame(prompts, objectId, this.state.currentFrame));
   }
 
+  /** Undo the last step: a prompt change, an added/removed/cleared object, or a start over. */
   undo(): void {
-    if (!this.canPrompt()) return;
-    const result = promptsState.undo(this.state.prompts);
-    if (!result) {
+    if (!this.canEdit()) return;
+    const popped = popStep(this.state.history);
+    if (!popped) {
       this.notify('Nothing to undo.');
       return;
     }
-    const [prompts, edit] = result;
-    this.set({ prompts });
-    if (edit.frameIndex !== this.state.currentFrame) this.seek(edit.frameIndex);
-    this.sendPrompt(edit);
-  }
-
-  private applyFrameMasks(list: RleMaskListOnFrame, replaceAll = true): void {
-    this.masks.setFrame(list.frameIndex, list.rleMaskList, replaceAll);
-    this.set({ maskVersion: this.masks.version });
-  }
-
-  /** Queue the whole prompt set of one object and frame for the server. */
-  private sendPrompt(edit: promptsState.PromptEdit): void {
-    const sessionId = this.state.sessionId;
-    if (!sessionId) return;
-    this.set({ pendingPrompts: this.state.pendingPrompts + 1 });
-    this.promptQueue = this.promptQueue.then(async () => {
-      try {
-        if (this.state.sessionId !== sessionId) return; // video changed meanwhile
-        const req = promptsState.toRequest(edit.prompt);
-        let result: RleMaskListOnFrame;
-        if (req.kind === 'points') {
-          result = await ops.addPoints(this.client, sessionId, edit.frameIndex, edit.objectId, req.points, req.labels);
-        } else if (req.kind === 'box') {
-          result = await ops.addBox(this.client, sessionId, edit.frameIndex, edit.objectId, req.box, req.points, req.labels);
-        } else {
-          result = await ops.clearPointsInFrame(this.client, sessionId, edit.frameIndex, edit.objectId);
-        }
-        if (this.state.sessionId === sessionId) this.applyFrameMasks(result);
-      } catch (err) {
-        this.fail(err, 'The server could not segment this prompt');
-      } finally {
-        this.set({ pendingPrompts: this.state.pendingPrompts - 1 });
-      }
-    });
+    const [step, history] = popped;
+    const edits = promptsState.diffPrompts(this.state.prompts, step.before.prompts);
+    for (const o of this.state.objects.objects) {
+      if (!objectsState.findObject(step.before.objects, o.id)) this.masks.removeObject(o.id);
+    }
+    this.masks.restore(step.droppedMasks);
+    this.set({ objects: step.before.objects, prompts: step.before.prompts, history });
+    this.afterPromptEdits(edits);
+    if (edits.length === 1 && edits[0].frameIndex !== this.state.currentFrame) this.seek(edits[0].frameIndex);
+    this.notify(`Undid ${step.label}.`);
   }
 
   // ---- objects ----
 
   addObject(): void {
     try {
-      this.set({ objects: objectsState.addObject(this.state.objects, this.limits.maxObjects) });
+      const before = this.work();
+      const objects = objectsState.addObject(this.state.objects, this.limits.maxObjects);
+      this.remember('adding an object', before);
+      this.set({ objects });
     } catch (err) {
       this.fail(err, 'Cannot add an object');
     }
@@ -397,145 +350,66 @@ export class DemoController {
     this.set({ objects: objectsState.recolorObject(this.state.objects, id, color) });
   }
 
-  /** Drop an object's prompts and masks on the server and here; `keep` leaves its row. */
-  private async dropObject(id: number, keep: boolean): Promise<void> {
-    if (this.state.tracking.status === 'running') {
-      this.notify('Cancel tracking before clearing or removing objects.');
-      return;
-    }
-    const sessionId = this.state.sessionId;
+  /** Drop an object's prompts and masks (undoable); `keep` leaves its row. */
+  private dropObject(id: number, keep: boolean): void {
+    const o = objectsState.findObject(this.state.objects, id);
+    if (!o || !this.canEdit()) return;
+    const before = this.work();
     const hadPrompts = promptsState.promptedObjects(this.state.prompts).includes(id);
+    const dropped = this.masks.objectMasks(id);
+    this.remember(`${keep ? 'clearing' : 'removing'} ${o.name}`, before, dropped);
     this.set({
       prompts: promptsState.forgetObject(this.state.prompts, id),
       objects: keep ? this.state.objects : objectsState.removeObject(this.state.objects, id),
     });
     this.masks.removeObject(id);
-    this.set({ maskVersion: this.masks.version });
-    if (!sessionId || !hadPrompts) return;
-    // Wait for queued clicks so the server does not see them after the removal.
-    await this.promptQueue;
-    try {
-      const lists = await ops.removeObject(this.client, sessionId, id);
-      for (const list of lists) this.applyFrameMasks(list);
-    } catch (err) {
-      this.fail(err, 'The server could not remove the object');
-    }
+    this.set({ maskVersion: this.state.maskVersion + 1 });
+    if (hadPrompts) this.enqueue((sid) => ops.removeObject(this.client, sid, id), true, 'The server could not remove the object');
+    this.notify(`${keep ? 'Cleared' : 'Removed'} ${o.name}. Undo (Ctrl+Z) brings it back.`);
   }
 
-  clearObject(id: number): Promise<void> {
-    return this.dropObject(id, true);
+  clearObject(id: number): void {
+    this.dropObject(id, true);
   }
 
-  removeObject(id: number): Promise<void> {
-    return this.dropObject(id, false);
+  removeObject(id: number): void {
+    this.dropObject(id, false);
   }
 
-  // ---- tracking ----
-
-  async track(): Promise<void> {
-    const { sessionId, video, tracking } = this.state;
-    if (tracking.status === 'running') return;
-    if (!sessionId || !video) {
-      this.notify('Pick a video first.', 'error');
-      return;
+  /** Forget every object, prompt and mask of this video (undoable), one fresh object ready. */
+  startOver(): void {
+    if (!this.canEdit()) return;
+    const before = this.work();
+    const dropped = this.state.objects.objects.flatMap((o) => this.masks.objectMasks(o.id));
+    const hadPrompts = promptsState.promptedObjects(this.state.prompts).length > 0;
+    this.remember('starting over', before, dropped);
+    const objects = objectsState.addObject({ objects: [], selectedId: null, nextId: this.state.objects.nextId }, this.limits.maxObjects);
+    this.masks.clear();
+    this.set({ objects, prompts: promptsState.emptyPrompts, maskVersion: this.state.maskVersion + 1 });
+    if (hadPrompts) {
+      this.enqueue(async (sid) => {
+        await ops.clearPointsInVideo(this.client, sid);
+        return [];
+      }, true, 'The server could not start over');
     }
-    const frames = promptsState.promptedFrames(this.state.prompts);
-    if (frames.length === 0) {
-      this.notify('Click an object first: tracking needs at least one prompt.');
-      return;
-    }
-    await this.promptQueue; // the server must have every prompt before it propagates
-    const startFrame = frames[0];
-    const abort = new AbortController();
-    this.trackingAbort = abort;
-    this.pause();
-    this.set({ tracking: startProgress(video.numFrames, startFrame, performance.now()), notice: null });
-    try {
-      const result = await streamPropagation(this.client.baseUrl, {
-        sessionId,
-        startFrameIndex: startFrame,
-        signal: abort.signal,
-        onFrame: (list, current, total) => {
-          this.masks.setFrame(list.frameIndex, list.rleMaskList);
-          this.set({
-            maskVersion: this.masks.version,
-            tracking: onFrameReceived(this.state.tracking, list.frameIndex, performance.now(), current, total),
-          });
-          this.followTracking(list.frameIndex);
-        },
-      });
-      if (abort.signal.aborted) return;
-      const partial = !result.closed && this.state.tracking.done < this.state.tracking.total;
-      if (partial) {
-        this.set({ tracking: finishProgress(this.state.tracking, 'error', performance.now(), 'The stream ended early.') });
-        this.notify('Tracking stopped early: the server closed the stream. Try again.', 'error');
-      } else {
-        this.set({ tracking: finishProgress(this.state.tracking, 'done', performance.now()) });
-        this.notify('Tracking done. Click on any frame to refine, then track again.');
-      }
-    } catch (err) {
-      if (abort.signal.aborted) return;
-      this.set({ tracking: finishProgress(this.state.tracking, 'error', performance.now(), errorText(err)) });
-      this.fail(err, 'Tracking failed');
-    } finally {
-      if (this.trackingAbort === abort) this.trackingAbort = null;
-    }
+    this.notify('Started over: every object, prompt and mask of this video is gone. Undo (Ctrl+Z) brings them back.');
   }
 
-  /** Show the newest tracked frame, a few times a second at most. */
-  private followTracking(frame: number): void {
-    const now = performance.now();
-    if (now - this.lastFollowAt < 150) return;
-    this.lastFollowAt = now;
-    this.set({ currentFrame: frame, seekRequest: { frame, nonce: ++this.seekNonce } });
+  // ---- tracking and uploads ----
+
+  track(): Promise<void> {
+    return this.tracker.track();
   }
 
   cancelTracking(): void {
-    const abort = this.trackingAbort;
-    if (!abort) return;
-    this.trackingAbort = null;
-    abort.abort();
-    const sessionId = this.state.sessionId;
-    if (sessionId) ops.cancelPropagateInVideo(this.client, sessionId).catch(() => undefined);
-    this.set({ tracking: finishProgress(this.state.tracking, 'cancelled', performance.now()) });
-    this.notify('Tracking cancelled. Masks received so far are kept.');
+    this.tracker.cancel();
   }
 
-  // ---- uploads ----
-
-  /** Upload a file; `trimToLimit` keeps only its first maxDurationSec seconds. */
-  async upload(file: File, trimToLimit = false): Promise<void> {
-    if (this.state.upload.status === 'uploading' || this.state.upload.status === 'processing') return;
-    const idle: UploadState = { status: 'idle', sent: 0, total: 0, error: null, tooLong: null };
-    this.set({ upload: { ...idle, status: 'checking', total: file.size } });
-    const check = checkUploadFile(file, this.limits, await probeVideoDuration(file));
-    if (check && !(trimToLimit && check.tooLong)) {
-      this.set({ upload: { ...idle, status: 'error', error: check.problem, tooLong: check.tooLong ? file : null } });
-      return;
-    }
-    const abort = new AbortController();
-    this.uploadAbort = abort;
-    this.set({ upload: { ...idle, status: 'uploading', total: file.size } });
-    try {
-      const video = await uploadVideo(this.client.baseUrl, file, {
-        signal: abort.signal,
-        ...(trimToLimit ? { startTimeSec: 0, durationTimeSec: this.limits.maxDurationSec } : {}),
-        onProgress: (sent, total) => {
-          this.set({ upload: { ...idle, status: sent >= total ? 'processing' : 'uploading', sent, total } });
-        },
-      });
-      this.set({ upload: idle });
-      await this.refreshVideos();
-      await this.openVideo(video);
-    } catch (err) {
-      const cancelled = (err as Error).name === 'AbortError';
-      this.set({ upload: { ...idle, status: cancelled ? 'idle' : 'error', error: cancelled ? null : `Upload failed: ${errorText(err)}` } });
-    } finally {
-      this.uploadAbort = null;
-    }
+  upload(file: File, trimToLimit = false): Promise<void> {
+    return this.uploads.upload(file, trimToLimit);
   }
 
   cancelUpload(): void {
-    this.uploadAbort?.abort();
+    this.uploads.cancel();
   }
 }

@@ -4,7 +4,8 @@ import { resolveApiUrl } from '../api/config';
 import { useController, useDemoState } from '../app/useController';
 import { buildCocoJson, buildMaskZip, downloadBlob, type ExportVideoInfo } from '../export/masksExport';
 import { exportEffectVideo, videoExportUnsupportedReason } from '../export/videoExport';
-import type { MaskToDraw } from '../render/effects';
+import { effectFileTag } from '../render/effectCatalog';
+import type { GlMask } from '../render/glEffects';
 
 function baseName(path: string): string {
   const name = path.split('/').pop() ?? 'video';
@@ -20,9 +21,11 @@ export function ExportPanel() {
   const video = st.video;
   if (!video) return null;
   const info: ExportVideoInfo = { path: video.path, width: video.width, height: video.height, numFrames: video.numFrames, fps: video.fps };
-  const objects = st.objects.objects;
+  // Objects without a single mask pixel would only add empty files.
+  const objects = st.objects.objects.filter((o) => c.masks.hasPixels(o.id));
+  const skipped = st.objects.objects.length - objects.length;
   const unsupported = videoExportUnsupportedReason();
-  const name = baseName(video.path);
+  const name = baseName(video.displayName || video.path);
 
   const exportZip = () => {
     try {
@@ -60,16 +63,16 @@ export function ExportPanel() {
         effect: st.effect,
         signal: abort.signal,
         masksForFrame: (f) => {
-          const out: MaskToDraw[] = [];
+          const out: GlMask[] = [];
           for (const [objectId, rle] of c.masks.frame(f)) {
             const color = colours.get(objectId);
-            if (color) out.push({ objectId, color, rle });
+            if (color) out.push({ color, rle, stale: false });
           }
           return out;
         },
         onProgress: (done, total) => setVideoProgress(Math.floor((100 * done) / total)),
       });
-      downloadBlob(blob, `${name}_${st.effect}.mp4`, 'video/mp4');
+      downloadBlob(blob, `${name}_${effectFileTag(st.effect)}.mp4`, 'video/mp4');
       setStatus(`Saved the video (${(blob.size / 1048576).toFixed(1)} MB).`);
     } catch (err) {
       setStatus((err as Error).name === 'AbortError' ? 'Video export cancelled.' : `Video export failed: ${(err as Error).message}`);
@@ -90,7 +93,7 @@ export function ExportPanel() {
           Export COCO JSON
         </button>
         {videoProgress === null ? (
-          <button type="button" onClick={() => void exportVideo()} disabled={unsupported !== null}>
+          <button type="button" onClick={() => void exportVideo()} disabled={unsupported !== null || objects.length === 0}>
             Export video
           </button>
         ) : (
@@ -99,6 +102,11 @@ export function ExportPanel() {
           </button>
         )}
       </div>
+      <p className="muted">
+        {objects.length === 0
+          ? 'Nothing to export yet: no object has a mask.'
+          : `${objects.length} object${objects.length === 1 ? '' : 's'} with masks${skipped > 0 ? ` (${skipped} without masks left out)` : ''}.`}
+      </p>
       {unsupported && <p className="muted">{unsupported}</p>}
       {status && (
         <p className="muted" role="status">

@@ -26,12 +26,27 @@ function NameField({ object, onCommit }: { object: TrackedObject; onCommit: (nam
   );
 }
 
+function objectStatus(promptFrames: number, lane: Uint8Array): string {
+  if (promptFrames === 0) return 'no prompts';
+  let masks = 0;
+  let stale = 0;
+  for (const v of lane) {
+    if (v > 0) masks++;
+    if (v === 2) stale++;
+  }
+  let text = `prompts on ${promptFrames} frame${promptFrames > 1 ? 's' : ''}`;
+  if (masks > 0) text += ` · masks on ${masks}`;
+  if (stale > 0) text += ` (${stale} stale)`;
+  return text;
+}
+
 export function ObjectList() {
   const c = useController();
   const st = useDemoState();
   const { objects, selectedId } = st.objects;
   const max = c.limits.maxObjects;
   const busy = st.tracking.status === 'running';
+  const n = st.video?.numFrames ?? 1;
   return (
     <section className="panel objects" aria-labelledby="objects-heading">
       <h2 id="objects-heading">
@@ -56,20 +71,28 @@ export function ObjectList() {
               />
               <NameField object={o} onCommit={(name) => c.renameObject(o.id, name)} />
               <input type="color" aria-label={`Colour of Object ${o.id}`} value={o.color} onChange={(e) => c.recolorObject(o.id, e.target.value)} />
-              <span className="muted object-info">{frames.length === 0 ? 'no prompts' : `prompts on ${frames.length} frame${frames.length > 1 ? 's' : ''}`}</span>
-              <button type="button" aria-label={`Clear Object ${o.id}`} disabled={busy} onClick={(e) => { e.stopPropagation(); void c.clearObject(o.id); }}>
+              <span className="muted object-info">{objectStatus(frames.length, c.masks.laneOf(o.id, n))}</span>
+              <button type="button" aria-label={`Clear Object ${o.id}`} title="Forget its prompts and masks (undoable)" disabled={busy} onClick={(e) => { e.stopPropagation(); c.clearObject(o.id); }}>
                 Clear
               </button>
-              <button type="button" aria-label={`Remove Object ${o.id}`} disabled={busy} onClick={(e) => { e.stopPropagation(); void c.removeObject(o.id); }}>
+              <button type="button" aria-label={`Remove Object ${o.id}`} title="Remove it (undoable)" disabled={busy} onClick={(e) => { e.stopPropagation(); c.removeObject(o.id); }}>
                 Remove
               </button>
             </li>
           );
         })}
       </ul>
-      <button type="button" onClick={() => c.addObject()} disabled={objects.length >= max} title="New object (N)">
-        Add object
-      </button>
+      <div className="row wrap">
+        <button type="button" onClick={() => c.addObject()} disabled={objects.length >= max} title="New object (N)">
+          Add object
+        </button>
+        <button type="button" onClick={() => c.undo()} disabled={st.history.length === 0 || busy} title="Undo (Ctrl+Z)">
+          Undo
+        </button>
+        <button type="button" onClick={() => c.startOver()} disabled={busy} title="Forget every object, prompt and mask of this video (undoable)">
+          Start over
+        </button>
+      </div>
     </section>
   );
 }

@@ -1,4 +1,4 @@
-/** Prompt mode (positive / negative clicks), undo and clearing the frame. */
+/** Prompt mode (positive / negative clicks and taps) and clearing the frame. */
 import { useController, useDemoState } from '../app/useController';
 
 export function PromptToolbar() {
@@ -12,9 +12,6 @@ export function PromptToolbar() {
       </button>
       <button type="button" aria-pressed={st.negativeMode} onClick={() => c.setNegativeMode(true)}>
         Negative points
-      </button>
-      <button type="button" onClick={() => c.undo()} title="Undo the last prompt (Ctrl+Z)">
-        Undo
       </button>
       <button type="button" onClick={() => c.clearFrameOfSelected()} title="Remove the selected object's prompts on this frame">
         Clear frame

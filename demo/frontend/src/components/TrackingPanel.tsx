@@ -1,6 +1,6 @@
 /** Track / cancel, and the progress bar with frames done, rate and time left. */
 import { useController, useDemoState } from '../app/useController';
-import { formatDuration, framesPerSecond, percent, secondsLeft } from '../state/tracking';
+import { formatDuration, formatRate, framesPerSecond, percent, secondsLeft } from '../state/tracking';
 
 export function TrackingPanel() {
   const c = useController();
@@ -13,7 +13,7 @@ export function TrackingPanel() {
   let detail = 'Add prompts, then track them through the video.';
   if (p.status !== 'idle') {
     detail = `${p.done} / ${p.total} frames`;
-    if (fps > 0) detail += ` · ${fps.toFixed(1)} frames/s`;
+    if (fps > 0) detail += ` · ${formatRate(fps)}`;
     if (left !== null) detail += ` · ${formatDuration(left)} left`;
     if (p.status === 'done') detail += ' · done';
     if (p.status === 'cancelled') detail += ' · cancelled';

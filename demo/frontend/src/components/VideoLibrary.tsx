@@ -1,17 +1,12 @@
 /** The server's videos with posters, and uploads by drag and drop or file picker. */
-import { useRef, useState } from 'react';
+import { useRef } from 'react';
 import { resolveApiUrl } from '../api/config';
 import { useController, useDemoState } from '../app/useController';
-
-function videoName(path: string): string {
-  return path.split('/').pop() ?? path;
-}
 
 export function VideoLibrary() {
   const c = useController();
   const st = useDemoState();
   const fileRef = useRef<HTMLInputElement | null>(null);
-  const [dragOver, setDragOver] = useState(false);
   const { maxUploadMb, maxDurationSec } = c.limits;
   const up = st.upload;
   const uploading = up.status === 'uploading' || up.status === 'processing' || up.status === 'checking';
@@ -23,32 +18,35 @@ export function VideoLibrary() {
   };
 
   return (
-    <section
-      className={dragOver ? 'panel library drag-over' : 'panel library'}
-      aria-labelledby="library-heading"
-      onDragOver={(e) => {
-        e.preventDefault();
-        setDragOver(true);
-      }}
-      onDragLeave={() => setDragOver(false)}
-      onDrop={(e) => {
-        e.preventDefault();
-        setDragOver(false);
-        onFiles(e.dataTransfer.files);
-      }}
-    >
+    // Drops anywhere in the window upload (Chrome.tsx: DropOverlay).
+    <section className="panel library" aria-labelledby="library-heading">
       <h2 id="library-heading">Videos</h2>
       <ul className="gallery">
         {st.videos.map((v) => {
           const current = st.video?.path === v.path;
+          const facts = `${v.width}×${v.height} · ${v.durationSec.toFixed(1)} s · ${v.numFrames} ${v.numFrames === 1 ? 'frame' : 'frames'}`;
           return (
             <li key={v.id}>
-              <button type="button" className={current ? 'video-card current' : 'video-card'} aria-current={current} onClick={() => void c.openVideo(v)}>
+              <button
+                type="button"
+                className={current ? 'video-card current' : 'video-card'}
+                aria-current={current}
+                title={v.path}
+                onClick={() => void c.openVideo(v)}
+              >
                 {v.posterUrl ? <img src={resolveApiUrl(v.posterUrl, c.client.baseUrl)} alt="" loading="lazy" /> : <span className="poster-missing" />}
-                <span className="video-title">{videoName(v.path)}</span>
-                <span className="muted">
-                  {v.width}×{v.height} · {v.durationSec.toFixed(1)} s · {v.numFrames} {v.numFrames === 1 ? 'frame' : 'frames'}
+                {/* The hidden commas keep a screen reader from running name and facts together. */}
+                <span className="video-title">
+                  {v.displayName}
+                  {v.isUpload && (
+                    <>
+                      <span className="visually-hidden">, </span>
+                      <span className="badge">yours</span>
+                    </>
+                  )}
                 </span>
+                <span className="visually-hidden">, </span>
+                <span className="muted">{facts}</span>
               </button>
             </li>
           );
@@ -60,7 +58,7 @@ export function VideoLibrary() {
           Upload video
         </button>
         <p className="muted">
-          or drop a file here · up to {maxUploadMb} MB and {maxDurationSec} s
+          or drop a file anywhere · up to {maxUploadMb} MB and {maxDurationSec} s
         </p>
         {uploading && (
           <>

@@ -1,20 +1,33 @@
 /**
- * The video surface: a <video> decodes frames, a canvas on top shows each
- * frame with its masks (chosen effect) and prompts, and turns pointer input
- * into prompts: click = point, right/Alt-click = negative, drag = box.
+ * The video surface: a <video> decodes frames, a WebGL canvas shows each
+ * frame with its masks (chosen effects), and a 2D canvas on top shows the
+ * prompts and turns input into prompts: click = point, right/Alt-click =
+ * negative, drag = box; touch: tap = point, long-press = negative;
+ * keyboard (canvas focused): arrows move a cursor, Enter / Shift+Enter add
+ * a positive / negative point there.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { resolveApiUrl } from '../api/config';
 import { useController, useDemoState } from '../app/useController';
-import { MaskLayerCache, renderFrame, type MaskToDraw } from '../render/effects';
-import { frameForTime, timeForFrame } from '../render/frameTime';
-import { getPrompt, type PromptBox } from '../state/prompts';
 import type { DemoController, DemoState } from '../app/controller';
+import { createFrameRenderer, type FrameRenderer } from '../render/frameRenderer';
+import type { GlMask } from '../render/glEffects';
+import { frameForTime, timeForFrame } from '../render/frameTime';
+import type { PromptBox } from '../state/prompts';
+import { drawOverlay, type Cursor } from './stageDrawing';
 
 /** Pointer travel (CSS px) that turns a click into a box drag. */
 const DRAG_THRESHOLD_PX = 6;
-/** Radius (CSS px) within which a click removes an existing point. */
+/** Radius (CSS px) within which a click removes an existing point (a finger gets more). */
 const HIT_RADIUS_PX = 10;
+const HIT_RADIUS_TOUCH_PX = 18;
+/** A touch held this long (ms) without moving is a negative point. */
+const LONG_PRESS_MS = 550;
+/** How often (ms) the rest of the page hears of the frame during playback. */
+const PLAYING_UI_EVERY_MS = 120;
+/** Keyboard cursor steps, normalised (Shift: coarse). */
+const CURSOR_STEP = 0.01;
+const CURSOR_STEP_COARSE = 0.05;
 
 interface Drag {
   pointerId: number;
@@ -24,6 +37,10 @@ interface Drag {
   y0: number;
   negative: boolean;
   isBox: boolean;
+  touch: boolean;
+  /** The long-press already placed its point. */
+  done: boolean;
+  timer: ReturnType<typeof setTimeout> | null;
 }
 
 type VideoWithFrameCallback = HTMLVideoElement & {
@@ -31,57 +48,11 @@ type VideoWithFrameCallback = HTMLVideoElement & {
   cancelVideoFrameCallback?: (handle: number) => void;
 };
 
-function drawPrompts(ctx: CanvasRenderingContext2D, st: DemoState, frame: number, w: number, h: number, rubber: PromptBox | null) {
-  const unit = Math.max(w, h) / 100;
-  for (const o of st.objects.objects) {
-    const prompt = getPrompt(st.prompts, o.id, frame);
-    ctx.globalAlpha = o.id === st.objects.selectedId ? 1 : 0.6;
-    if (prompt.box) {
-      const b = prompt.box;
-      ctx.setLineDash([unit, unit * 0.6]);
-      ctx.lineWidth = Math.max(2, unit * 0.35);
-      ctx.strokeStyle = o.color;
-      ctx.strokeRect(b.x0 * w, b.y0 * h, (b.x1 - b.x0) * w, (b.y1 - b.y0) * h);
-      ctx.setLineDash([]);
-    }
-    for (const p of prompt.points) {
-      const x = p.x * w;
-      const y = p.y * h;
-      const r = Math.max(5, unit * 0.9);
-      ctx.beginPath();
-      ctx.arc(x, y, r, 0, Math.PI * 2);
-      ctx.fillStyle = p.label === 1 ? o.color : '#111';
-      ctx.fill();
-      ctx.lineWidth = Math.max(1.5, r * 0.3);
-      ctx.strokeStyle = p.label === 1 ? '#fff' : '#ff4d4d';
-      ctx.stroke();
-      // + for positive, - for negative
-      ctx.beginPath();
-      ctx.moveTo(x - r * 0.5, y);
-      ctx.lineTo(x + r * 0.5, y);
-      if (p.label === 1) {
-        ctx.moveTo(x, y - r * 0.5);
-        ctx.lineTo(x, y + r * 0.5);
-      }
-      ctx.strokeStyle = p.label === 1 ? '#fff' : '#ff4d4d';
-      ctx.stroke();
-    }
-  }
-  ctx.globalAlpha = 1;
-  if (rubber) {
-    ctx.setLineDash([unit, unit * 0.6]);
-    ctx.lineWidth = Math.max(2, unit * 0.3);
-    ctx.strokeStyle = '#fff';
-    ctx.strokeRect(rubber.x0 * w, rubber.y0 * h, (rubber.x1 - rubber.x0) * w, (rubber.y1 - rubber.y0) * h);
-    ctx.setLineDash([]);
-  }
-}
-
-function masksOnFrame(c: DemoController, st: DemoState, frame: number): MaskToDraw[] {
-  const out: MaskToDraw[] = [];
+function masksOnFrame(c: DemoController, st: DemoState, frame: number): GlMask[] {
+  const out: GlMask[] = [];
   for (const o of st.objects.objects) {
     const rle = c.masks.get(frame, o.id);
-    if (rle) out.push({ objectId: o.id, color: o.color, rle });
+    if (rle) out.push({ color: o.color, rle, stale: c.masks.isStale(frame, o.id) });
   }
   return out;
 }
@@ -90,13 +61,15 @@ export function VideoStage() {
   const c = useController();
   const st = useDemoState();
   const videoRef = useRef<VideoWithFrameCallback | null>(null);
-  const canvasRef = useRef<HTMLCanvasElement | null>(null);
-  const cacheRef = useRef(new MaskLayerCache());
+  const glRef = useRef<HTMLCanvasElement | null>(null);
+  const rendererRef = useRef<FrameRenderer | null>(null);
+  const overlayRef = useRef<HTMLCanvasElement | null>(null);
   const latest = useRef(st);
   const shownFrame = useRef(0);
   const dragRef = useRef<Drag | null>(null);
   const [rubber, setRubber] = useState<PromptBox | null>(null);
-  const rubberRef = useRef<PromptBox | null>(null);
+  const [cursor, setCursor] = useState<Cursor | null>(null);
+  const overlayState = useRef<{ rubber: PromptBox | null; cursor: Cursor | null }>({ rubber: null, cursor: null });
   const [loadError, setLoadError] = useState<string | null>(null);
 
   const video = st.video;
@@ -106,35 +79,77 @@ export function VideoStage() {
 
   const draw = useCallback(() => {
     const el = videoRef.current;
-    const canvas = canvasRef.current;
-    if (!el || !canvas || el.readyState < 2) return;
-    const ctx = canvas.getContext('2d');
-    if (!ctx) return;
+    const canvas = glRef.current;
+    const overlay = overlayRef.current;
+    if (!el || !canvas || !overlay || el.readyState < 2) return;
+    rendererRef.current ??= createFrameRenderer(canvas);
     const s = latest.current;
     const frame = shownFrame.current;
-    renderFrame(ctx, el, masksOnFrame(c, s, frame), s.effect, cacheRef.current, canvas.width, canvas.height);
-    drawPrompts(ctx, s, frame, canvas.width, canvas.height, rubberRef.current);
+    rendererRef.current.render(el, masksOnFrame(c, s, frame), s.effect, el.videoWidth, el.videoHeight);
+    canvas.dataset.drawnFrame = String(frame); // lets tests and tools count the frames actually drawn
+    const ctx = overlay.getContext('2d');
+    const scale = overlay.width / Math.max(1, overlay.clientWidth);
+    const coarse = window.matchMedia?.('(pointer: coarse)').matches ?? false;
+    if (ctx) drawOverlay(ctx, s, frame, overlay.width, overlay.height, overlayState.current.rubber, overlayState.current.cursor, scale, coarse ? 9 : 5);
   }, [c]);
 
   // Keep the latest state for callbacks that outlive a render.
   useEffect(() => {
     latest.current = st;
-    rubberRef.current = rubber;
+    overlayState.current = { rubber, cursor };
   });
   // Redraw when what is drawn changes (frame changes draw themselves).
   const { maskVersion, effect, objects, prompts } = st;
   useEffect(() => {
     draw();
-  }, [maskVersion, effect, objects, prompts, rubber, draw]);
+  }, [maskVersion, effect, objects, prompts, rubber, cursor, draw]);
 
+  const lastStateUpdate = useRef(0);
   const showFrame = useCallback(
     (frame: number) => {
       shownFrame.current = frame;
-      c.setCurrentFrame(frame);
       draw();
+      // While playing, the page (counter, timeline) follows a few times a second; the canvas every frame.
+      const now = performance.now();
+      const el = videoRef.current;
+      if (!el || el.paused || now - lastStateUpdate.current > PLAYING_UI_EVERY_MS) {
+        lastStateUpdate.current = now;
+        c.setCurrentFrame(frame);
+      }
     },
     [c, draw],
   );
+
+  /**
+   * Canvases draw at their display size (device pixels), never above the
+   * video's: a 1280x720 video shown 800 px wide costs 800 px of shading.
+   */
+  const fitCanvases = useCallback(() => {
+    const el = videoRef.current;
+    const overlay = overlayRef.current;
+    if (!el || !overlay || !el.videoWidth) return;
+    const rect = overlay.getBoundingClientRect();
+    const scale = Math.min(1, (rect.width * (window.devicePixelRatio || 1)) / el.videoWidth) || 1;
+    const w = Math.max(1, Math.round(el.videoWidth * scale));
+    const h = Math.max(1, Math.round(el.videoHeight * scale));
+    let changed = false;
+    for (const canvas of [glRef.current, overlay]) {
+      if (canvas && (canvas.width !== w || canvas.height !== h)) {
+        canvas.width = w;
+        canvas.height = h;
+        changed = true;
+      }
+    }
+    if (changed) draw();
+  }, [draw]);
+
+  useEffect(() => {
+    const overlay = overlayRef.current;
+    if (!overlay || typeof ResizeObserver === 'undefined') return;
+    const observer = new ResizeObserver(() => fitCanvases());
+    observer.observe(overlay);
+    return () => observer.disconnect();
+  }, [fitCanvases, src]);
 
   // Video element events: size, seeks, play state, presented frames.
   useEffect(() => {
@@ -148,18 +163,17 @@ export function VideoStage() {
     };
     handle = el.requestVideoFrameCallback?.(onFrame) ?? 0;
     const onLoaded = () => {
-      const canvas = canvasRef.current;
-      if (canvas && (canvas.width !== el.videoWidth || canvas.height !== el.videoHeight)) {
-        canvas.width = el.videoWidth;
-        canvas.height = el.videoHeight;
-      }
+      fitCanvases();
       const want = latest.current.seekRequest?.frame ?? 0;
       el.currentTime = timeForFrame(want, fps);
       showFrame(want);
     };
     const onSeeked = () => showFrame(frameForTime(el.currentTime, fps, numFrames));
     const onPlay = () => c.setPlaying(true);
-    const onPause = () => c.setPlaying(false);
+    const onPause = () => {
+      c.setPlaying(false);
+      c.setCurrentFrame(shownFrame.current);
+    };
     const onError = () => setLoadError('The browser cannot play this video.');
     // Without requestVideoFrameCallback, follow playback by animation frames.
     let raf = 0;
@@ -184,9 +198,9 @@ export function VideoStage() {
       el.removeEventListener('ended', onPause);
       el.removeEventListener('error', onError);
     };
-  }, [src, fps, numFrames, c, showFrame]);
+  }, [src, fps, numFrames, c, showFrame, fitCanvases]);
 
-  // Seek requests from the controller (scrubber, steps, tracking follow, undo).
+  // Seek requests from the controller (scrubber, steps, tracking follow, undo, timeline).
   const seekRequest = st.seekRequest;
   useEffect(() => {
     const el = videoRef.current;
@@ -217,22 +231,40 @@ export function VideoStage() {
     };
   };
 
+  const pointAt = (x: number, y: number, negative: boolean, rect: DOMRect, touch = false) => {
+    const radius = touch ? HIT_RADIUS_TOUCH_PX : HIT_RADIUS_PX;
+    c.clickAt(shownFrame.current, x, y, negative, radius / rect.width, radius / rect.height);
+  };
+
   const onPointerDown = (e: React.PointerEvent<HTMLCanvasElement>) => {
     if (e.button !== 0 && e.button !== 2) return;
     e.preventDefault();
     c.pause();
-    const { x, y } = toNormalised(e);
+    const { x, y, rect } = toNormalised(e);
     e.currentTarget.setPointerCapture(e.pointerId);
-    dragRef.current = {
+    const touch = e.pointerType === 'touch' || e.pointerType === 'pen';
+    const drag: Drag = {
       pointerId: e.pointerId, startX: e.clientX, startY: e.clientY, x0: x, y0: y,
-      negative: e.button === 2 || e.altKey, isBox: false,
+      negative: e.button === 2 || e.altKey, isBox: false, touch, done: false, timer: null,
     };
+    if (touch) {
+      drag.timer = setTimeout(() => {
+        if (dragRef.current !== drag || drag.isBox) return;
+        drag.done = true;
+        navigator.vibrate?.(30);
+        pointAt(drag.x0, drag.y0, true, rect, true);
+      }, LONG_PRESS_MS);
+    }
+    dragRef.current = drag;
   };
 
   const onPointerMove = (e: React.PointerEvent<HTMLCanvasElement>) => {
     const d = dragRef.current;
-    if (!d || d.pointerId !== e.pointerId) return;
-    if (!d.isBox && Math.hypot(e.clientX - d.startX, e.clientY - d.startY) >= DRAG_THRESHOLD_PX && !d.negative) d.isBox = true;
+    if (!d || d.pointerId !== e.pointerId || d.done) return;
+    if (!d.isBox && Math.hypot(e.clientX - d.startX, e.clientY - d.startY) >= DRAG_THRESHOLD_PX && !d.negative) {
+      d.isBox = true;
+      if (d.timer) clearTimeout(d.timer);
+    }
     if (d.isBox) {
       const { x, y } = toNormalised(e);
       setRubber({ x0: Math.min(d.x0, x), y0: Math.min(d.y0, y), x1: Math.max(d.x0, x), y1: Math.max(d.y0, y) });
@@ -243,47 +275,81 @@ export function VideoStage() {
     const d = dragRef.current;
     if (!d || d.pointerId !== e.pointerId) return;
     dragRef.current = null;
+    if (d.timer) clearTimeout(d.timer);
     setRubber(null);
+    if (d.done) return;
     const { x, y, rect } = toNormalised(e);
-    const frame = shownFrame.current;
     if (d.isBox) {
       if (Math.abs(x - d.x0) * rect.width >= DRAG_THRESHOLD_PX && Math.abs(y - d.y0) * rect.height >= DRAG_THRESHOLD_PX) {
-        c.drawBox(frame, { x0: d.x0, y0: d.y0, x1: x, y1: y });
+        c.drawBox(shownFrame.current, { x0: d.x0, y0: d.y0, x1: x, y1: y });
       }
       return;
     }
-    c.clickAt(frame, d.x0, d.y0, d.negative, HIT_RADIUS_PX / rect.width, HIT_RADIUS_PX / rect.height);
+    pointAt(d.x0, d.y0, d.negative, rect, d.touch);
   };
 
   const onPointerCancel = () => {
+    if (dragRef.current?.timer) clearTimeout(dragRef.current.timer);
     dragRef.current = null;
     setRubber(null);
+  };
+
+  const onKeyDown = (e: React.KeyboardEvent<HTMLCanvasElement>) => {
+    const step = e.shiftKey ? CURSOR_STEP_COARSE : CURSOR_STEP;
+    const moves: Record<string, [number, number]> = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+    const here = cursor ?? { x: 0.5, y: 0.5 };
+    if (e.key in moves) {
+      const [dx, dy] = moves[e.key];
+      setCursor({ x: Math.min(1, Math.max(0, here.x + dx)), y: Math.min(1, Math.max(0, here.y + dy)) });
+    } else if (e.key === 'Enter') {
+      c.pause();
+      pointAt(here.x, here.y, e.shiftKey, e.currentTarget.getBoundingClientRect());
+    } else {
+      return; // other keys stay global shortcuts
+    }
+    e.preventDefault();
+    e.stopPropagation();
   };
 
   if (!video) {
     return <div className="stage stage-empty">{st.sessionStatus === 'error' ? 'No video could be opened.' : 'Loading videos…'}</div>;
   }
+  const frame = st.currentFrame;
+  const staleHere = st.objects.objects.some((o) => c.masks.isStale(frame, o.id));
 
   return (
     <div className="stage">
       {/* As wide as the stage allows, capped by the height budget; small videos scale up. */}
-      <div className="stage-frame" style={{ width: `min(100%, calc(68vh * ${video.width / Math.max(video.height, 1)}))` }}>
+      <div className="stage-frame" style={{ width: `min(100%, calc(var(--stage-height) * ${video.width / Math.max(video.height, 1)}))` }}>
         <video ref={videoRef} className="stage-video" src={src} crossOrigin="anonymous" muted playsInline preload="auto" aria-hidden="true" />
+        <canvas ref={glRef} className="stage-gl" width={video.width} height={video.height} aria-hidden="true" />
         <canvas
-          ref={canvasRef}
+          ref={overlayRef}
           className="stage-canvas"
           width={video.width}
           height={video.height}
           aria-label="Video canvas"
-          role="img"
+          aria-describedby="stage-keys"
+          role="application"
           tabIndex={0}
           onPointerDown={onPointerDown}
           onPointerMove={onPointerMove}
           onPointerUp={onPointerUp}
           onPointerCancel={onPointerCancel}
           onContextMenu={(e) => e.preventDefault()}
+          onKeyDown={onKeyDown}
+          onFocus={() => setCursor((cur) => cur ?? { x: 0.5, y: 0.5 })}
+          onBlur={() => setCursor(null)}
         />
+        {staleHere && (
+          <p className="stale-badge" role="status">
+            Masks here predate your last change: Track to update them
+          </p>
+        )}
       </div>
+      <p id="stage-keys" className="visually-hidden">
+        Arrow keys move the cursor (Shift: faster); Enter adds a positive point, Shift+Enter a negative point, for the selected object.
+      </p>
       {loadError && <p className="error" role="alert">{loadError}</p>}
     </div>
   );

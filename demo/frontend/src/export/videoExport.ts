@@ -1,10 +1,12 @@
 /**
- * Export the video with the current effect: frames are seeked one by one in a
- * private <video>, composed with their masks, encoded by WebCodecs and muxed
+ * Export the video with the current effects: frames are seeked one by one in a
+ * private <video>, composed with their masks by the live view's renderer, encoded by WebCodecs and muxed
  * into MP4 by mp4-muxer. Browsers without WebCodecs get a clear message.
  */
 import { ArrayBufferTarget, Muxer } from 'mp4-muxer';
-import { MaskLayerCache, renderFrame, type EffectName, type MaskToDraw } from '../render/effects';
+import type { EffectChoice } from '../render/effectCatalog';
+import { createFrameRenderer } from '../render/frameRenderer';
+import type { GlMask } from '../render/glEffects';
 import { timeForFrame } from '../render/frameTime';
 
 export interface VideoExportOptions {
@@ -14,8 +16,8 @@ export interface VideoExportOptions {
   height: number;
   fps: number;
   numFrames: number;
-  effect: EffectName;
-  masksForFrame: (frameIndex: number) => MaskToDraw[];
+  effect: EffectChoice;
+  masksForFrame: (frameIndex: number) => GlMask[];
   onProgress?: (framesDone: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -81,9 +83,7 @@ export async function exportEffectVideo(opts: VideoExportOptions): Promise<Blob>
   await once(video, 'loadeddata', opts.signal);
 
   const canvas = new OffscreenCanvas(width, height);
-  const ctx = canvas.getContext('2d');
-  if (!ctx) throw new Error('This browser cannot draw on a 2D canvas.');
-  const cache = new MaskLayerCache(32);
+  const renderer = createFrameRenderer(canvas);
   const muxer = new Muxer({
     target: new ArrayBufferTarget(),
     video: { codec: picked.muxCodec, width, height, frameRate: opts.fps },
@@ -105,7 +105,8 @@ export async function exportEffectVideo(opts: VideoExportOptions): Promise<Blob>
       const seeked = once(video, 'seeked', opts.signal);
       video.currentTime = timeForFrame(i, opts.fps);
       await seeked;
-      renderFrame(ctx, video, opts.masksForFrame(i), opts.effect, cache, width, height);
+      // Masks are at the video's own size; the renderer scales them to the (even-sized) canvas.
+      renderer.render(video, opts.masksForFrame(i), opts.effect, opts.width, opts.height);
       const frame = new VideoFrame(canvas, { timestamp: Math.round(i * frameUs), duration: Math.round(frameUs) });
       encoder.encode(frame, { keyFrame: i % Math.max(1, Math.round(opts.fps * 2)) === 0 });
       frame.close();

@@ -1,19 +1,13 @@
 /**
- * Compose one video frame with its masks on a 2D canvas, for the chosen
- * effect. The same code draws the live view and the exported video.
+ * Compose one video frame with its masks on a 2D canvas: the CPU fallback
+ * of the WebGL effects (glEffects.ts) where WebGL is missing or emulated in
+ * software. Every background effect is drawn; on the objects, "Unchanged"
+ * leaves them as they are and every other highlight is drawn as colour and
+ * outline.
  */
+import type { EffectChoice } from './effectCatalog';
 import { decodeMask, type RleMask } from './rle';
 import { hexToRgb, mattePixels, overlayPixels } from './maskPixels';
-
-export type EffectName = 'overlay' | 'cutout' | 'eraseBackground' | 'blurBackground' | 'desaturateBackground';
-
-export const EFFECTS: { id: EffectName; label: string }[] = [
-  { id: 'overlay', label: 'Overlay with outline' },
-  { id: 'cutout', label: 'Cutout (objects only)' },
-  { id: 'eraseBackground', label: 'Erase background' },
-  { id: 'blurBackground', label: 'Blur background' },
-  { id: 'desaturateBackground', label: 'Desaturate background' },
-];
 
 export interface MaskToDraw {
   objectId: number;
@@ -46,7 +40,7 @@ function context2d(c: AnyCanvas): Any2D {
  */
 export class MaskLayerCache {
   private readonly layers = new Map<RleMask, Map<string, AnyCanvas>>();
-  private scratch: AnyCanvas | null = null;
+  private readonly scratch = new Map<string, AnyCanvas>();
   private readonly budgetBytes: number;
   private usedBytes = 0;
 
@@ -88,12 +82,14 @@ export class MaskLayerCache {
     }
   }
 
-  /** A reusable canvas of the given size for intermediate results. */
-  scratchCanvas(width: number, height: number): AnyCanvas {
-    if (!this.scratch || this.scratch.width !== width || this.scratch.height !== height) {
-      this.scratch = makeCanvas(width, height);
+  /** A reusable canvas of the given size for intermediate results (one per purpose). */
+  scratchCanvas(width: number, height: number, purpose = 'objects'): AnyCanvas {
+    let c = this.scratch.get(purpose);
+    if (!c || c.width !== width || c.height !== height) {
+      c = makeCanvas(width, height);
+      this.scratch.set(purpose, c);
     }
-    return this.scratch;
+    return c;
   }
 }
 
@@ -115,47 +111,57 @@ function blurRadius(w: number, h: number): number {
   return Math.max(4, Math.round(Math.max(w, h) / 80));
 }
 
+/** CSS filter of the background effects a filter can draw. */
+const BACKGROUND_FILTERS: Partial<Record<EffectChoice['background'], (w: number, h: number) => string>> = {
+  dim: () => 'brightness(0.25)',
+  blur: (w, h) => `blur(${blurRadius(w, h)}px)`,
+  desaturate: () => 'grayscale(1)',
+  sepia: () => 'sepia(1)',
+};
+
+function drawBackground(ctx: Any2D, source: CanvasImageSource, effect: EffectChoice['background'], cache: MaskLayerCache, w: number, h: number): void {
+  const filter = BACKGROUND_FILTERS[effect];
+  if (filter) {
+    ctx.filter = filter(w, h);
+    ctx.drawImage(source, 0, 0, w, h);
+    ctx.filter = 'none';
+  } else if (effect === 'pixelate') {
+    const block = Math.max(4, Math.floor(Math.max(w, h) / 64));
+    const small = cache.scratchCanvas(Math.ceil(w / block), Math.ceil(h / block), 'pixelate');
+    context2d(small).drawImage(source, 0, 0, small.width, small.height);
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(small, 0, 0, w, h);
+    ctx.imageSmoothingEnabled = true;
+  } else if (effect === 'erase' || effect === 'black') {
+    ctx.fillStyle = effect === 'erase' ? '#fff' : '#000';
+    ctx.fillRect(0, 0, w, h);
+  } else if (effect === 'gradient') {
+    const g = ctx.createLinearGradient(0, 0, w, h);
+    g.addColorStop(0, '#1a296b');
+    g.addColorStop(1, '#8c2e9e');
+    ctx.fillStyle = g;
+    ctx.fillRect(0, 0, w, h);
+  } else {
+    ctx.drawImage(source, 0, 0, w, h);
+  }
+}
+
 /**
  * Draw `source` (a video frame) with its masks onto `ctx`, filling the
  * whole canvas of size w x h.
  */
-export function renderFrame(ctx: Any2D, source: CanvasImageSource, masks: MaskToDraw[], effect: EffectName, cache: MaskLayerCache, w: number, h: number): void {
+export function renderFrame(ctx: Any2D, source: CanvasImageSource, masks: MaskToDraw[], effect: EffectChoice, cache: MaskLayerCache, w: number, h: number): void {
   ctx.save();
   ctx.globalAlpha = 1;
   ctx.globalCompositeOperation = 'source-over';
   ctx.filter = 'none';
-  if (masks.length === 0 && effect !== 'cutout') {
+  if (masks.length === 0) {
     ctx.drawImage(source, 0, 0, w, h);
     ctx.restore();
     return;
   }
-  switch (effect) {
-    case 'overlay':
-      ctx.drawImage(source, 0, 0, w, h);
-      for (const m of masks) ctx.drawImage(cache.layer(m.rle, m.color), 0, 0, w, h);
-      break;
-    case 'cutout':
-      ctx.fillStyle = '#000';
-      ctx.fillRect(0, 0, w, h);
-      drawObjectsOnly(ctx, source, masks, cache, w, h);
-      break;
-    case 'eraseBackground':
-      ctx.fillStyle = '#fff';
-      ctx.fillRect(0, 0, w, h);
-      drawObjectsOnly(ctx, source, masks, cache, w, h);
-      break;
-    case 'blurBackground':
-      ctx.filter = `blur(${blurRadius(w, h)}px)`;
-      ctx.drawImage(source, 0, 0, w, h);
-      ctx.filter = 'none';
-      drawObjectsOnly(ctx, source, masks, cache, w, h);
-      break;
-    case 'desaturateBackground':
-      ctx.filter = 'grayscale(1)';
-      ctx.drawImage(source, 0, 0, w, h);
-      ctx.filter = 'none';
-      drawObjectsOnly(ctx, source, masks, cache, w, h);
-      break;
-  }
+  drawBackground(ctx, source, effect.background, cache, w, h);
+  if (effect.background !== 'none') drawObjectsOnly(ctx, source, masks, cache, w, h);
+  if (effect.highlight !== 'none') for (const m of masks) ctx.drawImage(cache.layer(m.rle, m.color), 0, 0, w, h);
   ctx.restore();
 }

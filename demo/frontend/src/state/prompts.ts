@@ -3,7 +3,7 @@
  * video coordinates ([0, 1] on both axes, origin top-left). Every edit
  * returns the whole new prompt set of that frame and object, because the
  * server replaces a frame's prompts with what it is sent (as the official
- * client does), and records the previous set so it can be undone.
+ * client does). Undo lives in `history.ts`, over prompts and objects together.
  */
 
 export interface PromptPoint {
@@ -32,24 +32,15 @@ export interface PromptEdit {
   prompt: FramePrompt;
 }
 
-interface HistoryEntry {
-  objectId: number;
-  frameIndex: number;
-  before: FramePrompt;
-}
-
 export interface PromptsState {
+  /** Prompt set per "objectId:frameIndex"; absent = no prompt. */
   byKey: Readonly<Record<string, FramePrompt>>;
-  history: readonly HistoryEntry[];
 }
 
-/** How many undo steps are kept. */
-const HISTORY_LIMIT = 200;
-
-export const emptyPrompts: PromptsState = { byKey: {}, history: [] };
+export const emptyPrompts: PromptsState = { byKey: {} };
 export const emptyFramePrompt: FramePrompt = { points: [], box: null };
 
-const keyOf = (objectId: number, frameIndex: number) => `${objectId}:${frameIndex}`;
+export const keyOf = (objectId: number, frameIndex: number) => `${objectId}:${frameIndex}`;
 
 function clamp01(v: number): number {
   return Math.min(1, Math.max(0, v));
@@ -65,12 +56,10 @@ export function isEmptyPrompt(p: FramePrompt): boolean {
 
 function withPrompt(state: PromptsState, objectId: number, frameIndex: number, prompt: FramePrompt): [PromptsState, PromptEdit] {
   const key = keyOf(objectId, frameIndex);
-  const before = getPrompt(state, objectId, frameIndex);
   const byKey = { ...state.byKey };
   if (isEmptyPrompt(prompt)) delete byKey[key];
   else byKey[key] = prompt;
-  const history = [...state.history, { objectId, frameIndex, before }].slice(-HISTORY_LIMIT);
-  return [{ byKey, history }, { objectId, frameIndex, prompt }];
+  return [{ byKey }, { objectId, frameIndex, prompt }];
 }
 
 export function addPoint(state: PromptsState, objectId: number, frameIndex: number, point: PromptPoint): [PromptsState, PromptEdit] {
@@ -121,25 +110,29 @@ export function clearFrame(state: PromptsState, objectId: number, frameIndex: nu
   return withPrompt(state, objectId, frameIndex, emptyFramePrompt);
 }
 
-/** Forget every prompt of an object (clear or remove); its undo steps go too. */
+/** Forget every prompt of an object (clear or remove). */
 export function forgetObject(state: PromptsState, objectId: number): PromptsState {
   const prefix = `${objectId}:`;
-  const byKey = Object.fromEntries(Object.entries(state.byKey).filter(([k]) => !k.startsWith(prefix)));
-  return { byKey, history: state.history.filter((h) => h.objectId !== objectId) };
+  return { byKey: Object.fromEntries(Object.entries(state.byKey).filter(([k]) => !k.startsWith(prefix))) };
 }
 
-/** Undo the last edit; returns null when there is nothing to undo. */
-export function undo(state: PromptsState): [PromptsState, PromptEdit] | null {
-  const last = state.history[state.history.length - 1];
-  if (!last) return null;
-  const byKey = { ...state.byKey };
-  const key = keyOf(last.objectId, last.frameIndex);
-  if (isEmptyPrompt(last.before)) delete byKey[key];
-  else byKey[key] = last.before;
-  return [
-    { byKey, history: state.history.slice(0, -1) },
-    { objectId: last.objectId, frameIndex: last.frameIndex, prompt: last.before },
-  ];
+/**
+ * The prompt sets that differ between two states (what to send to bring
+ * the server from `from` to `to`), as edits carrying `to`'s prompt.
+ */
+export function diffPrompts(from: PromptsState, to: PromptsState): PromptEdit[] {
+  const edits: PromptEdit[] = [];
+  for (const key of new Set([...Object.keys(from.byKey), ...Object.keys(to.byKey)])) {
+    if (from.byKey[key] === to.byKey[key]) continue;
+    const [objectId, frameIndex] = key.split(':').map(Number);
+    edits.push({ objectId, frameIndex, prompt: to.byKey[key] ?? emptyFramePrompt });
+  }
+  return edits.sort((a, b) => a.frameIndex - b.frameIndex || a.objectId - b.objectId);
+}
+
+/** Every prompt set as an edit, frame by frame (to replay a session). */
+export function allPrompts(state: PromptsState): PromptEdit[] {
+  return diffPrompts(emptyPrompts, state);
 }
 
 /** Frames that carry prompts (of one object, or of any), ascending. */

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { addObject, emptyObjects, findObject, ObjectLimitError, OBJECT_PALETTE, recolorObject, removeObject, renameObject, selectObject } from './objects';
 import {
-  addPoint, clearFrame, emptyPrompts, findPointNear, forgetObject, getPrompt, promptedFrames, promptedObjects,
-  removePoint, setBox, toRequest, undo,
+  addPoint, allPrompts, clearFrame, diffPrompts, emptyPrompts, findPointNear, forgetObject, getPrompt, promptedFrames, promptedObjects,
+  removePoint, setBox, toRequest,
 } from './prompts';
 import { MaskStore } from './masks';
-import { finishProgress, framesPerSecond, idleProgress, onFrameReceived, percent, secondsLeft, startProgress, formatDuration } from './tracking';
+import { finishProgress, formatRate, framesPerSecond, idleProgress, onFrameReceived, percent, secondsLeft, startProgress, formatDuration } from './tracking';
+import { planTracking, staleRangesAfterEdit } from './trackPlan';
+import { popStep, pushStep } from './history';
 
 describe('objects', () => {
   it('adds objects with ids, names and colours, selecting the new one', () => {
@@ -83,26 +85,38 @@ describe('prompts', () => {
     expect(getPrompt(s, 2, 3).box).toEqual(edit.prompt.box);
   });
 
-  it('undoes edits in reverse order, returning what to resend', () => {
+  it('diffs two prompt states into the edits that turn one into the other', () => {
     let [s] = addPoint(emptyPrompts, 1, 0, { x: 0.1, y: 0.1, label: 1 });
+    const before = s;
     [s] = setBox(s, 1, 0, { x0: 0, y0: 0, x1: 0.5, y1: 0.5 });
+    [s] = addPoint(s, 2, 4, { x: 0.3, y: 0.3, label: 1 });
+    const back = diffPrompts(s, before);
+    expect(back).toEqual([
+      { objectId: 1, frameIndex: 0, prompt: { points: [{ x: 0.1, y: 0.1, label: 1 }], box: null } },
+      { objectId: 2, frameIndex: 4, prompt: { points: [], box: null } },
+    ]);
+    expect(allPrompts(s).map((e) => [e.objectId, e.frameIndex])).toEqual([[1, 0], [2, 4]]);
     [s] = clearFrame(s, 1, 0);
-    let r = undo(s)!;
-    expect(r[1].prompt.box).not.toBeNull();
-    r = undo(r[0])!;
-    expect(r[1]).toEqual({ objectId: 1, frameIndex: 0, prompt: { points: [{ x: 0.1, y: 0.1, label: 1 }], box: null } });
-    r = undo(r[0])!;
-    expect(r[1].prompt).toEqual({ points: [], box: null });
-    expect(promptedFrames(r[0])).toEqual([]);
-    expect(undo(r[0])).toBeNull();
+    expect(promptedFrames(s, 1)).toEqual([]);
   });
 
-  it('forgets an object with its undo steps', () => {
+  it('forgets an object', () => {
     let [s] = addPoint(emptyPrompts, 1, 0, { x: 0.1, y: 0.1, label: 1 });
     [s] = addPoint(s, 2, 0, { x: 0.1, y: 0.1, label: 1 });
     s = forgetObject(s, 1);
     expect(promptedObjects(s)).toEqual([2]);
-    expect(undo(s)![1].objectId).toBe(2);
+  });
+
+  it('keeps one bounded undo history', () => {
+    const work = { objects: emptyObjects, prompts: emptyPrompts };
+    let h = pushStep([], { label: 'a', before: work, droppedMasks: [] });
+    h = pushStep(h, { label: 'b', before: work, droppedMasks: [] });
+    const [step, rest] = popStep(h)!;
+    expect(step.label).toBe('b');
+    expect(rest).toHaveLength(1);
+    expect(popStep([])).toBeNull();
+    for (let i = 0; i < 300; i++) h = pushStep(h, { label: String(i), before: work, droppedMasks: [] });
+    expect(h.length).toBe(200);
   });
 
   it('maps prompt sets to server requests', () => {
@@ -136,33 +150,80 @@ describe('MaskStore', () => {
   });
 });
 
+describe('stale masks and the tracking plan', () => {
+  const m = { size: [2, 2] as [number, number], counts: '13' };
+  it('marks, restores and reports stale masks', () => {
+    const store = new MaskStore();
+    for (let f = 0; f < 5; f++) store.setFrame(f, [{ objectId: 1, rleMask: m }, { objectId: 2, rleMask: m }]);
+    store.markStale(1, 3, 4);
+    expect([store.isStale(2, 1), store.isStale(3, 1), store.isStale(3, 2)]).toEqual([false, true, false]);
+    expect(Array.from(store.laneOf(1, 6))).toEqual([1, 1, 1, 2, 2, 0]);
+    expect(store.staleFrames()).toEqual({ 1: [3, 4] });
+    store.setFrame(3, [{ objectId: 1, rleMask: m }, { objectId: 2, rleMask: m }]);
+    expect(store.isFresh(3, 1)).toBe(true);
+    const kept = store.objectMasks(2);
+    store.removeObject(2);
+    expect(store.hasPixels(2)).toBe(false);
+    store.restore(kept);
+    expect(store.hasPixels(2)).toBe(true);
+    expect(store.isStale(0, 2)).toBe(true);
+  });
+
+  it('marks what a prompt change can affect', () => {
+    // A correction on frame 30 of 50 of an object prompted on frame 0: frames 31..49.
+    expect(staleRangesAfterEdit(50, 30, [0])).toEqual([[31, 49]]);
+    // A new earliest prompt also affects the frames before it.
+    expect(staleRangesAfterEdit(50, 30, [40])).toEqual([[31, 49], [0, 29]]);
+    expect(staleRangesAfterEdit(50, 0, [])).toEqual([[1, 49]]);
+  });
+
+  it('tracks only the frames that need it, in the directions they need', () => {
+    const none = () => false;
+    expect(planTracking(50, new Map([[1, [0]]]), none)).toEqual([]);
+    // Nothing tracked yet, first prompt on frame 10: both directions from 10.
+    expect(planTracking(50, new Map([[1, [10]]]), (_o, f) => f !== 10)).toEqual([{ start: 10, direction: 'both', frames: 51 }]);
+    // Correction on frame 30: forward from 30 only (20 frames).
+    expect(planTracking(50, new Map([[1, [0, 30]]]), (_o, f) => f > 30)).toEqual([{ start: 30, direction: 'forward', frames: 20 }]);
+    // A second object first prompted on frame 20, after the first was tracked everywhere.
+    const plan = planTracking(50, new Map([[1, [0]], [2, [20]]]), (o, f) => o === 2 && f !== 20);
+    expect(plan).toEqual([{ start: 20, direction: 'both', frames: 51 }]);
+    // Cancelled at frame 25: resume from the prompt before the gap.
+    expect(planTracking(50, new Map([[1, [0, 10]]]), (_o, f) => f > 25)).toEqual([{ start: 10, direction: 'forward', frames: 40 }]);
+    // Forward and backward needs from different frames: two passes.
+    expect(planTracking(50, new Map([[1, [0, 30]], [2, [5]]]), (o, f) => (o === 1 ? f > 30 : f < 5))).toEqual([
+      { start: 30, direction: 'forward', frames: 20 },
+      { start: 5, direction: 'backward', frames: 6 },
+    ]);
+  });
+});
+
 describe('tracking progress', () => {
-  it('counts frames, rate and time left, and ends at 100%', () => {
-    let p = startProgress(50, 0, 1000);
+  it('counts frames, measures the rate from the second frame, ends at 100%', () => {
+    let p = startProgress(50, 1000);
     expect(p.total).toBe(50);
     expect(percent(p)).toBe(0);
     expect(secondsLeft(p)).toBeNull();
-    for (let i = 0; i < 10; i++) p = onFrameReceived(p, i, 1000 + (i + 1) * 100);
+    // A slow first frame (start-up) must not drag the rate down.
+    p = onFrameReceived(p, 0, 9000);
+    expect(framesPerSecond(p)).toBe(0);
+    p = onFrameReceived(p, 1, 9100);
+    expect(framesPerSecond(p)).toBeCloseTo(10);
+    for (let i = 2; i < 10; i++) p = onFrameReceived(p, i, 9000 + i * 100);
     expect(p.done).toBe(10);
     expect(percent(p)).toBe(20);
     expect(framesPerSecond(p)).toBeCloseTo(10);
     expect(secondsLeft(p)).toBeCloseTo(4);
-    p = finishProgress(p, 'done', 5000);
+    // The rate follows a slow-down within the window.
+    for (let i = 10; i < 20; i++) p = onFrameReceived(p, i, 9900 + (i - 9) * 1000);
+    expect(framesPerSecond(p)).toBeCloseTo(1);
+    expect(secondsLeft(p)).toBeCloseTo(30);
+    p = finishProgress(p, 'done', 50000);
     expect(percent(p)).toBe(100);
     expect(secondsLeft(p)).toBeNull();
   });
 
-  it('prefers the server headers', () => {
-    let p = startProgress(50, 20, 0);
-    expect(p.total).toBe(51);
-    p = onFrameReceived(p, 20, 10, 1, 51);
-    p = onFrameReceived(p, 21, 20, 2, 51);
-    expect([p.done, p.total, p.lastFrameIndex]).toEqual([2, 51, 21]);
-    expect(percent(p)).toBe(3);
-  });
-
   it('keeps partial counts on cancel and error', () => {
-    let p = onFrameReceived(startProgress(10, 0, 0), 0, 5);
+    let p = onFrameReceived(startProgress(10, 0), 0, 5);
     p = finishProgress(p, 'cancelled', 6);
     expect([p.status, p.done, p.total]).toEqual(['cancelled', 1, 10]);
     const e = finishProgress(p, 'error', 7, 'boom');
@@ -170,8 +231,12 @@ describe('tracking progress', () => {
     expect(percent(idleProgress)).toBe(0);
   });
 
-  it('formats durations', () => {
+  it('formats durations and slow rates', () => {
     expect(formatDuration(5.4)).toBe('5s');
     expect(formatDuration(125)).toBe('2m 05s');
+    expect(formatDuration(3 * 3600 + 120)).toBe('3h 02m');
+    expect(formatRate(0.04)).toBe('2.4 frames/min');
+    expect(formatRate(2.345)).toBe('2.3 frames/s');
+    expect(formatRate(25.4)).toBe('25 frames/s');
   });
 });

@@ -1,19 +1,25 @@
 /**
- * Progress of one propagation run: frames done out of total, frames per
- * second and time left, from the events of the mask stream.
+ * Progress of one tracking run (one or more propagation passes): frames
+ * done out of total, and frames per second and time left from the measured
+ * arrival times of the latest frames.
  */
 
 export type TrackingStatus = 'idle' | 'running' | 'done' | 'cancelled' | 'error';
+
+/** How many recent frame arrivals the rate is measured over. */
+export const RATE_WINDOW = 8;
 
 export interface TrackingProgress {
   status: TrackingStatus;
   /** Parts received so far (a frame visited in both directions counts twice). */
   done: number;
-  /** Parts expected; from Frame-Total when sent, otherwise estimated. */
+  /** Parts planned, over all passes. */
   total: number;
   /** ms timestamps (performance.now()) of start and of the latest frame. */
   startedAt: number;
   updatedAt: number;
+  /** Arrival times (ms) of the latest frames, oldest first, at most RATE_WINDOW + 1. */
+  recent: readonly number[];
   lastFrameIndex: number | null;
   error: string | null;
 }
@@ -24,36 +30,24 @@ export const idleProgress: TrackingProgress = {
   total: 0,
   startedAt: 0,
   updatedAt: 0,
+  recent: [],
   lastFrameIndex: null,
   error: null,
 };
 
-/**
- * The official server runs forward from the start frame to the end and then
- * backward to frame 0 (the start frame is visited by both passes).
- */
-export function estimateTotal(numFrames: number, startFrame: number): number {
-  return startFrame > 0 ? numFrames + 1 : numFrames;
+export function startProgress(total: number, now: number): TrackingProgress {
+  return { ...idleProgress, status: 'running', total, startedAt: now, updatedAt: now };
 }
 
-export function startProgress(numFrames: number, startFrame: number, now: number): TrackingProgress {
-  return { ...idleProgress, status: 'running', total: estimateTotal(numFrames, startFrame), startedAt: now, updatedAt: now };
-}
-
-export function onFrameReceived(
-  p: TrackingProgress,
-  frameIndex: number,
-  now: number,
-  current?: number,
-  total?: number,
-): TrackingProgress {
-  const done = current ?? p.done + 1;
-  const newTotal = total ?? Math.max(p.total, done);
-  return { ...p, done, total: newTotal, updatedAt: now, lastFrameIndex: frameIndex };
+/** One more frame arrived at `now` (ms). */
+export function onFrameReceived(p: TrackingProgress, frameIndex: number, now: number): TrackingProgress {
+  const done = p.done + 1;
+  const recent = [...p.recent, now].slice(-(RATE_WINDOW + 1));
+  return { ...p, done, total: Math.max(p.total, done), updatedAt: now, recent, lastFrameIndex: frameIndex };
 }
 
 export function finishProgress(p: TrackingProgress, status: Exclude<TrackingStatus, 'idle' | 'running'>, now: number, error: string | null = null): TrackingProgress {
-  // A completed run is complete even if the estimate was off.
+  // A completed run is complete even if the plan was off.
   const done = status === 'done' ? Math.max(p.done, p.total) : p.done;
   const total = status === 'done' ? done : p.total;
   return { ...p, status, done, total, updatedAt: now, error };
@@ -65,13 +59,18 @@ export function percent(p: TrackingProgress): number {
   return Math.min(100, Math.floor((100 * p.done) / p.total));
 }
 
-/** Frames per second since the start; 0 before the first frame. */
+/**
+ * Frames per second over the latest arrivals (intervals between frames, so
+ * the first frame's start-up cost does not count); 0 until two frames came.
+ */
 export function framesPerSecond(p: TrackingProgress): number {
-  const seconds = (p.updatedAt - p.startedAt) / 1000;
-  return seconds > 0 && p.done > 0 ? p.done / seconds : 0;
+  const r = p.recent;
+  if (r.length < 2) return 0;
+  const seconds = (r[r.length - 1] - r[0]) / 1000;
+  return seconds > 0 ? (r.length - 1) / seconds : 0;
 }
 
-/** Seconds left at the current rate, or null when unknown. */
+/** Seconds left at the measured rate, or null when unknown. */
 export function secondsLeft(p: TrackingProgress): number | null {
   const fps = framesPerSecond(p);
   if (p.status !== 'running' || fps <= 0) return null;
@@ -80,6 +79,15 @@ export function secondsLeft(p: TrackingProgress): number | null {
 
 export function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
-  const m = Math.floor(s / 60);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (h > 0) return `${h}h ${String(m).padStart(2, '0')}m`;
   return m > 0 ? `${m}m ${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+/** A rate for people: 2 significant digits below 10/s, so 0.04 frames/s does not read "0.0". */
+export function formatRate(fps: number): string {
+  if (fps >= 10) return `${fps.toFixed(0)} frames/s`;
+  if (fps >= 0.1) return `${fps.toFixed(1)} frames/s`;
+  return `${(60 * fps).toFixed(1)} frames/min`;
 }

@@ -1,0 +1,86 @@
+/**
+ * What survives a reload: the open video (in the URL, `?video=<path>`, so
+ * a link or a reload reopens it) and, in local storage, each video's
+ * session id, objects, prompts, stale marks and frame. Masks are not
+ * stored: they come back from the live server session, or are tracked
+ * again when the server has dropped it.
+ */
+import type { ObjectsState } from '../state/objects';
+import type { FramePrompt } from '../state/prompts';
+
+const STORAGE_KEY = 'sam2-demo-work-v1';
+/** Videos remembered at most (least recently saved dropped first). */
+const MAX_VIDEOS = 12;
+
+export interface SavedWork {
+  sessionId: string | null;
+  objects: ObjectsState;
+  prompts: Record<string, FramePrompt>;
+  /** Stale frames per object id. */
+  stale: Record<string, number[]>;
+  currentFrame: number;
+  savedAt: number;
+}
+
+interface Saved {
+  lastVideo: string | null;
+  videos: Record<string, SavedWork>;
+}
+
+function isSavedWork(v: unknown): v is SavedWork {
+  const w = v as SavedWork | null;
+  return (
+    !!w &&
+    (w.sessionId === null || typeof w.sessionId === 'string') &&
+    !!w.objects && Array.isArray(w.objects.objects) && typeof w.objects.nextId === 'number' &&
+    !!w.prompts && typeof w.prompts === 'object' &&
+    !!w.stale && typeof w.stale === 'object' &&
+    typeof w.currentFrame === 'number'
+  );
+}
+
+function read(): Saved {
+  try {
+    const raw = localStorage.getItem(STORAGE_KEY);
+    const parsed = raw ? (JSON.parse(raw) as Saved) : null;
+    if (parsed && typeof parsed.videos === 'object' && parsed.videos) {
+      const videos: Record<string, SavedWork> = {};
+      for (const [path, w] of Object.entries(parsed.videos)) if (isSavedWork(w)) videos[path] = w;
+      return { lastVideo: typeof parsed.lastVideo === 'string' ? parsed.lastVideo : null, videos };
+    }
+  } catch {
+    // unreadable or disabled storage: start clean
+  }
+  return { lastVideo: null, videos: {} };
+}
+
+export function loadWork(path: string): SavedWork | null {
+  return read().videos[path] ?? null;
+}
+
+/** The video to reopen: the URL's, else the last one open here. */
+export function videoToReopen(): string | null {
+  const fromUrl = new URLSearchParams(window.location.search).get('video');
+  return fromUrl || read().lastVideo;
+}
+
+/** Save works by video path; `current` becomes the video to reopen. */
+export function saveWorks(works: Record<string, Omit<SavedWork, 'savedAt'>>, current: string | null): void {
+  const saved = read();
+  const now = Date.now();
+  for (const [path, w] of Object.entries(works)) saved.videos[path] = { ...w, savedAt: now };
+  const kept = Object.entries(saved.videos).sort((a, b) => b[1].savedAt - a[1].savedAt).slice(0, MAX_VIDEOS);
+  try {
+    localStorage.setItem(STORAGE_KEY, JSON.stringify({ lastVideo: current, videos: Object.fromEntries(kept) }));
+  } catch {
+    // full or disabled storage: the live page still has everything
+  }
+}
+
+/** Put the open video in the address bar without adding a history entry. */
+export function showVideoInUrl(path: string): void {
+  const url = new URL(window.location.href);
+  if (url.searchParams.get('video') === path) return;
+  url.searchParams.set('video', path);
+  window.history.replaceState(window.history.state, '', url);
+}

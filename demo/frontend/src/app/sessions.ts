@@ -1,0 +1,249 @@
+/**
+ * Each video's work and its server session: switching videos keeps every
+ * video's objects, prompts and masks (each video keeps its own session);
+ * a reload resumes the live session (masks fetched back from the server);
+ * a session the server dropped (eviction, timeout, restart) is replaced by
+ * a new one into which every prompt is replayed, and the user is told.
+ */
+import { ApiError, type GraphQLClient } from '../api/graphql';
+import * as ops from '../api/operations';
+import type { RleMaskListOnFrame, Video } from '../api/types';
+import { MaskStore } from '../state/masks';
+import * as objectsState from '../state/objects';
+import * as promptsState from '../state/prompts';
+import type { DemoController } from './controller';
+import { loadWork, saveWorks, showVideoInUrl, type SavedWork } from './pageMemory';
+import type { VideoWork } from './store';
+import { TabClaims } from './tabClaims';
+
+/** Send one object's prompt set on one frame; an object left without prompts is removed on the server. */
+export async function sendEdit(client: GraphQLClient, sessionId: string, edit: promptsState.PromptEdit, objectStillPrompted: boolean): Promise<RleMaskListOnFrame[]> {
+  if (!objectStillPrompted) return ops.removeObject(client, sessionId, edit.objectId);
+  const req = promptsState.toRequest(edit.prompt);
+  if (req.kind === 'points') return [await ops.addPoints(client, sessionId, edit.frameIndex, edit.objectId, req.points, req.labels)];
+  if (req.kind === 'box') return [await ops.addBox(client, sessionId, edit.frameIndex, edit.objectId, req.box, req.points, req.labels)];
+  return [await ops.clearPointsInFrame(client, sessionId, edit.frameIndex, edit.objectId)];
+}
+
+export function isSessionExpired(err: unknown): boolean {
+  return err instanceof ApiError && err.sessionExpired;
+}
+
+const SAVE_DELAY_MS = 300;
+/**
+ * Server sessions one page keeps open: opening another video closes the
+ * least recently used one (its work stays here; coming back replays it).
+ */
+export const LIVE_SESSIONS_PER_PAGE = 3;
+
+export class SessionKeeper {
+  private readonly works = new Map<string, VideoWork>();
+  private readonly recovering = new Map<VideoWork, Promise<string | null>>();
+  private saveTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly c: DemoController;
+  private readonly lastUsed = new Map<VideoWork, number>();
+  private readonly claims: TabClaims;
+
+  constructor(controller: DemoController) {
+    this.c = controller;
+    controller.subscribe(() => this.scheduleSave());
+    this.claims = new TabClaims(() => [...this.works.values()].map((w) => this.view(w).sessionId));
+  }
+
+  /** The open video's work (its live fields are in the controller's state). */
+  current(): VideoWork | null {
+    const path = this.c.getState().video?.path;
+    return path ? (this.works.get(path) ?? null) : null;
+  }
+
+  isCurrent(work: VideoWork): boolean {
+    return this.current() === work;
+  }
+
+  /** The live fields of a work, wherever they are kept. */
+  view(work: VideoWork): Pick<VideoWork, 'sessionId' | 'objects' | 'prompts'> {
+    if (!this.isCurrent(work)) return work;
+    const s = this.c.getState();
+    return { sessionId: s.sessionId, objects: s.objects, prompts: s.prompts };
+  }
+
+  /** Change a work, through the state when it is the open one. */
+  update(work: VideoWork, patch: Partial<Pick<VideoWork, 'sessionId' | 'objects' | 'prompts'>>): void {
+    if (this.isCurrent(work)) this.c.set(patch);
+    else Object.assign(work, patch);
+  }
+
+  /** Fold the open video's state back into its work before switching. */
+  private stash(): void {
+    const work = this.current();
+    if (!work) return;
+    const s = this.c.getState();
+    Object.assign(work, { sessionId: s.sessionId, objects: s.objects, prompts: s.prompts, history: s.history, currentFrame: s.currentFrame });
+  }
+
+  /** Open a video: its earlier work if any (this page, or saved before a reload), else a fresh session. */
+  async open(video: Video): Promise<void> {
+    this.c.cancelTracking();
+    this.stash();
+    let work = this.works.get(video.path);
+    const known = work !== undefined;
+    if (!work) {
+      work = {
+        video, sessionId: null, objects: objectsState.addObject(objectsState.emptyObjects, this.c.limits.maxObjects),
+        prompts: promptsState.emptyPrompts, history: [], masks: new MaskStore(), currentFrame: 0,
+      };
+      this.works.set(video.path, work);
+    }
+    work.video = video;
+    this.c.activate(work);
+    showVideoInUrl(video.path);
+    this.lastUsed.set(work, Date.now());
+    this.releaseOldSessions(work);
+    const prompted = promptsState.promptedObjects(work.prompts).length;
+    if (known && work.sessionId) {
+      if (prompted > 0) this.c.notify(`Back on ${video.displayName}: ${prompted} object${prompted === 1 ? '' : 's'} with prompts and masks as you left them.`);
+      return;
+    }
+    if (known && prompted > 0) {
+      await this.recover(work, null); // its session was closed to make room: replay into a new one
+      return;
+    }
+    const saved = known ? null : loadWork(video.path);
+    if (saved?.sessionId) await this.resume(work, saved);
+    else await this.start(work);
+  }
+
+  /** Close the sessions of the least recently opened videos beyond LIVE_SESSIONS_PER_PAGE. */
+  private releaseOldSessions(current: VideoWork): void {
+    const live = [...this.works.values()]
+      .filter((w) => w !== current && w.sessionId)
+      .sort((a, b) => (this.lastUsed.get(a) ?? 0) - (this.lastUsed.get(b) ?? 0));
+    while (live.length + 1 > LIVE_SESSIONS_PER_PAGE) {
+      const old = live.shift() as VideoWork;
+      ops.closeSession(this.c.client, old.sessionId as string).catch(() => undefined);
+      old.sessionId = null;
+    }
+  }
+
+  private hint(): void {
+    const touch = typeof window !== 'undefined' && window.matchMedia?.('(pointer: coarse)').matches;
+    this.c.notify(
+      touch
+        ? 'Tap the object you want to track. Long-press (or "Negative points") marks what is not part of it.'
+        : 'Click the object you want to track. Right-click (or Alt+click) marks what is not part of it; drag to draw a box.',
+      'info',
+      'hint',
+    );
+  }
+
+  private async start(work: VideoWork): Promise<void> {
+    if (this.isCurrent(work)) {
+      this.c.set({ sessionStatus: 'starting' });
+      this.hint();
+    }
+    try {
+      const sessionId = await ops.startSession(this.c.client, work.video.path);
+      this.update(work, { sessionId });
+      if (this.isCurrent(work)) this.c.set({ sessionStatus: 'ready' });
+    } catch (err) {
+      if (this.isCurrent(work)) this.c.set({ sessionStatus: 'error' });
+      this.c.fail(err, `Could not open ${work.video.displayName}`);
+    }
+  }
+
+  /** After a reload: take the saved work back and the server session's masks, or replay. */
+  private async resume(work: VideoWork, saved: SavedWork): Promise<void> {
+    const prompts: promptsState.PromptsState = { byKey: saved.prompts };
+    this.update(work, { objects: saved.objects, prompts, sessionId: saved.sessionId });
+    work.objects = saved.objects;
+    work.prompts = prompts;
+    this.c.seek(saved.currentFrame);
+    this.c.set({ sessionStatus: 'starting' });
+    try {
+      const sharedWithTab = await this.claims.heldElsewhere(saved.sessionId as string);
+      const lists = await ops.fetchSessionMasks(this.c.client, saved.sessionId as string);
+      for (const list of lists) work.masks.setFrame(list.frameIndex, list.rleMaskList);
+      for (const [obj, frames] of Object.entries(saved.stale)) for (const f of frames) work.masks.markStale(Number(obj), f, f);
+      this.c.masksChanged(work);
+      if (sharedWithTab) {
+        // Another tab edits that session: this tab takes the masks and continues in a session of its own.
+        await this.recover(work, null, 'Another tab of this browser has this video open: this tab copied its work into a session of its own');
+        return;
+      }
+      if (this.isCurrent(work)) this.c.set({ sessionStatus: 'ready' });
+      const n = promptsState.promptedObjects(prompts).length;
+      this.c.notify(n > 0 ? `Resumed your session on ${work.video.displayName}: ${n} object${n === 1 ? '' : 's'}, prompts and masks restored.` : `Resumed your session on ${work.video.displayName}.`);
+    } catch (err) {
+      if (!isSessionExpired(err)) {
+        if (this.isCurrent(work)) this.c.set({ sessionStatus: 'error' });
+        this.c.fail(err, 'Could not resume the session');
+        return;
+      }
+      await this.recover(work, 'after the reload');
+    }
+  }
+
+  /**
+   * Replace a session: a new one, every prompt replayed. `dropped` says when
+   * the server dropped it (null: this page closed it, or `reason` says why).
+   * One recovery at a time per video; resolves to the new session id.
+   */
+  recover(work: VideoWork, dropped: string | null, reason?: string): Promise<string | null> {
+    let running = this.recovering.get(work);
+    if (!running) {
+      running = this.replay(work, dropped, reason).finally(() => this.recovering.delete(work));
+      this.recovering.set(work, running);
+    }
+    return running;
+  }
+
+  private async replay(work: VideoWork, dropped: string | null, reason?: string): Promise<string | null> {
+    if (this.isCurrent(work)) {
+      this.c.set({ sessionStatus: 'recovering' });
+      this.c.notify('Starting a new session for this video and replaying your prompts…', 'info', 'session');
+    }
+    try {
+      const sessionId = await ops.startSession(this.c.client, work.video.path);
+      this.update(work, { sessionId });
+      const edits = promptsState.allPrompts(this.view(work).prompts);
+      for (const edit of edits) {
+        const lists = await sendEdit(this.c.client, sessionId, edit, true);
+        for (const list of lists) work.masks.setFrame(list.frameIndex, list.rleMaskList, false);
+      }
+      this.c.masksChanged(work);
+      if (this.isCurrent(work)) this.c.set({ sessionStatus: 'ready' });
+      const tracked = work.masks.frameIndices().length > new Set(edits.map((e) => e.frameIndex)).size;
+      const why = reason ?? (dropped ? `The server had dropped this video's session (${dropped})` : `Reopened ${work.video.displayName}`);
+      this.c.notify(
+        `${why}. A new session was started and your ${edits.length} prompt set${edits.length === 1 ? ' was' : 's were'} replayed.` +
+          (tracked ? ' Masks you had are kept.' : edits.length > 0 ? ' Track again to get masks on the other frames.' : ''),
+        'info',
+        dropped ? 'session' : 'transient',
+      );
+      return sessionId;
+    } catch (err) {
+      if (this.isCurrent(work)) this.c.set({ sessionStatus: 'error' });
+      this.c.fail(err, 'Could not restore the session');
+      return null;
+    }
+  }
+
+  private scheduleSave(): void {
+    if (this.saveTimer) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = null;
+      this.save();
+    }, SAVE_DELAY_MS);
+  }
+
+  /** Write every video's work to local storage now. */
+  save(): void {
+    const s = this.c.getState();
+    const out: Record<string, Omit<SavedWork, 'savedAt'>> = {};
+    for (const [path, work] of this.works) {
+      const live = this.isCurrent(work) ? { sessionId: s.sessionId, objects: s.objects, prompts: s.prompts, currentFrame: s.currentFrame } : work;
+      out[path] = { sessionId: live.sessionId, objects: live.objects, prompts: live.prompts.byKey, stale: work.masks.staleFrames(), currentFrame: live.currentFrame };
+    }
+    saveWorks(out, s.video?.path ?? null);
+  }
+}

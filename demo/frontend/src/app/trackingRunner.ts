@@ -1,0 +1,124 @@
+/**
+ * "Track": plans which frames need tracking (state/trackPlan.ts), streams
+ * each pass from the server into the video's mask store, and keeps the
+ * progress figures; Cancel aborts the stream and tells the server.
+ */
+import * as ops from '../api/operations';
+import { streamPropagation } from '../api/propagate';
+import { planTracking } from '../state/trackPlan';
+import * as promptsState from '../state/prompts';
+import { finishProgress, onFrameReceived, startProgress } from '../state/tracking';
+import type { DemoController } from './controller';
+import { isSessionExpired } from './sessions';
+
+/** How often (ms) the view jumps to the newest tracked frame. */
+const FOLLOW_EVERY_MS = 150;
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class TrackingRunner {
+  private abort: AbortController | null = null;
+  private lastFollowAt = 0;
+  private readonly c: DemoController;
+
+  constructor(controller: DemoController) {
+    this.c = controller;
+  }
+
+  get running(): boolean {
+    return this.abort !== null;
+  }
+
+  async track(): Promise<void> {
+    const c = this.c;
+    const { sessionId, video, tracking, objects } = c.getState();
+    const work = c.sessions.current();
+    if (tracking.status === 'running' || this.abort) return;
+    if (!sessionId || !video || !work) {
+      c.notify('Pick a video first.', 'error');
+      return;
+    }
+    await c.promptsSettled(); // the server must have every prompt before it propagates
+    const prompts = c.getState().prompts;
+    const promptFrames = new Map<number, number[]>();
+    for (const o of objects.objects) {
+      const frames = promptsState.promptedFrames(prompts, o.id);
+      if (frames.length > 0) promptFrames.set(o.id, frames);
+    }
+    if (promptFrames.size === 0) {
+      c.notify('Click an object first: tracking needs at least one prompt.', 'info', 'hint');
+      return;
+    }
+    const passes = planTracking(video.numFrames, promptFrames, (o, f) => !work.masks.isFresh(f, o));
+    if (passes.length === 0) {
+      c.notify('Every frame is already tracked with your latest prompts: nothing to redo.');
+      return;
+    }
+    const abort = new AbortController();
+    this.abort = abort;
+    c.pause();
+    c.set({ tracking: startProgress(passes.reduce((n, p) => n + p.frames, 0), performance.now()) });
+    c.endNotice('hint');
+    c.endNotice('tracking');
+    try {
+      for (const pass of passes) {
+        const current = c.getState().sessionId;
+        if (!current) throw new Error('no session');
+        const result = await streamPropagation(c.client.baseUrl, {
+          sessionId: current,
+          startFrameIndex: pass.start,
+          direction: pass.direction,
+          signal: abort.signal,
+          onFrame: (list) => {
+            work.masks.setFrame(list.frameIndex, list.rleMaskList);
+            c.masksChanged(work);
+            c.set({ tracking: onFrameReceived(c.getState().tracking, list.frameIndex, performance.now()) });
+            this.follow(list.frameIndex);
+          },
+        });
+        if (abort.signal.aborted) return;
+        if (!result.closed) {
+          c.set({ tracking: finishProgress(c.getState().tracking, 'error', performance.now(), 'The stream ended early.') });
+          c.notify('Tracking stopped early: the server closed the stream. Track again to finish (only the missing frames are redone).', 'error', 'tracking');
+          return;
+        }
+      }
+      c.set({ tracking: finishProgress(c.getState().tracking, 'done', performance.now()) });
+      const frames = passes.reduce((n, p) => n + p.frames, 0);
+      const from = passes.map((p) => `${p.direction === 'both' ? 'both ways' : p.direction} from frame ${p.start}`).join(', then ');
+      c.notify(`Tracking done (${frames} frames, ${from}). Click on any frame to refine, then track again.`);
+    } catch (err) {
+      if (abort.signal.aborted) return;
+      c.set({ tracking: finishProgress(c.getState().tracking, 'error', performance.now(), errorText(err)) });
+      if (isSessionExpired(err)) {
+        await c.sessions.recover(work, 'while tracking');
+        return;
+      }
+      c.fail(err, 'Tracking failed');
+    } finally {
+      if (this.abort === abort) this.abort = null;
+    }
+  }
+
+  /** Show the newest tracked frame, a few times a second at most. */
+  private follow(frame: number): void {
+    const now = performance.now();
+    if (now - this.lastFollowAt < FOLLOW_EVERY_MS) return;
+    this.lastFollowAt = now;
+    this.c.showTrackedFrame(frame);
+  }
+
+  cancel(): void {
+    const abort = this.abort;
+    if (!abort) return;
+    this.abort = null;
+    abort.abort();
+    const c = this.c;
+    const sessionId = c.getState().sessionId;
+    if (sessionId) ops.cancelPropagateInVideo(c.client, sessionId).catch(() => undefined);
+    c.set({ tracking: finishProgress(c.getState().tracking, 'cancelled', performance.now()) });
+    c.notify('Tracking cancelled. Masks received so far are kept; Track again continues where it stopped.');
+  }
+}

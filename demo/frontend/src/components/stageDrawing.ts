@@ -1,0 +1,85 @@
+/** What the video stage draws on its 2D overlay: prompts, the box being dragged, the keyboard cursor. */
+import type { DemoState } from '../app/controller';
+import { getPrompt, type PromptBox } from '../state/prompts';
+
+export interface Cursor {
+  x: number; // normalised
+  y: number;
+}
+
+export function drawOverlay(
+  ctx: CanvasRenderingContext2D,
+  st: DemoState,
+  frame: number,
+  w: number,
+  h: number,
+  rubber: PromptBox | null,
+  cursor: Cursor | null,
+  /** Canvas px per CSS px, and the smallest point radius in CSS px (larger for fingers). */
+  scale = 1,
+  minRadiusCss = 5,
+): void {
+  ctx.clearRect(0, 0, w, h);
+  const unit = Math.max(w, h) / 100;
+  for (const o of st.objects.objects) {
+    const prompt = getPrompt(st.prompts, o.id, frame);
+    ctx.globalAlpha = o.id === st.objects.selectedId ? 1 : 0.6;
+    if (prompt.box) {
+      const b = prompt.box;
+      ctx.setLineDash([unit, unit * 0.6]);
+      ctx.lineWidth = Math.max(2, unit * 0.35);
+      ctx.strokeStyle = o.color;
+      ctx.strokeRect(b.x0 * w, b.y0 * h, (b.x1 - b.x0) * w, (b.y1 - b.y0) * h);
+      ctx.setLineDash([]);
+    }
+    for (const p of prompt.points) {
+      const x = p.x * w;
+      const y = p.y * h;
+      const r = Math.max(minRadiusCss * scale, unit * 0.9);
+      ctx.beginPath();
+      ctx.arc(x, y, r, 0, Math.PI * 2);
+      ctx.fillStyle = p.label === 1 ? o.color : '#111';
+      ctx.fill();
+      ctx.lineWidth = Math.max(1.5, r * 0.3);
+      ctx.strokeStyle = p.label === 1 ? '#fff' : '#ff4d4d';
+      ctx.stroke();
+      // + for positive, - for negative
+      ctx.beginPath();
+      ctx.moveTo(x - r * 0.5, y);
+      ctx.lineTo(x + r * 0.5, y);
+      if (p.label === 1) {
+        ctx.moveTo(x, y - r * 0.5);
+        ctx.lineTo(x, y + r * 0.5);
+      }
+      ctx.stroke();
+    }
+  }
+  ctx.globalAlpha = 1;
+  if (rubber) {
+    ctx.setLineDash([unit, unit * 0.6]);
+    ctx.lineWidth = Math.max(2, unit * 0.3);
+    ctx.strokeStyle = '#fff';
+    ctx.strokeRect(rubber.x0 * w, rubber.y0 * h, (rubber.x1 - rubber.x0) * w, (rubber.y1 - rubber.y0) * h);
+    ctx.setLineDash([]);
+  }
+  if (cursor) {
+    const x = cursor.x * w;
+    const y = cursor.y * h;
+    const r = Math.max(8 * scale, unit * 1.6);
+    ctx.lineWidth = Math.max(2, unit * 0.25);
+    for (const [colour, width] of [['#000', ctx.lineWidth + 2], ['#fff', ctx.lineWidth]] as const) {
+      ctx.strokeStyle = colour;
+      ctx.lineWidth = width;
+      ctx.beginPath();
+      ctx.moveTo(x - r, y);
+      ctx.lineTo(x - r / 3, y);
+      ctx.moveTo(x + r / 3, y);
+      ctx.lineTo(x + r, y);
+      ctx.moveTo(x, y - r);
+      ctx.lineTo(x, y - r / 3);
+      ctx.moveTo(x, y + r / 3);
+      ctx.lineTo(x, y + r);
+      ctx.stroke();
+    }
+  }
+}
