@@ -63,6 +63,7 @@ def main(argv=None):
                          "per-frame growth shows what tracking itself stores)")
     ap.add_argument("--bounded", action="store_true", help="init_state(bounded_memory=True)")
     ap.add_argument("--objects", type=int, default=1, help="objects clicked on the first frame")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (on cuda, device memory is reported too)")
     ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "sam2_memory_bench"))
     args = ap.parse_args(argv)
     os.makedirs(args.workdir, exist_ok=True)
@@ -79,7 +80,7 @@ def main(argv=None):
     torch.manual_seed(0)
     start = rss_mb()
     predictor = build_sam2_video_predictor(
-        args.config, device="cpu",
+        args.config, device=args.device,
         hydra_overrides_extra=[f"++model.feature_cache_bytes={args.feature_cache_mb * 1024 * 1024}",
                                "++model.frame_cache_frames=8"],
     )
@@ -97,9 +98,13 @@ def main(argv=None):
         # tracking stores per frame.
         steady = predictor.conditioned_cache_entries + 10
         marks = {}
+        gpu_marks = {}
+        on_cuda = args.device.startswith("cuda")
         for i, _ in enumerate(predictor.propagate_in_video(state, max_frame_num_to_track=args.track)):
             if i in (20, steady, args.track):
                 marks[i] = rss_mb()
+            if on_cuda and (i % 100 == 0 or i == args.track):
+                gpu_marks[i] = torch.cuda.memory_allocated() / 2**20
     print(f"config {args.config}, {state['num_frames']} frames {w}x{h}, bounded_memory={args.bounded}, "
           f"feature cache {args.feature_cache_mb} MB")
     print(f"python + torch          {start:8.0f} MB")
@@ -111,6 +116,12 @@ def main(argv=None):
         print(f"after tracking {args.track:4d} fr  {marks[args.track]:8.0f} MB   "
               f"(+{per_frame:.2f} MB per tracked frame from frame 20 on: outputs plus the "
               f"conditioned-feature cache, which fills up to {predictor.conditioned_cache_entries} entries)")
+    if gpu_marks:
+        print("device memory allocated (MB) by tracked frame: "
+              + ", ".join(f"{i}: {mb:.0f}" for i, mb in sorted(gpu_marks.items())))
+        after = {i: mb for i, mb in gpu_marks.items() if i >= 200}
+        if len(after) > 1:
+            print(f"growth after frame 200: {max(after.values()) - min(after.values()):.1f} MB")
     if steady in marks and args.track in marks and args.track > steady:
         per_frame = (marks[args.track] - marks[steady]) / (args.track - steady)
         print(f"steady state (frames {steady}-{args.track}, caches full): {per_frame:.3f} MB per tracked frame, "
