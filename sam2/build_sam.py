@@ -166,6 +166,8 @@ def build_sam2_video_predictor(
     """``SAM2VideoPredictor`` (a ``SAM2Base`` with the video API) from a config."""
     target = VOS_PREDICTOR_TARGET if vos_optimized else VIDEO_PREDICTOR_TARGET
     overrides = [f"++model._target_={target}"]
+    if vos_optimized:
+        overrides.append("++model.compile_image_encoder=True")
     if apply_postprocessing:
         overrides += _overrides_from_settings(VIDEO_POSTPROCESSING)
     overrides += list(hydra_overrides_extra)

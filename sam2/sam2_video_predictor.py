@@ -16,16 +16,13 @@ import torch.nn.functional as F
 
 from sam2.modeling.sam2_base import NO_OBJ_SCORE, SAM2Base
 from sam2.utils.prompts import check_box, check_frame_mask, check_points
-from sam2.video.compact import compact_tracked_output, stored_mask_logits
+from sam2.video import tracking
+from sam2.video.compact import compact_tracked_output, offload_tracked_output, stored_mask_logits
 from sam2.video.feature_cache import ConditionedFeatureCache, FrameFeatureCache
 from sam2.video.frames import StreamingFrameSource, VideoFrames, open_frame_source
-from sam2.video.hole_filling import fill_small_holes
 from sam2.video.state import InferenceState, ObjectTrack
 
 logger = logging.getLogger(__name__)
-
-COND = "cond_frame_outputs"
-NON_COND = "non_cond_frame_outputs"
 
 
 class SAM2VideoPredictor(SAM2Base):
@@ -83,8 +80,7 @@ class SAM2VideoPredictor(SAM2Base):
         """
         frames = VideoFrames(open_frame_source(video_path, self.image_size), self.frame_cache_frames)
         state = self._new_state(frames, offload_video_to_cpu, offload_state_to_cpu)
-        if bounded_memory:
-            state.memory_window = self.num_maskmem * self.memory_temporal_stride_for_eval + 1
+        state.bounded_memory = bounded_memory
         return state
 
     @torch.inference_mode()
@@ -112,7 +108,7 @@ class SAM2VideoPredictor(SAM2Base):
             offload_video_to_cpu=offload_video,
             offload_state_to_cpu=offload_state,
         )
-        self._get_image_feature(state, frame_idx=0, batch_size=1)  # warm up, like the reference
+        tracking.frame_features(self, state, 0)  # warm up, like the reference
         return state
 
     @torch.inference_mode()
@@ -240,18 +236,15 @@ class SAM2VideoPredictor(SAM2Base):
         is_init_cond_frame = frame_idx not in track.frames_tracked
         reverse = False if is_init_cond_frame else track.frames_tracked[frame_idx]
         is_cond = is_init_cond_frame or self.add_all_frames_to_correct_as_cond
-        storage_key = COND if is_cond else NON_COND
         prev_logits = None
         if point_inputs is not None:
             # A further click refines the previous result: its logits are the mask prompt.
-            prev = track.output_on(frame_idx, storage_key)
-            if prev is not None and prev["pred_masks"] is not None:
+            prev = track.output_on(frame_idx, is_cond)
+            if prev is not None:
                 prev_logits = torch.clamp(stored_mask_logits(prev, state.device), -32.0, 32.0)
-        out, _ = self._run_single_frame_inference(
-            state, track, frame_idx, is_init_cond_frame, point_inputs, mask_inputs, reverse,
-            run_mem_encoder=False, prev_sam_mask_logits=prev_logits,
+        track.pending.of(is_cond)[frame_idx] = tracking.predict_prompted(
+            self, state, track, frame_idx, is_init_cond_frame, reverse, point_inputs, mask_inputs, prev_logits
         )
-        track.temp_outputs[storage_key][frame_idx] = out
         return frame_idx, state.obj_ids, self._frame_masks_at_video_res(state, frame_idx, is_cond)
 
     @torch.inference_mode()
@@ -264,18 +257,18 @@ class SAM2VideoPredictor(SAM2Base):
         self._clear_prompts(track, frame_idx)
         if not need_output:
             return None
-        is_cond = any(frame_idx in o.temp_outputs[COND] for o in state.objects)
+        is_cond = any(frame_idx in o.pending.cond for o in state.objects)
         return frame_idx, state.obj_ids, self._frame_masks_at_video_res(state, frame_idx, is_cond)
 
     @staticmethod
     def _clear_prompts(track: ObjectTrack, frame_idx: int) -> None:
         track.point_inputs.pop(frame_idx, None)
         track.mask_inputs.pop(frame_idx, None)
-        track.temp_outputs[COND].pop(frame_idx, None)
-        track.temp_outputs[NON_COND].pop(frame_idx, None)
-        out = track.outputs[COND].pop(frame_idx, None)
+        track.pending.cond.pop(frame_idx, None)
+        track.pending.tracked.pop(frame_idx, None)
+        out = track.outputs.cond.pop(frame_idx, None)
         if out is not None:
-            track.outputs[NON_COND][frame_idx] = out
+            track.outputs.tracked[frame_idx] = out
             track.frames_tracked.pop(frame_idx, None)
 
     @torch.inference_mode()
@@ -298,19 +291,18 @@ class SAM2VideoPredictor(SAM2Base):
         updated = []
         if need_output:
             for frame_idx in prompted:
-                is_cond = any(frame_idx in o.temp_outputs[COND] for o in state.objects)
+                is_cond = any(frame_idx in o.pending.cond for o in state.objects)
                 updated.append((frame_idx, self._frame_masks_at_video_res(state, frame_idx, is_cond)))
         return state.obj_ids, updated
 
     # ------------------------------------------------------------------ outputs
     def _frame_masks_at_video_res(self, state: InferenceState, frame_idx: int, is_cond: bool) -> torch.Tensor:
         """Every object's newest logits on a frame at video resolution; NO_OBJ_SCORE where none."""
-        storage_key = COND if is_cond else NON_COND
         height, width = state.video_height, state.video_width
         masks = torch.full((len(state.objects), 1, height, width), NO_OBJ_SCORE, dtype=torch.float32,
                            device=state.device)
         for i, track in enumerate(state.objects):
-            out = track.output_on(frame_idx, storage_key)
+            out = track.output_on(frame_idx, is_cond)
             if out is not None:
                 masks[i : i + 1] = self._to_video_res(state, stored_mask_logits(out, state.device))
         return self._maybe_non_overlapping(masks)
@@ -332,28 +324,23 @@ class SAM2VideoPredictor(SAM2Base):
         state = inference_state
         if not state.objects:
             raise RuntimeError("no object has prompts yet: add points, a box or a mask first")
+        pending = [(t, out) for track in state.objects for kind in (track.pending.tracked, track.pending.cond)
+                   for t, out in kind.items()]
+        tracking.encode_pending_memories(self, state, pending)
         for track in state.objects:
-            for storage_key in (NON_COND, COND):
-                for frame_idx, out in track.temp_outputs[storage_key].items():
-                    if out["maskmem_features"] is None:
-                        high_res = F.interpolate(
-                            out["pred_masks"].to(state.device), size=(self.image_size, self.image_size),
-                            mode="bilinear", align_corners=False,
-                        )
-                        out["maskmem_features"], out["maskmem_pos_enc"] = self._run_memory_encoder(
-                            state, frame_idx, high_res, out["object_score_logits"], is_mask_from_pts=True
-                        )
-                    track.outputs[storage_key][frame_idx] = out
+            for is_cond in (False, True):
+                for frame_idx, out in track.pending.of(is_cond).items():
+                    track.outputs.of(is_cond)[frame_idx] = out
                     if self.clear_non_cond_mem_around_input:
                         self._clear_non_cond_mem_around_input(state, frame_idx)
-                track.temp_outputs[storage_key].clear()
-            if not track.outputs[COND]:
+                track.pending.of(is_cond).clear()
+            if not track.outputs.cond:
                 raise RuntimeError(
                     f"object {track.obj_id} has no prompts on any frame: add points, a box or a mask, "
                     "or remove it"
                 )
-            for frame_idx in track.outputs[COND]:
-                track.outputs[NON_COND].pop(frame_idx, None)
+            for frame_idx in track.outputs.cond:
+                track.outputs.tracked.pop(frame_idx, None)
 
     @torch.inference_mode()
     def propagate_in_video(
@@ -372,7 +359,7 @@ class SAM2VideoPredictor(SAM2Base):
         obj_ids = state.obj_ids
         num_frames = state.num_frames
         if start_frame_idx is None:
-            start_frame_idx = min(t for track in state.objects for t in track.outputs[COND])
+            start_frame_idx = min(t for track in state.objects for t in track.outputs.cond)
         start_frame_idx = self._check_frame_idx(state, start_frame_idx)
         if max_frame_num_to_track is None:
             max_frame_num_to_track = num_frames
@@ -388,26 +375,44 @@ class SAM2VideoPredictor(SAM2Base):
         # Frames to be decoded ahead on worker threads: the ones without cached features.
         state.frames.prefetch([i for i in order if i not in state.features])
         for frame_idx in order:
-            per_object = []
-            for track in state.objects:
-                if frame_idx in track.outputs[COND]:
-                    masks = track.outputs[COND][frame_idx]["pred_masks"].to(state.device, non_blocking=True)
-                    if self.clear_non_cond_mem_around_input:
-                        self._clear_non_cond_mem_around_input(state, frame_idx)
-                else:
-                    out, masks = self._run_single_frame_inference(
-                        state, track, frame_idx, False, None, None, reverse, run_mem_encoder=True
-                    )
-                    track.outputs[NON_COND][frame_idx] = out
-                track.frames_tracked[frame_idx] = reverse
-                per_object.append(masks)
-                if state.memory_window is not None:
-                    leaving = frame_idx + (state.memory_window + 1) * (1 if reverse else -1)
-                    old = track.outputs[NON_COND].get(leaving)
-                    if old is not None:
-                        compact_tracked_output(old)
-            all_masks = torch.cat(per_object, dim=0)
-            yield frame_idx, obj_ids, self._maybe_non_overlapping(self._to_video_res(state, all_masks))
+            yield frame_idx, obj_ids, self._track_frame(state, frame_idx, reverse)
+
+    def _track_frame(self, state: InferenceState, frame_idx: int, reverse: bool) -> torch.Tensor:
+        """Every object on one frame (prompted ones read back, the rest tracked in one batch).
+
+        Returns the masks at video resolution (num_objects, 1, H, W).
+        """
+        per_object: List[Optional[torch.Tensor]] = [None] * len(state.objects)
+        to_track = []
+        for i, track in enumerate(state.objects):
+            prompted = track.outputs.cond.get(frame_idx)
+            if prompted is not None:
+                per_object[i] = stored_mask_logits(prompted, state.device)
+                if self.clear_non_cond_mem_around_input:
+                    self._clear_non_cond_mem_around_input(state, frame_idx)
+            else:
+                to_track.append(i)
+        if to_track:
+            tracks = [state.objects[i] for i in to_track]
+            outputs, masks = tracking.track_objects(self, state, tracks, frame_idx, reverse)
+            for k, (track, out) in enumerate(zip(tracks, outputs)):
+                track.outputs.tracked[frame_idx] = out
+                per_object[to_track[k]] = masks[k : k + 1]
+        # The frame that just left the window of memories tracking reads: compact it
+        # (bounded memory) or move it off the accelerator, so device memory stays flat.
+        window = self.num_maskmem * self.memory_temporal_stride_for_eval + 1
+        leaving = frame_idx + (window + 1) * (1 if reverse else -1)
+        for track in state.objects:
+            track.frames_tracked[frame_idx] = reverse
+            old = track.outputs.tracked.get(leaving)
+            if old is None:
+                continue
+            if state.bounded_memory:
+                compact_tracked_output(old)
+            elif state.storage_device.type != "cpu":
+                offload_tracked_output(old)
+        all_masks = per_object[0] if len(per_object) == 1 else torch.cat(per_object, dim=0)
+        return self._maybe_non_overlapping(self._to_video_res(state, all_masks))
 
     @torch.inference_mode()
     def track_new_frame(self, inference_state: InferenceState, frame: np.ndarray):
@@ -430,98 +435,45 @@ class SAM2VideoPredictor(SAM2Base):
         span = self.memory_temporal_stride_for_eval * self.num_maskmem
         for track in state.objects:
             for t in range(frame_idx - span, frame_idx + span + 1):
-                track.outputs[NON_COND].pop(t, None)
+                track.outputs.tracked.pop(t, None)
 
-    # ------------------------------------------------------------------ model calls
-    def _get_image_feature(self, state: InferenceState, frame_idx: int, batch_size: int):
-        """(image, backbone_out, vision_feats, vision_pos_embeds, feat_sizes) of a frame."""
-        backbone_out = state.features.get(frame_idx)
-        if backbone_out is None:
-            image = state.frames.model_input(frame_idx, state.device)  # (1, 3, S, S) float32
-            backbone_out = state.features.put(frame_idx, self.forward_image(image))
-        expanded = {
-            "backbone_fpn": [f.expand(batch_size, -1, -1, -1) for f in backbone_out["backbone_fpn"]],
-            "vision_pos_enc": [p.expand(batch_size, -1, -1, -1) for p in backbone_out["vision_pos_enc"]],
-        }
-        return (None,) + self._prepare_backbone_features(expanded)
 
-    def _run_single_frame_inference(
-        self,
-        state: InferenceState,
-        track: ObjectTrack,
-        frame_idx: int,
-        is_init_cond_frame: bool,
-        point_inputs,
-        mask_inputs,
-        reverse: bool,
-        run_mem_encoder: bool,
-        prev_sam_mask_logits=None,
-    ):
-        """One object on one frame; returns (compact output to store, mask logits on device)."""
-        _, _, vision_feats, vision_pos, feat_sizes = self._get_image_feature(state, frame_idx, 1)
-        out = self.track_step(
-            frame_idx=frame_idx,
-            is_init_cond_frame=is_init_cond_frame,
-            current_vision_feats=vision_feats,
-            current_vision_pos_embeds=vision_pos,
-            feat_sizes=feat_sizes,
-            point_inputs=point_inputs,
-            mask_inputs=mask_inputs,
-            output_dict=track.outputs,
-            num_frames=state.num_frames,
-            track_in_reverse=reverse,
-            run_mem_encoder=run_mem_encoder,
-            prev_sam_mask_logits=prev_sam_mask_logits,
-            conditioned_cache=state.conditioned,
-        )
-        memory = out["maskmem_features"]
-        if memory is not None:
-            # Memories are stored in bfloat16 (as the official predictor does): half the
-            # memory, and part of the published numbers.
-            memory = memory.to(torch.bfloat16).to(state.storage_device, non_blocking=True)
-        masks = out["pred_masks"]
-        if self.fill_hole_area > 0:
-            masks = fill_small_holes(masks, self.fill_hole_area)
-        compact = {
-            "maskmem_features": memory,
-            "maskmem_pos_enc": self._shared_maskmem_pos_enc(state, out["maskmem_pos_enc"]),
-            "pred_masks": masks.to(state.storage_device, non_blocking=True),
-            "obj_ptr": out["obj_ptr"],
-            "object_score_logits": out["object_score_logits"],
-        }
-        return compact, masks
+def _own_copies(value):
+    """Clone every tensor in a (nested) output: CUDA-graph replays overwrite their outputs."""
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, dict):
+        return {k: _own_copies(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_own_copies(v) for v in value)
+    return value
 
-    def _run_memory_encoder(self, state, frame_idx, high_res_masks, object_score_logits, is_mask_from_pts):
-        """Memory of a prompted frame, encoded when tracking starts."""
-        _, _, vision_feats, _, feat_sizes = self._get_image_feature(state, frame_idx, 1)
-        features, pos_enc = self._encode_new_memory(
-            current_vision_feats=vision_feats,
-            feat_sizes=feat_sizes,
-            pred_masks_high_res=high_res_masks,
-            object_score_logits=object_score_logits,
-            is_mask_from_pts=is_mask_from_pts,
-        )
-        features = features.to(torch.bfloat16).to(state.storage_device, non_blocking=True)
-        return features, self._shared_maskmem_pos_enc(state, pos_enc)
 
-    def _shared_maskmem_pos_enc(self, state: InferenceState, pos_enc):
-        """The memory positional encoding is the same everywhere: keep one copy per state."""
-        if pos_enc is None:
-            return None
-        if state.maskmem_pos_enc is None:
-            state.maskmem_pos_enc = [p[0:1].clone() for p in pos_enc]
-        batch = pos_enc[0].size(0)
-        return [p.expand(batch, -1, -1, -1) for p in state.maskmem_pos_enc]
+def _compiled(fn, dynamic: bool):
+    """``torch.compile`` with CUDA graphs (max-autotune) whose outputs are safe to keep."""
+    compiled = torch.compile(fn, mode="max-autotune", fullgraph=True, dynamic=dynamic)
+
+    def run(*args, **kwargs):
+        return _own_copies(compiled(*args, **kwargs))
+
+    return run
 
 
 class SAM2VideoPredictorVOS(SAM2VideoPredictor):
-    """Video predictor with the heavy components compiled by ``torch.compile`` (GPU VOS runs)."""
+    """Video predictor with the per-frame work compiled by ``torch.compile`` (``vos_optimized=True``).
+
+    The image encoder, memory attention, memory encoder, prompt encoder and mask decoder run
+    as compiled graphs (CUDA graphs on a GPU). Shapes are fixed per frame except the number
+    of memory tokens (first frames of a video) and the object batch, so graphs are captured
+    for the few sizes a session meets during warm-up. Outputs are copied out of the graphs'
+    buffers, because stored results outlive the next replay.
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for module, dynamic in ((self.memory_encoder, False), (self.memory_attention, True),
                                 (self.sam_prompt_encoder, False), (self.sam_mask_decoder, False)):
-            module.forward = torch.compile(module.forward, mode="max-autotune", fullgraph=True, dynamic=dynamic)
+            module.forward = _compiled(module.forward, dynamic)
 
     def forward_image(self, img_batch: torch.Tensor) -> dict:
         out = super().forward_image(img_batch)

@@ -9,6 +9,7 @@ Measures, for one config, N objects and one video (CPU or CUDA):
     python tools/benchmark_video.py                       # ours, tiny, 8 frames 1280x720, 1 object
     python tools/benchmark_video.py --objects 3 --frames 8
     python tools/benchmark_video.py --reference-python /path/to/refvenv/bin/python   # side by side
+    python tools/benchmark_video.py --baseline-tree ../old-checkout   # against an older commit of ours
 
 The reference run uses the official package (`sam2==1.1.0` from PyPI) in its own virtualenv:
 
@@ -100,7 +101,7 @@ def run(args) -> dict:
 
         reference_patches.apply()
     else:
-        sys.path.insert(0, REPO)
+        sys.path.insert(0, args.repo or REPO)
     if args.threads:
         torch.set_num_threads(args.threads)
     from sam2.build_sam import build_sam2_video_predictor
@@ -110,11 +111,15 @@ def run(args) -> dict:
         ckpt = os.path.join(args.workdir, "weights.pt")
         if not os.path.exists(ckpt):
             make_checkpoint(args.config, args.impl, ckpt)
-    predictor = build_sam2_video_predictor(args.config, ckpt_path=ckpt, device=args.device)
+    extra = {"vos_optimized": True} if args.vos_optimized else {}
+    predictor = build_sam2_video_predictor(args.config, ckpt_path=ckpt, device=args.device, **extra)
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if args.device.startswith("cuda")
                 else torch.autocast("cpu", enabled=False))
-    result = {"impl": args.impl, "config": args.config, "objects": args.objects, "device": args.device}
+    result = {"impl": args.label or args.impl, "config": args.config, "objects": args.objects, "device": args.device,
+              "vos_optimized": args.vos_optimized}
+    if args.device.startswith("cuda"):
+        result["gpu"] = torch.cuda.get_device_name()
 
     def timed(fn):
         sync()
@@ -124,6 +129,21 @@ def run(args) -> dict:
         return out, time.perf_counter() - t0
 
     with torch.inference_mode(), autocast:
+        if args.warmup:
+            # Untimed full run first: kernels autotuned, graphs compiled, caches of the allocator warm.
+            t0 = time.perf_counter()
+            state = predictor.init_state(args.video_dir)
+            for k, (x, y) in enumerate(click_points(state["video_width"], state["video_height"], args.objects)):
+                predictor.add_new_points_or_box(state, 0, k + 1, points=[[x, y]], labels=[1])
+            for _ in predictor.propagate_in_video(state):
+                pass
+            sync()
+            result["warmup_s"] = time.perf_counter() - t0
+            if hasattr(predictor, "close_state"):  # ours; the reference has no such call
+                predictor.close_state(state)
+            del state
+            if args.device.startswith("cuda"):
+                torch.cuda.reset_peak_memory_stats()
         base_rss = rss_mb()
         state, result["init_s"] = timed(lambda: predictor.init_state(args.video_dir))
         result["rss_after_init_mb"] = round(rss_mb(), 1)
@@ -177,6 +197,7 @@ def run(args) -> dict:
         first = propagate()
         # frame 0 holds the prompts and costs nothing to "track": report the tracked frames
         result["first_pass_s_per_frame"] = statistics.mean(first[1:]) if len(first) > 1 else float("nan")
+        result["first_pass_frames_per_s"] = 1.0 / result["first_pass_s_per_frame"]
         result["first_pass_tracker_cpu_s_per_frame"] = main_cpu[0] / max(1, len(first) - 1)
         result["first_pass_frame_time_share"] = frame_seconds[0] / sum(first) if first else None
         # Share of the first pass the tracker spent blocked on frames not prepared in time.
@@ -188,16 +209,24 @@ def run(args) -> dict:
         second = propagate()
         result["retrack_pass_s_per_frame"] = statistics.mean(second[1:]) if len(second) > 1 else float("nan")
         result["rss_end_mb"] = round(rss_mb(), 1)
+        if args.device.startswith("cuda"):
+            result["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
         result["frames"] = n
     return result
 
 
-def spawn(python: str, args, impl: str) -> dict:
+def spawn(python: str, args, impl: str, repo: str = None, label: str = None) -> dict:
     cmd = [python, os.path.abspath(__file__), "--impl", impl, "--json", "--config", args.config,
            "--objects", str(args.objects), "--device", args.device, "--video-dir", args.video_dir,
            "--workdir", args.workdir, "--threads", str(args.threads)]
+    if args.vos_optimized:
+        cmd.append("--vos-optimized")
+    if args.warmup:
+        cmd.append("--warmup")
     if args.checkpoint:
         cmd += ["--checkpoint", args.checkpoint]
+    if repo:
+        cmd += ["--repo", repo, "--label", label or "baseline"]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=args.workdir)
     if out.returncode != 0:
         raise SystemExit(f"{impl} run failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
@@ -205,16 +234,18 @@ def spawn(python: str, args, impl: str) -> dict:
 
 
 def show(results) -> None:
-    rows = ["init_s", "rss_after_init_mb", "rss_end_mb", "first_click_s", "refine_click_s",
-            "first_pass_s_per_frame", "first_pass_tracker_cpu_s_per_frame", "click_on_tracked_frame_s",
-            "retrack_pass_s_per_frame"]
+    rows = ["warmup_s", "init_s", "rss_after_init_mb", "rss_end_mb", "peak_gpu_mb", "first_click_s", "refine_click_s",
+            "first_pass_s_per_frame", "first_pass_frames_per_s", "first_pass_tracker_cpu_s_per_frame",
+            "click_on_tracked_frame_s", "retrack_pass_s_per_frame"]
+    rows = [k for k in rows if all(k in r for r in results)]
     names = [r["impl"] for r in results]
-    print(f"{'metric':28s}" + "".join(f"{n:>14s}" for n in names) + ("   ours/ref" if len(results) == 2 else ""))
+    ratios = [f"   ours/{n}" for n in names[1:]]
+    print(f"{'metric':28s}" + "".join(f"{n:>14s}" for n in names) + "".join(ratios))
     for key in rows:
         vals = [r[key] for r in results]
         line = f"{key:28s}" + "".join(f"{v:14.3f}" for v in vals)
-        if len(results) == 2 and vals[1]:
-            line += f"   {vals[0] / vals[1]:8.2f}x"
+        for v in vals[1:]:
+            line += f"   {vals[0] / v:8.2f}x" if v else "        -"
         print(line)
     for r in results:
         share = r.get("first_pass_frame_wait_share")
@@ -224,7 +255,8 @@ def show(results) -> None:
         if share is not None:
             print(f"{r['impl']}: getting frames (wait, decode, normalise) took {100 * share:.1f}% of the first pass")
     r = results[0]
-    print(f"({r['config']}, {r['objects']} object(s), {r['frames']} frames, device {r['device']})")
+    compiled = ", vos_optimized" if r.get("vos_optimized") else ""
+    print(f"({r['config']}, {r['objects']} object(s), {r['frames']} frames, device {r.get('gpu', r['device'])}{compiled})")
 
 
 def main(argv=None):
@@ -237,11 +269,17 @@ def main(argv=None):
     ap.add_argument("--objects", type=int, default=1)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--vos-optimized", action="store_true", help="compiled predictor (both implementations)")
+    ap.add_argument("--warmup", action="store_true", help="one untimed full run first (default on CUDA)")
     ap.add_argument("--impl", choices=["ours", "reference"], default="ours")
     ap.add_argument("--reference-python", help="python of a venv with sam2==1.1.0: run both and compare")
+    ap.add_argument("--baseline-tree", help="a checkout of another commit of this project: run it too and compare")
+    ap.add_argument("--repo", help=argparse.SUPPRESS)  # which checkout a spawned run imports
+    ap.add_argument("--label", help=argparse.SUPPRESS)  # its name in the table
     ap.add_argument("--workdir", help="scratch folder (frames, weights)")
     ap.add_argument("--json", action="store_true", help="print one JSON line (used between processes)")
     args = ap.parse_args(argv)
+    args.warmup = args.warmup or args.device.startswith("cuda") or args.vos_optimized
     args.config = os.path.abspath(os.path.join(REPO, "sam2", args.config)) if not os.path.exists(args.config) \
         else os.path.abspath(args.config)
     if args.workdir is None:
@@ -249,8 +287,12 @@ def main(argv=None):
     os.makedirs(args.workdir, exist_ok=True)
     if args.video_dir is None:
         args.video_dir = extract_frames(args.video, args.frames, tempfile.mkdtemp(dir=args.workdir))
-    if args.reference_python:
-        results = [spawn(sys.executable, args, "ours"), spawn(args.reference_python, args, "reference")]
+    if args.reference_python or args.baseline_tree:
+        results = [spawn(sys.executable, args, "ours")]
+        if args.baseline_tree:
+            results.append(spawn(sys.executable, args, "ours", repo=os.path.abspath(args.baseline_tree)))
+        if args.reference_python:
+            results.append(spawn(args.reference_python, args, "reference"))
         show(results)
         return
     result = run(args)

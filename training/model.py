@@ -14,6 +14,7 @@ import torch
 import torch.utils.checkpoint
 
 from sam2.modeling.sam2_base import SAM2Base
+from sam2.video.memory_bank import MemoryEntry, MemoryPolicy, build_memory_context
 from training.prompts import (
     PromptConfig,
     PromptPlan,
@@ -89,20 +90,24 @@ class SAM2Train(torch.nn.Module):
         num_frames, num_obj = masks.shape[:2]
         plan = plan or plan_prompts(num_frames, self.prompts, gen)
         backbone = self.encode_frames(images)
-        _, feats, pos, sizes = sam._prepare_backbone_features(backbone)
-        memory = {"cond_frame_outputs": {}, "non_cond_frame_outputs": {}}
+        # Memories of processed frames, by frame: prompted ("cond") and the others.
+        cond: Dict[int, MemoryEntry] = {}
+        tracked: Dict[int, MemoryEntry] = {}
         order = plan.init_cond_frames + [t for t in range(num_frames) if t not in plan.init_cond_frames]
         outputs: Dict[int, FrameOutput] = {}
         for t in order:
-            # Frame t's features, repeated for each object: (HW, K, C).
-            feats_t = [f[:, t:t + 1].expand(-1, num_obj, -1) for f in feats]
-            pos_t = [p[:, t:t + 1].expand(-1, num_obj, -1) for p in pos]
-            outputs[t], out = self._frame(t, plan, feats_t, pos_t, sizes, masks[t], memory, num_frames, gen)
+            # Frame t's features, repeated for each object: batch K.
+            features = sam.frame_features(backbone, frame=t).expand(num_obj)
+            memory = None
+            if t not in plan.init_cond_frames:
+                selection = MemoryPolicy.of(sam).select(t, cond, tracked, num_frames, False, training=sam.training)
+                memory = build_memory_context(sam, [selection], num_frames, images.device)
+            outputs[t], entry = self._frame(t, plan, features, memory, masks[t], gen)
             is_cond = t in plan.init_cond_frames or (self.prompts.add_corrected_as_cond and t in plan.frames_to_correct)
-            memory["cond_frame_outputs" if is_cond else "non_cond_frame_outputs"][t] = out
+            (cond if is_cond else tracked)[t] = entry
         return [outputs[t] for t in range(num_frames)]
 
-    def _frame(self, t, plan, feats_t, pos_t, sizes, gt, memory, num_frames, gen):
+    def _frame(self, t, plan, features, memory, gt, gen):
         sam, cfg = self.sam, self.prompts
         is_init = t in plan.init_cond_frames
         points, mask_in = None, None
@@ -110,27 +115,26 @@ class SAM2Train(torch.nn.Module):
             points = sample_box(gt, gen, cfg.box_noise, cfg.box_noise_bound) if plan.use_box else sample_first_click(gt, gen)
         elif is_init:
             mask_in = gt[:, None].float()
-        out, sam_out, high_res_feats, pix_feat = sam._track_step(
-            t, is_init, feats_t, pos_t, sizes, points, mask_in, memory, num_frames, False, None
-        )
-        # sam_out: (low-res multimasks, high-res multimasks, ious, low-res best, high-res best, obj_ptr, score)
-        _, multimasks, ious, low, high, obj_ptr, obj_score = sam_out
-        steps = [StepOutput(multimasks, ious, obj_score)]
+        out = sam.step(features, memory, points, mask_in, is_init, run_memory_encoder=False)
+        pred = out.prediction
+        steps = [StepOutput(pred.multimask_high_res, pred.ious, pred.object_score_logits)]
         if t in plan.frames_to_correct:
             for _ in range(cfg.num_correction_clicks):
-                pred = high[:, 0] > 0
+                wrong = pred.high_res_masks[:, 0] > 0
                 if bool(torch.rand(1, generator=gen) < cfg.prob_click_from_gt):
-                    pred = torch.zeros_like(pred)
+                    wrong = torch.zeros_like(wrong)
                 # The click is a discrete choice: no gradient flows through where it lands.
-                points = concat_points(points, sample_corrective_click(gt, pred.detach(), gen))
-                sam_out = sam._forward_sam_heads(
-                    backbone_features=pix_feat, point_inputs=points, mask_inputs=low,
-                    high_res_features=high_res_feats, multimask_output=sam._use_multimask(is_init, points),
+                points = concat_points(points, sample_corrective_click(gt, wrong.detach(), gen))
+                pred = sam.predict_masks(
+                    out.conditioned, features.high_res, points, pred.mask_logits,
+                    multimask_output=sam.use_multimask(is_init, points),
                 )
-                _, multimasks, ious, low, high, obj_ptr, obj_score = sam_out
-                steps.append(StepOutput(multimasks, ious, obj_score))
-        out["point_inputs"] = points
-        out["pred_masks"], out["pred_masks_high_res"], out["obj_ptr"] = low, high, obj_ptr
-        out["object_score_logits"] = obj_score
-        sam._encode_memory_in_output(feats_t, sizes, points, True, high, obj_score, out)
-        return FrameOutput(t, steps, high), out
+                steps.append(StepOutput(pred.multimask_high_res, pred.ious, pred.object_score_logits))
+        memory_t = memory_pos = None
+        if sam.num_maskmem > 0:
+            memory_t, pos = sam.encode_memory(
+                features, pred.high_res_masks, pred.object_score_logits, is_mask_from_pts=points is not None,
+                non_overlapping=sam.non_overlap_masks_for_mem_enc and not sam.training,
+            )
+            memory_pos = pos[-1]
+        return FrameOutput(t, steps, pred.high_res_masks), MemoryEntry(pred.obj_ptr, memory_t, memory_pos)

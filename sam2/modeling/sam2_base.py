@@ -1,27 +1,31 @@
 """SAM 2: the model that ties image encoder, memory and SAM heads together.
 
-One call of :meth:`SAM2Base.track_step` processes one frame for a batch of objects:
+:class:`SAM2Base` is a per-frame model with no per-video state. For one frame and a batch
+of objects, :meth:`SAM2Base.step`
 
-1. condition the frame's lowest-resolution features on memories of earlier frames
-   (spatial memories + object pointers) through memory attention;
-2. run the SAM prompt encoder and mask decoder on the conditioned features;
-3. encode the predicted mask together with the frame into a new memory.
+1. conditions the frame's lowest-resolution features on the memories it is handed
+   (a :class:`~sam2.modeling.frame_types.MemoryContext`: spatial memories and object
+   pointers of other frames) through memory attention;
+2. runs the SAM prompt encoder and mask decoder on the conditioned features;
+3. encodes the predicted mask together with the frame into a new memory,
 
-The predictors (image and video) drive this class; it holds no per-video state itself.
-Shapes: features are "sequence-first" (HW, B, C) between steps, as the memory attention
-expects; masks are (B, 1, H, W).
+and returns a typed :class:`~sam2.modeling.frame_types.FrameOutput`. Choosing which
+memories a frame sees is the caller's job (``sam2.video.memory_bank`` for the video
+predictor, the training loop for training). Shapes: image tokens are sequence-first
+(HW, B, C); masks are (B, 1, H, W).
 """
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch.nn.init import trunc_normal_
 
+from sam2.modeling.frame_types import FrameFeatures, FrameOutput, MaskPrediction, MemoryContext
 from sam2.modeling.sam.mask_decoder import MaskDecoder
 from sam2.modeling.sam.prompt_encoder import PromptEncoder
 from sam2.modeling.sam.transformer import TwoWayTransformer
-from sam2.modeling.sam2_utils import MLP, get_1d_sine_pe, select_closest_cond_frames
+from sam2.modeling.sam2_utils import MLP, get_1d_sine_pe
 
 # Logit written where an object has no prediction (absent or never prompted).
 NO_OBJ_SCORE = -1024.0
@@ -210,29 +214,181 @@ class SAM2Base(torch.nn.Module):
             obj_ptr = appearing * obj_ptr
         return obj_ptr + (1 - appearing) * self.no_obj_ptr
 
-    def _forward_sam_heads(
+    # ------------------------------------------------------------------ image features
+    def forward_image(self, img_batch: torch.Tensor) -> dict:
+        """Run the image encoder on (B, 3, S, S) normalised images.
+
+        With high-resolution features, levels 0 and 1 are projected to the decoder's
+        channel counts once here, so later decoder calls can reuse them.
+        """
+        backbone_out = self.image_encoder(img_batch)
+        if self.use_high_res_features_in_sam:
+            fpn = backbone_out["backbone_fpn"]
+            fpn[0] = self.sam_mask_decoder.conv_s0(fpn[0])
+            fpn[1] = self.sam_mask_decoder.conv_s1(fpn[1])
+        return backbone_out
+
+    def _prepare_backbone_features(self, backbone_out: dict):
+        """Flatten the levels the heads use into sequence-first (HW, B, C) tensors.
+
+        Returns (backbone_out copy, vision_feats, vision_pos_embeds, feat_sizes [(H, W)]).
+        """
+        backbone_out = backbone_out.copy()
+        levels = self.num_feature_levels
+        maps = backbone_out["backbone_fpn"][-levels:]
+        pos = backbone_out["vision_pos_enc"][-levels:]
+        feat_sizes = [(p.shape[-2], p.shape[-1]) for p in pos]
+        vision_feats = [m.flatten(2).permute(2, 0, 1) for m in maps]
+        vision_pos_embeds = [p.flatten(2).permute(2, 0, 1) for p in pos]
+        return backbone_out, vision_feats, vision_pos_embeds, feat_sizes
+
+    def frame_features(self, backbone_out: dict, frame: Optional[int] = None) -> FrameFeatures:
+        """Image-encoder output -> :class:`FrameFeatures` (of one ``frame`` of a batch, or all)."""
+        levels = self.num_feature_levels
+        maps = backbone_out["backbone_fpn"][-levels:]
+        pos = backbone_out["vision_pos_enc"][-levels:]
+        if frame is not None:
+            maps = [m[frame : frame + 1] for m in maps]
+            pos = [p[frame : frame + 1] for p in pos]
+        return self._features_from_lists(
+            [m.flatten(2).permute(2, 0, 1) for m in maps],
+            [p.flatten(2).permute(2, 0, 1) for p in pos],
+            [(p.shape[-2], p.shape[-1]) for p in pos],
+        )
+
+    @staticmethod
+    def _features_from_lists(vision_feats, vision_pos_embeds, feat_sizes) -> FrameFeatures:
+        """The official list layout (sequence-first levels, finest first) -> FrameFeatures."""
+        high_res = None
+        if len(vision_feats) > 1:
+            high_res = [
+                x.permute(1, 2, 0).reshape(x.size(1), x.size(2), *size)
+                for x, size in zip(vision_feats[:-1], feat_sizes[:-1])
+            ]
+        return FrameFeatures(vision_feats[-1], vision_pos_embeds[-1], tuple(feat_sizes[-1]), high_res)
+
+    # ------------------------------------------------------------------ memory read
+    def memory_context(
         self,
-        backbone_features: torch.Tensor,
+        spatial: Sequence[Tuple[int, torch.Tensor, torch.Tensor]],
+        pointers: Sequence[Tuple[int, torch.Tensor]],
+        num_frames: int,
+    ) -> MemoryContext:
+        """Memory tokens from chosen memories.
+
+        spatial: (temporal slot, memory (B, mem_dim, H, W), position encoding (B, mem_dim, H, W));
+        slot 0 is a prompted frame, num_maskmem - 1 the previous frame.
+        pointers: (temporal distance, object pointer (B, C)).
+        """
+        tokens, pos = [], []
+        for slot, memory, memory_pos in spatial:
+            tokens.append(memory.flatten(2).permute(2, 0, 1))
+            pos.append(memory_pos.flatten(2).permute(2, 0, 1) + self.maskmem_tpos_enc[self.num_maskmem - slot - 1])
+        num_pointer_tokens = 0
+        if pointers:
+            ptr_tokens, ptr_pos = self._pointer_tokens(pointers, num_frames)
+            tokens.append(ptr_tokens)
+            pos.append(ptr_pos)
+            num_pointer_tokens = ptr_tokens.shape[0]
+        return MemoryContext(torch.cat(tokens, dim=0), torch.cat(pos, dim=0), num_pointer_tokens)
+
+    def _pointer_tokens(self, pointers: Sequence[Tuple[int, torch.Tensor]], num_frames: int):
+        """Object pointers as memory tokens: (tokens, pos), each (N, B, mem_dim)."""
+        C, mem_dim = self.hidden_dim, self.mem_dim
+        ptrs = torch.stack([p for _, p in pointers], dim=0)  # (N, B, C)
+        batch = ptrs.size(1)
+        if self.add_tpos_enc_to_obj_ptrs:
+            max_ptrs = min(num_frames, self.max_obj_ptrs_in_encoder)
+            tpos_dim = C if self.proj_tpos_enc_in_obj_ptrs else mem_dim
+            rel = self._relative_pointer_positions(tuple(d for d, _ in pointers), max_ptrs, ptrs.device)
+            pos = self.obj_ptr_tpos_proj(get_1d_sine_pe(rel, dim=tpos_dim))
+            pos = pos.unsqueeze(1).expand(-1, batch, mem_dim)
+        else:
+            pos = ptrs.new_zeros(len(pointers), batch, mem_dim)
+        if mem_dim < C:
+            # Split each C-dim pointer into C/mem_dim tokens of the memory's width.
+            split = C // mem_dim
+            ptrs = ptrs.reshape(-1, batch, split, mem_dim).permute(0, 2, 1, 3).flatten(0, 1)
+            pos = pos.repeat_interleave(split, dim=0)
+        return ptrs, pos
+
+    def _relative_pointer_positions(self, distances: Tuple[int, ...], max_ptrs: int,
+                                    device: torch.device) -> torch.Tensor:
+        """distances / (max_ptrs - 1) as a tensor on ``device``, kept per distance tuple.
+
+        Building it from a Python list costs a host-to-device copy, which waits for the
+        device; the handful of distinct tuples a video uses are kept instead.
+        """
+        # Tensors made under inference_mode cannot enter autograd later: keep both kinds apart.
+        key = (distances, max_ptrs, str(device), torch.is_inference_mode_enabled())
+        cache = self.__dict__.setdefault("_pointer_position_cache", {})
+        rel = cache.get(key)
+        if rel is None:
+            # A one-frame video has no temporal range; avoid 0/0.
+            rel = torch.tensor(distances, device=device) / max(max_ptrs - 1, 1)
+            if len(cache) < 4096:
+                cache[key] = rel
+        return rel
+
+    def first_self_attention(self, features: FrameFeatures) -> torch.Tensor:
+        """The memory attention's first, memory-independent step for a frame (see :meth:`condition`)."""
+        return self.memory_attention.first_layer_self_attention(features.tokens, features.pos)
+
+    def condition(
+        self,
+        features: FrameFeatures,
+        memory: Optional[MemoryContext],
+        first_self_attention: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
+        """Fuse the frame's features with its memories; returns (B, C, H, W).
+
+        ``memory`` None marks an initial conditioning frame (nothing to attend to yet).
+        ``first_self_attention`` may pass :meth:`first_self_attention` computed earlier
+        (batch 1 or B: it depends on the frame alone).
+        """
+        feats = features.tokens
+        batch, (H, W) = features.batch, features.size
+        if self.num_maskmem == 0:
+            return features.as_map()
+        if memory is None:
+            if self.directly_add_no_mem_embed:
+                return (feats + self.no_mem_embed).permute(1, 2, 0).reshape(batch, self.hidden_dim, H, W)
+            memory = MemoryContext(
+                self.no_mem_embed.expand(1, batch, self.mem_dim), self.no_mem_pos_enc.expand(1, batch, self.mem_dim)
+            )
+        if first_self_attention is not None and first_self_attention.size(0) != batch:
+            first_self_attention = first_self_attention.expand(batch, -1, -1)
+        conditioned = self.memory_attention(
+            curr=feats,
+            curr_pos=features.pos,
+            memory=memory.tokens,
+            memory_pos=memory.pos,
+            num_obj_ptr_tokens=memory.num_pointer_tokens,
+            first_self_attention=first_self_attention,
+        )
+        return conditioned.permute(1, 2, 0).reshape(batch, self.hidden_dim, H, W)
+
+    # ------------------------------------------------------------------ SAM heads
+    def predict_masks(
+        self,
+        conditioned: torch.Tensor,
+        high_res_features: Optional[List[torch.Tensor]] = None,
         point_inputs: Optional[Dict[str, torch.Tensor]] = None,
         mask_inputs: Optional[torch.Tensor] = None,
-        high_res_features: Optional[List[torch.Tensor]] = None,
         multimask_output: bool = False,
-    ):
+    ) -> MaskPrediction:
         """Prompt encoder + mask decoder on (B, C, H, W) features of stride 16.
 
         point_inputs: {"point_coords": (B, P, 2) in model-input pixels, "point_labels": (B, P)}.
-        mask_inputs: (B, 1, h, w) mask prompt, resized to the prompt encoder's input size.
-        Returns (low_res_multimasks (B,M,4H,4W), high_res_multimasks (B,M,16H,16W), ious (B,M),
-        low_res_masks (B,1,4H,4W), high_res_masks (B,1,16H,16W), obj_ptr (B,C),
-        object_score_logits (B,1)); the single-mask outputs are the best by predicted IoU.
+        mask_inputs: (B, 1, h, w) mask prompt (logits or 0/1), resized to the prompt encoder's size.
         """
-        batch = backbone_features.size(0)
-        device = backbone_features.device
+        batch = conditioned.size(0)
+        device = conditioned.device
         side = self.sam_image_embedding_size
-        if tuple(backbone_features.shape[1:]) != (self.hidden_dim, side, side):
+        if tuple(conditioned.shape[1:]) != (self.hidden_dim, side, side):
             raise ValueError(
                 f"backbone features must be (B, {self.hidden_dim}, {side}, {side}), "
-                f"got {tuple(backbone_features.shape)}"
+                f"got {tuple(conditioned.shape)}"
             )
         if point_inputs is not None:
             coords, labels = point_inputs["point_coords"], point_inputs["point_labels"]
@@ -256,7 +412,7 @@ class SAM2Base(torch.nn.Module):
 
         sparse, dense = self.sam_prompt_encoder(points=(coords, labels), boxes=None, masks=mask_prompt)
         low_res_multimasks, ious, sam_tokens, object_score_logits = self.sam_mask_decoder(
-            image_embeddings=backbone_features,
+            image_embeddings=conditioned,
             image_pe=self.sam_prompt_encoder.get_dense_pe(),
             sparse_prompt_embeddings=sparse,
             dense_prompt_embeddings=dense,
@@ -289,26 +445,20 @@ class SAM2Base(torch.nn.Module):
         if self.pred_obj_scores:
             weight = object_score_logits.sigmoid() if self.soft_no_obj_ptr else appearing.float()
             obj_ptr = self._mix_in_no_obj_ptr(obj_ptr, weight)
-        return (
-            low_res_multimasks,
-            high_res_multimasks,
-            ious,
-            low_res_masks,
-            high_res_masks,
-            obj_ptr,
-            object_score_logits,
+        return MaskPrediction(
+            low_res_multimasks, high_res_multimasks, ious, low_res_masks, high_res_masks, obj_ptr, object_score_logits
         )
 
-    def _use_mask_as_output(
+    def mask_as_prediction(
         self,
-        backbone_features: torch.Tensor,
+        conditioned: torch.Tensor,
         high_res_features: Optional[List[torch.Tensor]],
         mask_inputs: torch.Tensor,
-    ):
-        """Turn a binary mask prompt (B, 1, S, S) into outputs without running SAM on it.
+    ) -> MaskPrediction:
+        """Turn a binary mask prompt (B, 1, S, S) into a prediction without running SAM on it.
 
-        Same return layout as :meth:`_forward_sam_heads`. The object pointer still comes
-        from the SAM heads, fed with the mask downsampled to the logit grid.
+        The object pointer still comes from the SAM heads, fed with the mask downsampled to
+        the logit grid.
         """
         mask = mask_inputs.float()
         high_res_masks = mask * MASK_AS_OUTPUT_SCALE + MASK_AS_OUTPUT_BIAS
@@ -321,339 +471,99 @@ class SAM2Base(torch.nn.Module):
         )
         ious = mask_inputs.new_ones(mask_inputs.size(0), 1).float()
         if self.use_obj_ptrs_in_encoder:
-            obj_ptr = self._forward_sam_heads(
-                backbone_features=backbone_features,
-                mask_inputs=self.mask_downsample(mask),
-                high_res_features=high_res_features,
-            )[5]
+            obj_ptr = self.predict_masks(
+                conditioned, high_res_features, mask_inputs=self.mask_downsample(mask)
+            ).obj_ptr
         else:
             obj_ptr = torch.zeros(mask_inputs.size(0), self.hidden_dim, device=mask_inputs.device)
         appearing = torch.any(mask.flatten(1) > 0.0, dim=1)[:, None].float()
         object_score_logits = MASK_AS_OUTPUT_SCALE * appearing + MASK_AS_OUTPUT_BIAS
         obj_ptr = self._mix_in_no_obj_ptr(obj_ptr, appearing)
-        return low_res_masks, high_res_masks, ious, low_res_masks, high_res_masks, obj_ptr, object_score_logits
+        return MaskPrediction(low_res_masks, high_res_masks, ious, low_res_masks, high_res_masks, obj_ptr,
+                              object_score_logits)
 
-    # ------------------------------------------------------------------ image features
-    def forward_image(self, img_batch: torch.Tensor) -> dict:
-        """Run the image encoder on (B, 3, S, S) normalised images.
-
-        With high-resolution features, levels 0 and 1 are projected to the decoder's
-        channel counts once here, so later decoder calls can reuse them.
-        """
-        backbone_out = self.image_encoder(img_batch)
-        if self.use_high_res_features_in_sam:
-            fpn = backbone_out["backbone_fpn"]
-            fpn[0] = self.sam_mask_decoder.conv_s0(fpn[0])
-            fpn[1] = self.sam_mask_decoder.conv_s1(fpn[1])
-        return backbone_out
-
-    def _prepare_backbone_features(self, backbone_out: dict):
-        """Flatten the levels the heads use into sequence-first (HW, B, C) tensors.
-
-        Returns (backbone_out copy, vision_feats, vision_pos_embeds, feat_sizes [(H, W)]).
-        """
-        backbone_out = backbone_out.copy()
-        levels = self.num_feature_levels
-        maps = backbone_out["backbone_fpn"][-levels:]
-        pos = backbone_out["vision_pos_enc"][-levels:]
-        feat_sizes = [(p.shape[-2], p.shape[-1]) for p in pos]
-        vision_feats = [m.flatten(2).permute(2, 0, 1) for m in maps]
-        vision_pos_embeds = [p.flatten(2).permute(2, 0, 1) for p in pos]
-        return backbone_out, vision_feats, vision_pos_embeds, feat_sizes
-
-    # ------------------------------------------------------------------ memory read
-    def _memory_frame_indices(self, frame_idx: int, track_in_reverse: bool) -> List[Tuple[int, int]]:
-        """(t_pos, frame index) of the non-conditioning memories for ``frame_idx``.
-
-        t_pos runs 1 .. num_maskmem-1, t_pos = num_maskmem-1 being the previous frame.
-        With a temporal stride r > 1 the older slots sample every r-th frame.
-        """
-        stride = 1 if self.training else self.memory_temporal_stride_for_eval
-        picks = []
-        for t_pos in range(1, self.num_maskmem):
-            frames_back = self.num_maskmem - t_pos
-            if frames_back == 1:
-                prev = frame_idx + 1 if track_in_reverse else frame_idx - 1
-            elif not track_in_reverse:
-                prev = ((frame_idx - 2) // stride) * stride - (frames_back - 2) * stride
-            else:
-                prev = -(-(frame_idx + 2) // stride) * stride + (frames_back - 2) * stride
-            picks.append((t_pos, prev))
-        return picks
-
-    def _select_memories(
-        self,
-        frame_idx: int,
-        output_dict: dict,
-        num_frames: int,
-        track_in_reverse: bool,
-    ) -> Tuple[List[Tuple[int, dict]], List[Tuple[int, dict]]]:
-        """Which earlier outputs a non-initial frame attends to (no tensor work).
-
-        Returns (spatial, pointers): spatial = [(t_pos, out)] where t_pos 0 marks conditioning
-        frames; pointers = [(temporal distance, out)] whose ``obj_ptr`` become memory tokens.
-        """
-        cond_outputs = output_dict["cond_frame_outputs"]
-        if not cond_outputs:
-            raise RuntimeError("tracking a frame needs at least one conditioning frame")
-        selected, unselected = select_closest_cond_frames(frame_idx, cond_outputs, self.max_cond_frames_in_attn)
-        non_cond = output_dict["non_cond_frame_outputs"]
-        spatial = [(0, out) for out in selected.values()]
-        for t_pos, prev_idx in self._memory_frame_indices(frame_idx, track_in_reverse):
-            out = non_cond.get(prev_idx)
-            if out is None:
-                out = unselected.get(prev_idx)
-            # Outputs kept compactly (bounded memory) have no spatial memory left.
-            if out is not None and out.get("maskmem_features") is not None:
-                spatial.append((t_pos, out))
-
-        pointers: List[Tuple[int, dict]] = []
-        if not self.use_obj_ptrs_in_encoder:
-            return spatial, pointers
-        sign = -1 if track_in_reverse else 1
-        if not self.training and self.only_obj_ptrs_in_the_past_for_eval:
-            cond = {t: o for t, o in selected.items() if (t >= frame_idx if track_in_reverse else t <= frame_idx)}
-        else:
-            cond = selected
-        for t, out in cond.items():
-            dist = (frame_idx - t) * sign if self.use_signed_tpos_enc_to_obj_ptrs else abs(frame_idx - t)
-            pointers.append((dist, out))
-        max_ptrs = min(num_frames, self.max_obj_ptrs_in_encoder)
-        for t_diff in range(1, max_ptrs):
-            t = frame_idx + t_diff if track_in_reverse else frame_idx - t_diff
-            if t < 0 or (num_frames is not None and t >= num_frames):
-                break
-            out = non_cond.get(t, unselected.get(t))
-            if out is not None:
-                pointers.append((t_diff, out))
-        return spatial, pointers
-
-    def _pointer_tokens(
-        self, pointers: List[Tuple[int, dict]], num_frames: int, batch: int, device: torch.device
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Object pointers as memory tokens: (tokens, pos), each (N, B, mem_dim)."""
-        C, mem_dim = self.hidden_dim, self.mem_dim
-        ptrs = torch.stack([out["obj_ptr"] for _, out in pointers], dim=0)  # (N, B, C)
-        if self.add_tpos_enc_to_obj_ptrs:
-            max_ptrs = min(num_frames, self.max_obj_ptrs_in_encoder)
-            tpos_dim = C if self.proj_tpos_enc_in_obj_ptrs else mem_dim
-            # A one-frame video has no temporal range; avoid 0/0.
-            rel = torch.tensor([d for d, _ in pointers], device=device) / max(max_ptrs - 1, 1)
-            pos = self.obj_ptr_tpos_proj(get_1d_sine_pe(rel, dim=tpos_dim))
-            pos = pos.unsqueeze(1).expand(-1, batch, mem_dim)
-        else:
-            pos = ptrs.new_zeros(len(pointers), batch, mem_dim)
-        if mem_dim < C:
-            # Split each C-dim pointer into C/mem_dim tokens of the memory's width.
-            split = C // mem_dim
-            ptrs = ptrs.reshape(-1, batch, split, mem_dim).permute(0, 2, 1, 3).flatten(0, 1)
-            pos = pos.repeat_interleave(split, dim=0)
-        return ptrs, pos
-
-    def _prepare_memory_conditioned_features(
-        self,
-        frame_idx: int,
-        is_init_cond_frame: bool,
-        current_vision_feats: List[torch.Tensor],
-        current_vision_pos_embeds: List[torch.Tensor],
-        feat_sizes: List[Tuple[int, int]],
-        output_dict: dict,
-        num_frames: int,
-        track_in_reverse: bool = False,
-        selection: Optional[Tuple[list, list]] = None,
-        first_self_attention: Optional[torch.Tensor] = None,
-    ) -> torch.Tensor:
-        """Fuse the frame's top-level features (HW, B, C) with memory; returns (B, C, H, W).
-
-        ``selection`` may pass a precomputed :meth:`_select_memories` result and
-        ``first_self_attention`` the memory attention's first, memory-independent step.
-        """
-        feats = current_vision_feats[-1]
-        batch, C = feats.size(1), self.hidden_dim
-        H, W = feat_sizes[-1]
-        device = feats.device
-        if self.num_maskmem == 0:
-            return feats.permute(1, 2, 0).view(batch, C, H, W)
-
-        num_obj_ptr_tokens = 0
-        if is_init_cond_frame:
-            if self.directly_add_no_mem_embed:
-                return (feats + self.no_mem_embed).permute(1, 2, 0).view(batch, C, H, W)
-            memories = [self.no_mem_embed.expand(1, batch, self.mem_dim)]
-            memory_pos = [self.no_mem_pos_enc.expand(1, batch, self.mem_dim)]
-        else:
-            if selection is None:
-                selection = self._select_memories(frame_idx, output_dict, num_frames, track_in_reverse)
-            spatial, pointers = selection
-            memories, memory_pos = [], []
-            for t_pos, prev in spatial:
-                pos_enc = prev["maskmem_pos_enc"][-1].to(device)
-                # Stored memories may be bfloat16; attention reads them in the compute dtype.
-                mem = prev["maskmem_features"].to(device, dtype=pos_enc.dtype, non_blocking=True)
-                memories.append(mem.flatten(2).permute(2, 0, 1))
-                pos_enc = pos_enc.flatten(2).permute(2, 0, 1)
-                memory_pos.append(pos_enc + self.maskmem_tpos_enc[self.num_maskmem - t_pos - 1])
-            if pointers:
-                tokens, pos = self._pointer_tokens(pointers, num_frames, batch, device)
-                memories.append(tokens)
-                memory_pos.append(pos)
-                num_obj_ptr_tokens = tokens.shape[0]
-
-        conditioned = self.memory_attention(
-            curr=current_vision_feats,
-            curr_pos=current_vision_pos_embeds,
-            memory=torch.cat(memories, dim=0),
-            memory_pos=torch.cat(memory_pos, dim=0),
-            num_obj_ptr_tokens=num_obj_ptr_tokens,
-            first_self_attention=first_self_attention,
+    def use_multimask(self, is_init_cond_frame: bool, point_inputs: Optional[dict]) -> bool:
+        """Three candidate masks only for the first click(s) of a conditioning frame."""
+        num_pts = 0 if point_inputs is None else point_inputs["point_labels"].size(1)
+        return (
+            self.multimask_output_in_sam
+            and (is_init_cond_frame or self.multimask_output_for_tracking)
+            and self.multimask_min_pt_num <= num_pts <= self.multimask_max_pt_num
         )
-        return conditioned.permute(1, 2, 0).view(batch, C, H, W)
-
-    def _memory_conditioned_features(
-        self,
-        frame_idx,
-        is_init_cond_frame,
-        current_vision_feats,
-        current_vision_pos_embeds,
-        feat_sizes,
-        output_dict,
-        num_frames,
-        track_in_reverse,
-        conditioned_cache=None,
-    ) -> torch.Tensor:
-        """:meth:`_prepare_memory_conditioned_features`, served from a cache when allowed."""
-        if conditioned_cache is None or is_init_cond_frame or self.num_maskmem == 0 or self.training:
-            return self._prepare_memory_conditioned_features(
-                frame_idx, is_init_cond_frame, current_vision_feats, current_vision_pos_embeds,
-                feat_sizes, output_dict, num_frames, track_in_reverse,
-            )
-        selection = self._select_memories(frame_idx, output_dict, num_frames, track_in_reverse)
-        key = (id(output_dict), frame_idx, track_in_reverse)
-        cached = conditioned_cache.lookup(key, selection)
-        if cached is not None:
-            return cached
-        # The first self-attention sees only the frame: shared by objects and passes.
-        first = conditioned_cache.first_self_attention(
-            frame_idx,
-            current_vision_feats[-1].shape,
-            lambda: self.memory_attention.first_layer_self_attention(
-                current_vision_feats[-1], current_vision_pos_embeds[-1]
-            ),
-        )
-        pix_feat = self._prepare_memory_conditioned_features(
-            frame_idx, is_init_cond_frame, current_vision_feats, current_vision_pos_embeds,
-            feat_sizes, output_dict, num_frames, track_in_reverse, selection=selection,
-            first_self_attention=first,
-        )
-        conditioned_cache.store(key, selection, pix_feat)
-        return pix_feat
 
     # ------------------------------------------------------------------ memory write
-    def _encode_new_memory(
+    def encode_memory(
         self,
-        current_vision_feats: List[torch.Tensor],
-        feat_sizes: List[Tuple[int, int]],
-        pred_masks_high_res: torch.Tensor,
+        features: FrameFeatures,
+        high_res_masks: torch.Tensor,
         object_score_logits: torch.Tensor,
         is_mask_from_pts: bool,
+        non_overlapping: bool = False,
     ) -> Tuple[torch.Tensor, List[torch.Tensor]]:
-        """Memory of this frame: (features (B, mem_dim, H, W), [pos enc (B, mem_dim, H, W)])."""
-        feats = current_vision_feats[-1]
-        batch, C = feats.size(1), self.hidden_dim
-        H, W = feat_sizes[-1]
-        pix_feat = feats.permute(1, 2, 0).view(batch, C, H, W)
-        if self.non_overlap_masks_for_mem_enc and not self.training:
-            pred_masks_high_res = self._apply_non_overlapping_constraints(pred_masks_high_res)
+        """Memory of a frame: (features (B, mem_dim, H, W), [pos enc (B, mem_dim, H, W)]).
+
+        high_res_masks: (B, 1, S, S) logits. ``non_overlapping`` first keeps, where masks of
+        the batch overlap, only the highest logit (meaningful when the batch is the objects
+        of one frame and they are meant to exclude each other).
+        """
+        pix_feat = features.as_map()
+        if non_overlapping:
+            high_res_masks = self._apply_non_overlapping_constraints(high_res_masks)
         if self.binarize_mask_from_pts_for_mem_enc and is_mask_from_pts and not self.training:
-            mask_for_mem = (pred_masks_high_res > 0).float()
+            mask_for_mem = (high_res_masks > 0).float()
         else:
-            mask_for_mem = torch.sigmoid(pred_masks_high_res)
+            mask_for_mem = torch.sigmoid(high_res_masks)
         if self.sigmoid_scale_for_mem_enc != 1.0:
             mask_for_mem = mask_for_mem * self.sigmoid_scale_for_mem_enc
         if self.sigmoid_bias_for_mem_enc != 0.0:
             mask_for_mem = mask_for_mem + self.sigmoid_bias_for_mem_enc
         out = self.memory_encoder(pix_feat, mask_for_mem, skip_mask_sigmoid=True)
-        features, pos_enc = out["vision_features"], out["vision_pos_enc"]
+        memory, pos_enc = out["vision_features"], out["vision_pos_enc"]
         if self.no_obj_embed_spatial is not None:
             absent = 1.0 - (object_score_logits > 0).float()
-            features = features + absent[..., None, None] * self.no_obj_embed_spatial[..., None, None]
-        return features, pos_enc
+            memory = memory + absent[..., None, None] * self.no_obj_embed_spatial[..., None, None]
+        return memory, pos_enc
 
     # ------------------------------------------------------------------ one frame
-    def _track_step(
+    def step(
         self,
-        frame_idx,
-        is_init_cond_frame,
-        current_vision_feats,
-        current_vision_pos_embeds,
-        feat_sizes,
-        point_inputs,
-        mask_inputs,
-        output_dict,
-        num_frames,
-        track_in_reverse,
-        prev_sam_mask_logits,
-        conditioned_cache=None,
-    ):
-        """Masks for one frame; returns (current_out, sam_outputs, high_res_features, pix_feat)."""
-        current_out = {"point_inputs": point_inputs, "mask_inputs": mask_inputs}
-        if len(current_vision_feats) > 1:
-            high_res_features = [
-                x.permute(1, 2, 0).view(x.size(1), x.size(2), *size)
-                for x, size in zip(current_vision_feats[:-1], feat_sizes[:-1])
-            ]
-        else:
-            high_res_features = None
-        if mask_inputs is not None and self.use_mask_input_as_output_without_sam:
-            pix_feat = current_vision_feats[-1].permute(1, 2, 0)
-            pix_feat = pix_feat.view(-1, self.hidden_dim, *feat_sizes[-1])
-            sam_outputs = self._use_mask_as_output(pix_feat, high_res_features, mask_inputs)
-        else:
-            pix_feat = self._memory_conditioned_features(
-                frame_idx,
-                is_init_cond_frame,
-                current_vision_feats[-1:],
-                current_vision_pos_embeds[-1:],
-                feat_sizes[-1:],
-                output_dict,
-                num_frames,
-                track_in_reverse,
-                conditioned_cache,
-            )
-            if prev_sam_mask_logits is not None:
-                # A refinement click reuses the previous logits as the dense prompt.
-                mask_inputs = prev_sam_mask_logits
-            sam_outputs = self._forward_sam_heads(
-                backbone_features=pix_feat,
-                point_inputs=point_inputs,
-                mask_inputs=mask_inputs,
-                high_res_features=high_res_features,
-                multimask_output=self._use_multimask(is_init_cond_frame, point_inputs),
-            )
-        return current_out, sam_outputs, high_res_features, pix_feat
+        features: FrameFeatures,
+        memory: Optional[MemoryContext],
+        point_inputs: Optional[Dict[str, torch.Tensor]] = None,
+        mask_inputs: Optional[torch.Tensor] = None,
+        is_init_cond_frame: bool = False,
+        prev_mask_logits: Optional[torch.Tensor] = None,
+        run_memory_encoder: bool = True,
+        conditioned: Optional[torch.Tensor] = None,
+        first_self_attention: Optional[torch.Tensor] = None,
+        non_overlapping_memory: bool = False,
+    ) -> FrameOutput:
+        """One frame for B objects: condition on ``memory``, decode masks, encode the new memory.
 
-    def _encode_memory_in_output(
-        self,
-        current_vision_feats,
-        feat_sizes,
-        point_inputs,
-        run_mem_encoder,
-        high_res_masks,
-        object_score_logits,
-        current_out,
-    ) -> None:
-        if run_mem_encoder and self.num_maskmem > 0:
-            features, pos_enc = self._encode_new_memory(
-                current_vision_feats=current_vision_feats,
-                feat_sizes=feat_sizes,
-                pred_masks_high_res=high_res_masks,
-                object_score_logits=object_score_logits,
-                is_mask_from_pts=point_inputs is not None,
-            )
+        ``memory`` None = an initial conditioning frame. ``conditioned`` (B, C, H, W) skips the
+        conditioning when the caller already has it (e.g. cached). ``prev_mask_logits``
+        (B, 1, S/4, S/4): the previous result of a refined frame, used as the mask prompt.
+        """
+        if mask_inputs is not None and self.use_mask_input_as_output_without_sam:
+            conditioned = features.as_map()
+            prediction = self.mask_as_prediction(conditioned, features.high_res, mask_inputs)
         else:
-            features, pos_enc = None, None
-        current_out["maskmem_features"] = features
-        current_out["maskmem_pos_enc"] = pos_enc
+            if conditioned is None:
+                conditioned = self.condition(features, memory, first_self_attention)
+            prediction = self.predict_masks(
+                conditioned,
+                features.high_res,
+                point_inputs,
+                prev_mask_logits if prev_mask_logits is not None else mask_inputs,
+                multimask_output=self.use_multimask(is_init_cond_frame, point_inputs),
+            )
+        new_memory = memory_pos = None
+        if run_memory_encoder and self.num_maskmem > 0:
+            new_memory, memory_pos = self.encode_memory(
+                features, prediction.high_res_masks, prediction.object_score_logits,
+                is_mask_from_pts=point_inputs is not None, non_overlapping=non_overlapping_memory,
+            )
+        return FrameOutput(prediction, conditioned, new_memory, memory_pos)
 
     def track_step(
         self,
@@ -669,55 +579,49 @@ class SAM2Base(torch.nn.Module):
         track_in_reverse: bool = False,
         run_mem_encoder: bool = True,
         prev_sam_mask_logits: Optional[torch.Tensor] = None,
-        conditioned_cache=None,
     ) -> dict:
-        """Predict one frame's masks for a batch of objects and (optionally) its memory.
+        """The official per-frame entry point, kept for code written against it.
 
-        Returns a dict with point_inputs, mask_inputs, pred_masks (B,1,S/4,S/4),
+        ``output_dict`` = {"cond_frame_outputs": {t: out}, "non_cond_frame_outputs": {t: out}}
+        with the dicts this method returns: point_inputs, mask_inputs, pred_masks (B,1,S/4,S/4),
         pred_masks_high_res (B,1,S,S), obj_ptr (B,C), object_score_logits (B,1) in eval,
         maskmem_features and maskmem_pos_enc (None when the memory encoder is skipped).
-        ``conditioned_cache`` (optional, see sam2.video.feature_cache) reuses memory-conditioned
-        features of a frame whose memories have not changed since they were computed.
+        New code calls :meth:`step` with a memory context instead.
         """
-        current_out, sam_outputs, _, _ = self._track_step(
-            frame_idx,
-            is_init_cond_frame,
-            current_vision_feats,
-            current_vision_pos_embeds,
-            feat_sizes,
-            point_inputs,
-            mask_inputs,
-            output_dict,
-            num_frames,
-            track_in_reverse,
-            prev_sam_mask_logits,
-            conditioned_cache,
-        )
-        _, _, _, low_res_masks, high_res_masks, obj_ptr, object_score_logits = sam_outputs
-        current_out["pred_masks"] = low_res_masks
-        current_out["pred_masks_high_res"] = high_res_masks
-        current_out["obj_ptr"] = obj_ptr
-        if not self.training:
-            current_out["object_score_logits"] = object_score_logits
-        self._encode_memory_in_output(
-            current_vision_feats,
-            feat_sizes,
-            point_inputs,
-            run_mem_encoder,
-            high_res_masks,
-            object_score_logits,
-            current_out,
-        )
-        return current_out
+        from sam2.video.memory_bank import MemoryEntry, MemoryPolicy, build_memory_context
 
-    def _use_multimask(self, is_init_cond_frame: bool, point_inputs: Optional[dict]) -> bool:
-        """Three candidate masks only for the first click(s) of a conditioning frame."""
-        num_pts = 0 if point_inputs is None else point_inputs["point_labels"].size(1)
-        return (
-            self.multimask_output_in_sam
-            and (is_init_cond_frame or self.multimask_output_for_tracking)
-            and self.multimask_min_pt_num <= num_pts <= self.multimask_max_pt_num
+        features = self._features_from_lists(current_vision_feats, current_vision_pos_embeds, feat_sizes)
+        memory = None
+        if not is_init_cond_frame:
+            def entries(outputs: dict) -> dict:
+                return {
+                    t: MemoryEntry(o["obj_ptr"], o.get("maskmem_features"),
+                                   (o.get("maskmem_pos_enc") or [None])[-1])
+                    for t, o in outputs.items()
+                }
+
+            selection = MemoryPolicy.of(self).select(
+                frame_idx, entries(output_dict["cond_frame_outputs"]),
+                entries(output_dict["non_cond_frame_outputs"]), num_frames, track_in_reverse, self.training,
+            )
+            memory = build_memory_context(self, [selection], num_frames, features.tokens.device)
+        out = self.step(
+            features, memory, point_inputs, mask_inputs, is_init_cond_frame, prev_sam_mask_logits,
+            run_memory_encoder=run_mem_encoder,
+            non_overlapping_memory=self.non_overlap_masks_for_mem_enc and not self.training,
         )
+        result = {
+            "point_inputs": point_inputs,
+            "mask_inputs": mask_inputs,
+            "pred_masks": out.mask_logits,
+            "pred_masks_high_res": out.high_res_masks,
+            "obj_ptr": out.obj_ptr,
+            "maskmem_features": out.memory,
+            "maskmem_pos_enc": out.memory_pos,
+        }
+        if not self.training:
+            result["object_score_logits"] = out.object_score_logits
+        return result
 
     def _apply_non_overlapping_constraints(self, pred_masks: torch.Tensor) -> torch.Tensor:
         """Where objects overlap, keep only the highest logit; others drop to at most -10."""

@@ -1,8 +1,12 @@
-"""Compact storage of tracked-frame outputs for very long videos (``bounded_memory=True``).
+"""Storage of tracked-frame outputs that left the window tracking attends to.
 
-Outside the window of frames that tracking can still attend to, a tracked frame keeps
-only what is cheap: its object pointer and its mask as bits (8 pixels a byte, 8 KB at
-256x256 instead of 256 KB of float32 logits, plus no 0.5 MB bfloat16 memory).
+* On an accelerator, :func:`offload_tracked_output` moves the memory and the mask logits of
+  such a frame to (pinned) host memory, exactly, without waiting for the device: device
+  memory stays flat however long the video. The object pointer stays (it is read for up
+  to ``max_obj_ptrs_in_encoder`` frames and is 1 KB).
+* With ``bounded_memory=True`` (very long videos), :func:`compact_tracked_output` keeps
+  only what is cheap: the object pointer and the mask as bits (8 pixels a byte, 8 KB at
+  256x256 instead of 256 KB of float32 logits, plus no 0.5 MB bfloat16 memory).
 """
 
 import numpy as np
@@ -32,17 +36,31 @@ class PackedMask:
         return self.bits.nbytes
 
 
-def compact_tracked_output(out: dict) -> None:
-    """Drop the spatial memory of a tracked frame and pack its mask (in place)."""
-    out["maskmem_features"] = None
-    out["maskmem_pos_enc"] = None
-    if isinstance(out.get("pred_masks"), torch.Tensor):
-        out["pred_masks"] = PackedMask(out["pred_masks"])
+def _to_pinned_host(t: torch.Tensor) -> torch.Tensor:
+    host = torch.empty(t.shape, dtype=t.dtype, device="cpu", pin_memory=torch.cuda.is_available())
+    # Ordered on the device's stream: later reads copy it back on the same stream.
+    return host.copy_(t, non_blocking=True)
 
 
-def stored_mask_logits(out: dict, device) -> torch.Tensor:
+def offload_tracked_output(out) -> None:
+    """Move a TrackedOutput's memory and mask logits to host memory (in place, exact)."""
+    if out.memory is not None and out.memory.device.type != "cpu":
+        out.memory = _to_pinned_host(out.memory)
+    if isinstance(out.mask_logits, torch.Tensor) and out.mask_logits.device.type != "cpu":
+        out.mask_logits = _to_pinned_host(out.mask_logits)
+
+
+def compact_tracked_output(out) -> None:
+    """Drop the spatial memory of a tracked frame (a TrackedOutput) and pack its mask, in place."""
+    out.memory = None
+    out.memory_pos = None
+    if isinstance(out.mask_logits, torch.Tensor):
+        out.mask_logits = PackedMask(out.mask_logits)
+
+
+def stored_mask_logits(out, device) -> torch.Tensor:
     """The low-res mask logits of a stored output, whether packed or not."""
-    masks = out["pred_masks"]
+    masks = out.mask_logits
     if isinstance(masks, PackedMask):
         return masks.logits(device)
     return masks.to(device, non_blocking=True)

@@ -15,6 +15,8 @@ from typing import Callable, Hashable, List, Optional, Tuple
 
 import torch
 
+from sam2.video.memory_bank import MemorySelection
+
 
 def _nbytes(t: torch.Tensor) -> int:
     return t.numel() * t.element_size()
@@ -97,66 +99,46 @@ class FrameFeatureCache:
         return frame_idx in self._entries
 
 
-def _signature(selection: Tuple[list, list]) -> tuple:
-    """What conditioned features depend on: which outputs, their memories and pointers."""
-    spatial, pointers = selection
-    return (
-        tuple((t, out, out.get("maskmem_features"), out.get("maskmem_pos_enc")) for t, out in spatial),
-        tuple((d, out, out.get("obj_ptr")) for d, out in pointers),
-    )
-
-
-def _same(a: tuple, b: tuple) -> bool:
-    if len(a) != len(b):
-        return False
-    for x, y in zip(a, b):
-        if len(x) != len(y) or x[0] != y[0] or any(p is not q for p, q in zip(x[1:], y[1:])):
-            return False
-    return True
-
-
 class ConditionedFeatureCache:
     """(object, frame, direction) -> memory-conditioned features, valid for given memories.
 
-    Entries hold references to the outputs they were computed from and are compared by
-    identity: any recomputed memory (a new output dict or tensor) invalidates them.
+    Entries keep the :class:`~sam2.video.memory_bank.MemorySelection` they were computed
+    from and are compared by identity: any recomputed memory (a new output or tensor)
+    invalidates them.
     """
 
     def __init__(self, max_entries: int, frame_features: Optional[FrameFeatureCache] = None):
         self.max_entries = max_entries
         self.frame_features = frame_features
-        self._entries: "OrderedDict[Hashable, Tuple[tuple, torch.Tensor]]" = OrderedDict()
+        self._entries: "OrderedDict[Hashable, Tuple[MemorySelection, torch.Tensor]]" = OrderedDict()
         self.hits = 0
         self.misses = 0
 
-    def lookup(self, key: Hashable, selection: Tuple[list, list]) -> Optional[torch.Tensor]:
+    def lookup(self, key: Hashable, selection: MemorySelection) -> Optional[torch.Tensor]:
         entry = self._entries.get(key)
-        if entry is not None:
-            spatial_sig, pointer_sig = _signature(selection)
-            if _same(entry[0][0], spatial_sig) and _same(entry[0][1], pointer_sig):
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return entry[1]
+        if entry is not None and entry[0].same_memories(selection):
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry[1]
         self.misses += 1
         return None
 
-    def store(self, key: Hashable, selection: Tuple[list, list], features: torch.Tensor) -> None:
+    def store(self, key: Hashable, selection: MemorySelection, features: torch.Tensor) -> None:
         if self.max_entries <= 0:
             return
-        self._entries[key] = (_signature(selection), features)
+        self._entries[key] = (selection, features)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
 
-    def first_self_attention(self, frame_idx: int, shape, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
-        """The memory attention's memory-independent first step for a frame, computed once.
+    def first_self_attention(self, frame_idx: int, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """The memory attention's memory-independent first step for a frame (batch 1), computed once.
 
-        Stored beside the frame's image features (same byte budget). ``shape`` is that of
-        the frame tokens it was computed from (it includes the object batch size).
+        Stored beside the frame's image features (same byte budget).
         """
         if self.frame_features is None:
             return compute()
-        return self.frame_features.derived(frame_idx, f"first_self_attention{tuple(shape)}", compute)
+        return self.frame_features.derived(frame_idx, "first_self_attention", compute)
 
     def clear(self) -> None:
         self._entries.clear()

@@ -7,17 +7,61 @@ documents (``num_frames``, ``video_height``, ``video_width``, ``images``, ``obj_
 """
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 import torch
 
+from sam2.video.compact import PackedMask
 from sam2.video.feature_cache import ConditionedFeatureCache, FrameFeatureCache
 from sam2.video.frames import VideoFrames
 
 
-def empty_output_dict() -> Dict[str, Dict[int, dict]]:
-    """Outputs of one object: prompted ("cond") frames and tracked ("non_cond") frames."""
-    return {"cond_frame_outputs": {}, "non_cond_frame_outputs": {}}
+@dataclass
+class TrackedOutput:
+    """One object's stored result on one frame (what later frames and clicks read back).
+
+    mask_logits: (1, 1, S/4, S/4) logits after hole filling (a PackedMask once compacted);
+    object_score_logits: (1, 1); obj_ptr: (1, C); memory: (1, mem_dim, H, W) bfloat16, None
+    until encoded (pending clicks) or once dropped (bounded memory); memory_pos: its
+    position encoding, one tensor shared by every output of a state.
+    """
+
+    mask_logits: Union[torch.Tensor, PackedMask]
+    object_score_logits: torch.Tensor
+    obj_ptr: torch.Tensor
+    memory: Optional[torch.Tensor] = None
+    memory_pos: Optional[torch.Tensor] = None
+
+    def as_dict(self) -> dict:
+        """The official output-dict view (for code that reads ``output_dict_per_obj``)."""
+        return {
+            "pred_masks": self.mask_logits,
+            "object_score_logits": self.object_score_logits,
+            "obj_ptr": self.obj_ptr,
+            "maskmem_features": self.memory,
+            "maskmem_pos_enc": None if self.memory_pos is None else [self.memory_pos],
+        }
+
+
+@dataclass
+class FrameOutputs:
+    """Outputs of one object by frame: prompted ("cond") frames and tracked frames."""
+
+    cond: Dict[int, TrackedOutput] = field(default_factory=dict)
+    tracked: Dict[int, TrackedOutput] = field(default_factory=dict)
+
+    def of(self, is_cond: bool) -> Dict[int, TrackedOutput]:
+        return self.cond if is_cond else self.tracked
+
+    def clear(self) -> None:
+        self.cond.clear()
+        self.tracked.clear()
+
+    def as_dict(self) -> dict:
+        return {
+            "cond_frame_outputs": {t: o.as_dict() for t, o in self.cond.items()},
+            "non_cond_frame_outputs": {t: o.as_dict() for t, o in self.tracked.items()},
+        }
 
 
 @dataclass
@@ -28,29 +72,28 @@ class ObjectTrack:
     point_inputs: Dict[int, dict] = field(default_factory=dict)
     mask_inputs: Dict[int, torch.Tensor] = field(default_factory=dict)
     # Outputs consolidated by propagate_in_video_preflight (memories encoded).
-    outputs: Dict[str, Dict[int, dict]] = field(default_factory=empty_output_dict)
-    # Outputs of clicks not yet consolidated (no memory encoded yet).
-    temp_outputs: Dict[str, Dict[int, dict]] = field(default_factory=empty_output_dict)
+    outputs: FrameOutputs = field(default_factory=FrameOutputs)
+    # Outputs of clicks not consolidated yet (no memory encoded yet).
+    pending: FrameOutputs = field(default_factory=FrameOutputs)
     # frame index -> whether it was last tracked in reverse.
     frames_tracked: Dict[int, bool] = field(default_factory=dict)
 
     def clear(self) -> None:
         self.point_inputs.clear()
         self.mask_inputs.clear()
-        for d in (self.outputs, self.temp_outputs):
-            d["cond_frame_outputs"].clear()
-            d["non_cond_frame_outputs"].clear()
+        self.outputs.clear()
+        self.pending.clear()
         self.frames_tracked.clear()
 
-    def output_on(self, frame_idx: int, storage_key: Optional[str] = None) -> Optional[dict]:
-        """Newest output on a frame: a pending click first, then consolidated results."""
+    def output_on(self, frame_idx: int, pending_is_cond: Optional[bool] = None) -> Optional[TrackedOutput]:
+        """Newest output on a frame: a pending click first (of that kind), then consolidated results."""
         out = None
-        if storage_key is not None:
-            out = self.temp_outputs[storage_key].get(frame_idx)
+        if pending_is_cond is not None:
+            out = self.pending.of(pending_is_cond).get(frame_idx)
         if out is None:
-            out = self.outputs["cond_frame_outputs"].get(frame_idx)
+            out = self.outputs.cond.get(frame_idx)
         if out is None:
-            out = self.outputs["non_cond_frame_outputs"].get(frame_idx)
+            out = self.outputs.tracked.get(frame_idx)
         return out
 
 
@@ -64,10 +107,10 @@ class InferenceState:
     offload_video_to_cpu: bool = False
     offload_state_to_cpu: bool = False
     objects: List[ObjectTrack] = field(default_factory=list)
-    # Positional encoding of memories: identical for every frame and object.
-    maskmem_pos_enc: Optional[List[torch.Tensor]] = None
-    # bounded_memory: frames this far behind the tracked one are stored compactly.
-    memory_window: Optional[int] = None
+    # Position encoding of memories (1, mem_dim, H, W): identical for every frame and object.
+    memory_pos: Optional[torch.Tensor] = None
+    # Frames that leave the memory window while tracking are stored compactly (lossy).
+    bounded_memory: bool = False
 
     @property
     def num_frames(self) -> int:
@@ -106,7 +149,7 @@ class InferenceState:
 
     def __getitem__(self, key: str):
         if key == "output_dict_per_obj":
-            return {i: o.outputs for i, o in enumerate(self.objects)}
+            return {i: o.outputs.as_dict() for i, o in enumerate(self.objects)}
         if key == "obj_id_to_idx":
             return {o.obj_id: i for i, o in enumerate(self.objects)}
         if key not in self._DICT_KEYS:

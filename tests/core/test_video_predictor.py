@@ -77,7 +77,7 @@ def test_click_on_tracked_frame_reuses_conditioned_features(predictor, frames_di
     _, _, cached = predictor.add_new_points_or_box(state, 5, 1, points=[[60, 40]], labels=[1])
     assert state.conditioned.hits == hits + 1
     state.conditioned.clear()
-    state.objects[0].temp_outputs["non_cond_frame_outputs"].clear()
+    state.objects[0].pending.tracked.clear()
     _, _, fresh = predictor.add_new_points_or_box(state, 5, 1, points=[[60, 40]], labels=[1])
     assert torch.equal(cached, fresh)
 
@@ -224,8 +224,8 @@ def test_bounded_memory_keeps_masks_and_drops_old_memories(predictor, data_dir):
                                  predictor.propagate_in_video(state, max_frame_num_to_track=12)])
     for full, bounded in zip(runs[False][1], runs[True][1]):
         assert torch.equal(full, bounded)
-    outputs = runs[True][0].objects[0].outputs["non_cond_frame_outputs"]
-    kept = [t for t, out in outputs.items() if out["maskmem_features"] is not None]
+    outputs = runs[True][0].objects[0].outputs.tracked
+    kept = [t for t, out in outputs.items() if out.memory is not None]
     assert kept == list(range(4, 13)), kept
     # a compacted frame still answers clicks and reports its mask
     state = runs[True][0]
