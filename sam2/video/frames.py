@@ -100,8 +100,10 @@ class VideoFrames:
         return self.model_input(index, "cpu")[0]
 
     def uint8(self, index: int) -> np.ndarray:
-        """(S, S, 3) uint8 frame ``index`` (read-only: it is the cached frame)."""
-        return self._get(index).numpy()
+        """(S, S, 3) uint8 frame ``index`` (a read-only view of the cached frame)."""
+        view = self._get(index).numpy()
+        view.flags.writeable = False
+        return view
 
     def _get(self, index: int) -> torch.Tensor:
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
