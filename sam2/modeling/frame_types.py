@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 
 
 @dataclass
@@ -65,12 +66,21 @@ class MaskPrediction:
     """
 
     multimask_logits: torch.Tensor
-    multimask_high_res: torch.Tensor
     ious: torch.Tensor
     mask_logits: torch.Tensor
     high_res_masks: torch.Tensor
     obj_ptr: torch.Tensor
     object_score_logits: torch.Tensor
+    multimask_high_res_given: Optional[torch.Tensor] = None
+
+    @property
+    def multimask_high_res(self) -> torch.Tensor:
+        """Every candidate upsampled to (S, S): computed when asked (tracking never needs it)."""
+        if self.multimask_high_res_given is None:
+            self.multimask_high_res_given = F.interpolate(
+                self.multimask_logits, size=self.high_res_masks.shape[-2:], mode="bilinear", align_corners=False
+            )
+        return self.multimask_high_res_given
 
 
 @dataclass

@@ -426,28 +426,26 @@ class SAM2Base(torch.nn.Module):
             low_res_multimasks = torch.where(appearing[:, None, None], low_res_multimasks, NO_OBJ_SCORE)
 
         low_res_multimasks = low_res_multimasks.float()
-        high_res_multimasks = F.interpolate(
-            low_res_multimasks, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False
-        )
-
         token = sam_tokens[:, 0]
         if multimask_output:
             best = torch.argmax(ious, dim=-1)
             rows = torch.arange(batch, device=device)
             low_res_masks = low_res_multimasks[rows, best].unsqueeze(1)
-            high_res_masks = high_res_multimasks[rows, best].unsqueeze(1)
             if sam_tokens.size(1) > 1:
                 token = sam_tokens[rows, best]
         else:
-            low_res_masks, high_res_masks = low_res_multimasks, high_res_multimasks
+            low_res_masks = low_res_multimasks
+        # Only the chosen mask is upsampled here (each mask upsamples on its own, so this
+        # equals picking from upsampled candidates); the candidates are upsampled on demand.
+        high_res_masks = F.interpolate(
+            low_res_masks, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False
+        )
 
         obj_ptr = self.obj_ptr_proj(token)
         if self.pred_obj_scores:
             weight = object_score_logits.sigmoid() if self.soft_no_obj_ptr else appearing.float()
             obj_ptr = self._mix_in_no_obj_ptr(obj_ptr, weight)
-        return MaskPrediction(
-            low_res_multimasks, high_res_multimasks, ious, low_res_masks, high_res_masks, obj_ptr, object_score_logits
-        )
+        return MaskPrediction(low_res_multimasks, ious, low_res_masks, high_res_masks, obj_ptr, object_score_logits)
 
     def mask_as_prediction(
         self,
@@ -479,8 +477,8 @@ class SAM2Base(torch.nn.Module):
         appearing = torch.any(mask.flatten(1) > 0.0, dim=1)[:, None].float()
         object_score_logits = MASK_AS_OUTPUT_SCALE * appearing + MASK_AS_OUTPUT_BIAS
         obj_ptr = self._mix_in_no_obj_ptr(obj_ptr, appearing)
-        return MaskPrediction(low_res_masks, high_res_masks, ious, low_res_masks, high_res_masks, obj_ptr,
-                              object_score_logits)
+        return MaskPrediction(low_res_masks, ious, low_res_masks, high_res_masks, obj_ptr, object_score_logits,
+                              multimask_high_res_given=high_res_masks)
 
     def use_multimask(self, is_init_cond_frame: bool, point_inputs: Optional[dict]) -> bool:
         """Three candidate masks only for the first click(s) of a conditioning frame."""

@@ -27,15 +27,18 @@ import torch.nn.functional as F
 HOLE_FILL_VALUE = 0.1
 
 
-def _neighbour_extremes(labels: torch.Tensor, background: torch.Tensor, big: float):
-    """Smallest and largest label among each pixel's 3x3 background neighbourhood.
+def _neighbour_smallest(labels: torch.Tensor, background: torch.Tensor, big: float) -> torch.Tensor:
+    """Smallest label among each pixel's 3x3 background neighbourhood.
 
-    labels, background: (N, 1, H, W); non-background pixels count as +big for the minimum
-    and -big for the maximum (so they never win). Max pooling pads with -inf at the border.
+    labels, background: (N, 1, H, W); non-background pixels count as +big (they never win).
+    Max pooling pads with -inf at the border.
     """
-    smallest = -F.max_pool2d(torch.where(background, -labels, -big), 3, stride=1, padding=1)
-    largest = F.max_pool2d(torch.where(background, labels, -big), 3, stride=1, padding=1)
-    return smallest, largest
+    return -F.max_pool2d(torch.where(background, -labels, -big), 3, stride=1, padding=1)
+
+
+def _neighbour_largest(labels: torch.Tensor, background: torch.Tensor, big: float) -> torch.Tensor:
+    """Largest label among each pixel's 3x3 background neighbourhood (non-background: -big)."""
+    return F.max_pool2d(torch.where(background, labels, -big), 3, stride=1, padding=1)
 
 
 def small_hole_mask(background: torch.Tensor, max_area: int) -> torch.Tensor:
@@ -48,9 +51,9 @@ def small_hole_mask(background: torch.Tensor, max_area: int) -> torch.Tensor:
     index = torch.arange(pixels, device=background.device, dtype=dtype).view(1, 1, h, w)
     labels = torch.where(background, index, big)
     for _ in range(max_area - 1):
-        smallest, _ = _neighbour_extremes(labels, background, big)
-        labels = torch.where(background, smallest, big)
-    smallest, largest = _neighbour_extremes(labels, background, big)
+        labels = torch.where(background, _neighbour_smallest(labels, background, big), big)
+    smallest = _neighbour_smallest(labels, background, big)
+    largest = _neighbour_largest(labels, background, big)
     leaking = background & ((smallest != labels) | (largest != labels))
 
     # Non-background pixels go to a spare slot (index `pixels`) that nothing reads.
