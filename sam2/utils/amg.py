@@ -7,7 +7,7 @@ re-exported here.
 
 import math
 from itertools import product
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -254,3 +254,37 @@ class MaskData:
             if isinstance(value, torch.Tensor):
                 self._stats[key] = value.detach().float().cpu().numpy() if value.dtype == torch.bfloat16 \
                     else value.detach().cpu().numpy()
+
+
+# ----------------------------------------------------------------------------- beyond the reference
+def assign_non_overlapping(
+    masks: Sequence[np.ndarray], scores: Sequence[float], min_area: int = 1, max_count: Optional[int] = None
+) -> List[Tuple[int, np.ndarray]]:
+    """Turn overlapping masks into disjoint objects, score first.
+
+    Masks are visited by decreasing score (equal scores: earlier first); each keeps only the
+    pixels no better-scored kept mask has taken, and is kept if at least ``min_area`` pixels
+    remain. Stops after ``max_count`` kept masks. Returns (input index, trimmed (H, W) bool
+    mask) in visiting order.
+    """
+    if len(masks) != len(scores):
+        raise ValueError(f"{len(masks)} masks but {len(scores)} scores")
+    if max_count is not None and max_count <= 0:
+        return []
+    order = sorted(range(len(masks)), key=lambda i: -float(scores[i]))
+    taken: Optional[np.ndarray] = None
+    kept: List[Tuple[int, np.ndarray]] = []
+    for i in order:
+        mask = np.asarray(masks[i], dtype=bool)
+        if taken is None:
+            taken = np.zeros(mask.shape, dtype=bool)
+        if mask.shape != taken.shape:
+            raise ValueError(f"mask {i} has shape {mask.shape}, the first has {taken.shape}")
+        own = mask & ~taken
+        if int(own.sum()) < max(1, min_area):
+            continue
+        taken |= own
+        kept.append((i, own))
+        if max_count is not None and len(kept) >= max_count:
+            break
+    return kept

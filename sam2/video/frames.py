@@ -63,6 +63,11 @@ class JpegFolderSource:
         with Image.open(self.paths[index]) as im:
             return resize_frame(im, self.image_size)
 
+    def read_original(self, index: int) -> np.ndarray:
+        """(H, W, 3) uint8 RGB frame at the video's own size."""
+        with Image.open(self.paths[index]) as im:
+            return np.array(im.convert("RGB"))
+
     def close(self) -> None:
         pass
 
@@ -154,9 +159,13 @@ class VideoFileSource:
         return rgb
 
     def read(self, index: int) -> np.ndarray:
+        return resize_frame(Image.fromarray(self.read_original(index)), self.image_size)
+
+    def read_original(self, index: int) -> np.ndarray:
+        """(H, W, 3) uint8 RGB frame at the video's own size (rotation applied)."""
         frame = self._decode_until(index) if index == self._next_index else self._decode_at(index)
         self._next_index = index + 1
-        return resize_frame(Image.fromarray(self._to_array(frame)), self.image_size)
+        return self._to_array(frame)
 
     def close(self) -> None:
         self._container.close()
@@ -274,6 +283,16 @@ class VideoFrames:
         # Same arithmetic as the official loader: /255 in float64, normalise in float32.
         pixels = torch.from_numpy(self.uint8(index)).permute(2, 0, 1).to(torch.float64) / 255.0
         return (pixels.to(torch.float32) - self._mean) / self._std
+
+    def original(self, index: int) -> np.ndarray:
+        """(H, W, 3) uint8 frame ``index`` at the video's own size (not cached; not for streams)."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"frame index {index} is out of range: the video has {len(self)} frames (0..{len(self) - 1})")
+        read_original = getattr(self.source, "read_original", None)
+        if read_original is None:
+            raise VideoLoadError("this frame source keeps only model-size frames (a stream); no original frames")
+        with self._lock:
+            return read_original(index)
 
     def prefetch(self, indices: Iterable[int]) -> None:
         """Decode ``indices`` (a few upcoming frames) in the background."""
