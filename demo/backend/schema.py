@@ -18,6 +18,11 @@ from strawberry.types import Info
 from .errors import BadInput, DemoError
 from .inference import FrameMasks
 from .library import VideoRecord
+from .segment_everything_schema import (
+    cancel_segment_everything,
+    segment_everything,
+    segment_everything_progress,
+)
 from .service import DemoService
 
 log = logging.getLogger(__name__)
@@ -236,6 +241,8 @@ class Query:
             max_propagations=limits.max_propagations,
         )
 
+    segment_everything_progress = strawberry.field(resolver=segment_everything_progress)
+
 
 @strawberry.type
 class Mutation:
@@ -308,6 +315,9 @@ class Mutation:
         self, info: Info, input: CancelPropagateInVideoInput
     ) -> CancelPropagateInVideo:
         return CancelPropagateInVideo(success=_service(info).cancel_propagation(input.session_id))
+
+    segment_everything = strawberry.mutation(resolver=segment_everything)
+    cancel_segment_everything = strawberry.mutation(resolver=cancel_segment_everything)
 
 
 class DemoSchema(strawberry.Schema):

@@ -20,6 +20,7 @@ from . import rle
 from .errors import BadInput, Busy, DemoError, LimitExceeded
 from .inference import FrameMasks, Segmenter
 from .library import VideoLibrary, VideoRecord
+from .segment_everything import SegmentEverything
 from .sessions import Session, SessionStore
 from .settings import Settings
 
@@ -39,6 +40,7 @@ class DemoService:
         self._propagation_slots = threading.BoundedSemaphore(self.limits.max_propagations)
         self._active = 0
         self._active_lock = threading.Lock()
+        self.everything = SegmentEverything(self)  # segmentEverything proposals (segment_everything.py)
 
     # -- videos --------------------------------------------------------------------------
 
