@@ -4,8 +4,12 @@ The automatic mask generator (`sam2.automatic_mask_generator`) runs on the frame
 own size. Its masks usually overlap (a person, their coat, the coat's pocket); proposals must
 not, so they are assigned **score first**: by decreasing predicted IoU, each mask keeps only
 the pixels no better-scored proposal has taken, and is dropped when fewer than `min_area`
-pixels remain (`sam2.utils.amg.assign_non_overlapping`). At most `MAX_OBJECTS` minus the
-objects the session already tracks are proposed (and at most `max_objects`, if given).
+pixels remain (`sam2.utils.amg.assign_non_overlapping`). A proposal must also survive the
+tracker's resolution: a mask prompt is resized to the model's input and kept as logits at a
+quarter of it (256 x 256 for the official models), where a thin sliver can vanish; such a
+proposal would be an object with an empty mask from the start, so it is not proposed.
+At most `MAX_OBJECTS` minus the objects the session already tracks are proposed (and at most
+`max_objects`, if given).
 Keeping a proposal is the existing `addMask` mutation with the proposal's mask.
 
 Compute: the generator shares the server's model and its compute gate. It holds one gate
@@ -30,6 +34,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from . import rle
 from .compute_gate import BACKGROUND
@@ -159,7 +164,7 @@ class SegmentEverything:
                 self._running.pop(session.id, None)
         if session.ended is not None:
             raise SessionExpired(f"Session expired: {session.ended}. Start a new session.")
-        proposals = self._assign(session, records, params)
+        proposals = self._assign(session, records, params, self.service.segmenter.predictor.image_size)
         seconds = time.monotonic() - started
         log.info("segment everything in session %s…: %d candidates, %d proposals in %.1f s",
                  session.id[:6], len(records), len(proposals), seconds)
@@ -238,13 +243,17 @@ class SegmentEverything:
             gate.release()
 
     @staticmethod
-    def _assign(s: Session, records: list[dict], p: EverythingParams) -> list[Proposal]:
+    def _assign(s: Session, records: list[dict], p: EverythingParams, model_side: int) -> list[Proposal]:
         from sam2.utils.amg import assign_non_overlapping
 
         kept = assign_non_overlapping([r["segmentation"] for r in records], [r["predicted_iou"] for r in records],
-                                      min_area=p.min_area, max_count=p.max_objects)
+                                      min_area=p.min_area)
         proposals = []
         for index, mask in kept:
+            if len(proposals) >= p.max_objects:
+                break
+            if not survives_tracking(mask, model_side):
+                continue
             rec = records[index]
             ys, xs = np.nonzero(mask)
             x, y = rec["point_coords"][0]
@@ -257,3 +266,21 @@ class SegmentEverything:
                 point=[min(max(x / s.width, 0.0), 1.0), min(max(y / s.height, 0.0), 1.0)],
             ))
         return proposals
+
+
+def survives_tracking(mask: np.ndarray, model_side: int) -> bool:
+    """Whether a (H, W) mask given as a prompt keeps any pixel in the tracker's mask logits.
+
+    Mirrors the video predictor: the prompt is resized to the model's S x S input
+    (antialiased bilinear, >= 0.5), the mask-as-output path keeps it as logits on an
+    S/4 x S/4 grid (antialiased bilinear of +-10), and the answer is those logits resized
+    back to the video (bilinear), positive where the object is.
+    """
+    with torch.no_grad():
+        full = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None, None]
+        at_input = F.interpolate(full, (model_side, model_side), mode="bilinear", align_corners=False,
+                                 antialias=True) >= 0.5
+        logits = F.interpolate(at_input.float() * 20.0 - 10.0, (model_side // 4, model_side // 4), mode="bilinear",
+                               align_corners=False, antialias=True)
+        at_video = F.interpolate(logits, tuple(mask.shape), mode="bilinear", align_corners=False)
+        return bool((at_video > 0).any())
