@@ -5,6 +5,7 @@ import { ExportPanel } from '../components/ExportPanel';
 import { Header, HelpOverlay, NoticeBar, RandomWeightsBanner } from '../components/Chrome';
 import { ObjectList } from '../components/ObjectList';
 import { PromptToolbar } from '../components/PromptToolbar';
+import { SegmentEverythingPanel } from '../components/SegmentEverythingPanel';
 import { TrackingPanel } from '../components/TrackingPanel';
 import { Transport } from '../components/Transport';
 import { VideoLibrary } from '../components/VideoLibrary';
@@ -38,6 +39,7 @@ export function App() {
         </section>
         <aside className="right">
           <ObjectList />
+          <SegmentEverythingPanel />
           <TrackingPanel />
           <EffectsPanel />
           {/* keyed by video: export messages belong to the video they were made for */}

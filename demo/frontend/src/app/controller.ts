@@ -7,13 +7,16 @@
 import { apiBaseUrl } from '../api/config';
 import { ApiError, GraphQLClient } from '../api/graphql';
 import * as ops from '../api/operations';
+import { addMask } from '../api/segmentEverything';
 import { streamPropagation } from '../api/propagate';
 import { DEFAULT_LIMITS, type RleMaskListOnFrame, type ServerInfo, type Video } from '../api/types';
 import { uploadVideo } from '../api/upload';
 import type { EffectName } from '../render/effects';
+import type { RleMask } from '../render/rle';
 import { clampFrame } from '../render/frameTime';
 import { checkUploadFile } from '../state/uploadCheck';
 import { probeVideoDuration } from './mediaProbe';
+import { SegmentEverythingStore } from './segmentEverything';
 import { MaskStore } from '../state/masks';
 import * as objectsState from '../state/objects';
 import * as promptsState from '../state/prompts';
@@ -103,9 +106,14 @@ export class DemoController {
   private seekNonce = 0;
   private player: PlayerHandle | null = null;
   private lastFollowAt = 0;
+  /** Frames where an object was given a whole mask (kept "segment everything" proposals). */
+  private readonly maskPrompts = new Map<number, Set<number>>();
+  /** "Segment everything" proposals on the current frame (app/segmentEverything.ts). */
+  readonly everything: SegmentEverythingStore;
 
   constructor(baseUrl: string = apiBaseUrl()) {
     this.client = new GraphQLClient(baseUrl);
+    this.everything = new SegmentEverythingStore(this); // after the fields it subscribes through
   }
 
   // ---- store plumbing (for useSyncExternalStore) ----
@@ -174,6 +182,7 @@ export class DemoController {
     const old = this.state.sessionId;
     if (old) ops.closeSession(this.client, old).catch(() => undefined);
     this.masks.clear();
+    this.maskPrompts.clear();
     this.set({
       video,
       sessionId: null,
@@ -404,7 +413,8 @@ export class DemoController {
       return;
     }
     const sessionId = this.state.sessionId;
-    const hadPrompts = promptsState.promptedObjects(this.state.prompts).includes(id);
+    const hadPrompts = this.trackedObjectIds().includes(id);
+    this.maskPrompts.delete(id);
     this.set({
       prompts: promptsState.forgetObject(this.state.prompts, id),
       objects: keep ? this.state.objects : objectsState.removeObject(this.state.objects, id),
@@ -430,6 +440,48 @@ export class DemoController {
     return this.dropObject(id, false);
   }
 
+  /** Objects the server knows: prompted by clicks, a box or a mask. */
+  trackedObjectIds(): number[] {
+    return [...new Set([...promptsState.promptedObjects(this.state.prompts), ...this.maskPrompts.keys()])];
+  }
+
+  /**
+   * New objects, each prompted by a whole mask on `frame` (kept "segment
+   * everything" proposals). Objects without prompts (the empty one a video
+   * starts with) are used first. Returns how many were added.
+   */
+  async addMaskObjects(frame: number, masks: readonly RleMask[]): Promise<number> {
+    if (!this.canPrompt()) return 0;
+    const sessionId = this.state.sessionId as string;
+    await this.promptQueue;
+    let added = 0;
+    for (const mask of masks) {
+      const tracked = this.trackedObjectIds();
+      let id = this.state.objects.objects.find((o) => !tracked.includes(o.id))?.id;
+      if (id === undefined) {
+        try {
+          const objects = objectsState.addObject(this.state.objects, this.limits.maxObjects);
+          this.set({ objects });
+          id = objects.selectedId as number;
+        } catch (err) {
+          this.fail(err, 'Cannot add an object');
+          break;
+        }
+      }
+      try {
+        const result = await addMask(this.client, sessionId, frame, id, mask);
+        if (this.state.sessionId !== sessionId) break;
+        this.maskPrompts.set(id, new Set([...(this.maskPrompts.get(id) ?? []), frame]));
+        this.applyFrameMasks(result);
+        added++;
+      } catch (err) {
+        this.fail(err, 'The server could not add the object');
+        break;
+      }
+    }
+    return added;
+  }
+
   // ---- tracking ----
 
   async track(): Promise<void> {
@@ -439,7 +491,8 @@ export class DemoController {
       this.notify('Pick a video first.', 'error');
       return;
     }
-    const frames = promptsState.promptedFrames(this.state.prompts);
+    const frames = [...promptsState.promptedFrames(this.state.prompts), ...[...this.maskPrompts.values()].flatMap((f) => [...f])]
+      .sort((a, b) => a - b);
     if (frames.length === 0) {
       this.notify('Click an object first: tracking needs at least one prompt.');
       return;

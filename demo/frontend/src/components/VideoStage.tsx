@@ -6,6 +6,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { resolveApiUrl } from '../api/config';
 import { useController, useDemoState } from '../app/useController';
+import { proposalMasksOnFrame, useEverythingState } from '../app/segmentEverything';
 import { MaskLayerCache, renderFrame, type MaskToDraw } from '../render/effects';
 import { frameForTime, timeForFrame } from '../render/frameTime';
 import { getPrompt, type PromptBox } from '../state/prompts';
@@ -112,7 +113,8 @@ export function VideoStage() {
     if (!ctx) return;
     const s = latest.current;
     const frame = shownFrame.current;
-    renderFrame(ctx, el, masksOnFrame(c, s, frame), s.effect, cacheRef.current, canvas.width, canvas.height);
+    const masks = [...masksOnFrame(c, s, frame), ...proposalMasksOnFrame(c, frame)];
+    renderFrame(ctx, el, masks, s.effect, cacheRef.current, canvas.width, canvas.height);
     drawPrompts(ctx, s, frame, canvas.width, canvas.height, rubberRef.current);
   }, [c]);
 
@@ -123,9 +125,10 @@ export function VideoStage() {
   });
   // Redraw when what is drawn changes (frame changes draw themselves).
   const { maskVersion, effect, objects, prompts } = st;
+  const proposals = useEverythingState();
   useEffect(() => {
     draw();
-  }, [maskVersion, effect, objects, prompts, rubber, draw]);
+  }, [maskVersion, effect, objects, prompts, rubber, proposals, draw]);
 
   const showFrame = useCallback(
     (frame: number) => {
