@@ -217,6 +217,8 @@ class SAM2AutomaticMaskGenerator:
         keep = batched_nms(data["boxes"].float(), data["iou_preds"],
                            torch.zeros(len(data), dtype=torch.int64), self.box_nms_thresh)
         data.filter(keep)
+        data["rles"] = self._encode_masks(data["low_res"], crop_hw, crop_box, orig_hw)
+        del data["low_res"]
         data["boxes"] = uncrop_boxes_xyxy(data["boxes"], crop_box)
         data["points"] = uncrop_points(data["points"], crop_box)
         data["crop_boxes"] = torch.tensor([crop_box] * len(data), dtype=torch.int64).reshape(-1, 4)
@@ -224,7 +226,12 @@ class SAM2AutomaticMaskGenerator:
 
     def _process_batch(self, points: np.ndarray, crop_hw: Tuple[int, int], crop_box: List[int],
                        orig_hw: Tuple[int, int]) -> MaskData:
-        """Candidates of one batch of prompts (crop pixels): filtered, boxed (crop pixels), as RLEs."""
+        """Candidates of one batch of prompts (crop pixels): filtered and boxed (crop pixels).
+
+        Their low-res logits are kept rather than full-size masks: only the masks that survive
+        NMS are upsampled again and run-length encoded (:meth:`_encode_masks`; the upsampling
+        is deterministic, so the masks are the same).
+        """
         device = self.predictor.device
         transforms = self.predictor._transforms
         pts = torch.as_tensor(points, dtype=torch.float32, device=device)
@@ -245,16 +252,24 @@ class SAM2AutomaticMaskGenerator:
         stability = calculate_stability_score(masks, self.mask_threshold, self.stability_score_offset)
         if self.stability_score_thresh > 0:
             keep = stability >= self.stability_score_thresh
-            masks, ious, pts, stability = masks[keep], ious[keep], pts[keep], stability[keep]
-        binary = masks > self.mask_threshold
+            masks, low_res, ious, pts, stability = masks[keep], low_res[keep], ious[keep], pts[keep], stability[keep]
+        boxes = batched_mask_to_box(masks > self.mask_threshold)
         del masks
-        boxes = batched_mask_to_box(binary)
         inside = ~is_box_near_crop_edge(boxes, crop_box, [0, 0, orig_hw[1], orig_hw[0]])
         if not bool(inside.all()):
-            binary, boxes, ious, pts, stability = (t[inside] for t in (binary, boxes, ious, pts, stability))
-        rles = masks_to_rle(uncrop_masks(binary, crop_box, orig_hw[0], orig_hw[1]))
-        return MaskData(rles=rles, boxes=boxes.cpu(), iou_preds=ious.float().cpu(), points=pts.cpu(),
+            low_res, boxes, ious, pts, stability = (t[inside] for t in (low_res, boxes, ious, pts, stability))
+        return MaskData(low_res=low_res, boxes=boxes.cpu(), iou_preds=ious.float().cpu(), points=pts.cpu(),
                         stability_score=stability.float().cpu())
+
+    def _encode_masks(self, low_res: torch.Tensor, crop_hw: Tuple[int, int], crop_box: List[int],
+                      orig_hw: Tuple[int, int]) -> List[dict]:
+        """Low-res logits of a crop's kept candidates -> uncompressed RLEs of the full-image masks."""
+        rles: List[dict] = []
+        for start in range(0, len(low_res), self.points_per_batch):
+            part = low_res[start:start + self.points_per_batch, None]
+            binary = self.predictor._transforms.postprocess_masks(part, crop_hw)[:, 0] > self.mask_threshold
+            rles += masks_to_rle(uncrop_masks(binary, crop_box, orig_hw[0], orig_hw[1]))
+        return rles
 
     def _refine_with_m2m(self, in_points: torch.Tensor, low_res: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """One more single-mask pass per candidate with its own low-res logits as mask prompt."""
