@@ -133,3 +133,15 @@ def test_progress_busy_and_cancel(client):
     # The session still works after a cancel.
     assert run(client, sid, pointsPerSide=2)["cancelled"] is False
     client.close_session(sid)
+
+
+def test_slivers_the_tracker_cannot_hold_are_not_proposed():
+    from demo.backend.segment_everything import survives_tracking
+
+    sliver = np.zeros((360, 640), dtype=bool)
+    sliver[100, 50:600] = True  # one pixel high: gone at 64 x 64 (micro: 256 / 4)
+    square = np.zeros((360, 640), dtype=bool)
+    square[100:160, 200:280] = True
+    assert not survives_tracking(sliver, 256)
+    assert survives_tracking(square, 256)
+    assert survives_tracking(sliver | square, 256)

@@ -7,6 +7,7 @@ from pycocotools import mask as coco_mask
 from scipy import ndimage
 
 from sam2.utils.amg import (
+    assign_non_overlapping,
     batched_mask_to_box,
     batched_nms,
     build_all_layer_point_grids,
@@ -221,3 +222,19 @@ def test_mask_boxes_stability_and_edges():
     assert near.tolist() == [True, False]  # x0 = 100 is the crop's left edge, inside the image
     padded = uncrop_masks(torch.ones(1, 2, 3, dtype=torch.bool), [1, 2, 4, 4], 5, 6)
     assert padded.shape == (1, 5, 6) and padded.sum() == 6 and padded[0, 2:4, 1:4].all()
+
+
+def test_assign_non_overlapping_is_score_first():
+    a = np.zeros((4, 6), dtype=bool)
+    a[:, :4] = True  # 16 px
+    b = np.zeros((4, 6), dtype=bool)
+    b[:, 2:] = True  # 16 px, 8 shared with a
+    c = np.zeros((4, 6), dtype=bool)
+    c[0, 0] = True  # inside a
+    kept = assign_non_overlapping([a, b, c], [0.5, 0.9, 0.1], min_area=2)
+    assert [i for i, _ in kept] == [1, 0]  # b first (best score); c has nothing left
+    assert (kept[0][1] == b).all() and kept[1][1].sum() == 8 and not (kept[0][1] & kept[1][1]).any()
+    assert [i for i, _ in assign_non_overlapping([a, b], [0.5, 0.9], min_area=9)] == [1]
+    assert len(assign_non_overlapping([a, b, c], [0.5, 0.9, 0.1], max_count=1)) == 1
+    with pytest.raises(ValueError, match="scores"):
+        assign_non_overlapping([a], [0.5, 0.1])
