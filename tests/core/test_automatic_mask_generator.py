@@ -186,3 +186,20 @@ def test_bad_images(model, bad, error, match):
     gen = SAM2AutomaticMaskGenerator(model, **LOOSE)
     with pytest.raises(error, match=match):
         gen.generate(bad)
+
+
+def test_from_pretrained_splits_generator_and_builder_arguments(monkeypatch):
+    import sam2.build_sam as build_sam
+
+    seen = {}
+
+    def fake_build_sam2_hf(model_id, **kwargs):  # stands in for the download only
+        seen.update(model_id=model_id, **kwargs)
+        torch.manual_seed(0)
+        return build_sam2(MICRO_CONFIG, device=kwargs["device"])
+
+    monkeypatch.setattr(build_sam, "build_sam2_hf", fake_build_sam2_hf)
+    gen = SAM2AutomaticMaskGenerator.from_pretrained("facebook/sam2.1-hiera-tiny", device="cpu",
+                                                     points_per_side=4, output_mode="coco_rle")
+    assert seen == {"model_id": "facebook/sam2.1-hiera-tiny", "device": "cpu"}
+    assert gen.output_mode == "coco_rle" and len(gen.point_grids[0]) == 16

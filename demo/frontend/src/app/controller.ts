@@ -440,6 +440,12 @@ export class DemoController {
     return this.dropObject(id, false);
   }
 
+  /** Frames holding prompts of an object: clicks, a box or a whole mask. */
+  promptFramesOf(id: number): number[] {
+    const frames = new Set([...promptsState.promptedFrames(this.state.prompts, id), ...(this.maskPrompts.get(id) ?? [])]);
+    return [...frames].sort((a, b) => a - b);
+  }
+
   /** Objects the server knows: prompted by clicks, a box or a mask. */
   trackedObjectIds(): number[] {
     return [...new Set([...promptsState.promptedObjects(this.state.prompts), ...this.maskPrompts.keys()])];

@@ -2,7 +2,6 @@
 import { useState } from 'react';
 import { useController, useDemoState } from '../app/useController';
 import type { TrackedObject } from '../state/objects';
-import { promptedFrames } from '../state/prompts';
 
 function NameField({ object, onCommit }: { object: TrackedObject; onCommit: (name: string) => void }) {
   const [draft, setDraft] = useState<string | null>(null);
@@ -39,7 +38,7 @@ export function ObjectList() {
       </h2>
       <ul className="object-list">
         {objects.map((o) => {
-          const frames = promptedFrames(st.prompts, o.id);
+          const frames = c.promptFramesOf(o.id);
           const selected = o.id === selectedId;
           return (
             <li key={o.id} aria-label={`Object ${o.id}`} className={selected ? 'object selected' : 'object'} onClick={() => c.selectObject(o.id)}>
