@@ -99,6 +99,14 @@ def track(predictor, state, frame: int):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    try:
+        return run(args)
+    except (ValueError, TypeError, OSError) as exc:  # bad video, arguments out of range, unwritable --out
+        print(f"track_everything: {exc}", file=sys.stderr)
+        return 2
+
+
+def run(args) -> int:
     t0 = time.perf_counter()
     predictor = build(args)
     state = predictor.init_state(args.video)

@@ -50,3 +50,11 @@ def test_track_everything_writes_pngs_and_coco_json(tmp_path):
             if i == 4:
                 prompt += png == 255
     assert prompt.max() == 1  # objects on the prompted frame do not overlap
+
+
+def test_track_everything_bad_input_is_a_clear_error(tmp_path):
+    cmd = [sys.executable, str(REPO_ROOT / "tools" / "track_everything.py"), str(tmp_path / "missing.mp4"),
+           "--out", str(tmp_path / "out"), "--config", "micro"]
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    run = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 2 and "does not exist" in run.stderr and "Traceback" not in run.stderr
