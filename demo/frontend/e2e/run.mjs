@@ -23,7 +23,7 @@ import {
 // 640x360, 25 fps, 60 frames (the bunny clip with an AAC track the server drops).
 const CLIP = { from: 'uploads/with_audio_aac_640x360.mp4', as: 'bunny_short_640x360.mp4' };
 const OTHER = { from: 'uploads/one_frame_640x360.mp4', as: 'a_single_frame_640x360.mp4' };
-const HD = { from: 'gallery/bunny_1280x720_25fps.mp4', as: 'bunny_1280x720_25fps.mp4' };
+const HD = { from: 'gallery/bunny_1280x720_25fps.mp4', as: 'bunny_hd_1280x720_25fps.mp4' };
 const W = 640;
 const H = 360;
 const FRAMES = 60;
@@ -128,15 +128,15 @@ try {
       assert((await page.getByRole('button', { name, exact: true }).count()) === 1, `no single "${name}" button`);
     }
     assert((await page.getByLabel('Object 1', { exact: true }).count()) === 1, 'no "Object 1" row');
-    assert((await page.getByRole('listitem').filter({ hasText: 'bunny_short' }).count()) === 1, 'gallery lacks the clip');
+    assert((await page.getByRole('listitem').filter({ hasText: 'Bunny short' }).count()) === 1, 'gallery lacks the clip');
     await shot('01-opened');
   });
 
   await runner.test('pick a gallery video', async () => {
-    await page.getByRole('button', { name: /a_single_frame/ }).click();
+    await page.getByRole('button', { name: /^A single frame/ }).click();
     await page.getByRole('button', { name: 'Track objects', exact: true }).and(page.locator(':enabled')).waitFor();
-    await page.getByRole('button', { name: /bunny_short/ }).click();
-    await page.waitForFunction(() => document.querySelector('.video-card.current')?.textContent?.includes('bunny_short'));
+    await page.getByRole('button', { name: /^Bunny short/ }).click();
+    await page.waitForFunction(() => document.querySelector('.video-card.current')?.textContent?.includes('Bunny short'));
     await page.getByRole('button', { name: 'Track objects', exact: true }).and(page.locator(':enabled')).waitFor({ timeout: 30_000 });
     await page.waitForFunction(() => document.querySelector('video')?.readyState >= 2);
     const size = await canvas.evaluate((c) => [c.width, c.height]);
@@ -445,7 +445,7 @@ try {
   }, { independent: true });
 
   await runner.test('a 1280x720 clip: track it and play it back with masks at a usable rate', async () => {
-    await page.getByRole('button', { name: /bunny_1280x720/ }).click();
+    await page.getByRole('button', { name: /^Bunny hd/ }).click();
     await page.getByRole('button', { name: 'Track objects', exact: true }).and(page.locator(':enabled')).waitFor({ timeout: 60_000 });
     await page.waitForFunction(() => document.querySelector('video')?.readyState >= 2);
     const p = await at(0.5, 0.5);
