@@ -9,6 +9,7 @@
 //   npm run e2e            (runs e2e/run.mjs, e2e/trust.mjs, then this file)
 //   node e2e/segment_everything.mjs   (this file alone)
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { unzipSync } from 'fflate';
@@ -82,14 +83,17 @@ let kept = 0;
 try {
   await runner.test('open the clip', async () => {
     await page.goto(backend.url);
-    await page.getByRole('button', { name: 'Segment everything', exact: true }).and(page.locator(':enabled')).waitFor({ timeout: 60_000 });
+    // The panel is a disclosure, closed until opened.
+    assert(!(await page.getByRole('button', { name: 'Segment this frame', exact: true }).isVisible()), 'the panel is open from the start');
+    await page.locator('details.everything > summary').click();
+    await page.getByRole('button', { name: 'Segment this frame', exact: true }).and(page.locator(':enabled')).waitFor({ timeout: 60_000 });
     await page.waitForFunction(() => document.querySelector('video')?.readyState >= 2);
     await goToFrame(FRAME);
   });
 
   await runner.test('a cancelled run leaves no proposals', async () => {
     await page.getByLabel('Density', { exact: true }).selectOption('32');
-    await page.getByRole('button', { name: 'Segment everything', exact: true }).click();
+    await page.getByRole('button', { name: 'Segment this frame', exact: true }).click();
     await page.getByRole('progressbar', { name: 'Segment everything progress' }).waitFor();
     // The server reports batches once it runs.
     await page.waitForFunction(
@@ -103,7 +107,7 @@ try {
   await runner.test('segment everything: proposals listed best first and drawn on the frame', async () => {
     await page.getByLabel('Density', { exact: true }).selectOption('8');
     await snapshot(page);
-    await page.getByRole('button', { name: 'Segment everything', exact: true }).click();
+    await page.getByRole('button', { name: 'Segment this frame', exact: true }).click();
     await proposals().first().waitFor({ timeout: 120_000 });
     await page.waitForTimeout(300);
     await shot('01-proposals');
@@ -114,6 +118,14 @@ try {
     assert(scores.every((s, i) => i === 0 || scores[i - 1] >= s), 'proposals are not sorted by score');
     const drawn = await page.evaluate(countChanged, { region: [0, 0, W, H], reference: 'snapshot' });
     assert(drawn > 1000, `only ${drawn} pixels changed: proposals are not drawn`);
+    // The open panel with its proposals passes an axe audit (evaluated over the DevTools
+    // protocol: the page's Content-Security-Policy refuses injected inline scripts).
+    await page.evaluate(fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'));
+    const violations = await page.evaluate(async () => {
+      const r = await window.axe.run(document.querySelector('details.everything'), { resultTypes: ['violations'] });
+      return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help}`);
+    });
+    assert(violations.length === 0, `axe: ${violations.join('; ')}`);
   });
 
   await runner.test('keep one, undo it (mask gone too); drop one, drop all', async () => {
@@ -138,7 +150,7 @@ try {
   });
 
   await runner.test('segment again, keep all: they become objects', async () => {
-    await page.getByRole('button', { name: 'Segment everything', exact: true }).click();
+    await page.getByRole('button', { name: 'Segment this frame', exact: true }).click();
     await proposals().first().waitFor({ timeout: 120_000 });
     kept = await proposals().count();
     assert(kept >= 2, `only ${kept} proposals`);

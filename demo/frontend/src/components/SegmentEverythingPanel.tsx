@@ -3,6 +3,8 @@
  * progress bar with cancel while the server works, then the proposals (also
  * drawn on the video) to keep or drop one click each, or all at once. Kept
  * proposals become objects; "Track objects" then tracks them all.
+ * A disclosure, closed until opened or until it has something to show, so
+ * the tracking and export panels below stay in view.
  */
 import { useState } from 'react';
 import { DENSITIES, useEverythingState } from '../app/segmentEverything';
@@ -21,9 +23,13 @@ export function SegmentEverythingPanel() {
   const pct = progressPercent(ev);
   const busy = running || st.tracking.status === 'running' || st.sessionStatus !== 'ready';
   const elsewhere = ev.frameIndex !== null && ev.items.length > 0 && ev.frameIndex !== st.currentFrame;
+  const [opened, setOpened] = useState(false);
+  const open = opened || running || ev.items.length > 0;
   return (
-    <section className="panel everything" aria-labelledby="everything-heading">
-      <h2 id="everything-heading">Segment everything</h2>
+    <details className="panel everything" open={open} onToggle={(e) => setOpened(e.currentTarget.open)}>
+      <summary>
+        <h2>Segment everything</h2>
+      </summary>
       <div className="row wrap">
         <label>
           Density{' '}
@@ -46,7 +52,7 @@ export function SegmentEverythingPanel() {
       </div>
       <div className="row">
         <button type="button" className="primary" disabled={busy} onClick={() => void c.everything.run({ pointsPerSide: density, minScore: score })}>
-          Segment everything
+          Segment this frame
         </button>
         <button type="button" disabled={!running} onClick={() => c.everything.cancel()}>
           Cancel segmenting
@@ -94,6 +100,6 @@ export function SegmentEverythingPanel() {
           </div>
         </>
       )}
-    </section>
+    </details>
   );
 }
