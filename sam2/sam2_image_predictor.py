@@ -114,6 +114,20 @@ class SAM2ImagePredictor:
     def _predict(self, point_coords, point_labels, boxes=None, mask_input=None, multimask_output=True,
                  return_logits=False, img_idx=-1):
         """Tensors in model-input coordinates -> (masks (B,C,H,W), ious (B,C), low-res logits)."""
+        low_res_masks, ious = self._decode(point_coords, point_labels, boxes, mask_input, multimask_output, img_idx)
+        masks = self._transforms.postprocess_masks(low_res_masks, self._orig_hw[img_idx])
+        low_res_masks = torch.clamp(low_res_masks, -32.0, 32.0)
+        if not return_logits:
+            masks = masks > self.mask_threshold
+        return masks, ious, low_res_masks
+
+    @torch.no_grad()
+    def _decode(self, point_coords, point_labels, boxes=None, mask_input=None, multimask_output=True, img_idx=-1):
+        """Like :meth:`_predict` but stops at the decoder: (low-res logits (B,C,S/4,S/4), ious (B,C)).
+
+        The automatic mask generator filters candidates on their IoU before paying for the
+        upsampling to full size (``self._transforms.postprocess_masks``).
+        """
         points = None if point_coords is None else (point_coords, point_labels)
         if boxes is not None:
             # A box is two corner points (labels 2, 3) placed before any clicks.
@@ -137,11 +151,7 @@ class SAM2ImagePredictor:
             repeat_image=several_prompts,
             high_res_features=high_res,
         )
-        masks = self._transforms.postprocess_masks(low_res_masks, self._orig_hw[img_idx])
-        low_res_masks = torch.clamp(low_res_masks, -32.0, 32.0)
-        if not return_logits:
-            masks = masks > self.mask_threshold
-        return masks, ious, low_res_masks
+        return low_res_masks, ious
 
     @staticmethod
     def _to_numpy(masks, ious, low_res):

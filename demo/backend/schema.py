@@ -19,6 +19,11 @@ from .errors import BadInput, DemoError
 from .inference import FrameMasks
 from .library import VideoRecord
 from .query_limits import QUERY_LIMITS
+from .segment_everything_schema import (
+    cancel_segment_everything,
+    segment_everything,
+    segment_everything_progress,
+)
 from .service import DemoService
 
 log = logging.getLogger(__name__)
@@ -242,6 +247,8 @@ class Query:
             max_propagations=limits.max_propagations,
         )
 
+    segment_everything_progress = strawberry.field(resolver=segment_everything_progress)
+
 
 @strawberry.type
 class Mutation:
@@ -317,6 +324,9 @@ class Mutation:
         self, info: Info, input: CancelPropagateInVideoInput
     ) -> CancelPropagateInVideo:
         return CancelPropagateInVideo(success=_service(info).cancel_propagation(input.session_id))
+
+    segment_everything = strawberry.mutation(resolver=segment_everything)
+    cancel_segment_everything = strawberry.mutation(resolver=cancel_segment_everything)
 
 
 class DemoSchema(strawberry.Schema):

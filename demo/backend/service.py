@@ -22,6 +22,7 @@ from .errors import BadInput, Busy, DemoError, InvalidMedia, LimitExceeded, Sess
 from .export import ExportCache
 from .inference import FrameMasks, Segmenter
 from .library import VideoLibrary, VideoRecord
+from .segment_everything import SegmentEverything
 from .sessions import Session, SessionStore
 from .settings import Settings
 
@@ -43,6 +44,7 @@ class DemoService:
         self.exports = ExportCache(settings.data_path / ".exports", self.limits.max_exports)
         self._running: set[Propagation] = set()
         self._active_lock = threading.Lock()
+        self.everything = SegmentEverything(self)  # segmentEverything proposals (segment_everything.py)
 
     # -- videos --------------------------------------------------------------------------
 

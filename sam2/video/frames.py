@@ -105,6 +105,18 @@ class VideoFrames:
         view.flags.writeable = False
         return view
 
+    def original(self, index: int) -> np.ndarray:
+        """(H, W, 3) uint8 frame ``index`` at the video's own size (not cached; not for streams)."""
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"frame index must be an integer, got {index!r}")
+        if not 0 <= index < len(self):
+            raise IndexError(f"frame index {index} is out of range: the video has {len(self)} frames (0..{len(self) - 1})")
+        read_original = getattr(self.source, "read_original", None)
+        if read_original is None:
+            raise VideoLoadError("this frame source keeps only model-size frames (a stream); no original frames")
+        # The sources guard their own decoders; no cache lock is needed around a read.
+        return read_original(int(index))
+
     def _get(self, index: int) -> torch.Tensor:
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
             raise TypeError(f"frame index must be an integer, got {index!r}")

@@ -61,6 +61,11 @@ class JpegFolderSource:
         with Image.open(self.paths[index]) as im:
             return resize_frame(im, self.image_size)
 
+    def read_original(self, index: int) -> np.ndarray:
+        """(H, W, 3) uint8 RGB frame at the video's own size."""
+        with Image.open(self.paths[index]) as im:
+            return np.array(im.convert("RGB"))
+
     def close(self) -> None:
         pass
 
@@ -207,6 +212,10 @@ class VideoFileSource:
         frame = self._decoded_frame(index)
         # Colour conversion and resize outside the decoder lock: other threads decode meanwhile.
         return resize_frame(Image.fromarray(self._to_array(frame)), self.image_size)
+
+    def read_original(self, index: int) -> np.ndarray:
+        """(H, W, 3) uint8 RGB frame at the video's own size (rotation applied)."""
+        return self._to_array(self._decoded_frame(index))
 
     def close(self) -> None:
         with self._lock:

@@ -5,6 +5,7 @@
 import { CLIENT_ID_HEADER, clientId } from './clientId';
 import { ApiError, type GraphQLClient } from './graphql';
 import { withDefaults, type RleMaskListOnFrame, type ServerInfo, type Video, type VideoFromServer } from './types';
+import type { RleMask } from '../render/rle';
 import type { PromptBox } from '../state/prompts';
 
 const BASE_VIDEO_FIELDS = 'id path posterPath url posterUrl width height fps numFrames durationSec';
@@ -119,6 +120,21 @@ export async function addPoints(
     { input: { sessionId, frameIndex, objectId, points, labels, clearOldPoints: true } },
   );
   return data.addPoints;
+}
+
+/** Prompt one object on one frame by a whole mask (COCO RLE at the video's size), replacing its prompts there. */
+export async function addMask(
+  client: GraphQLClient,
+  sessionId: string,
+  frameIndex: number,
+  objectId: number,
+  mask: RleMask,
+): Promise<RleMaskListOnFrame> {
+  const data = await client.request<{ addMask: RleMaskListOnFrame }>(
+    `mutation AddMask($input: AddMaskInput!) { addMask(input: $input) { ${MASKS_FIELDS} } }`,
+    { input: { sessionId, frameIndex, objectId, rleMask: { size: mask.size, counts: mask.counts, order: 'F' } } },
+  );
+  return data.addMask;
 }
 
 /** Send a box (normalised corners) and optional points for one object on one frame. */

@@ -5,6 +5,7 @@ import { ExportPanel } from '../components/ExportPanel';
 import { DropOverlay, Header, HelpOverlay, NoticeBar, RandomWeightsBanner } from '../components/Chrome';
 import { ObjectList } from '../components/ObjectList';
 import { PromptToolbar } from '../components/PromptToolbar';
+import { SegmentEverythingPanel } from '../components/SegmentEverythingPanel';
 import { Timeline } from '../components/Timeline';
 import { TrackingPanel } from '../components/TrackingPanel';
 import { Transport } from '../components/Transport';
@@ -48,6 +49,7 @@ export function App() {
         </aside>
         <aside className="right" aria-label="Objects and tools">
           <ObjectList />
+          <SegmentEverythingPanel />
           <TrackingPanel />
           <EffectsPanel />
           {/* keyed by video: export messages belong to the video they were made for */}

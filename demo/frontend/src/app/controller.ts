@@ -3,8 +3,8 @@
  * page state (store.ts) and turns user actions into state changes and API
  * calls. Its helpers each take one job: `SessionKeeper` (each video's work
  * and server session, reload, recovery), `TrackingRunner` (Track/Cancel),
- * `UploadFlow` (uploads). The pure rules live in `state/`, the transport
- * in `api/`.
+ * `UploadFlow` (uploads), `EverythingStore` ("segment everything"
+ * proposals). The pure rules live in `state/`, the transport in `api/`.
  */
 import { apiBaseUrl } from '../api/config';
 import { ApiError, GraphQLClient } from '../api/graphql';
@@ -12,12 +12,14 @@ import * as ops from '../api/operations';
 import { DEFAULT_LIMITS, type RleMaskListOnFrame, type Video } from '../api/types';
 import type { EffectChoice } from '../render/effectCatalog';
 import { clampFrame } from '../render/frameTime';
+import type { RleMask } from '../render/rle';
 import { popStep, pushStep, type Work } from '../state/history';
 import { MaskStore, type SavedMask } from '../state/masks';
 import * as objectsState from '../state/objects';
 import * as promptsState from '../state/prompts';
 import { idleProgress } from '../state/tracking';
 import { staleRangesAfterEdit } from '../state/trackPlan';
+import { EverythingStore } from './segmentEverything';
 import { isSessionExpired, SessionKeeper, sendEdit } from './sessions';
 import { Store, type PlayerHandle, type VideoWork } from './store';
 import { TrackingRunner } from './trackingRunner';
@@ -36,6 +38,8 @@ export class DemoController extends Store {
   readonly sessions: SessionKeeper;
   private readonly tracker: TrackingRunner;
   private readonly uploads: UploadFlow;
+  /** "Segment everything" proposals of each video (app/segmentEverything.ts). */
+  readonly everything: EverythingStore;
   /** Server calls of the prompts and objects run one after another so the last edit's answer wins. */
   private queue: Promise<void> = Promise.resolve();
   private seekNonce = 0;
@@ -47,6 +51,7 @@ export class DemoController extends Store {
     this.sessions = new SessionKeeper(this);
     this.tracker = new TrackingRunner(this);
     this.uploads = new UploadFlow(this);
+    this.everything = new EverythingStore(this);
   }
 
   get limits() {
@@ -315,8 +320,10 @@ export class DemoController extends Store {
     }
     const [step, history] = popped;
     const edits = promptsState.diffPrompts(this.state.prompts, step.before.prompts);
+    // Objects left without prompts lose their masks: the server removes them (sendEdit).
+    const promptedBefore = new Set(promptsState.promptedObjects(step.before.prompts));
     for (const o of this.state.objects.objects) {
-      if (!objectsState.findObject(step.before.objects, o.id)) this.masks.removeObject(o.id);
+      if (!objectsState.findObject(step.before.objects, o.id) || !promptedBefore.has(o.id)) this.masks.removeObject(o.id);
     }
     this.masks.restore(step.droppedMasks);
     this.set({ objects: step.before.objects, prompts: step.before.prompts, history });
@@ -393,6 +400,40 @@ export class DemoController extends Store {
       }, true, 'The server could not start over');
     }
     this.notify('Started over: every object, prompt and mask of this video is gone. Undo (Ctrl+Z) brings them back.');
+  }
+
+  /**
+   * Kept "segment everything" proposals: each mask becomes an object
+   * prompted by it on `frame` (one undo step for them all). Objects without
+   * prompts (the empty one a video starts with) are used first. Returns how
+   * many objects were made.
+   */
+  keepMasks(frame: number, masks: readonly RleMask[]): number {
+    if (masks.length === 0 || !this.canEdit()) return 0;
+    const before = this.work();
+    let { objects, prompts } = before;
+    const edits: promptsState.PromptEdit[] = [];
+    for (const mask of masks) {
+      const prompted = new Set(promptsState.promptedObjects(prompts));
+      let id = objects.objects.find((o) => !prompted.has(o.id))?.id;
+      if (id === undefined) {
+        try {
+          objects = objectsState.addObject(objects, this.limits.maxObjects);
+        } catch (err) {
+          this.fail(err, 'Cannot add an object');
+          break;
+        }
+        id = objects.selectedId as number;
+      }
+      const [next, edit] = promptsState.setMask(prompts, id, frame, mask);
+      prompts = next;
+      edits.push(edit);
+    }
+    if (edits.length === 0) return 0;
+    this.remember(edits.length === 1 ? 'keeping a proposal' : `keeping ${edits.length} proposals`, before);
+    this.set({ objects, prompts });
+    this.afterPromptEdits(edits);
+    return edits.length;
   }
 
   // ---- tracking and uploads ----

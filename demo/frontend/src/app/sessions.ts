@@ -16,13 +16,21 @@ import { loadWork, saveWorks, showVideoInUrl, type SavedWork } from './pageMemor
 import type { VideoWork } from './store';
 import { TabClaims } from './tabClaims';
 
-/** Send one object's prompt set on one frame; an object left without prompts is removed on the server. */
+/**
+ * Send one object's prompt set on one frame; an object left without prompts
+ * is removed on the server. A mask goes first: clicks or a box on the same
+ * frame then refine the mask's result (the server starts from it).
+ */
 export async function sendEdit(client: GraphQLClient, sessionId: string, edit: promptsState.PromptEdit, objectStillPrompted: boolean): Promise<RleMaskListOnFrame[]> {
   if (!objectStillPrompted) return ops.removeObject(client, sessionId, edit.objectId);
-  const req = promptsState.toRequest(edit.prompt);
-  if (req.kind === 'points') return [await ops.addPoints(client, sessionId, edit.frameIndex, edit.objectId, req.points, req.labels)];
-  if (req.kind === 'box') return [await ops.addBox(client, sessionId, edit.frameIndex, edit.objectId, req.box, req.points, req.labels)];
-  return [await ops.clearPointsInFrame(client, sessionId, edit.frameIndex, edit.objectId)];
+  const { frameIndex, objectId, prompt } = edit;
+  const out: RleMaskListOnFrame[] = [];
+  if (prompt.mask) out.push(await ops.addMask(client, sessionId, frameIndex, objectId, prompt.mask));
+  const req = promptsState.toRequest(prompt);
+  if (req.kind === 'points') out.push(await ops.addPoints(client, sessionId, frameIndex, objectId, req.points, req.labels));
+  else if (req.kind === 'box') out.push(await ops.addBox(client, sessionId, frameIndex, objectId, req.box, req.points, req.labels));
+  else if (!prompt.mask) out.push(await ops.clearPointsInFrame(client, sessionId, frameIndex, objectId));
+  return out;
 }
 
 export function isSessionExpired(err: unknown): boolean {

@@ -8,6 +8,7 @@
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { resolveApiUrl } from '../api/config';
+import { proposalMasksOnFrame, useEverythingState } from '../app/segmentEverything';
 import { useController, useDemoState } from '../app/useController';
 import type { DemoController, DemoState } from '../app/controller';
 import { createFrameRenderer, type FrameRenderer } from '../render/frameRenderer';
@@ -85,7 +86,8 @@ export function VideoStage() {
     rendererRef.current ??= createFrameRenderer(canvas);
     const s = latest.current;
     const frame = shownFrame.current;
-    rendererRef.current.render(el, masksOnFrame(c, s, frame), s.effect, el.videoWidth, el.videoHeight);
+    const masks = [...masksOnFrame(c, s, frame), ...proposalMasksOnFrame(c, frame)];
+    rendererRef.current.render(el, masks, s.effect, el.videoWidth, el.videoHeight);
     canvas.dataset.drawnFrame = String(frame); // lets tests and tools count the frames actually drawn
     const ctx = overlay.getContext('2d');
     const scale = overlay.width / Math.max(1, overlay.clientWidth);
@@ -100,9 +102,10 @@ export function VideoStage() {
   });
   // Redraw when what is drawn changes (frame changes draw themselves).
   const { maskVersion, effect, objects, prompts } = st;
+  const proposals = useEverythingState();
   useEffect(() => {
     draw();
-  }, [maskVersion, effect, objects, prompts, rubber, cursor, draw]);
+  }, [maskVersion, effect, objects, prompts, proposals, rubber, cursor, draw]);
 
   const lastStateUpdate = useRef(0);
   const showFrame = useCallback(

@@ -4,7 +4,10 @@
  * returns the whole new prompt set of that frame and object, because the
  * server replaces a frame's prompts with what it is sent (as the official
  * client does). Undo lives in `history.ts`, over prompts and objects together.
+ * A frame may also carry a whole mask (a kept "segment everything"
+ * proposal): sent first, clicks and a box on that frame then refine it.
  */
+import type { RleMask } from '../render/rle';
 
 export interface PromptPoint {
   x: number;
@@ -23,6 +26,8 @@ export interface PromptBox {
 export interface FramePrompt {
   points: PromptPoint[];
   box: PromptBox | null;
+  /** A whole mask at the video's size (optional: work saved before masks existed has none). */
+  mask?: RleMask | null;
 }
 
 export interface PromptEdit {
@@ -51,7 +56,7 @@ export function getPrompt(state: PromptsState, objectId: number, frameIndex: num
 }
 
 export function isEmptyPrompt(p: FramePrompt): boolean {
-  return p.points.length === 0 && p.box === null;
+  return p.points.length === 0 && p.box === null && !p.mask;
 }
 
 function withPrompt(state: PromptsState, objectId: number, frameIndex: number, prompt: FramePrompt): [PromptsState, PromptEdit] {
@@ -104,6 +109,11 @@ export function setBox(state: PromptsState, objectId: number, frameIndex: number
     y1: clamp01(Math.max(box.y0, box.y1)),
   };
   return withPrompt(state, objectId, frameIndex, { ...prev, box: sorted });
+}
+
+/** Prompt an object on a frame by a whole mask (replacing the frame's prompts: the mask is the new start). */
+export function setMask(state: PromptsState, objectId: number, frameIndex: number, mask: RleMask): [PromptsState, PromptEdit] {
+  return withPrompt(state, objectId, frameIndex, { points: [], box: null, mask });
 }
 
 export function clearFrame(state: PromptsState, objectId: number, frameIndex: number): [PromptsState, PromptEdit] {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { addObject, emptyObjects, findObject, ObjectLimitError, OBJECT_PALETTE, recolorObject, removeObject, renameObject, selectObject } from './objects';
 import {
   addPoint, allPrompts, clearFrame, diffPrompts, emptyPrompts, findPointNear, forgetObject, getPrompt, promptedFrames, promptedObjects,
-  removePoint, setBox, toRequest,
+  removePoint, setBox, setMask, toRequest,
 } from './prompts';
 import { MaskStore } from './masks';
 import { finishProgress, formatRate, framesPerSecond, idleProgress, onFrameReceived, percent, secondsLeft, startProgress, formatDuration } from './tracking';
@@ -124,6 +124,21 @@ describe('prompts', () => {
     expect(toRequest({ points: [{ x: 0.1, y: 0.2, label: 0 }], box: null })).toEqual({ kind: 'points', points: [[0.1, 0.2]], labels: [0] });
     const box = { x0: 0, y0: 0, x1: 1, y1: 1 };
     expect(toRequest({ points: [], box })).toEqual({ kind: 'box', box, points: [], labels: [] });
+  });
+
+  it('takes a whole mask as a frame prompt: counted, refined by clicks, cleared and undone like the others', () => {
+    const mask = { size: [4, 6] as [number, number], counts: '05' };
+    const [withMask, edit] = setMask(emptyPrompts, 3, 7, mask);
+    expect(edit).toEqual({ objectId: 3, frameIndex: 7, prompt: { points: [], box: null, mask } });
+    expect(promptedObjects(withMask)).toEqual([3]);
+    expect(promptedFrames(withMask, 3)).toEqual([7]);
+    // A click on that frame keeps the mask (it is sent first, the click refines it).
+    const [refined] = addPoint(withMask, 3, 7, { x: 0.5, y: 0.5, label: 0 });
+    expect(getPrompt(refined, 3, 7).mask).toBe(mask);
+    // Clearing the frame drops the mask too; undoing a keep removes the object's prompt set.
+    expect(promptedObjects(clearFrame(refined, 3, 7)[0])).toEqual([]);
+    expect(diffPrompts(withMask, emptyPrompts)).toEqual([{ objectId: 3, frameIndex: 7, prompt: { points: [], box: null } }]);
+    expect(allPrompts(refined)[0].prompt.mask).toBe(mask);
   });
 });
 

@@ -1,0 +1,207 @@
+// End-to-end test of "Segment everything" against the real backend (random
+// weights, micro config) in Debian's Chromium: segment everything on a frame
+// -> proposals are listed and drawn -> keep all -> they become objects ->
+// track -> the mask export holds one PNG per kept object per frame. Keeping
+// a proposal is one undo step.
+// A cancelled run leaves no proposals. Screenshots go to
+// test-artifacts/e2e-everything/.
+//
+//   npm run e2e            (runs e2e/run.mjs, e2e/trust.mjs, then this file)
+//   node e2e/segment_everything.mjs   (this file alone)
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { unzipSync } from 'fflate';
+import { countChanged, snapshot } from './pixels.mjs';
+import {
+  FRONTEND_DIR, Runner, assert, ensureBuilt, launchChromium, makeDataDir, missingPrerequisite, startBackend,
+} from './harness.mjs';
+
+const ARTIFACTS = path.join(FRONTEND_DIR, 'test-artifacts', 'e2e-everything');
+// 640x360, 25 fps, 60 frames.
+const CLIP = { from: 'uploads/with_audio_aac_640x360.mp4', as: 'bunny_short_640x360.mp4' };
+const W = 640;
+const H = 360;
+const FRAMES = 60;
+const FRAME = 20; // segment a frame in the middle, so tracking runs both ways
+
+/** True when an 8-bit grey PNG has a non-zero pixel (all-zero filtered rows decode to all-zero pixels). */
+function pngHasForeground(bytes) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const width = view.getUint32(16);
+  const idat = [];
+  for (let at = 8; at < bytes.length;) {
+    const length = view.getUint32(at);
+    const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
+    if (type === 'IDAT') idat.push(bytes.subarray(at + 8, at + 8 + length));
+    at += 12 + length;
+  }
+  const raw = zlib.inflateSync(Buffer.concat(idat));
+  for (let i = 0; i < raw.length; i++) if (i % (width + 1) !== 0 && raw[i] !== 0) return true;
+  return false;
+}
+
+let page = null;
+const runner = new Runner(async (name) => {
+  if (page) await page.screenshot({ path: path.join(ARTIFACTS, `FAILED-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}.png`) });
+});
+const reason = missingPrerequisite();
+if (reason) {
+  runner.skip('segment everything flow', reason);
+  console.log(runner.summary());
+  process.exit(0);
+}
+ensureBuilt();
+fs.rmSync(ARTIFACTS, { recursive: true, force: true });
+fs.mkdirSync(ARTIFACTS, { recursive: true });
+
+const dataDir = makeDataDir([CLIP]);
+const backend = await startBackend(dataDir, path.join(ARTIFACTS, 'server.log'), 3);
+const browser = await launchChromium();
+page = await browser.context.newPage();
+const consoleErrors = [];
+page.on('console', (m) => {
+  if (m.type() === 'error') consoleErrors.push(m.text());
+});
+page.on('pageerror', (e) => consoleErrors.push(String(e)));
+const shot = (name) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
+const proposals = () => page.locator('li.proposal');
+
+async function goToFrame(frame) {
+  const slider = page.getByRole('slider', { name: 'Frame' });
+  await slider.evaluate((el, f) => {
+    const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
+    setter.call(el, String(f));
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  }, frame);
+  await page.waitForFunction((f) => document.querySelector('output[aria-label="Current frame"]')?.textContent === String(f), frame);
+  await page.waitForTimeout(300);
+}
+
+let kept = 0;
+try {
+  await runner.test('open the clip', async () => {
+    await page.goto(backend.url);
+    // The panel is a disclosure, closed until opened.
+    assert(!(await page.getByRole('button', { name: 'Segment this frame', exact: true }).isVisible()), 'the panel is open from the start');
+    await page.locator('details.everything > summary').click();
+    await page.getByRole('button', { name: 'Segment this frame', exact: true }).and(page.locator(':enabled')).waitFor({ timeout: 60_000 });
+    await page.waitForFunction(() => document.querySelector('video')?.readyState >= 2);
+    await goToFrame(FRAME);
+  });
+
+  await runner.test('a cancelled run leaves no proposals', async () => {
+    await page.getByLabel('Density', { exact: true }).selectOption('32');
+    await page.getByRole('button', { name: 'Segment this frame', exact: true }).click();
+    await page.getByRole('progressbar', { name: 'Segment everything progress' }).waitFor();
+    // The server reports batches once it runs.
+    await page.waitForFunction(
+      () => !/of 0 batches/.test(document.querySelector('[aria-label="Segment everything progress"]')?.getAttribute('aria-valuetext') ?? 'of 0 batches'),
+      null, { timeout: 60_000 });
+    await page.getByRole('button', { name: 'Cancel segmenting', exact: true }).click();
+    await page.getByText('Segment everything cancelled', { exact: false }).waitFor({ timeout: 60_000 });
+    assert((await proposals().count()) === 0, 'proposals after a cancel');
+  });
+
+  await runner.test('segment everything: proposals listed best first and drawn on the frame', async () => {
+    await page.getByLabel('Density', { exact: true }).selectOption('8');
+    await snapshot(page);
+    await page.getByRole('button', { name: 'Segment this frame', exact: true }).click();
+    await proposals().first().waitFor({ timeout: 120_000 });
+    await page.waitForTimeout(300);
+    await shot('01-proposals');
+    const n = await proposals().count();
+    const scores = (await proposals().allTextContents()).map((t) => Number(/score ([0-9.]+)/.exec(t)[1]));
+    console.log(`    ${n} proposals, scores ${scores.join(', ')}`);
+    assert(n >= 3, `only ${n} proposals`);
+    assert(scores.every((s, i) => i === 0 || scores[i - 1] >= s), 'proposals are not sorted by score');
+    const drawn = await page.evaluate(countChanged, { region: [0, 0, W, H], reference: 'snapshot' });
+    assert(drawn > 1000, `only ${drawn} pixels changed: proposals are not drawn`);
+    // The open panel with its proposals passes an axe audit (evaluated over the DevTools
+    // protocol: the page's Content-Security-Policy refuses injected inline scripts).
+    await page.evaluate(fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'));
+    const violations = await page.evaluate(async () => {
+      const r = await window.axe.run(document.querySelector('details.everything'), { resultTypes: ['violations'] });
+      return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help}`);
+    });
+    assert(violations.length === 0, `axe: ${violations.join('; ')}`);
+  });
+
+  await runner.test('keep one, undo it (mask gone too); drop one, drop all', async () => {
+    const before = await proposals().count();
+    assert(before >= 3, `only ${before} proposals`);
+    // The empty object the video opened with takes the kept proposal, prompted by its mask.
+    await page.getByRole('button', { name: 'Keep proposal 1', exact: true }).click();
+    await page.waitForFunction(() => /prompts on 1 frame · masks on 1/.test(document.querySelector('li.object .object-info')?.textContent ?? ''), null, { timeout: 60_000 });
+    assert((await page.locator('li.object').count()) === 1, 'keeping a proposal did not reuse the empty object');
+    assert((await proposals().count()) === before - 1, 'the kept proposal is still proposed');
+    await page.getByRole('button', { name: 'Undo', exact: true }).click();
+    await page.getByText('Undid keeping a proposal', { exact: false }).waitFor();
+    await page.waitForFunction(() => document.querySelector('li.object .object-info')?.textContent === 'no prompts', null, { timeout: 60_000 });
+    // Only the remaining proposals differ from the bare frame (the snapshot): hide them, then compare.
+    await page.getByRole('button', { name: `Drop proposal ${before - 1}`, exact: true }).click();
+    assert((await proposals().count()) === before - 2, 'drop did not remove the proposal');
+    await page.getByRole('button', { name: 'Drop all', exact: true }).click();
+    assert((await proposals().count()) === 0, 'proposals left after drop all');
+    await page.waitForTimeout(300);
+    const left = await page.evaluate(countChanged, { region: [0, 0, W, H], reference: 'snapshot' });
+    assert(left < 50, `${left} pixels differ from the bare frame after the undo: the kept mask is still drawn`);
+  });
+
+  await runner.test('segment again, keep all: they become objects', async () => {
+    await page.getByRole('button', { name: 'Segment this frame', exact: true }).click();
+    await proposals().first().waitFor({ timeout: 120_000 });
+    kept = await proposals().count();
+    assert(kept >= 2, `only ${kept} proposals`);
+    await page.getByRole('button', { name: 'Keep all', exact: true }).click();
+    await page.waitForFunction((k) => document.querySelectorAll('li.object').length === k, kept, { timeout: 60_000 });
+    assert((await proposals().count()) === 0, 'proposals left after keep all');
+    await shot('02-kept');
+  });
+
+  await runner.test('track them all', async () => {
+    await page.getByRole('button', { name: 'Track objects', exact: true }).click();
+    await page.getByRole('progressbar', { name: 'Tracking progress' }).waitFor();
+    await page.waitForFunction(
+      () => document.querySelector('[role="progressbar"][aria-label="Tracking progress"]')?.getAttribute('aria-valuenow') === '100',
+      null,
+      { timeout: 300_000, polling: 250 },
+    );
+    const detail = await page.locator('.tracking-detail').textContent();
+    assert(/done/.test(detail), `tracking did not finish cleanly: ${detail}`);
+    await shot('03-tracked');
+  });
+
+  await runner.test('export: one PNG per kept object per frame', async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export masks', exact: true }).click()]);
+    const files = unzipSync(new Uint8Array(fs.readFileSync(await download.path())));
+    const pngs = Object.keys(files).filter((n) => n.endsWith('.png'));
+    assert(pngs.length === kept * FRAMES, `${pngs.length} PNGs, expected ${kept} objects x ${FRAMES} frames`);
+    const folders = new Set(pngs.map((n) => n.split('/')[0]));
+    assert(folders.size === kept, `${folders.size} object folders`);
+    let nonEmpty = 0;
+    for (const name of pngs) {
+      const b = files[name];
+      const v = new DataView(b.buffer, b.byteOffset);
+      assert(v.getUint32(16) === W && v.getUint32(20) === H, `${name} is ${v.getUint32(16)}x${v.getUint32(20)}`);
+      if (pngHasForeground(b)) nonEmpty++;
+    }
+    console.log(`    ${pngs.length} PNGs (${kept} objects); ${nonEmpty} carry mask pixels`);
+    for (const folder of folders) {
+      assert(pngHasForeground(files[`${folder}/frame_${String(FRAME).padStart(5, '0')}.png`]), `${folder} is empty on the segmented frame`);
+    }
+  });
+
+  await runner.test('no errors in the browser console', async () => {
+    assert(consoleErrors.length === 0, `console errors:\n${consoleErrors.join('\n')}`);
+  }, { independent: true });
+} finally {
+  await browser.close();
+  backend.stop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+}
+
+console.log(`screenshots: ${path.relative(FRONTEND_DIR, ARTIFACTS)}/`);
+console.log(runner.summary());
+process.exit(runner.failed > 0 ? 1 : 0);

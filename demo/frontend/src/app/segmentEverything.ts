@@ -1,0 +1,198 @@
+/**
+ * "Segment everything" on the current frame: runs the server's automatic
+ * mask generator (polling its progress, cancellable), holds the proposals
+ * until the user keeps or drops them, and hands kept ones to the
+ * controller (`keepMasks`: new objects prompted by their masks, one undo
+ * step). Proposals belong to a video, like the rest of its work: switching
+ * videos and back shows them again, and a run still going when the user
+ * switched lands on its own video.
+ */
+import { useSyncExternalStore } from 'react';
+import { cancelSegmentEverything, fetchSegmentEverythingProgress, segmentEverything, type SegmentEverythingParams } from '../api/segmentEverything';
+import type { GlMask } from '../render/glEffects';
+import {
+  failed, fromResult, idleProposals, proposalsOnFrame, startRun, takeProposals, withProgress, type ProposalsState,
+} from '../state/proposals';
+import { promptedObjects } from '../state/prompts';
+import type { DemoController } from './controller';
+import { useController } from './useController';
+
+const POLL_MS = 400;
+
+/** What the user sets in the panel. */
+export interface EverythingSettings {
+  pointsPerSide: number;
+  minScore: number;
+}
+
+export const DENSITIES = [8, 16, 32] as const;
+
+/** A run in flight: which video and session it is for, and whether a cancel must be repeated. */
+interface Run {
+  video: string;
+  sessionId: string;
+  /** A cancel sent before the server had started the run would be missed: repeat it once it runs. */
+  cancelPending: boolean;
+}
+
+export class EverythingStore {
+  /** Proposals by video path (absent: idle). */
+  private readonly byVideo = new Map<string, ProposalsState>();
+  private readonly runs = new Map<string, Run>();
+  private readonly listeners = new Set<() => void>();
+  private shownVideo: string | null = null;
+
+  constructor(private readonly c: DemoController) {
+    // Another video opened: its own proposals show.
+    c.subscribe(() => {
+      const path = this.currentVideo();
+      if (path === this.shownVideo) return;
+      this.shownVideo = path;
+      this.emit();
+    });
+  }
+
+  private currentVideo(): string | null {
+    return this.c.getState().video?.path ?? null;
+  }
+
+  /** The open video's proposals (the same object until they change, as React wants). */
+  getState = (): ProposalsState => {
+    const path = this.currentVideo();
+    return (path && this.byVideo.get(path)) || idleProposals;
+  };
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  private emit(): void {
+    for (const l of this.listeners) l();
+  }
+
+  private setFor(video: string, state: ProposalsState): void {
+    if (state === idleProposals) this.byVideo.delete(video);
+    else this.byVideo.set(video, state);
+    if (video === this.currentVideo()) this.emit();
+  }
+
+  private stateOf(video: string): ProposalsState {
+    return this.byVideo.get(video) ?? idleProposals;
+  }
+
+  /** Objects the server may still accept. */
+  private freeSlots(): number {
+    return this.c.limits.maxObjects - promptedObjects(this.c.getState().prompts).length;
+  }
+
+  async run(settings: EverythingSettings): Promise<void> {
+    const st = this.c.getState();
+    const video = st.video?.path;
+    if (!video || !st.sessionId) {
+      this.c.notify('No session: pick a video first.', 'error');
+      return;
+    }
+    if (this.runs.has(video)) return;
+    if (st.tracking.status === 'running') {
+      this.c.notify('Tracking is running: cancel it or wait before segmenting everything.');
+      return;
+    }
+    const free = this.freeSlots();
+    if (free <= 0) {
+      this.c.notify(`The server tracks at most ${this.c.limits.maxObjects} objects; remove one first.`, 'error');
+      return;
+    }
+    const sessionId = st.sessionId;
+    const frame = st.currentFrame;
+    const run: Run = { video, sessionId, cancelPending: false };
+    this.runs.set(video, run);
+    this.c.pause();
+    this.setFor(video, startRun(frame));
+    const params: SegmentEverythingParams = { pointsPerSide: settings.pointsPerSide, minScore: settings.minScore, maxObjects: free };
+    if (st.serverInfo?.randomWeights) {
+      // Random weights: stability and box overlap say nothing, and near-identical
+      // masks would all be de-duplicated away; let the score-first assignment decide.
+      Object.assign(params, { minStability: 0, boxNmsThresh: 1 });
+    }
+    const poll = setInterval(() => {
+      fetchSegmentEverythingProgress(this.c.client, sessionId)
+        .then((p) => {
+          if (this.runs.get(video) !== run || !p.running) return;
+          this.setFor(video, withProgress(this.stateOf(video), p.done, p.total));
+          if (run.cancelPending) {
+            run.cancelPending = false;
+            cancelSegmentEverything(this.c.client, sessionId).catch(() => undefined);
+          }
+        })
+        .catch(() => undefined);
+    }, POLL_MS);
+    const here = () => this.currentVideo() === video;
+    try {
+      const result = await segmentEverything(this.c.client, sessionId, frame, params);
+      if (result.cancelled) {
+        this.setFor(video, idleProposals);
+        if (here()) this.c.notify('Segment everything cancelled.');
+      } else if (result.proposals.length === 0) {
+        this.setFor(video, idleProposals);
+        if (here()) this.c.notify(`Segment everything found no objects on frame ${frame} (${result.candidates} candidate masks); try a lower minimum score or a higher density.`);
+      } else {
+        this.setFor(video, fromResult(result));
+        if (here()) this.c.notify(`${result.proposals.length} proposals on frame ${frame}: keep or drop each (or keep all), then track.`);
+      }
+    } catch (err) {
+      const text = err instanceof Error ? err.message : String(err);
+      this.setFor(video, failed(this.stateOf(video), text));
+      if (here()) this.c.notify(`Segment everything failed: ${text}`, 'error');
+    } finally {
+      clearInterval(poll);
+      this.runs.delete(video);
+    }
+  }
+
+  /** Cancel the open video's run (a no-op when none runs). */
+  cancel(): void {
+    const video = this.currentVideo();
+    const run = video ? this.runs.get(video) : undefined;
+    if (!run) return;
+    run.cancelPending = true;
+    cancelSegmentEverything(this.c.client, run.sessionId).catch((err) => this.c.notify(`Could not cancel: ${String(err)}`, 'error'));
+  }
+
+  drop(keys: readonly number[]): void {
+    const video = this.currentVideo();
+    if (video) this.setFor(video, takeProposals(this.stateOf(video), keys)[0]);
+  }
+
+  dropAll(): void {
+    this.drop(this.getState().items.map((i) => i.key));
+  }
+
+  /**
+   * Keep proposals: each becomes a new object prompted by its mask on the
+   * proposals' frame. Those the controller could not take (the object
+   * limit, tracking running) stay proposed.
+   */
+  keep(keys: readonly number[]): void {
+    const video = this.currentVideo();
+    const state = this.getState();
+    if (!video || state.frameIndex === null) return;
+    const [, taken] = takeProposals(state, keys);
+    const made = this.c.keepMasks(state.frameIndex, taken.map((i) => i.proposal.rleMask));
+    if (made > 0) this.setFor(video, takeProposals(state, taken.slice(0, made).map((i) => i.key))[0]);
+  }
+
+  keepAll(): void {
+    this.keep(this.getState().items.map((i) => i.key));
+  }
+}
+
+export function useEverythingState(): ProposalsState {
+  const store = useController().everything;
+  return useSyncExternalStore(store.subscribe, store.getState);
+}
+
+/** The open video's proposals to draw on `frame` (not objects yet: never stale). */
+export function proposalMasksOnFrame(c: DemoController, frame: number): GlMask[] {
+  return proposalsOnFrame(c.everything.getState(), frame).map((i) => ({ color: i.color, rle: i.proposal.rleMask, stale: false }));
+}

@@ -1,0 +1,75 @@
+/**
+ * "Segment everything" proposals on one frame: the run's status and
+ * progress, then the proposed masks (best first) until each is kept (it
+ * becomes an object) or dropped. Pure functions over an immutable state.
+ */
+import type { Proposal, SegmentEverythingResult } from '../api/segmentEverything';
+import { OBJECT_PALETTE } from './objects';
+
+export interface ProposalItem {
+  /** Stable within one run: the proposal's rank (0 = best). */
+  key: number;
+  proposal: Proposal;
+  /** Overlay colour while it is only proposed. */
+  color: string;
+}
+
+export interface ProposalsState {
+  status: 'idle' | 'running' | 'ready' | 'error';
+  frameIndex: number | null;
+  /** Batches of point prompts done / in all while running. */
+  done: number;
+  total: number;
+  items: ProposalItem[];
+  /** Masks the generator found before the server made them disjoint. */
+  candidates: number;
+  error: string | null;
+}
+
+export const idleProposals: ProposalsState = {
+  status: 'idle', frameIndex: null, done: 0, total: 0, items: [], candidates: 0, error: null,
+};
+
+export function startRun(frameIndex: number): ProposalsState {
+  return { ...idleProposals, status: 'running', frameIndex };
+}
+
+/** Progress of the running generator; ignored once the run has ended or if it goes backwards. */
+export function withProgress(state: ProposalsState, done: number, total: number): ProposalsState {
+  if (state.status !== 'running' || total <= 0 || done < state.done) return state;
+  return { ...state, done: Math.min(done, total), total };
+}
+
+export function progressPercent(state: ProposalsState): number {
+  return state.total > 0 ? Math.round((100 * state.done) / state.total) : 0;
+}
+
+/** The server's answer: proposals best first (the server sorts them by score). */
+export function fromResult(result: SegmentEverythingResult): ProposalsState {
+  const sorted = [...result.proposals].sort((a, b) => b.score - a.score);
+  return {
+    ...idleProposals,
+    status: 'ready',
+    frameIndex: result.frameIndex,
+    candidates: result.candidates,
+    items: sorted.map((proposal, key) => ({ key, proposal, color: OBJECT_PALETTE[key % OBJECT_PALETTE.length] })),
+  };
+}
+
+export function failed(state: ProposalsState, error: string): ProposalsState {
+  return { ...state, status: 'error', items: [], error };
+}
+
+/** Remove the items with these keys; returns the new state and the removed items (best first). */
+export function takeProposals(state: ProposalsState, keys: readonly number[]): [ProposalsState, ProposalItem[]] {
+  const wanted = new Set(keys);
+  const taken = state.items.filter((i) => wanted.has(i.key));
+  const items = state.items.filter((i) => !wanted.has(i.key));
+  const status = items.length === 0 && state.status === 'ready' ? 'idle' : state.status;
+  return [{ ...state, items, status, frameIndex: status === 'idle' ? null : state.frameIndex }, taken];
+}
+
+/** The proposals shown on `frameIndex` (none on other frames). */
+export function proposalsOnFrame(state: ProposalsState, frameIndex: number): ProposalItem[] {
+  return state.frameIndex === frameIndex ? state.items : [];
+}

@@ -1,0 +1,113 @@
+"""Run-length encoding of binary masks in the COCO conventions (no pycocotools needed).
+
+A mask of shape (H, W) is read in column-major order and stored as alternating run lengths,
+starting with a (possibly empty) run of zeros: the *uncompressed* RLE
+``{"size": [H, W], "counts": [int, ...]}``. The *compressed* form (what pycocotools'
+``encode`` returns, with ``counts`` decoded to ``str``) writes each run — from the fourth on as
+the difference to the run two places earlier — in 5-bit groups, least significant first, one
+character ``chr(48 + group)`` each, bit 0x20 meaning "more groups follow" and bit 0x10 of the
+last group carrying the sign.
+"""
+
+from typing import Dict, List
+
+import numpy as np
+import torch
+
+RLE = Dict[str, object]
+
+
+def masks_to_rle(masks: torch.Tensor) -> List[RLE]:
+    """(B, H, W) bool tensor (any device) -> B uncompressed RLEs ``{"size", "counts": list}``."""
+    if masks.dim() != 3:
+        raise ValueError(f"masks must be (B, H, W), got {tuple(masks.shape)}")
+    b, h, w = masks.shape
+    if b == 0:
+        return []
+    # Column-major reading = row-major reading of the transposed mask.
+    flat = masks.bool().transpose(1, 2).reshape(b, h * w)
+    changes = (flat[:, 1:] != flat[:, :-1]).nonzero().cpu().numpy()
+    starts_on = flat[:, 0].cpu().numpy()
+    per_mask = np.bincount(changes[:, 0], minlength=b) if len(changes) else np.zeros(b, dtype=np.int64)
+    offsets = np.concatenate(([0], np.cumsum(per_mask)))
+    out = []
+    for i in range(b):
+        edges = changes[offsets[i]:offsets[i + 1], 1] + 1
+        runs = np.diff(np.concatenate(([0], edges, [h * w])))
+        counts = ([0] if starts_on[i] else []) + runs.tolist()
+        out.append({"size": [int(h), int(w)], "counts": counts})
+    return out
+
+
+def mask_to_rle(mask: np.ndarray) -> RLE:
+    """One (H, W) bool/0-1 numpy mask -> uncompressed RLE."""
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        raise ValueError(f"mask must be (H, W), got shape {mask.shape}")
+    return masks_to_rle(torch.from_numpy(np.ascontiguousarray(mask, dtype=bool))[None])[0]
+
+
+def rle_to_mask(rle: RLE) -> np.ndarray:
+    """Uncompressed (or compressed) RLE -> (H, W) bool numpy mask."""
+    h, w = (int(v) for v in rle["size"])
+    counts = rle["counts"]
+    if isinstance(counts, (str, bytes)):
+        counts = string_to_counts(counts.decode("ascii") if isinstance(counts, bytes) else counts)
+    counts = np.asarray(counts, dtype=np.int64)
+    if (counts < 0).any() or counts.sum() != h * w:
+        raise ValueError(f"RLE counts must be non-negative and sum to {h} * {w} = {h * w}, got {counts.sum()}")
+    values = np.zeros(len(counts), dtype=bool)
+    values[1::2] = True
+    return np.repeat(values, counts).reshape(w, h).T
+
+
+def area_from_rle(rle: RLE) -> int:
+    """Number of foreground pixels of an uncompressed RLE."""
+    return int(sum(rle["counts"][1::2]))
+
+
+def counts_to_string(counts) -> str:
+    """Run lengths -> COCO's compressed counts string."""
+    counts = [int(c) for c in counts]
+    chars = []
+    for i, value in enumerate(counts):
+        if i > 2:
+            value -= counts[i - 2]
+        while True:
+            group = value & 0x1F
+            value >>= 5  # arithmetic shift: a negative delta ends at -1
+            more = value != -1 if group & 0x10 else value != 0
+            chars.append(chr(48 + (group | 0x20 if more else group)))
+            if not more:
+                break
+    return "".join(chars)
+
+
+def string_to_counts(text: str) -> List[int]:
+    """COCO's compressed counts string -> run lengths; ValueError when malformed."""
+    counts: List[int] = []
+    pos = 0
+    while pos < len(text):
+        value, shift = 0, 0
+        while True:
+            if pos >= len(text):
+                raise ValueError("RLE counts string ends in the middle of a number")
+            code = ord(text[pos]) - 48
+            if not 0 <= code < 64:
+                raise ValueError(f"RLE counts string holds an invalid character {text[pos]!r}")
+            pos += 1
+            value |= (code & 0x1F) << shift
+            shift += 5
+            if not code & 0x20:
+                if code & 0x10:
+                    value |= -1 << shift  # sign extension
+                break
+        if len(counts) > 2:
+            value += counts[-2]
+        counts.append(value)
+    return counts
+
+
+def coco_encode_rle(uncompressed_rle: RLE) -> RLE:
+    """Uncompressed RLE -> ``{"size": [H, W], "counts": str}`` as pycocotools would write it."""
+    return {"size": list(uncompressed_rle["size"]), "counts": counts_to_string(uncompressed_rle["counts"])}
