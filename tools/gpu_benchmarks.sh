@@ -10,7 +10,7 @@
 # FRAMES (default 100): frames of the 1280x720 gallery clip to track.
 # STEPS: which groups to run (default "eager compiled objects memory server").
 set -uo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 
 PY=${PY:-.venv/bin/python}
 REF_PY=${REF_PY:?set REF_PY to the python of a venv with sam2==1.1.0}

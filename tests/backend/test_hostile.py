@@ -198,19 +198,22 @@ def test_streams_nobody_reads_lose_their_slots_and_cancel_breaks_a_blocked_write
 
 
 def test_tracking_longer_than_the_ttl_keeps_the_results(hostile):
-    """TTL 3 s; reading the stream slowly makes the run last longer than that."""
+    """TTL 3 s; the server itself tracks for longer than that (8 objects on 1280x720 frames).
+
+    The stream is read as fast as it comes: a client that reads slowly after the server has
+    finished would measure idle time, which the TTL rightly counts.
+    """
     client = DemoClient(hostile.url)
-    sid = client.start_session(PEDESTRIANS)
-    client.add_points(sid, 0, 1, [[0.5, 0.5]], [1])
+    sid = client.start_session(BUNNY)
+    for obj in range(8):
+        client.add_points(sid, 0, obj + 1, [[(obj + 1) / 9, 0.5]], [1])
     t0 = time.monotonic()
-    parts = []
-    for part in iter_parts(client.propagate(sid, 0, direction="forward", max_frames=20)):
-        parts.append(part)
-        time.sleep(0.2)
-    assert time.monotonic() - t0 > 3.5 and len(parts) == 20
-    assert "error" not in parts[-1].body
+    parts = list(iter_parts(client.propagate(sid, 0, direction="forward", max_frames=60)))
+    assert len(parts) == 60 and "error" not in parts[-1].body
+    if time.monotonic() - t0 <= 3.5:
+        pytest.skip("this machine tracked 60 frames within the 3 s TTL: nothing to show")
     export = requests.get(f"{hostile.url}/export_masks", params={"session_id": sid}, timeout=30)
-    assert export.status_code == 200 and len(export.json()["annotations"]) == 20
+    assert export.status_code == 200 and len(export.json()["annotations"]) == 60 * 8
     client.close_session(sid)
 
 
