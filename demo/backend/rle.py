@@ -1,15 +1,18 @@
 """COCO run-length encoding of binary masks, byte-for-byte compatible with pycocotools.
 
 A mask of shape (H, W) is read in column-major ("F") order and stored as alternating run
-lengths, starting with a run of zeros (possibly empty). The compressed string form writes each
-run (from the fourth on, as the difference to the run two places before it) in 5-bit groups,
-least significant first, each group as one character `chr(48 + bits)` with 0x20 marking that
-more groups follow; the last group's 0x10 bit carries the sign.
+lengths, starting with a run of zeros (possibly empty); see :mod:`sam2.utils.rle` for the
+compressed string form. This module adds what the server needs on top: strict validation of
+RLEs that clients send, and areas without decoding.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+# The compressed-string codec is the library's (one implementation, tested against pycocotools).
+from sam2.utils.rle import counts_to_string as runs_to_string
+from sam2.utils.rle import string_to_counts as string_to_runs
 
 RLE = dict  # {"size": [H, W], "counts": str}
 
@@ -25,50 +28,6 @@ def mask_to_runs(mask: np.ndarray) -> np.ndarray:
     if flat[0]:
         runs = np.concatenate(([0], runs))
     return runs.astype(np.int64)
-
-
-def runs_to_string(runs) -> str:
-    """COCO's compressed string form of a list of run lengths."""
-    out = []
-    runs = [int(r) for r in runs]
-    for i, value in enumerate(runs):
-        if i > 2:
-            value -= runs[i - 2]  # later runs are stored as a delta, usually small
-        while True:
-            group = value & 0x1F
-            value >>= 5  # arithmetic shift: negative deltas end at -1
-            more = value != -1 if group & 0x10 else value != 0
-            out.append(chr(48 + (group | 0x20 if more else group)))
-            if not more:
-                break
-    return "".join(out)
-
-
-def string_to_runs(counts: str) -> list[int]:
-    """Inverse of `runs_to_string`; raises ValueError on malformed input."""
-    runs: list[int] = []
-    pos, n = 0, len(counts)
-    while pos < n:
-        value, shift = 0, 0
-        while True:
-            if pos >= n:
-                raise ValueError("RLE counts string ends in the middle of a number")
-            code = ord(counts[pos]) - 48
-            if not 0 <= code < 64:
-                raise ValueError(f"RLE counts string holds an invalid character {counts[pos]!r}")
-            pos += 1
-            value |= (code & 0x1F) << shift
-            shift += 5
-            if not code & 0x20:
-                if code & 0x10:
-                    value |= -1 << shift  # sign-extend
-                break
-            if shift > 64:
-                raise ValueError("RLE counts string holds a number that is too large")
-        if len(runs) > 2:
-            value += runs[-2]
-        runs.append(value)
-    return runs
 
 
 def encode(mask: np.ndarray) -> RLE:

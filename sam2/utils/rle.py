@@ -102,6 +102,8 @@ def string_to_counts(text: str) -> List[int]:
                 if code & 0x10:
                     value |= -1 << shift  # sign extension
                 break
+            if shift > 64:
+                raise ValueError("RLE counts string holds a number that is too large")
         if len(counts) > 2:
             value += counts[-2]
         counts.append(value)

@@ -11,28 +11,15 @@ from typing import List
 
 import numpy as np
 
+from sam2.utils.rle import string_to_counts
 from training.datasets.clip import DataError
 
 
 def _string_to_runs(text: str) -> List[int]:
-    runs: List[int] = []
-    pos = 0
-    while pos < len(text):
-        value, shift, more = 0, 0, True
-        while more:
-            if pos >= len(text):
-                raise DataError("RLE counts string ends in the middle of a number")
-            group = ord(text[pos]) - 48
-            pos += 1
-            value |= (group & 0x1F) << shift
-            more = bool(group & 0x20)
-            shift += 5
-            if not more and (group & 0x10):
-                value -= 1 << shift  # sign-extend a negative difference
-        if len(runs) > 2:
-            value += runs[-2]
-        runs.append(value)
-    return runs
+    try:
+        return string_to_counts(text)
+    except ValueError as e:
+        raise DataError(str(e)) from None
 
 
 def decode_rle(rle: dict) -> np.ndarray:
