@@ -29,6 +29,8 @@ import sys
 import tempfile
 import time
 
+from bench_support import make_golden_checkpoint  # tools/, on sys.path when run as a script
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 SHARED = os.path.join(os.path.dirname(REPO), "shared")
@@ -52,18 +54,6 @@ def prepare_image(args) -> str:
     img = img.resize((round(img.width * scale), round(img.height * scale)), Image.BILINEAR)
     img.save(path)
     return path
-
-
-def make_checkpoint(config: str, path: str) -> None:
-    import torch
-
-    sys.path.insert(0, GOLDEN)
-    from weights import make_state_dict
-
-    from sam2.build_sam import build_sam2
-
-    model = build_sam2(config, device="cpu")
-    torch.save({"model": make_state_dict(model.state_dict())}, path)
 
 
 def use_reference() -> str:
@@ -105,7 +95,7 @@ def run(args) -> dict:
     if ckpt is None:
         ckpt = os.path.join(args.workdir, "weights.pt")
         if not os.path.exists(ckpt):
-            make_checkpoint(args.config, ckpt)
+            make_golden_checkpoint(args.config, ckpt)
     model = build_sam2(args.config, ckpt_path=ckpt, device=args.device)
     image = np.array(Image.open(args.image_path).convert("RGB"))
     params = dict(points_per_side=args.points_per_side, points_per_batch=args.points_per_batch)

@@ -20,7 +20,7 @@ import tempfile
 import time
 
 import numpy as np
-from process_stats import rss_mb  # tools/, on sys.path when run as a script
+from bench_support import rss_mb  # tools/, on sys.path when run as a script
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)

@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 
-from process_stats import rss_mb  # tools/, on sys.path when run as a script
+from bench_support import make_golden_checkpoint, rss_mb  # tools/, on sys.path when run as a script
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -52,18 +52,6 @@ def extract_frames(clip: str, count: int, out_dir: str) -> str:
                 break
             frame.to_image().save(os.path.join(out_dir, f"{i:05d}.jpg"), quality=95)
     return out_dir
-
-
-def make_checkpoint(config: str, impl: str, path: str) -> None:
-    import torch
-
-    sys.path.insert(0, os.path.join(SHARED, "golden"))
-    from weights import make_state_dict
-
-    from sam2.build_sam import build_sam2
-
-    model = build_sam2(config, device="cpu")
-    torch.save({"model": make_state_dict(model.state_dict())}, path)
 
 
 def click_points(width: int, height: int, n_objects: int):
@@ -110,7 +98,7 @@ def run(args) -> dict:
     if ckpt is None:
         ckpt = os.path.join(args.workdir, "weights.pt")
         if not os.path.exists(ckpt):
-            make_checkpoint(args.config, args.impl, ckpt)
+            make_golden_checkpoint(args.config, ckpt)
     extra = {"vos_optimized": True} if args.vos_optimized else {}
     predictor = build_sam2_video_predictor(args.config, ckpt_path=ckpt, device=args.device, **extra)
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
