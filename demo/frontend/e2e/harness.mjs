@@ -181,6 +181,31 @@ export class Runner {
   }
 }
 
+/**
+ * Start a suite: a Runner that screenshots the current page when a test fails, an empty
+ * artifacts folder and a built UI. When the run cannot happen here, prints the suite as
+ * skipped and exits.
+ * @param title the suite's name in the skip line
+ * @param artifacts folder for screenshots and logs
+ * @param currentPage () => the page to screenshot, or null
+ */
+export function startSuite(title, artifacts, currentPage) {
+  const runner = new Runner(async (name) => {
+    const page = currentPage();
+    if (page) await page.screenshot({ path: path.join(artifacts, `FAILED-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}.png`) });
+  });
+  const reason = missingPrerequisite();
+  if (reason) {
+    runner.skip(title, reason);
+    console.log(runner.summary());
+    process.exit(0);
+  }
+  ensureBuilt();
+  fs.rmSync(artifacts, { recursive: true, force: true });
+  fs.mkdirSync(artifacts, { recursive: true });
+  return runner;
+}
+
 export function assert(cond, message) {
   if (!cond) throw new Error(message);
 }

@@ -17,7 +17,7 @@ import { unzipSync } from 'fflate';
 import { countChanged, snapshot, waitChanged } from './pixels.mjs';
 import { probePrompts } from './seed.mjs';
 import {
-  ARTIFACTS, FRONTEND_DIR, SHARED_DATA, Runner, assert, ensureBuilt, launchChromium, makeDataDir, missingPrerequisite, startBackend,
+  ARTIFACTS, FRONTEND_DIR, SHARED_DATA, assert, launchChromium, makeDataDir, startBackend, startSuite,
 } from './harness.mjs';
 
 // 640x360, 25 fps, 60 frames (the bunny clip with an AAC track the server drops).
@@ -33,18 +33,7 @@ const CLICK = { x: 0.5, y: 0.5 };
 const BOX = { x0: 0.1, y0: 0.1, x1: 0.4, y1: 0.6 };
 
 let page = null;
-const runner = new Runner(async (name) => {
-  if (page) await page.screenshot({ path: path.join(ARTIFACTS, `FAILED-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}.png`) });
-});
-const reason = missingPrerequisite();
-if (reason) {
-  runner.skip('end-to-end flow', reason);
-  console.log(runner.summary());
-  process.exit(0);
-}
-ensureBuilt();
-fs.rmSync(ARTIFACTS, { recursive: true, force: true });
-fs.mkdirSync(ARTIFACTS, { recursive: true });
+const runner = startSuite('end-to-end flow', ARTIFACTS, () => page);
 
 const dataDir = makeDataDir([CLIP, OTHER, HD]);
 // Seed 3 suits the micro model as it is now; others are tried if the model changes.

@@ -15,7 +15,7 @@ import zlib from 'node:zlib';
 import { unzipSync } from 'fflate';
 import { countChanged, snapshot } from './pixels.mjs';
 import {
-  FRONTEND_DIR, Runner, assert, ensureBuilt, launchChromium, makeDataDir, missingPrerequisite, startBackend,
+  FRONTEND_DIR, assert, launchChromium, makeDataDir, startBackend, startSuite,
 } from './harness.mjs';
 
 const ARTIFACTS = path.join(FRONTEND_DIR, 'test-artifacts', 'e2e-everything');
@@ -43,18 +43,7 @@ function pngHasForeground(bytes) {
 }
 
 let page = null;
-const runner = new Runner(async (name) => {
-  if (page) await page.screenshot({ path: path.join(ARTIFACTS, `FAILED-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}.png`) });
-});
-const reason = missingPrerequisite();
-if (reason) {
-  runner.skip('segment everything flow', reason);
-  console.log(runner.summary());
-  process.exit(0);
-}
-ensureBuilt();
-fs.rmSync(ARTIFACTS, { recursive: true, force: true });
-fs.mkdirSync(ARTIFACTS, { recursive: true });
+const runner = startSuite('segment everything flow', ARTIFACTS, () => page);
 
 const dataDir = makeDataDir([CLIP]);
 const backend = await startBackend(dataDir, path.join(ARTIFACTS, 'server.log'), 3);

@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import { countChanged } from './pixels.mjs';
 import { startSuitableBackend } from './seed.mjs';
 import {
-  FRONTEND_DIR, SHARED_DATA, Runner, assert, ensureBuilt, launchChromiumBrowser, makeDataDir, missingPrerequisite, startBackend,
+  FRONTEND_DIR, SHARED_DATA, assert, launchChromiumBrowser, makeDataDir, startBackend, startSuite,
 } from './harness.mjs';
 
 const ARTIFACTS = path.join(FRONTEND_DIR, 'test-artifacts', 'e2e-trust');
@@ -28,18 +28,7 @@ const THIRD = { x: 0.8, y: 0.3 };
 const MAX_SESSIONS = 4;
 
 let page = null;
-const runner = new Runner(async (name) => {
-  if (page) await page.screenshot({ path: path.join(ARTIFACTS, `FAILED-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}.png`) });
-});
-const reason = missingPrerequisite();
-if (reason) {
-  runner.skip('trust end-to-end tests', reason);
-  console.log(runner.summary());
-  process.exit(0);
-}
-ensureBuilt();
-fs.rmSync(ARTIFACTS, { recursive: true, force: true });
-fs.mkdirSync(ARTIFACTS, { recursive: true });
+const runner = startSuite('trust end-to-end tests', ARTIFACTS, () => page);
 
 const dataDir = makeDataDir([CLIP, OTHER, HD]);
 const backend = await startSuitableBackend(
