@@ -206,6 +206,13 @@ export function startSuite(title, artifacts, currentPage) {
   return runner;
 }
 
+/** Print where the screenshots are and the summary line; exit 1 if a test failed. */
+export function endSuite(runner, artifacts) {
+  console.log(`screenshots: ${path.relative(FRONTEND_DIR, artifacts)}/`);
+  console.log(runner.summary());
+  process.exit(runner.failed > 0 ? 1 : 0);
+}
+
 export function assert(cond, message) {
   if (!cond) throw new Error(message);
 }

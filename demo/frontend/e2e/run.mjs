@@ -17,7 +17,7 @@ import { unzipSync } from 'fflate';
 import { countChanged, snapshot, waitChanged } from './pixels.mjs';
 import { probePrompts } from './seed.mjs';
 import {
-  ARTIFACTS, FRONTEND_DIR, SHARED_DATA, assert, launchChromium, makeDataDir, startBackend, startSuite,
+  ARTIFACTS, SHARED_DATA, assert, launchChromium, makeDataDir, endSuite, startBackend, startSuite,
 } from './harness.mjs';
 
 // 640x360, 25 fps, 60 frames (the bunny clip with an AAC track the server drops).
@@ -495,6 +495,4 @@ try {
   fs.rmSync(dataDir, { recursive: true, force: true });
 }
 
-console.log(`screenshots: ${path.relative(FRONTEND_DIR, ARTIFACTS)}/`);
-console.log(runner.summary());
-process.exit(runner.failed > 0 ? 1 : 0);
+endSuite(runner, ARTIFACTS);

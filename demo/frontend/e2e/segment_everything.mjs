@@ -15,7 +15,7 @@ import zlib from 'node:zlib';
 import { unzipSync } from 'fflate';
 import { countChanged, snapshot } from './pixels.mjs';
 import {
-  FRONTEND_DIR, assert, launchChromium, makeDataDir, startBackend, startSuite,
+  FRONTEND_DIR, assert, launchChromium, makeDataDir, endSuite, startBackend, startSuite,
 } from './harness.mjs';
 
 const ARTIFACTS = path.join(FRONTEND_DIR, 'test-artifacts', 'e2e-everything');
@@ -191,6 +191,4 @@ try {
   fs.rmSync(dataDir, { recursive: true, force: true });
 }
 
-console.log(`screenshots: ${path.relative(FRONTEND_DIR, ARTIFACTS)}/`);
-console.log(runner.summary());
-process.exit(runner.failed > 0 ? 1 : 0);
+endSuite(runner, ARTIFACTS);

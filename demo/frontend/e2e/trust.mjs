@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import { countChanged } from './pixels.mjs';
 import { startSuitableBackend } from './seed.mjs';
 import {
-  FRONTEND_DIR, SHARED_DATA, assert, launchChromiumBrowser, makeDataDir, startBackend, startSuite,
+  FRONTEND_DIR, SHARED_DATA, assert, launchChromiumBrowser, makeDataDir, endSuite, startBackend, startSuite,
 } from './harness.mjs';
 
 const ARTIFACTS = path.join(FRONTEND_DIR, 'test-artifacts', 'e2e-trust');
@@ -591,6 +591,4 @@ try {
   fs.rmSync(dataDir, { recursive: true, force: true });
 }
 
-console.log(`screenshots: ${path.relative(FRONTEND_DIR, ARTIFACTS)}/`);
-console.log(runner.summary());
-process.exit(runner.failed > 0 ? 1 : 0);
+endSuite(runner, ARTIFACTS);
