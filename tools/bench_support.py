@@ -19,11 +19,15 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def make_golden_checkpoint(config: str, path: str) -> None:
-    """Save an official-style checkpoint of the golden fixtures' deterministic weights for ``config``.
+def golden_checkpoint(config: str, workdir: str) -> str:
+    """Path of an official-style checkpoint of the golden deterministic weights in ``workdir``.
 
-    Built with whichever ``sam2`` is importable (ours or the reference): both have the same keys.
+    Made on first use with whichever ``sam2`` is importable (ours or the reference: the same
+    keys), then shared by every process of a side-by-side run.
     """
+    path = os.path.join(workdir, "weights.pt")
+    if os.path.exists(path):
+        return path
     import torch
 
     sys.path.insert(0, GOLDEN)
@@ -33,3 +37,4 @@ def make_golden_checkpoint(config: str, path: str) -> None:
 
     model = build_sam2(config, device="cpu")
     torch.save({"model": make_state_dict(model.state_dict())}, path)
+    return path

@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 
-from bench_support import make_golden_checkpoint  # tools/, on sys.path when run as a script
+from bench_support import golden_checkpoint  # tools/, on sys.path when run as a script
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -91,11 +91,7 @@ def run(args) -> dict:
     from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
     from sam2.build_sam import build_sam2
 
-    ckpt = args.checkpoint
-    if ckpt is None:
-        ckpt = os.path.join(args.workdir, "weights.pt")
-        if not os.path.exists(ckpt):
-            make_golden_checkpoint(args.config, ckpt)
+    ckpt = args.checkpoint or golden_checkpoint(args.config, args.workdir)
     model = build_sam2(args.config, ckpt_path=ckpt, device=args.device)
     image = np.array(Image.open(args.image_path).convert("RGB"))
     params = dict(points_per_side=args.points_per_side, points_per_batch=args.points_per_batch)

@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 
-from bench_support import make_golden_checkpoint, rss_mb  # tools/, on sys.path when run as a script
+from bench_support import golden_checkpoint, rss_mb  # tools/, on sys.path when run as a script
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -94,11 +94,7 @@ def run(args) -> dict:
         torch.set_num_threads(args.threads)
     from sam2.build_sam import build_sam2_video_predictor
 
-    ckpt = args.checkpoint
-    if ckpt is None:
-        ckpt = os.path.join(args.workdir, "weights.pt")
-        if not os.path.exists(ckpt):
-            make_golden_checkpoint(args.config, ckpt)
+    ckpt = args.checkpoint or golden_checkpoint(args.config, args.workdir)
     extra = {"vos_optimized": True} if args.vos_optimized else {}
     predictor = build_sam2_video_predictor(args.config, ckpt_path=ckpt, device=args.device, **extra)
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
