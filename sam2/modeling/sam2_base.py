@@ -149,6 +149,8 @@ class SAM2Base(torch.nn.Module):
             self.no_obj_embed_spatial = torch.nn.Parameter(torch.zeros(1, self.mem_dim))
             trunc_normal_(self.no_obj_embed_spatial, std=0.02)
         self._build_sam_heads()
+        # Relative pointer positions on the device, by distance tuple (see _pointer_tokens).
+        self._pointer_position_cache: Dict[tuple, torch.Tensor] = {}
 
         if compile_image_encoder:
             # Compile forward only, so checkpoints still load into the plain module.
@@ -321,7 +323,7 @@ class SAM2Base(torch.nn.Module):
         """
         # Tensors made under inference_mode cannot enter autograd later: keep both kinds apart.
         key = (distances, max_ptrs, str(device), torch.is_inference_mode_enabled())
-        cache = self.__dict__.setdefault("_pointer_position_cache", {})
+        cache = self._pointer_position_cache
         rel = cache.get(key)
         if rel is None:
             # A one-frame video has no temporal range; avoid 0/0.

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from sam2.modeling.frame_types import FrameFeatures, FrameOutput
 from sam2.video.compact import stored_mask_logits
 from sam2.video.hole_filling import fill_small_holes
-from sam2.video.memory_bank import MemoryPolicy, MemorySelection, build_memory_context, group_by_layout
+from sam2.video.memory_bank import MemoryPolicy, build_memory_context, group_by_layout
 from sam2.video.state import InferenceState, ObjectTrack, TrackedOutput
 
 
@@ -27,12 +27,6 @@ def frame_features(model, state: InferenceState, frame_idx: int) -> FrameFeature
         image = state.frames.model_input(frame_idx, state.device)  # (1, 3, S, S) float32
         backbone_out = state.features.put(frame_idx, model.forward_image(image))
     return model.frame_features(backbone_out)
-
-
-def _select(model, state: InferenceState, track: ObjectTrack, frame_idx: int, reverse: bool) -> MemorySelection:
-    return MemoryPolicy.of(model).select(
-        frame_idx, track.outputs.cond, track.outputs.tracked, state.num_frames, reverse, model.training
-    )
 
 
 def conditioned_features(
@@ -48,7 +42,11 @@ def conditioned_features(
     Objects whose memories are unchanged since the last time are served from the state's
     cache; the others run through memory attention in batches of equal memory layout.
     """
-    selections = [_select(model, state, t, frame_idx, reverse) for t in tracks]
+    policy = MemoryPolicy.of(model)
+    selections = [
+        policy.select(frame_idx, t.outputs.cond, t.outputs.tracked, state.num_frames, reverse, model.training)
+        for t in tracks
+    ]
     results: List[Optional[torch.Tensor]] = [None] * len(tracks)
     cache = state.conditioned
     todo = []
