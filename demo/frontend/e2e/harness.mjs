@@ -149,6 +149,8 @@ export class Runner {
 
   /** skipWhen: a RegExp; a test that throws a message matching it counts as skipped (a missing server feature). */
   async test(name, fn, { independent = false, skipWhen = null } = {}) {
+    // E2E_ONLY=<regexp>: run only the matching tests (a developer's loop; they must not need the others).
+    if (process.env.E2E_ONLY && !new RegExp(process.env.E2E_ONLY).test(name)) return;
     if (this.broken && !independent) {
       this.failed++;
       console.log(`✗ ${name} (not run: "${this.broken}" failed)`);

@@ -15,7 +15,7 @@ import { createFrameRenderer, type FrameRenderer } from '../render/frameRenderer
 import type { GlMask } from '../render/glEffects';
 import { frameForTime, timeForFrame } from '../render/frameTime';
 import type { PromptBox } from '../state/prompts';
-import { drawOverlay, type Cursor } from './stageDrawing';
+import { drawOverlay, overlayHasMarks, type Cursor } from './stageDrawing';
 
 /** Pointer travel (CSS px) that turns a click into a box drag. */
 const DRAG_THRESHOLD_PX = 6;
@@ -71,6 +71,8 @@ export function VideoStage() {
   const [rubber, setRubber] = useState<PromptBox | null>(null);
   const [cursor, setCursor] = useState<Cursor | null>(null);
   const overlayState = useRef<{ rubber: PromptBox | null; cursor: Cursor | null }>({ rubber: null, cursor: null });
+  /** The overlay may show marks; false once it has been cleared with nothing to show. */
+  const overlayMarked = useRef(true);
   const [loadError, setLoadError] = useState<string | null>(null);
 
   const video = st.video;
@@ -89,10 +91,15 @@ export function VideoStage() {
     const masks = [...masksOnFrame(c, s, frame), ...proposalMasksOnFrame(c, frame)];
     rendererRef.current.render(el, masks, s.effect, el.videoWidth, el.videoHeight);
     canvas.dataset.drawnFrame = String(frame); // lets tests and tools count the frames actually drawn
+    const { rubber: band, cursor: mark } = overlayState.current;
+    const marked = overlayHasMarks(s, frame, band, mark);
+    // A blank overlay is left alone: in playback, redrawing it would cost a layer upload per frame for nothing.
+    if (!marked && !overlayMarked.current) return;
     const ctx = overlay.getContext('2d');
     const scale = overlay.width / Math.max(1, overlay.clientWidth);
     const coarse = window.matchMedia?.('(pointer: coarse)').matches ?? false;
-    if (ctx) drawOverlay(ctx, s, frame, overlay.width, overlay.height, overlayState.current.rubber, overlayState.current.cursor, scale, coarse ? 9 : 5);
+    if (ctx) drawOverlay(ctx, s, frame, overlay.width, overlay.height, band, mark, scale, coarse ? 9 : 5);
+    overlayMarked.current = marked;
   }, [c]);
 
   // Keep the latest state for callbacks that outlive a render.

@@ -1,10 +1,15 @@
 /** What the video stage draws on its 2D overlay: prompts, the box being dragged, the keyboard cursor. */
 import type { DemoState } from '../app/controller';
-import { getPrompt, type PromptBox } from '../state/prompts';
+import { getPrompt, isEmptyPrompt, type PromptBox } from '../state/prompts';
 
 export interface Cursor {
   x: number; // normalised
   y: number;
+}
+
+/** Whether the overlay of `frame` shows anything (prompts, a rubber band, the keyboard cursor). */
+export function overlayHasMarks(st: DemoState, frame: number, rubber: PromptBox | null, cursor: Cursor | null): boolean {
+  return Boolean(rubber || cursor) || st.objects.objects.some((o) => !isEmptyPrompt(getPrompt(st.prompts, o.id, frame)));
 }
 
 export function drawOverlay(

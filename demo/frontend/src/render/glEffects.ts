@@ -1,7 +1,8 @@
 /**
  * Effects on the GPU (WebGL2): one full-screen pass composes the video
  * frame with up to 255 object masks for a background effect and a highlight
- * effect. The masks reach the shader as one 8-bit label texture (0 = no
+ * effect (blur and pixelate first make a small pyramid of the frame, a few
+ * thousand pixels, so the full-size pass stays one fetch per texture). The masks reach the shader as one 8-bit label texture (0 = no
  * object, k = the k-th mask; where masks overlap the later one wins), built
  * from the COCO RLEs without decoding them to images: the texture is stored
  * transposed (width = video height), so each RLE run is one `fill` of
@@ -9,6 +10,7 @@
  */
 import { BACKGROUND_CODE, DEFAULT_EFFECTS, HIGHLIGHT_CODE, type EffectChoice } from './effectCatalog';
 import { hexToRgb } from './maskPixels';
+import { compositeSource, DOWNSAMPLE, GLOW, VERTEX } from './glShaders';
 import { decodeCounts, type RleMask } from './rle';
 
 /** Objects one pass can show (palette entries; 8-bit labels would allow 255). */
@@ -21,98 +23,6 @@ export interface GlMask {
   stale: boolean;
 }
 
-const VERTEX = `#version 300 es
-in vec2 aPos;
-out vec2 vUv;
-void main() {
-  vUv = vec2(aPos.x * 0.5 + 0.5, 0.5 - aPos.y * 0.5);
-  gl_Position = vec4(aPos, 0.0, 1.0);
-}`;
-
-/**
- * The fragment shader of one (background, highlight) pair: the pair is
- * baked in as constants so the compiler drops every other branch (software
- * GL flattens branches and would otherwise pay for all effects per pixel).
- */
-const fragmentSource = (background: number, highlight: number) => `#version 300 es
-precision highp float;
-precision highp int;
-uniform sampler2D uVideo;
-uniform sampler2D uLabels;
-uniform vec2 uSize;
-const int uBackground = ${background};
-const int uHighlight = ${highlight};
-uniform sampler2D uPalette; // texel k: colour of label k, alpha 1 when its mask is stale
-in vec2 vUv;
-out vec4 outColor;
-
-int labelAt(ivec2 p) {
-  p = clamp(p, ivec2(0), ivec2(uSize) - 1);
-  return int(texelFetch(uLabels, ivec2(p.y, p.x), 0).r * 255.0 + 0.5); // stored transposed
-}
-
-vec3 background(vec3 c, vec2 uv) {
-  float unit = max(uSize.x, uSize.y);
-  if (uBackground == 1) return c * 0.25;
-  if (uBackground == 2) {
-    float lod = log2(unit / 90.0);
-    vec2 d = 3.0 * exp2(lod) / uSize;
-    return 0.25 * (textureLod(uVideo, uv + vec2(d.x, d.y), lod).rgb + textureLod(uVideo, uv - vec2(d.x, d.y), lod).rgb
-      + textureLod(uVideo, uv + vec2(d.x, -d.y), lod).rgb + textureLod(uVideo, uv - vec2(d.x, -d.y), lod).rgb);
-  }
-  if (uBackground == 3) {
-    float block = max(4.0, floor(unit / 64.0));
-    vec2 cell = (floor(uv * uSize / block) + 0.5) * block / uSize;
-    return textureLod(uVideo, cell, log2(block)).rgb;
-  }
-  float grey = dot(c, vec3(0.299, 0.587, 0.114));
-  if (uBackground == 4) return vec3(grey);
-  if (uBackground == 5) return min(vec3(1.0), grey * vec3(1.07, 0.74, 0.43) + vec3(0.08, 0.05, 0.0));
-  if (uBackground == 6) return vec3(1.0);
-  if (uBackground == 7) return vec3(0.0);
-  if (uBackground == 8) return mix(vec3(0.10, 0.16, 0.42), vec3(0.55, 0.18, 0.62), clamp((uv.x + uv.y) * 0.5, 0.0, 1.0));
-  return c;
-}
-
-void main() {
-  ivec2 p = ivec2(vUv * uSize);
-  vec3 video = texture(uVideo, vUv).rgb;
-  int label = labelAt(p);
-  float unit = max(uSize.x, uSize.y);
-  vec3 color;
-  if (label != 0) {
-    vec4 entry = texelFetch(uPalette, ivec2(label, 0), 0);
-    vec3 tint = entry.rgb;
-    color = video;
-    if (uHighlight == 1 || uHighlight == 2) color = mix(video, tint, 0.45);
-    if (uHighlight == 5) color = tint;
-    if (uHighlight == 1 || uHighlight == 3) {
-      int r = max(1, int(unit / 400.0));
-      // Two diagonal neighbours find every edge but a 45-degree one, at half the fetches of four.
-      bool edge = labelAt(p + ivec2(r, r)) != label || labelAt(p - ivec2(r, r)) != label;
-      if (edge) color = uHighlight == 1 ? mix(tint, vec3(1.0), 0.35) : tint;
-    }
-    if (entry.a > 0.5 && mod(gl_FragCoord.x + gl_FragCoord.y, 14.0) < 5.0) color = mix(color, vec3(0.5), 0.6);
-  } else {
-    color = background(video, vUv);
-    if (uHighlight == 4) {
-      // Glow: an object within a few radii lights the pixel, a nearer one more.
-      float step = max(2.0, unit / 160.0);
-      int near1 = 0;
-      int near2 = 0;
-      for (int i = 0; i < 8; i++) {
-        float a = float(i) * 0.785398;
-        vec2 dir = vec2(cos(a), sin(a));
-        near1 = max(near1, labelAt(p + ivec2(dir * step)));
-        near2 = max(near2, labelAt(p + ivec2(dir * step * 2.5)));
-      }
-      if (near1 != 0) color = mix(color, texelFetch(uPalette, ivec2(near1, 0), 0).rgb, 0.75);
-      else if (near2 != 0) color = mix(color, texelFetch(uPalette, ivec2(near2, 0), 0).rgb, 0.4);
-    }
-  }
-  outColor = vec4(color, 1.0);
-}`;
-
 /** Run lengths per RLE, parsed once: playback and effect changes redraw the same masks often. */
 const parsedCounts = new WeakMap<RleMask, number[]>();
 
@@ -124,6 +34,9 @@ function countsOf(rle: RleMask): number[] {
   }
   return counts;
 }
+
+/** Texture units: fixed per sampler, so a program's sampler uniforms are set once. */
+const UNIT = { video: 0, labels: 1, palette: 2, blurred: 3, blocks: 4, pyramid: 5, glow: 6 } as const;
 
 function compile(gl: WebGL2RenderingContext, type: number, source: string): WebGLShader {
   const shader = gl.createShader(type);
@@ -141,15 +54,39 @@ interface Program {
   uniforms: Record<string, WebGLUniformLocation | null>;
 }
 
+/** A texture one pass draws into. */
+interface Target {
+  texture: WebGLTexture;
+  framebuffer: WebGLFramebuffer;
+  width: number;
+  height: number;
+}
+
+/**
+ * The pyramid blur and pixelate read: the frame at 1/4 and at 1/16 size
+ * (each texel the mean of its 4x4 block of the level above: `blocks`), and
+ * that 1/16 level softened twice by a 3x3 tent (`blurred`, via `scratch`).
+ */
+interface Pyramid {
+  quarter: Target;
+  blocks: Target;
+  scratch: Target;
+  blurred: Target;
+}
+
 export class GlEffectsRenderer {
   readonly kind = 'webgl';
   private readonly gl: WebGL2RenderingContext;
   private readonly vertex: WebGLShader;
-  private readonly quad: WebGLBuffer;
-  /** Linked programs by "background:highlight" code, made on first use. */
+  /** Linked compositing programs by "background:highlight" code, made on first use. */
   private readonly programs = new Map<string, Program>();
+  private readonly downsample: Program;
+  private readonly glowProgram: Program;
+  /** The glow at a quarter of the mask size (made when the glow effect is shown). */
+  private glow: Target | null = null;
   private videoTex: WebGLTexture;
   private videoSize: [number, number] = [0, 0];
+  private pyramid: Pyramid | null = null;
   private readonly maskTex: WebGLTexture;
   private readonly paletteTex: WebGLTexture;
   private labels = new Uint8Array(0);
@@ -159,54 +96,56 @@ export class GlEffectsRenderer {
   private constructor(gl: WebGL2RenderingContext) {
     this.gl = gl;
     this.vertex = compile(gl, gl.VERTEX_SHADER, VERTEX);
-    this.quad = gl.createBuffer();
-    gl.bindBuffer(gl.ARRAY_BUFFER, this.quad);
+    // One quad at attribute 0 serves every program.
+    gl.bindBuffer(gl.ARRAY_BUFFER, gl.createBuffer());
     gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([-1, -1, 1, -1, -1, 1, 1, 1]), gl.STATIC_DRAW);
-    this.videoTex = gl.createTexture();
-    gl.activeTexture(gl.TEXTURE0);
-    gl.bindTexture(gl.TEXTURE_2D, this.videoTex);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.LINEAR_MIPMAP_LINEAR);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
-    this.maskTex = gl.createTexture();
-    gl.activeTexture(gl.TEXTURE1);
-    gl.bindTexture(gl.TEXTURE_2D, this.maskTex);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
-    this.paletteTex = gl.createTexture();
-    gl.activeTexture(gl.TEXTURE2);
-    gl.bindTexture(gl.TEXTURE_2D, this.paletteTex);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
+    gl.enableVertexAttribArray(0);
+    gl.vertexAttribPointer(0, 2, gl.FLOAT, false, 0, 0);
+    this.videoTex = this.texture(UNIT.video, gl.LINEAR);
+    this.maskTex = this.texture(UNIT.labels, gl.NEAREST);
+    this.paletteTex = this.texture(UNIT.palette, gl.NEAREST);
     gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
+    this.downsample = this.link(DOWNSAMPLE, { uSource: UNIT.pyramid }, ['uOffset']);
+    this.glowProgram = this.link(GLOW, { uLabels: UNIT.labels, uPalette: UNIT.palette }, ['uSize']);
     this.use(DEFAULT_EFFECTS); // compile the default pair now: a shader error shows at creation
   }
 
-  /** Bind (making it on first use) the program of an effect pair. */
-  private use(effect: EffectChoice): Program {
+  /** A new texture bound on `unit`, clamped at the edges. */
+  private texture(unit: number, filter: number): WebGLTexture {
     const gl = this.gl;
+    const tex = gl.createTexture();
+    gl.activeTexture(gl.TEXTURE0 + unit);
+    gl.bindTexture(gl.TEXTURE_2D, tex);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, filter);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, filter);
+    return tex;
+  }
+
+  private link(fragment: string, samplers: Record<string, number>, other: string[]): Program {
+    const gl = this.gl;
+    const program = gl.createProgram();
+    gl.attachShader(program, this.vertex);
+    gl.attachShader(program, compile(gl, gl.FRAGMENT_SHADER, fragment));
+    gl.linkProgram(program);
+    if (!gl.getProgramParameter(program, gl.LINK_STATUS)) throw new Error(`WebGL program: ${gl.getProgramInfoLog(program)}`);
+    gl.useProgram(program);
+    for (const [name, unit] of Object.entries(samplers)) gl.uniform1i(gl.getUniformLocation(program, name), unit);
+    return { program, uniforms: Object.fromEntries(other.map((n) => [n, gl.getUniformLocation(program, n)])) };
+  }
+
+  /** Bind (making it on first use) the compositing program of an effect pair. */
+  private use(effect: EffectChoice): Program {
     const key = `${BACKGROUND_CODE[effect.background]}:${HIGHLIGHT_CODE[effect.highlight]}`;
     let prog = this.programs.get(key);
     if (!prog) {
-      const program = gl.createProgram();
-      gl.attachShader(program, this.vertex);
-      gl.attachShader(program, compile(gl, gl.FRAGMENT_SHADER, fragmentSource(BACKGROUND_CODE[effect.background], HIGHLIGHT_CODE[effect.highlight])));
-      gl.linkProgram(program);
-      if (!gl.getProgramParameter(program, gl.LINK_STATUS)) throw new Error(`WebGL program: ${gl.getProgramInfoLog(program)}`);
-      const uniforms = Object.fromEntries(['uVideo', 'uLabels', 'uPalette', 'uSize'].map((n) => [n, gl.getUniformLocation(program, n)]));
-      gl.useProgram(program);
-      gl.bindBuffer(gl.ARRAY_BUFFER, this.quad);
-      const loc = gl.getAttribLocation(program, 'aPos');
-      gl.enableVertexAttribArray(loc);
-      gl.vertexAttribPointer(loc, 2, gl.FLOAT, false, 0, 0);
-      gl.uniform1i(uniforms.uVideo, 0);
-      gl.uniform1i(uniforms.uLabels, 1);
-      gl.uniform1i(uniforms.uPalette, 2);
-      prog = { program, uniforms };
+      const source = compositeSource(BACKGROUND_CODE[effect.background], HIGHLIGHT_CODE[effect.highlight]);
+      const samplers = { uVideo: UNIT.video, uLabels: UNIT.labels, uPalette: UNIT.palette, uBlurred: UNIT.blurred, uBlocks: UNIT.blocks, uGlow: UNIT.glow };
+      prog = this.link(source, samplers, ['uSize']);
       this.programs.set(key, prog);
     }
-    gl.useProgram(prog.program);
+    this.gl.useProgram(prog.program);
     return prog;
   }
 
@@ -219,6 +158,79 @@ export class GlEffectsRenderer {
     } catch {
       return null;
     }
+  }
+
+  private target(unit: number, width: number, height: number): Target {
+    const gl = this.gl;
+    const texture = this.texture(unit, gl.LINEAR);
+    gl.texStorage2D(gl.TEXTURE_2D, 1, gl.RGBA8, width, height);
+    const framebuffer = gl.createFramebuffer();
+    gl.bindFramebuffer(gl.FRAMEBUFFER, framebuffer);
+    gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, texture, 0);
+    gl.bindFramebuffer(gl.FRAMEBUFFER, null);
+    return { texture, framebuffer, width, height };
+  }
+
+  private dropPyramid(): void {
+    for (const t of Object.values(this.pyramid ?? {}) as Target[]) {
+      this.gl.deleteFramebuffer(t.framebuffer);
+      this.gl.deleteTexture(t.texture);
+    }
+    this.pyramid = null;
+  }
+
+  /** Fill the pyramid from the video texture (its size: `this.videoSize`). */
+  private buildPyramid(): void {
+    const gl = this.gl;
+    const [sw, sh] = this.videoSize;
+    if (!this.pyramid) {
+      const qw = Math.max(1, Math.round(sw / 4));
+      const qh = Math.max(1, Math.round(sh / 4));
+      const bw = Math.max(1, Math.round(qw / 4));
+      const bh = Math.max(1, Math.round(qh / 4));
+      // Units of their own, so that the compositing pass finds blocks and blurred bound.
+      this.pyramid = {
+        quarter: this.target(UNIT.pyramid, qw, qh),
+        blocks: this.target(UNIT.blocks, bw, bh),
+        scratch: this.target(UNIT.pyramid, bw, bh),
+        blurred: this.target(UNIT.blurred, bw, bh),
+      };
+    }
+    const { quarter, blocks, scratch, blurred } = this.pyramid;
+    gl.useProgram(this.downsample.program);
+    const pass = (source: WebGLTexture, sourceW: number, sourceH: number, into: Target, spread: number) => {
+      gl.activeTexture(gl.TEXTURE0 + UNIT.pyramid);
+      gl.bindTexture(gl.TEXTURE_2D, source);
+      gl.bindFramebuffer(gl.FRAMEBUFFER, into.framebuffer);
+      gl.viewport(0, 0, into.width, into.height);
+      gl.uniform2f(this.downsample.uniforms.uOffset, spread / sourceW, spread / sourceH);
+      gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+    };
+    pass(this.videoTex, sw, sh, quarter, 1);
+    pass(quarter.texture, quarter.width, quarter.height, blocks, 1);
+    pass(blocks.texture, blocks.width, blocks.height, scratch, 0.5);
+    pass(scratch.texture, scratch.width, scratch.height, blurred, 0.5);
+    gl.bindFramebuffer(gl.FRAMEBUFFER, null);
+  }
+
+  /** Draw the glow of the current labels and palette (w x h: the mask size). */
+  private buildGlow(w: number, h: number): void {
+    const gl = this.gl;
+    const gw = Math.max(1, Math.round(w / 4));
+    const gh = Math.max(1, Math.round(h / 4));
+    if (!this.glow || this.glow.width !== gw || this.glow.height !== gh) {
+      if (this.glow) {
+        gl.deleteFramebuffer(this.glow.framebuffer);
+        gl.deleteTexture(this.glow.texture);
+      }
+      this.glow = this.target(UNIT.glow, gw, gh);
+    }
+    gl.useProgram(this.glowProgram.program);
+    gl.bindFramebuffer(gl.FRAMEBUFFER, this.glow.framebuffer);
+    gl.viewport(0, 0, gw, gh);
+    gl.uniform2f(this.glowProgram.uniforms.uSize, w, h);
+    gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+    gl.bindFramebuffer(gl.FRAMEBUFFER, null);
   }
 
   /** Paint every object's RLE runs into the transposed label texture (label k+1 = masks[k]). */
@@ -239,7 +251,7 @@ export class GlEffectsRenderer {
         pos = end;
       }
     });
-    gl.activeTexture(gl.TEXTURE1);
+    gl.activeTexture(gl.TEXTURE0 + UNIT.labels);
     gl.bindTexture(gl.TEXTURE_2D, this.maskTex);
     if (this.maskSize[0] !== w || this.maskSize[1] !== h) {
       gl.texImage2D(gl.TEXTURE_2D, 0, gl.R8, h, w, 0, gl.RED, gl.UNSIGNED_BYTE, this.labels);
@@ -250,6 +262,22 @@ export class GlEffectsRenderer {
     this.lastMasks = masks;
   }
 
+  /** Upload the frame into the video texture, (re)allocating its storage when the size changes. */
+  private uploadVideo(source: TexImageSource, sw: number, sh: number): void {
+    const gl = this.gl;
+    gl.activeTexture(gl.TEXTURE0 + UNIT.video);
+    if (this.videoSize[0] !== sw || this.videoSize[1] !== sh) {
+      // Immutable storage once per size; each frame then only overwrites it.
+      gl.deleteTexture(this.videoTex);
+      this.videoTex = this.texture(UNIT.video, gl.LINEAR);
+      gl.texStorage2D(gl.TEXTURE_2D, 1, gl.RGBA8, sw, sh);
+      this.videoSize = [sw, sh];
+      this.dropPyramid();
+    }
+    gl.bindTexture(gl.TEXTURE_2D, this.videoTex);
+    gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, gl.RGBA, gl.UNSIGNED_BYTE, source);
+  }
+
   /**
    * Draw `source` with its masks (both w x h video px), filling the canvas
    * at whatever size it has (the live view uses its display size).
@@ -258,38 +286,25 @@ export class GlEffectsRenderer {
   render(source: TexImageSource, masks: GlMask[], effect: EffectChoice, w: number, h: number): void {
     const gl = this.gl;
     const used = masks.slice(0, GL_MAX_OBJECTS);
-    gl.viewport(0, 0, gl.drawingBufferWidth, gl.drawingBufferHeight);
     // Without masks every background effect shows the plain video.
-    const { uniforms } = this.use(used.length === 0 ? { background: 'none', highlight: effect.highlight } : effect);
-    gl.activeTexture(gl.TEXTURE0);
-    gl.bindTexture(gl.TEXTURE_2D, this.videoTex);
+    const shown = used.length === 0 ? { background: 'none' as const, highlight: effect.highlight } : effect;
     // The texture takes the source's own size (normally w x h; the shader samples it by uv).
     const sw = source instanceof HTMLVideoElement ? source.videoWidth : w;
     const sh = source instanceof HTMLVideoElement ? source.videoHeight : h;
-    if (this.videoSize[0] !== sw || this.videoSize[1] !== sh) {
-      // Storage once per size (with room for mipmaps); each frame then only overwrites level 0.
-      gl.deleteTexture(this.videoTex);
-      this.videoTex = gl.createTexture();
-      gl.bindTexture(gl.TEXTURE_2D, this.videoTex);
-      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
-      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
-      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
-      gl.texStorage2D(gl.TEXTURE_2D, Math.floor(Math.log2(Math.max(sw, sh, 1))) + 1, gl.RGBA8, sw, sh);
-      this.videoSize = [sw, sh];
-    }
-    gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, gl.RGBA, gl.UNSIGNED_BYTE, source);
-    const needsMips = effect.background === 'blur' || effect.background === 'pixelate';
-    if (needsMips) gl.generateMipmap(gl.TEXTURE_2D);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, needsMips ? gl.LINEAR_MIPMAP_LINEAR : gl.LINEAR);
+    this.uploadVideo(source, sw, sh);
+    if (shown.background === 'blur' || shown.background === 'pixelate') this.buildPyramid();
     this.uploadMasks(used, w, h);
     const palette = new Uint8Array((GL_MAX_OBJECTS + 1) * 4);
     used.forEach((m, k) => {
       const [r, g, b] = hexToRgb(m.color);
       palette.set([r, g, b, m.stale ? 255 : 0], (k + 1) * 4);
     });
-    gl.activeTexture(gl.TEXTURE2);
+    gl.activeTexture(gl.TEXTURE0 + UNIT.palette);
     gl.bindTexture(gl.TEXTURE_2D, this.paletteTex);
     gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, GL_MAX_OBJECTS + 1, 1, 0, gl.RGBA, gl.UNSIGNED_BYTE, palette);
+    if (shown.highlight === 'glow' && used.length > 0) this.buildGlow(w, h);
+    const { uniforms } = this.use(shown);
+    gl.viewport(0, 0, gl.drawingBufferWidth, gl.drawingBufferHeight);
     gl.uniform2f(uniforms.uSize, w, h);
     gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
   }
