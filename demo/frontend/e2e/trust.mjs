@@ -419,6 +419,7 @@ try {
   });
 
   await runner.test('effects: 14 distinct WebGL effects; playback of 16 objects at 1280x720 measured', async () => {
+    if (!page.url().startsWith(backend.url)) await page.goto(backend.url); // run alone (E2E_ONLY)
     await openVideo('Bunny hd');
     for (let i = 0; i < 16; i++) {
       if (i > 0) {
@@ -429,15 +430,17 @@ try {
       await page.mouse.click(p.x, p.y);
     }
     await idle();
-    // Track about half a second of video with all 16, then stop: that is what the playback below plays.
+    // Track 60 frames with all 16, then stop: the playback windows below stay within them.
     await button('Track objects').click();
-    await page.waitForFunction(() => /^(\d+) \//.exec(document.querySelector('.tracking-detail')?.textContent ?? '')?.[1] >= 14, null, { timeout: 180_000, polling: 100 });
+    await page.waitForFunction(() => /^(\d+) \//.exec(document.querySelector('.tracking-detail')?.textContent ?? '')?.[1] >= 60, null, { timeout: 180_000, polling: 100 });
     await button('Cancel tracking').click();
+    /** Frames drawn per second in 2 s of playback (50 frames of the 25 fps clip), after the first frames. */
     const playbackRate = async (bg, hl) => {
       await page.getByLabel('Background', { exact: true }).selectOption(bg);
       await page.getByLabel('Objects', { exact: true }).selectOption(hl);
       await goToFrame(0);
       await button('Play').click();
+      await page.waitForFunction(() => Number(document.querySelector('canvas.stage-gl').dataset.drawnFrame) >= 3);
       const rate = await page.evaluate(() => new Promise((resolve) => {
         const c = document.querySelector('canvas.stage-gl');
         const seen = [];
@@ -445,7 +448,7 @@ try {
         const tick = () => {
           const f = c.dataset.drawnFrame;
           if (seen.length === 0 || seen[seen.length - 1].f !== f) seen.push({ f, t: performance.now() });
-          if (performance.now() - t0 < 500) requestAnimationFrame(tick);
+          if (performance.now() - t0 < 2000) requestAnimationFrame(tick);
           else resolve((seen.length - 1) / ((seen[seen.length - 1].t - seen[0].t) / 1000));
         };
         tick();
@@ -458,15 +461,33 @@ try {
       const info = gl?.getExtension('WEBGL_debug_renderer_info');
       return info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : 'none';
     });
-    const software = /swiftshader|llvmpipe|software/i.test(gpu);
     await goToFrame(10);
     const digest = () => page.evaluate(() => {
       const c = document.querySelector('canvas.stage-gl');
       const small = new OffscreenCanvas(64, 36);
+      small.getContext('2d').imageSmoothingQuality = 'high'; // an area average, not a few samples
       small.getContext('2d').drawImage(c, 0, 0, 64, 36);
       return Array.from(small.getContext('2d').getImageData(0, 0, 64, 36).data.filter((_, i) => i % 4 !== 3));
     });
     const distance = (a, b) => a.reduce((s, v, i) => s + Math.abs(v - b[i]), 0) / a.length;
+    // The frame itself, drawn without effects, is the browser's own picture of it: from the <video>
+    // on a GPU, from its I420 planes converted in the shader on software GL.
+    await page.getByLabel('Background', { exact: true }).selectOption('none');
+    await page.getByLabel('Objects', { exact: true }).selectOption('none');
+    const plain = await page.evaluate(() => {
+      const c = document.querySelector('canvas.stage-gl');
+      const same = new OffscreenCanvas(c.width, c.height); // resampled to the canvas's size as the shader does
+      same.getContext('2d').drawImage(document.querySelector('video'), 0, 0, c.width, c.height);
+      const small = new OffscreenCanvas(64, 36);
+      small.getContext('2d').imageSmoothingQuality = 'high'; // an area average, not a few samples
+      small.getContext('2d').drawImage(same, 0, 0, 64, 36);
+      return { source: c.dataset.frameSource, d: Array.from(small.getContext('2d').getImageData(0, 0, 64, 36).data.filter((_, i) => i % 4 !== 3)) };
+    });
+    const plainDistance = distance(await digest(), plain.d);
+    console.log(`    frame from ${plain.source}: mean difference to the <video> ${plainDistance.toFixed(2)} levels`);
+    assert(plainDistance < 2, `the plain frame differs from the video by ${plainDistance.toFixed(2)} levels`);
+    if (/swiftshader|llvmpipe/i.test(gpu)) assert(plain.source === 'planes', `software GL drew from ${plain.source}`);
+    await page.getByLabel('Objects', { exact: true }).selectOption('overlay');
     const pictures = [];
     const backgrounds = await page.locator('#effect-background option').evaluateAll((os) => os.map((o) => o.value));
     const highlights = await page.locator('#effect-highlight option').evaluateAll((os) => os.map((o) => o.value));
@@ -488,12 +509,17 @@ try {
     await page.getByLabel('Background', { exact: true }).selectOption('desaturate');
     await page.getByLabel('Objects', { exact: true }).selectOption('glow');
     await shot('11-effect-desaturate-glow');
-    const rate = await playbackRate('blur', 'overlay');
-    console.log(`    playback, 16 objects at 1280x720, blur + colour/outline: ${rate.toFixed(1)} frames/s drawn (video 25 fps), WebGL on ${gpu}`);
+    const drawn = await page.evaluate(() => { const c = document.querySelector('canvas.stage-gl'); return `${c.width}x${c.height}`; });
+    // The heaviest pairs: the blur pyramid with the outline's extra label fetches, and the glow.
+    // Best of three windows each: the bar is what playback sustains, not a hiccup of a shared machine.
+    for (const [bg, hl] of [['blur', 'overlay'], ['desaturate', 'glow']]) {
+      const rates = [];
+      while (rates.length < 3 && !(Math.max(...rates) >= 24)) rates.push(await playbackRate(bg, hl));
+      console.log(`    playback, 16 objects at 1280x720 drawn at ${drawn}, ${bg} + ${hl}: ${rates.map((r) => r.toFixed(1)).join(', ')} frames/s (video 25 fps), WebGL on ${gpu}`);
+      assert(Math.max(...rates) >= 24, `${bg} + ${hl}: playback at ${rates.map((r) => r.toFixed(1))} frames/s`);
+    }
     await page.getByLabel('Background', { exact: true }).selectOption('none');
     await page.getByLabel('Objects', { exact: true }).selectOption('overlay');
-    // On a GPU the bar is the video's rate; software GL (SwiftShader on shared CPU cores) gets a floor and a report.
-    assert(rate >= (software ? 4 : 24), `playback at ${rate.toFixed(1)} frames/s`);
   }, { independent: true });
 
   for (const [label, viewport, file] of [['phone', { width: 390, height: 844 }, '12-phone'], ['tablet', { width: 768, height: 1024 }, '13-tablet']]) {

@@ -13,6 +13,7 @@ import { useController, useDemoState } from '../app/useController';
 import type { DemoController, DemoState } from '../app/controller';
 import { createFrameRenderer, type FrameRenderer } from '../render/frameRenderer';
 import type { GlMask } from '../render/glEffects';
+import { PlaneReader, type PlanarFrame } from '../render/videoPlanes';
 import { frameForTime, timeForFrame } from '../render/frameTime';
 import type { PromptBox } from '../state/prompts';
 import { drawOverlay, overlayHasMarks, type Cursor } from './stageDrawing';
@@ -64,6 +65,9 @@ export function VideoStage() {
   const videoRef = useRef<VideoWithFrameCallback | null>(null);
   const glRef = useRef<HTMLCanvasElement | null>(null);
   const rendererRef = useRef<FrameRenderer | null>(null);
+  const planesRef = useRef<PlaneReader | null>(null);
+  /** The latest `draw`, for the plane reader's callback. */
+  const redraw = useRef<() => void>(() => undefined);
   const overlayRef = useRef<HTMLCanvasElement | null>(null);
   const latest = useRef(st);
   const shownFrame = useRef(0);
@@ -85,12 +89,20 @@ export function VideoStage() {
     const canvas = glRef.current;
     const overlay = overlayRef.current;
     if (!el || !canvas || !overlay || el.readyState < 2) return;
-    rendererRef.current ??= createFrameRenderer(canvas);
+    const renderer = (rendererRef.current ??= createFrameRenderer(canvas));
+    let source: HTMLVideoElement | PlanarFrame = el;
+    if (renderer.wantsPlanes) {
+      planesRef.current ??= new PlaneReader(el, () => redraw.current());
+      const planes = planesRef.current.current();
+      if (planes) source = planes;
+      else if (planesRef.current.usable) return; // drawn when the planes arrive, a moment later
+    }
     const s = latest.current;
     const frame = shownFrame.current;
     const masks = [...masksOnFrame(c, s, frame), ...proposalMasksOnFrame(c, frame)];
-    rendererRef.current.render(el, masks, s.effect, el.videoWidth, el.videoHeight);
+    renderer.render(source, masks, s.effect, el.videoWidth, el.videoHeight);
     canvas.dataset.drawnFrame = String(frame); // lets tests and tools count the frames actually drawn
+    canvas.dataset.frameSource = source === el ? 'video' : 'planes'; // and which way the frame went
     const { rubber: band, cursor: mark } = overlayState.current;
     const marked = overlayHasMarks(s, frame, band, mark);
     // A blank overlay is left alone: in playback, redrawing it would cost a layer upload per frame for nothing.
@@ -104,6 +116,7 @@ export function VideoStage() {
 
   // Keep the latest state for callbacks that outlive a render.
   useEffect(() => {
+    redraw.current = draw;
     latest.current = st;
     overlayState.current = { rubber, cursor };
   });
@@ -118,6 +131,7 @@ export function VideoStage() {
   const showFrame = useCallback(
     (frame: number) => {
       shownFrame.current = frame;
+      planesRef.current?.invalidate(); // called when the element (may) show another picture
       draw();
       // While playing, the page (counter, timeline) follows a few times a second; the canvas every frame.
       const now = performance.now();

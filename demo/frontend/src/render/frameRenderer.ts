@@ -1,24 +1,27 @@
 /**
  * The renderer the live view and the video export use: WebGL2 effects
  * wherever the browser has WebGL2 (even emulated on the CPU, e.g. by
- * SwiftShader, it beats the 2D canvas once several objects are shown: 16
- * objects at 1280x720 played at 11.8 frames/s against 0.8 in one
- * measurement), else the 2D-canvas compositor (every background effect;
+ * SwiftShader, it keeps up with a 25 fps 1280x720 video showing 16
+ * objects, where the 2D canvas drew 0.8 frames/s), else the 2D-canvas compositor (every background effect;
  * object highlights as colour and outline). `?renderer=2d` or
  * `?renderer=webgl` in the page URL forces one.
  */
 import type { EffectChoice } from './effectCatalog';
 import { MaskLayerCache, renderFrame } from './effects';
 import { GlEffectsRenderer, type GlMask } from './glEffects';
+import { isPlanarFrame, type PlanarFrame } from './videoPlanes';
 
 export interface FrameRenderer {
   readonly kind: 'webgl' | '2d';
-  /** Draw a w x h video frame with its masks, filling the renderer's canvas (any size). */
-  render(source: TexImageSource & CanvasImageSource, masks: GlMask[], effect: EffectChoice, w: number, h: number): void;
+  /** Frames are cheaper to draw from their I420 planes than from the <video> (videoPlanes.ts). */
+  readonly wantsPlanes: boolean;
+  /** Draw a w x h video frame with its masks, filling the renderer's canvas (any size); planes only when `wantsPlanes`. */
+  render(source: (TexImageSource & CanvasImageSource) | PlanarFrame, masks: GlMask[], effect: EffectChoice, w: number, h: number): void;
 }
 
 class Canvas2dRenderer implements FrameRenderer {
   readonly kind = '2d';
+  readonly wantsPlanes = false;
   private readonly cache = new MaskLayerCache(64);
   private readonly ctx: CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D;
 
@@ -26,7 +29,8 @@ class Canvas2dRenderer implements FrameRenderer {
     this.ctx = ctx;
   }
 
-  render(source: CanvasImageSource, masks: GlMask[], effect: EffectChoice): void {
+  render(source: CanvasImageSource | PlanarFrame, masks: GlMask[], effect: EffectChoice): void {
+    if (isPlanarFrame(source)) throw new Error('The 2D canvas draws images, not I420 planes.');
     const { width, height } = this.ctx.canvas;
     renderFrame(this.ctx, source, masks.map((m, i) => ({ objectId: i, color: m.color, rle: m.rle })), effect, this.cache, width, height);
   }

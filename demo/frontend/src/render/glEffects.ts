@@ -10,8 +10,9 @@
  */
 import { BACKGROUND_CODE, DEFAULT_EFFECTS, HIGHLIGHT_CODE, type EffectChoice } from './effectCatalog';
 import { hexToRgb } from './maskPixels';
-import { compositeSource, DOWNSAMPLE, GLOW, VERTEX } from './glShaders';
+import { compositeSource, DOWNSAMPLE, downsampleFrameSource, GLOW, VERTEX } from './glShaders';
 import { decodeCounts, type RleMask } from './rle';
+import { isPlanarFrame, type PlanarFrame } from './videoPlanes';
 
 /** Objects one pass can show (palette entries; 8-bit labels would allow 255). */
 export const GL_MAX_OBJECTS = 32;
@@ -36,7 +37,10 @@ function countsOf(rle: RleMask): number[] {
 }
 
 /** Texture units: fixed per sampler, so a program's sampler uniforms are set once. */
-const UNIT = { video: 0, labels: 1, palette: 2, blurred: 3, blocks: 4, pyramid: 5, glow: 6 } as const;
+const UNIT = { video: 0, labels: 1, palette: 2, blurred: 3, blocks: 4, pyramid: 5, glow: 6, luma: 7, chromaU: 8, chromaV: 9 } as const;
+
+/** What a frame is drawn from: anything WebGL uploads, or I420 planes (software GL). */
+export type FrameSource = TexImageSource | PlanarFrame;
 
 function compile(gl: WebGL2RenderingContext, type: number, source: string): WebGLShader {
   const shader = gl.createShader(type);
@@ -76,15 +80,20 @@ interface Pyramid {
 
 export class GlEffectsRenderer {
   readonly kind = 'webgl';
+  /** WebGL runs on the CPU here: hand `render` I420 planes rather than the <video> (videoPlanes.ts). */
+  readonly wantsPlanes: boolean;
   private readonly gl: WebGL2RenderingContext;
   private readonly vertex: WebGLShader;
-  /** Linked compositing programs by "background:highlight" code, made on first use. */
+  /** Linked programs that read the frame (compositing per effect pair, the pyramid's first step), made on first use. */
   private readonly programs = new Map<string, Program>();
   private readonly downsample: Program;
   private readonly glowProgram: Program;
   /** The glow at a quarter of the mask size (made when the glow effect is shown). */
   private glow: Target | null = null;
-  private videoTex: WebGLTexture;
+  /** The uploaded image (UNIT.video), or the I420 planes (UNIT.luma, chromaU, chromaV) with their conversion. */
+  private uploaded: WebGLTexture | null = null;
+  private planeTex: WebGLTexture[] = [];
+  private planar: PlanarFrame | null = null;
   private videoSize: [number, number] = [0, 0];
   private pyramid: Pyramid | null = null;
   private readonly maskTex: WebGLTexture;
@@ -101,12 +110,14 @@ export class GlEffectsRenderer {
     gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([-1, -1, 1, -1, -1, 1, 1, 1]), gl.STATIC_DRAW);
     gl.enableVertexAttribArray(0);
     gl.vertexAttribPointer(0, 2, gl.FLOAT, false, 0, 0);
-    this.videoTex = this.texture(UNIT.video, gl.LINEAR);
     this.maskTex = this.texture(UNIT.labels, gl.NEAREST);
     this.paletteTex = this.texture(UNIT.palette, gl.NEAREST);
     gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
     this.downsample = this.link(DOWNSAMPLE, { uSource: UNIT.pyramid }, ['uOffset']);
     this.glowProgram = this.link(GLOW, { uLabels: UNIT.labels, uPalette: UNIT.palette }, ['uSize']);
+    const debug = gl.getExtension('WEBGL_debug_renderer_info');
+    const name = debug ? String(gl.getParameter(debug.UNMASKED_RENDERER_WEBGL)) : '';
+    this.wantsPlanes = /swiftshader|llvmpipe|softpipe|software/i.test(name);
     this.use(DEFAULT_EFFECTS); // compile the default pair now: a shader error shows at creation
   }
 
@@ -135,18 +146,30 @@ export class GlEffectsRenderer {
     return { program, uniforms: Object.fromEntries(other.map((n) => [n, gl.getUniformLocation(program, n)])) };
   }
 
-  /** Bind (making it on first use) the compositing program of an effect pair. */
-  private use(effect: EffectChoice): Program {
-    const key = `${BACKGROUND_CODE[effect.background]}:${HIGHLIGHT_CODE[effect.highlight]}`;
-    let prog = this.programs.get(key);
+  /** Bind (making it on first use) a program that reads the frame: `key` names it, `source(planar)` is its shader. */
+  private useFrameProgram(key: string, source: (planar: boolean) => string, samplers: Record<string, number>, other: string[]): Program {
+    const gl = this.gl;
+    const planar = this.planar;
+    const fullKey = `${key}:${planar ? 'planes' : 'image'}`;
+    let prog = this.programs.get(fullKey);
     if (!prog) {
-      const source = compositeSource(BACKGROUND_CODE[effect.background], HIGHLIGHT_CODE[effect.highlight]);
-      const samplers = { uVideo: UNIT.video, uLabels: UNIT.labels, uPalette: UNIT.palette, uBlurred: UNIT.blurred, uBlocks: UNIT.blocks, uGlow: UNIT.glow };
-      prog = this.link(source, samplers, ['uSize']);
-      this.programs.set(key, prog);
+      const frameSamplers: Record<string, number> = planar ? { uLuma: UNIT.luma, uChromaU: UNIT.chromaU, uChromaV: UNIT.chromaV } : { uVideo: UNIT.video };
+      prog = this.link(source(Boolean(planar)), { ...samplers, ...frameSamplers }, [...other, 'uToRgb', 'uYuvOffset']);
+      this.programs.set(fullKey, prog);
     }
-    this.gl.useProgram(prog.program);
+    gl.useProgram(prog.program);
+    if (planar) {
+      gl.uniformMatrix3fv(prog.uniforms.uToRgb, false, planar.toRgb);
+      gl.uniform3fv(prog.uniforms.uYuvOffset, planar.offset);
+    }
     return prog;
+  }
+
+  /** Bind the compositing program of an effect pair. */
+  private use(effect: EffectChoice): Program {
+    const [bg, hl] = [BACKGROUND_CODE[effect.background], HIGHLIGHT_CODE[effect.highlight]];
+    const samplers = { uLabels: UNIT.labels, uPalette: UNIT.palette, uBlurred: UNIT.blurred, uBlocks: UNIT.blocks, uGlow: UNIT.glow };
+    return this.useFrameProgram(`composite ${bg}:${hl}`, (planar) => compositeSource(bg, hl, planar), samplers, ['uSize']);
   }
 
   /** A renderer on `canvas`, or null where WebGL2 is unavailable. */
@@ -197,19 +220,25 @@ export class GlEffectsRenderer {
       };
     }
     const { quarter, blocks, scratch, blurred } = this.pyramid;
-    gl.useProgram(this.downsample.program);
-    const pass = (source: WebGLTexture, sourceW: number, sourceH: number, into: Target, spread: number) => {
-      gl.activeTexture(gl.TEXTURE0 + UNIT.pyramid);
-      gl.bindTexture(gl.TEXTURE_2D, source);
+    const draw = (into: Target) => {
       gl.bindFramebuffer(gl.FRAMEBUFFER, into.framebuffer);
       gl.viewport(0, 0, into.width, into.height);
-      gl.uniform2f(this.downsample.uniforms.uOffset, spread / sourceW, spread / sourceH);
       gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
     };
-    pass(this.videoTex, sw, sh, quarter, 1);
-    pass(quarter.texture, quarter.width, quarter.height, blocks, 1);
-    pass(blocks.texture, blocks.width, blocks.height, scratch, 0.5);
-    pass(scratch.texture, scratch.width, scratch.height, blurred, 0.5);
+    // Offsets of one source texel: each tap then averages a 2x2 block, the four a 4x4 one.
+    const first = this.useFrameProgram('downsample', downsampleFrameSource, {}, ['uOffset']);
+    gl.uniform2f(first.uniforms.uOffset, 1 / sw, 1 / sh);
+    draw(quarter);
+    gl.useProgram(this.downsample.program);
+    const pass = (source: Target, into: Target, spread: number) => {
+      gl.activeTexture(gl.TEXTURE0 + UNIT.pyramid);
+      gl.bindTexture(gl.TEXTURE_2D, source.texture);
+      gl.uniform2f(this.downsample.uniforms.uOffset, spread / source.width, spread / source.height);
+      draw(into);
+    };
+    pass(quarter, blocks, 1);
+    pass(blocks, scratch, 0.5);
+    pass(scratch, blurred, 0.5);
     gl.bindFramebuffer(gl.FRAMEBUFFER, null);
   }
 
@@ -262,20 +291,52 @@ export class GlEffectsRenderer {
     this.lastMasks = masks;
   }
 
-  /** Upload the frame into the video texture, (re)allocating its storage when the size changes. */
-  private uploadVideo(source: TexImageSource, sw: number, sh: number): void {
+  /** A new frame size: every texture of the old size goes (storage is made again on use). */
+  private resize(sw: number, sh: number): void {
     const gl = this.gl;
-    gl.activeTexture(gl.TEXTURE0 + UNIT.video);
-    if (this.videoSize[0] !== sw || this.videoSize[1] !== sh) {
-      // Immutable storage once per size; each frame then only overwrites it.
-      gl.deleteTexture(this.videoTex);
-      this.videoTex = this.texture(UNIT.video, gl.LINEAR);
-      gl.texStorage2D(gl.TEXTURE_2D, 1, gl.RGBA8, sw, sh);
-      this.videoSize = [sw, sh];
-      this.dropPyramid();
+    if (this.uploaded) gl.deleteTexture(this.uploaded);
+    for (const t of this.planeTex) gl.deleteTexture(t);
+    this.uploaded = null;
+    this.planeTex = [];
+    this.videoSize = [sw, sh];
+    this.dropPyramid();
+  }
+
+  /** Upload the frame: the image on UNIT.video, or the planes on their three units. */
+  private uploadVideo(source: FrameSource, sw: number, sh: number): void {
+    const gl = this.gl;
+    if (this.videoSize[0] !== sw || this.videoSize[1] !== sh) this.resize(sw, sh);
+    if (isPlanarFrame(source)) {
+      const chroma = [Math.ceil(sw / 2), Math.ceil(sh / 2)];
+      const sizes = [[sw, sh], chroma, chroma];
+      const units = [UNIT.luma, UNIT.chromaU, UNIT.chromaV];
+      if (this.planeTex.length === 0) {
+        this.planeTex = units.map((unit, i) => {
+          const tex = this.texture(unit, gl.LINEAR);
+          gl.texStorage2D(gl.TEXTURE_2D, 1, gl.R8, sizes[i][0], sizes[i][1]);
+          return tex;
+        });
+      }
+      units.forEach((unit, i) => {
+        const { offset, stride } = source.planes[i];
+        gl.activeTexture(gl.TEXTURE0 + unit);
+        gl.bindTexture(gl.TEXTURE_2D, this.planeTex[i]);
+        gl.pixelStorei(gl.UNPACK_ROW_LENGTH, stride);
+        gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, sizes[i][0], sizes[i][1], gl.RED, gl.UNSIGNED_BYTE, source.data, offset);
+      });
+      gl.pixelStorei(gl.UNPACK_ROW_LENGTH, 0);
+      this.planar = source;
+    } else {
+      if (!this.uploaded) {
+        // Immutable storage once per size; each frame then only overwrites it.
+        this.uploaded = this.texture(UNIT.video, gl.LINEAR);
+        gl.texStorage2D(gl.TEXTURE_2D, 1, gl.RGBA8, sw, sh);
+      }
+      gl.activeTexture(gl.TEXTURE0 + UNIT.video);
+      gl.bindTexture(gl.TEXTURE_2D, this.uploaded);
+      gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, gl.RGBA, gl.UNSIGNED_BYTE, source);
+      this.planar = null;
     }
-    gl.bindTexture(gl.TEXTURE_2D, this.videoTex);
-    gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, gl.RGBA, gl.UNSIGNED_BYTE, source);
   }
 
   /**
@@ -283,14 +344,14 @@ export class GlEffectsRenderer {
    * at whatever size it has (the live view uses its display size).
    * Only the first GL_MAX_OBJECTS masks are drawn (the server's default limit is 16).
    */
-  render(source: TexImageSource, masks: GlMask[], effect: EffectChoice, w: number, h: number): void {
+  render(source: FrameSource, masks: GlMask[], effect: EffectChoice, w: number, h: number): void {
     const gl = this.gl;
     const used = masks.slice(0, GL_MAX_OBJECTS);
     // Without masks every background effect shows the plain video.
     const shown = used.length === 0 ? { background: 'none' as const, highlight: effect.highlight } : effect;
     // The texture takes the source's own size (normally w x h; the shader samples it by uv).
-    const sw = source instanceof HTMLVideoElement ? source.videoWidth : w;
-    const sh = source instanceof HTMLVideoElement ? source.videoHeight : h;
+    const sw = isPlanarFrame(source) ? source.width : source instanceof HTMLVideoElement ? source.videoWidth : w;
+    const sh = isPlanarFrame(source) ? source.height : source instanceof HTMLVideoElement ? source.videoHeight : h;
     this.uploadVideo(source, sw, sh);
     if (shown.background === 'blur' || shown.background === 'pixelate') this.buildPyramid();
     this.uploadMasks(used, w, h);

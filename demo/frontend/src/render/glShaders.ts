@@ -13,6 +13,26 @@ void main() {
 }`;
 
 /**
+ * `videoAt(uv)`: the frame's colour, from the uploaded image or from its
+ * I420 planes (videoPlanes.ts). Filtering the planes before converting them
+ * equals converting first: the conversion is linear.
+ */
+const videoSampling = (planar: boolean) => planar ? `
+uniform sampler2D uLuma;
+uniform sampler2D uChromaU;
+uniform sampler2D uChromaV;
+uniform mat3 uToRgb;
+uniform vec3 uYuvOffset;
+vec3 videoAt(vec2 uv) {
+  vec3 yuv = vec3(texture(uLuma, uv).r, texture(uChromaU, uv).r, texture(uChromaV, uv).r);
+  return clamp(uToRgb * (yuv - uYuvOffset), 0.0, 1.0);
+}` : `
+uniform sampler2D uVideo;
+vec3 videoAt(vec2 uv) {
+  return texture(uVideo, uv).rgb;
+}`;
+
+/**
  * One step of the blur pyramid: the average of four bilinear taps `uSpread`
  * source texels from the centre of each target texel. With a spread of 1
  * and a target a quarter of the source's size each tap averages a 2x2 block,
@@ -31,6 +51,19 @@ void main() {
   vec2 uv = vec2(vUv.x, 1.0 - vUv.y);
   outColor = 0.25 * (texture(uSource, uv - uOffset) + texture(uSource, uv + uOffset)
     + texture(uSource, uv + vec2(uOffset.x, -uOffset.y)) + texture(uSource, uv + vec2(-uOffset.x, uOffset.y)));
+}`;
+
+/** The pyramid's first step from the frame itself (`videoAt`), as DOWNSAMPLE does from a texture. */
+export const downsampleFrameSource = (planar: boolean) => `#version 300 es
+precision highp float;
+uniform vec2 uOffset;
+in vec2 vUv;
+out vec4 outColor;
+${videoSampling(planar)}
+void main() {
+  vec2 uv = vec2(vUv.x, 1.0 - vUv.y);
+  vec3 sum = videoAt(uv - uOffset) + videoAt(uv + uOffset) + videoAt(uv + vec2(uOffset.x, -uOffset.y)) + videoAt(uv + vec2(-uOffset.x, uOffset.y));
+  outColor = vec4(0.25 * sum, 1.0);
 }`;
 
 /** The label (0 = none, k = the k-th mask) at video pixel p, from the transposed label texture. */
@@ -79,10 +112,10 @@ void main() {
  * Blur, pixelate and glow read small textures made before this pass, so
  * their cost per pixel is one texture fetch, as for the other effects.
  */
-export const compositeSource = (background: number, highlight: number) => `#version 300 es
+export const compositeSource = (background: number, highlight: number, planar: boolean) => `#version 300 es
 precision highp float;
 precision highp int;
-uniform sampler2D uVideo;
+${videoSampling(planar)}
 uniform sampler2D uLabels;
 uniform sampler2D uPalette; // texel k: colour of label k, alpha 1 when its mask is stale
 uniform sampler2D uBlurred; // the video at 1/16 size, blurred (background 2)
@@ -113,7 +146,7 @@ vec3 background(vec3 c, vec2 uv) {
 
 void main() {
   ivec2 p = ivec2(vUv * uSize);
-  vec3 video = texture(uVideo, vUv).rgb;
+  vec3 video = videoAt(vUv);
   int label = labelAt(p);
   float unit = max(uSize.x, uSize.y);
   vec3 color;
