@@ -31,7 +31,7 @@ const LUMA_WEIGHTS: Partial<Record<VideoMatrixCoefficients, [number, number]>> =
 };
 
 /** The conversion of a colour space, or null when it is not one we convert. */
-export function yuvConversion(space: VideoColorSpace): Pick<PlanarFrame, 'toRgb' | 'offset'> | null {
+export function yuvConversion(space: VideoColorSpaceInit): Pick<PlanarFrame, 'toRgb' | 'offset'> | null {
   const weights = space.matrix ? LUMA_WEIGHTS[space.matrix] : undefined;
   if (!weights) return null;
   const [kr, kb] = weights;
