@@ -150,23 +150,24 @@ class Segmenter:
         state,
         frame: int,
         obj_id: int,
-        points_px: np.ndarray,
+        points: np.ndarray,
         labels: np.ndarray,
         clear_old_points: bool,
-        box_px: np.ndarray | None = None,
+        box: np.ndarray | None = None,
     ) -> FrameMasks:
-        """points_px: (N, 2) x, y in video pixels; labels: (N,) 1 = positive, 0 = negative."""
+        """points: (N, 2) x, y and box: (4,) x0, y0, x1, y1, normalised to [0, 1];
+        labels: (N,) 1 = positive, 0 = negative."""
         self._prepare_frame(state, frame)
         with self._inference():
             frame_idx, obj_ids, masks = self.predictor.add_new_points_or_box(
                 state,
                 frame_idx=frame,
                 obj_id=obj_id,
-                points=points_px if len(points_px) else None,
+                points=points if len(points) else None,
                 labels=labels if len(labels) else None,
                 clear_old_points=clear_old_points,
-                normalize_coords=True,
-                box=box_px,
+                normalize_coords=False,  # already in [0, 1]
+                box=box,
             )
             pending = _PendingMasks.start(frame_idx, obj_ids, masks)
         return pending.encode()

@@ -2,7 +2,8 @@
 
 GraphQL resolvers and HTTP routes call these methods and only translate formats. Each call on a
 session holds that session's lock (with a timeout), never a global one. Points and boxes arrive
-normalised to [0, 1] and are turned into video pixels here.
+normalised to [0, 1], are validated here once, and go to the model as they are (no round trip
+through video pixels).
 """
 
 from __future__ import annotations
@@ -122,17 +123,17 @@ class DemoService:
     def add_points(self, session_id, frame_index, object_id, points, labels, clear_old_points) -> FrameMasks:
         with self._locked(session_id) as s:
             frame, obj = self._check_frame(s, frame_index), self._check_new_object(s, object_id)
-            pts, lbl = self._check_points(s, points, labels, required=True)
+            pts, lbl = self._check_points(points, labels, required=True)
             result = self.segmenter.add_points(s.state, frame, obj, pts, lbl, bool(clear_old_points))
             return self._remember_prompt(s, obj, result)
 
     def add_box(self, session_id, frame_index, object_id, box, points=None, labels=None) -> FrameMasks:
         with self._locked(session_id) as s:
             frame, obj = self._check_frame(s, frame_index), self._check_new_object(s, object_id)
-            box_px = self._check_box(s, box)
-            pts, lbl = self._check_points(s, points or [], labels or [], required=False)
+            box = self._check_box(box)
+            pts, lbl = self._check_points(points or [], labels or [], required=False)
             # A box always replaces the object's earlier prompts on this frame (SAM 2's rule).
-            result = self.segmenter.add_points(s.state, frame, obj, pts, lbl, True, box_px)
+            result = self.segmenter.add_points(s.state, frame, obj, pts, lbl, True, box)
             return self._remember_prompt(s, obj, result)
 
     def add_mask(self, session_id, frame_index, object_id, rle_mask) -> FrameMasks:
@@ -291,7 +292,8 @@ class DemoService:
             )
         return obj
 
-    def _check_points(self, s: Session, points, labels, required: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _check_points(self, points, labels, required: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 2) x, y normalised to [0, 1] and (N,) labels, or BadInput."""
         if not isinstance(points, Sequence) or not isinstance(labels, Sequence):
             raise BadInput("points must be a list of [x, y] pairs and labels a list of 0/1.")
         if required and not points:
@@ -312,14 +314,15 @@ class DemoService:
                 raise BadInput(f"each point must be [x, y] with two finite numbers, got {p!r}.")
             if not (0.0 <= p[0] <= 1.0 and 0.0 <= p[1] <= 1.0):
                 raise BadInput(f"point {list(p)} is outside the frame: coordinates are normalised to [0, 1].")
-            xy.append((p[0] * s.width, p[1] * s.height))
+            xy.append((p[0], p[1]))
         for label in labels:
             if label not in (0, 1) or isinstance(label, bool):
                 raise BadInput(f"labels must be 1 (include) or 0 (exclude), got {label!r}.")
         return np.asarray(xy, dtype=np.float32).reshape(-1, 2), np.asarray(labels, dtype=np.int32)
 
     @staticmethod
-    def _check_box(s: Session, box) -> np.ndarray:
+    def _check_box(box) -> np.ndarray:
+        """(4,) x0, y0, x1, y1 normalised to [0, 1], or BadInput."""
         if (
             not isinstance(box, Sequence)
             or len(box) != 4
@@ -333,7 +336,7 @@ class DemoService:
             raise BadInput(f"box {list(box)} is outside the frame: coordinates are normalised to [0, 1].")
         if not (x1 > x0 and y1 > y0):
             raise BadInput("box must have x1 > x0 and y1 > y0.")
-        return np.asarray([x0 * s.width, y0 * s.height, x1 * s.width, y1 * s.height], dtype=np.float32)
+        return np.asarray([x0, y0, x1, y1], dtype=np.float32)
 
     def _remember_prompt(self, s: Session, obj: int, result: FrameMasks) -> FrameMasks:
         s.prompted.setdefault(obj, set()).add(result.frame_index)

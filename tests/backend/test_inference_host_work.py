@@ -25,7 +25,7 @@ def segmenter(micro_video_predictor):
     return Segmenter(micro_video_predictor, info, ComputeGate(1), wait_sec=30)
 
 
-def click(segmenter, state, frame, x=380.0, y=290.0):
+def click(segmenter, state, frame, x=0.5, y=0.5):
     return segmenter.add_points(state, frame, 1, np.array([[x, y]]), np.array([1]), clear_old_points=True)
 
 
