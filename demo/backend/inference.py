@@ -24,6 +24,7 @@ import torch
 
 from . import rle
 from .compute_gate import BACKGROUND, INTERACTIVE, ComputeGate
+from .random_weights import favour_present_objects
 from .settings import ModelSettings
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def build_predictor(model: ModelSettings):
     except Exception as exc:  # hydra/torch errors: say which file failed
         raise ModelUnavailable(f"Cannot build the model from {model.config_file}: {exc}") from exc
     if model.random_weights:
-        _score_objects_present(predictor)
+        favour_present_objects(predictor)
     info = ModelInfo(
         size=model.size,
         config_file=model.config_file,
@@ -97,21 +98,6 @@ def build_predictor(model: ModelSettings):
         checkpoint=str(checkpoint) if checkpoint else None,
     )
     return predictor, info
-
-
-def _score_objects_present(predictor) -> None:
-    """Random weights score objects present or absent by chance; absent ones get empty masks.
-
-    Bias the object-score head towards "present" (as the golden fixtures' weights do) so a
-    random-weights demo shows masks wherever one clicks, whatever the seed.
-    """
-    head = getattr(predictor.sam_mask_decoder, "pred_obj_score_head", None)
-    if head is None:
-        return
-    last = head.layers[-1] if hasattr(head, "layers") else head
-    with torch.no_grad():
-        last.weight.mul_(0.1)
-        last.bias.fill_(2.0)
 
 
 class Segmenter:
