@@ -117,7 +117,7 @@ try {
     assert(violations.length === 0, `axe: ${violations.join('; ')}`);
   });
 
-  await runner.test('keep one, undo it (mask gone too); drop one, drop all', async () => {
+  await runner.test('keep one, undo it (mask gone, proposal back); drop one, drop all', async () => {
     const before = await proposals().count();
     assert(before >= 3, `only ${before} proposals`);
     // The empty object the video opened with takes the kept proposal, prompted by its mask.
@@ -128,9 +128,10 @@ try {
     await page.getByRole('button', { name: 'Undo', exact: true }).click();
     await page.getByText('Undid keeping a proposal', { exact: false }).waitFor();
     await page.waitForFunction(() => document.querySelector('li.object .object-info')?.textContent === 'no prompts', null, { timeout: 60_000 });
+    assert((await proposals().count()) === before, 'undoing the keep did not put the proposal back');
     // Only the remaining proposals differ from the bare frame (the snapshot): hide them, then compare.
-    await page.getByRole('button', { name: `Drop proposal ${before - 1}`, exact: true }).click();
-    assert((await proposals().count()) === before - 2, 'drop did not remove the proposal');
+    await page.getByRole('button', { name: `Drop proposal ${before}`, exact: true }).click();
+    assert((await proposals().count()) === before - 1, 'drop did not remove the proposal');
     await page.getByRole('button', { name: 'Drop all', exact: true }).click();
     assert((await proposals().count()) === 0, 'proposals left after drop all');
     await page.waitForTimeout(300);

@@ -242,8 +242,8 @@ export class DemoController extends Store {
   }
 
   /** Record an undo step: `before` is the work as it was, `droppedMasks` what the action removed. */
-  private remember(label: string, before: Work, droppedMasks: readonly SavedMask[] = []): void {
-    this.set({ history: pushStep(this.state.history, { label, before, droppedMasks }) });
+  private remember(label: string, before: Work, droppedMasks: readonly SavedMask[] = [], undoAlso?: () => void): void {
+    this.set({ history: pushStep(this.state.history, { label, before, droppedMasks, undoAlso }) });
   }
 
   /** Mark what each prompt change can affect stale, and send the changes. */
@@ -327,6 +327,7 @@ export class DemoController extends Store {
     }
     this.masks.restore(step.droppedMasks);
     this.set({ objects: step.before.objects, prompts: step.before.prompts, history });
+    step.undoAlso?.();
     this.afterPromptEdits(edits);
     if (edits.length === 1 && edits[0].frameIndex !== this.state.currentFrame) this.seek(edits[0].frameIndex);
     this.notify(`Undid ${step.label}.`);
@@ -406,9 +407,9 @@ export class DemoController extends Store {
    * Kept "segment everything" proposals: each mask becomes an object
    * prompted by it on `frame` (one undo step for them all). Objects without
    * prompts (the empty one a video starts with) are used first. Returns how
-   * many objects were made.
+   * many objects were made; undoing the step calls `undoAlso` with that count.
    */
-  keepMasks(frame: number, masks: readonly RleMask[]): number {
+  keepMasks(frame: number, masks: readonly RleMask[], undoAlso?: (kept: number) => void): number {
     if (masks.length === 0 || !this.canEdit()) return 0;
     const before = this.work();
     let { objects, prompts } = before;
@@ -430,7 +431,8 @@ export class DemoController extends Store {
       edits.push(edit);
     }
     if (edits.length === 0) return 0;
-    this.remember(edits.length === 1 ? 'keeping a proposal' : `keeping ${edits.length} proposals`, before);
+    const kept = edits.length;
+    this.remember(kept === 1 ? 'keeping a proposal' : `keeping ${kept} proposals`, before, [], undoAlso && (() => undoAlso(kept)));
     this.set({ objects, prompts });
     this.afterPromptEdits(edits);
     return edits.length;

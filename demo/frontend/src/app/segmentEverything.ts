@@ -3,7 +3,7 @@
  * mask generator (polling its progress, cancellable), holds the proposals
  * until the user keeps or drops them, and hands kept ones to the
  * controller (`keepMasks`: new objects prompted by their masks, one undo
- * step). Proposals belong to a video, like the rest of its work: switching
+ * step, which also puts the proposals back). Proposals belong to a video, like the rest of its work: switching
  * videos and back shows them again, and a run still going when the user
  * switched lands on its own video.
  */
@@ -11,7 +11,7 @@ import { useSyncExternalStore } from 'react';
 import { cancelSegmentEverything, fetchSegmentEverythingProgress, segmentEverything, type SegmentEverythingParams } from '../api/segmentEverything';
 import type { GlMask } from '../render/glEffects';
 import {
-  failed, fromResult, idleProposals, proposalsOnFrame, startRun, takeProposals, withProgress, type ProposalsState,
+  failed, fromResult, idleProposals, proposalsOnFrame, returnProposals, startRun, takeProposals, withProgress, type ProposalsState,
 } from '../state/proposals';
 import { promptedObjects } from '../state/prompts';
 import type { DemoController } from './controller';
@@ -177,8 +177,11 @@ export class EverythingStore {
     const video = this.currentVideo();
     const state = this.getState();
     if (!video || state.frameIndex === null) return;
+    const frame = state.frameIndex;
     const [, taken] = takeProposals(state, keys);
-    const made = this.c.keepMasks(state.frameIndex, taken.map((i) => i.proposal.rleMask));
+    // Undoing the keep puts the proposals it took back on their frame.
+    const putBack = (kept: number) => this.setFor(video, returnProposals(this.stateOf(video), frame, taken.slice(0, kept)));
+    const made = this.c.keepMasks(frame, taken.map((i) => i.proposal.rleMask), putBack);
     if (made > 0) this.setFor(video, takeProposals(state, taken.slice(0, made).map((i) => i.key))[0]);
   }
 

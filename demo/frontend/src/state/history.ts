@@ -19,6 +19,8 @@ export interface UndoStep {
   label: string;
   before: Work;
   droppedMasks: readonly SavedMask[];
+  /** What else undoing puts back, outside the work (e.g. the proposals a "keep" took). */
+  undoAlso?: () => void;
 }
 
 export type History = readonly UndoStep[];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Proposal, SegmentEverythingResult } from '../api/segmentEverything';
 import {
-  failed, fromResult, idleProposals, progressPercent, proposalsOnFrame, startRun, takeProposals, withProgress,
+  failed, fromResult, idleProposals, progressPercent, proposalsOnFrame, returnProposals, startRun, takeProposals, withProgress,
 } from './proposals';
 
 function proposal(score: number): Proposal {
@@ -50,5 +50,20 @@ describe('proposals state', () => {
     expect(s.status).toBe('error');
     expect(s.error).toBe('boom');
     expect(s.items).toEqual([]);
+  });
+
+  it('puts taken proposals back in rank order (an undone keep), unless a newer run replaced them', () => {
+    const s = fromResult(result);
+    const [one, taken] = takeProposals(s, [0, 2]);
+    const back = returnProposals(one, 7, taken);
+    expect(back.items.map((i) => i.key)).toEqual([0, 1, 2]);
+    expect(back.status).toBe('ready');
+    const [none, all] = takeProposals(s, [0, 1, 2]);
+    expect(none.status).toBe('idle');
+    expect(returnProposals(none, 7, all)).toMatchObject({ status: 'ready', frameIndex: 7 });
+    expect(returnProposals(back, 7, taken).items).toHaveLength(3); // nothing doubled
+    expect(returnProposals(startRun(3), 7, taken)).toEqual(startRun(3));
+    const other = { ...fromResult(result), frameIndex: 3 };
+    expect(returnProposals(other, 7, taken)).toBe(other);
   });
 });

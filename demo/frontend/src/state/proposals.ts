@@ -69,6 +69,19 @@ export function takeProposals(state: ProposalsState, keys: readonly number[]): [
   return [{ ...state, items, status, frameIndex: status === 'idle' ? null : state.frameIndex }, taken];
 }
 
+/**
+ * Put taken items back (an undone "keep"), in rank order, unless a newer
+ * run has replaced this frame's proposals since: then they are gone for good.
+ */
+export function returnProposals(state: ProposalsState, frameIndex: number, items: readonly ProposalItem[]): ProposalsState {
+  if (items.length === 0) return state;
+  const sameRun = state.status === 'ready' && state.frameIndex === frameIndex;
+  if (!sameRun && state.status !== 'idle') return state;
+  const present = new Set(state.items.map((i) => i.key));
+  const merged = [...state.items, ...items.filter((i) => !present.has(i.key))].sort((a, b) => a.key - b.key);
+  return { ...state, status: 'ready', frameIndex, items: merged, error: null };
+}
+
 /** The proposals shown on `frameIndex` (none on other frames). */
 export function proposalsOnFrame(state: ProposalsState, frameIndex: number): ProposalItem[] {
   return state.frameIndex === frameIndex ? state.items : [];
