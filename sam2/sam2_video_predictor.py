@@ -37,6 +37,7 @@ class SAM2VideoPredictor(SAM2Base):
         feature_cache_bytes: int = 2 * 1024**3,
         conditioned_cache_entries: int = 64,
         frame_cache_frames: int = 32,
+        decoded_cache_bytes: int = 256 * 1024**2,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -47,6 +48,7 @@ class SAM2VideoPredictor(SAM2Base):
         self.feature_cache_bytes = feature_cache_bytes
         self.conditioned_cache_entries = conditioned_cache_entries
         self.frame_cache_frames = frame_cache_frames
+        self.decoded_cache_bytes = decoded_cache_bytes  # per open video file (sources.VideoFileSource)
 
     @classmethod
     def from_pretrained(cls, model_id: str, **kwargs) -> "SAM2VideoPredictor":
@@ -78,7 +80,8 @@ class SAM2VideoPredictor(SAM2Base):
         memories than the reference would (the nearby frames are re-tracked as usual).
         Prompted frames, object pointers and frames inside the window are kept in full.
         """
-        frames = VideoFrames(open_frame_source(video_path, self.image_size), self.frame_cache_frames)
+        source = open_frame_source(video_path, self.image_size, self.decoded_cache_bytes)
+        frames = VideoFrames(source, self.frame_cache_frames)
         state = self._new_state(frames, offload_video_to_cpu, offload_state_to_cpu)
         state.bounded_memory = bounded_memory
         return state

@@ -84,7 +84,10 @@ def build_predictor(model: ModelSettings):
             model.config_file,
             ckpt_path=str(checkpoint) if checkpoint else None,
             device=model.device,
-            hydra_overrides_extra=[f"++model.feature_cache_bytes={model.feature_cache_mb * 1024 * 1024}"],
+            hydra_overrides_extra=[
+                f"++model.feature_cache_bytes={model.feature_cache_mb * 1024 * 1024}",
+                f"++model.decoded_cache_bytes={model.decoded_cache_mb * 1024 * 1024}",
+            ],
         )
     except Exception as exc:  # hydra/torch errors: say which file failed
         raise ModelUnavailable(f"Cannot build the model from {model.config_file}: {exc}") from exc

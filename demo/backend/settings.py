@@ -19,6 +19,8 @@ Environment variables (defaults in brackets):
 - `TORCH_THREADS` [cores / MODEL_CONCURRENCY]: CPU threads of each model call
 - `FEATURE_CACHE_MB` [512]: per session, image features kept so re-tracking skips the encoder
   (about 17 MB a frame for the 1024 px models; MAX_SESSIONS x this is the bound)
+- `DECODED_CACHE_MB` [256]: per session, decoded pictures of the video file kept so clicks around
+  one group of pictures decode it once (1.4 MB a 1280x720 picture; MAX_SESSIONS x this is the bound)
 - `MAX_UPLOAD_MB` [200], `MAX_DURATION_SEC` [10], `MAX_SESSIONS` [8], `SESSION_TTL_SEC` [1800],
   `MAX_OBJECTS` [16], `MAX_FPS` [30], `MAX_LONG_SIDE` [1280], `MAX_INPUT_SIDE` [8192],
   `MAX_PROPAGATIONS` [4], `SESSION_LOCK_TIMEOUT_SEC` [30], `MAX_EXPORTS` [2], `MAX_TRANSCODES` [2],
@@ -119,6 +121,7 @@ class ModelSettings:
     concurrency: int = 2  # model calls at once (see compute_gate.py)
     torch_threads: int = 1  # intra-op CPU threads of each model call
     feature_cache_mb: int = 512  # per session: cached image-encoder outputs
+    decoded_cache_mb: int = 256  # per session: decoded pictures of the video file
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,7 @@ class Settings:
             # slots x threads = cores: more threads than cores makes OpenMP wait on itself.
             torch_threads=reader.integer("TORCH_THREADS", max(1, _cpu_count() // concurrency), minimum=1),
             feature_cache_mb=reader.integer("FEATURE_CACHE_MB", 512, minimum=0),
+            decoded_cache_mb=reader.integer("DECODED_CACHE_MB", 256, minimum=0),
         )
         limits = Limits(
             max_upload_bytes=round(reader.number("MAX_UPLOAD_MB", 200, minimum=0.001) * 1024 * 1024),

@@ -276,8 +276,11 @@ class StreamingFrameSource:
         self._frames.clear()
 
 
-def open_frame_source(video_path, image_size: int):
-    """A JPEG folder or a video file (any container PyAV reads)."""
+def open_frame_source(video_path, image_size: int, decoded_cache_bytes: int = 256 * 1024**2):
+    """A JPEG folder or a video file (any container PyAV reads).
+
+    ``decoded_cache_bytes`` bounds a video file's cache of decoded pictures (see VideoFileSource).
+    """
     if not isinstance(video_path, (str, os.PathLike)):
         raise TypeError(f"video_path must be a file or folder path, got {type(video_path).__name__}")
     path = os.fspath(video_path)
@@ -287,4 +290,4 @@ def open_frame_source(video_path, image_size: int):
         raise VideoLoadError(f"video path {path!r} does not exist")
     if os.path.getsize(path) == 0:
         raise VideoLoadError(f"video file {path!r} is empty (0 bytes)")
-    return VideoFileSource(path, image_size)
+    return VideoFileSource(path, image_size, decoded_cache_bytes=decoded_cache_bytes)

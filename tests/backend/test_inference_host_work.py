@@ -77,3 +77,25 @@ def test_clicks_inside_one_gop_decode_it_once(segmenter):
     click(segmenter, state, 75)  # ahead of the decoder in the GOP: decodes on, no seek
     assert source.seeks == seeks + 1 and source.decoded_frames <= decoded + 5 + 2
     state.close()
+
+
+def test_the_decoded_picture_cache_is_a_server_setting():
+    """DECODED_CACHE_MB reaches every session's video file source."""
+    need_media()
+    from demo.backend.settings import Settings
+
+    settings = Settings.from_env(
+        {
+            "SAM2_DEMO_DEVICE": "cpu",
+            "SAM2_DEMO_RANDOM_WEIGHTS": "1",
+            "SAM2_DEMO_CONFIG": "configs/sam2.1/sam2.1_hiera_micro.yaml",
+            "DECODED_CACHE_MB": "3",
+        }
+    )
+    predictor, _ = inference.build_predictor(settings.model)
+    state = predictor.init_state(str(CLIP))
+    source = state.frames.source
+    assert source.decoded_cache_bytes == 3 * 1024 * 1024
+    for index in range(0, 40, 4):  # one GOP, far more pictures than 3 MB hold (0.65 MB each)
+        source.read_original(index)
+    assert 0 < source._decoded_bytes <= 3 * 1024 * 1024
