@@ -86,8 +86,14 @@ def run(args) -> dict:
         sys.path.insert(0, os.path.join(SHARED, "golden"))
         _stub_torchvision_if_missing()
         import reference_patches
+        import sam2.utils.misc as reference_misc
 
+        native_components = reference_misc.get_connected_components
         reference_patches.apply()
+        if args.device.startswith("cuda"):
+            # The patches' CPU labelling is for CPU runs; on CUDA the reference uses its own
+            # kernel (sam2._C, when built), as its users do.
+            reference_misc.get_connected_components = native_components
     else:
         sys.path.insert(0, args.repo or REPO)
     if args.threads:
@@ -104,6 +110,10 @@ def run(args) -> dict:
               "vos_optimized": args.vos_optimized}
     if args.device.startswith("cuda"):
         result["gpu"] = torch.cuda.get_device_name()
+        if args.impl == "reference":  # without its kernel the reference skips hole filling
+            import importlib.util
+
+            result["reference_kernel"] = importlib.util.find_spec("sam2._C") is not None
 
     def timed(fn):
         sync()
@@ -238,6 +248,10 @@ def show(results) -> None:
         share = r.get("first_pass_frame_time_share")
         if share is not None:
             print(f"{r['impl']}: getting frames (wait, decode, normalise) took {100 * share:.1f}% of the first pass")
+    for r in results:
+        if "reference_kernel" in r:
+            built = "built" if r["reference_kernel"] else "NOT built: it skips hole filling"
+            print(f"{r['impl']}: CUDA connected-components kernel (sam2._C) {built}")
     r = results[0]
     compiled = ", vos_optimized" if r.get("vos_optimized") else ""
     print(f"({r['config']}, {r['objects']} object(s), {r['frames']} frames, device {r.get('gpu', r['device'])}{compiled})")

