@@ -1,12 +1,15 @@
 /**
  * Effects on the GPU (WebGL2): one full-screen pass composes the video
- * frame with up to 255 object masks for a background effect and a highlight
- * effect (blur and pixelate first make a small pyramid of the frame, a few
- * thousand pixels, so the full-size pass stays one fetch per texture). The masks reach the shader as one 8-bit label texture (0 = no
- * object, k = the k-th mask; where masks overlap the later one wins), built
- * from the COCO RLEs without decoding them to images: the texture is stored
- * transposed (width = video height), so each RLE run is one `fill` of
- * contiguous memory.
+ * frame with up to 255 object masks for a background effect and a
+ * highlight effect. Blur, pixelate and glow first draw small textures (a
+ * pyramid of the frame, a quarter-size glow), so that the full-size pass
+ * stays about one fetch per texture and pixel. The masks reach the shader
+ * as one 8-bit label texture (0 = no object, k = the k-th mask; where masks
+ * overlap the later one wins), built from the COCO RLEs without decoding
+ * them to images: the texture is stored transposed (width = video height),
+ * so each RLE run is one `fill` of contiguous memory. The frame comes as an
+ * image the browser uploads, or on software GL as I420 planes
+ * (videoPlanes.ts) that the shaders convert.
  */
 import { BACKGROUND_CODE, DEFAULT_EFFECTS, HIGHLIGHT_CODE, type EffectChoice } from './effectCatalog';
 import { hexToRgb } from './maskPixels';
