@@ -1,7 +1,8 @@
 """`demo/schema.graphql` is the API's contract: it matches the schema the server builds, and the
 Python client's operations (the very texts and variables it sends) are valid against it.
 
-The frontend's operations are checked against the same file by `src/api/schemaContract.test.ts`.
+The web UI's operations are checked against the same file by
+`demo/frontend/src/api/schemaContract.test.ts`.
 """
 
 from __future__ import annotations
