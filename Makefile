@@ -47,7 +47,7 @@ SERVER_ENV = DATA_PATH="$(DATA_PATH)" CHECKPOINT_DIR="$(CHECKPOINT_DIR)" HOST="$
              $(if $(strip $(MODEL_SIZE)),MODEL_SIZE="$(strip $(MODEL_SIZE))")
 SERVER_CMD = env $(SERVER_ENV) $(VENV)/bin/gunicorn -c demo/backend/gunicorn.conf.py 'demo.backend.app:create_app()'
 
-.PHONY: help demo serve test test-python test-frontend test-e2e test-packaging packaging-tools lint bench \
+.PHONY: help demo serve test test-python test-frontend test-e2e test-packaging packaging-tools lint bench schema \
         checkpoints demo-checkpoint gallery frontend venv node-modules docker-build docker-up \
         clean distclean
 
@@ -148,6 +148,9 @@ lint: $(DEPS_STAMP) $(NODE_STAMP)  ## ruff, eslint, and hadolint + shellcheck wh
 	else echo "(shellcheck not installed: make packaging-tools)"; fi; \
 	if [ $$status = 0 ]; then echo "lint: all clean"; else echo "lint: findings above"; fi; \
 	exit $$status
+
+schema: $(DEPS_STAMP)  ## write demo/schema.graphql (the API's contract) from the live GraphQL schema
+	$(PY) -m demo.backend.schema_sdl
 
 bench: $(DEPS_STAMP)  ## run every tools/benchmark_*.py (pass options with BENCH_ARGS=...)
 	@for script in tools/benchmark_*.py; do \

@@ -1,1 +1,1 @@
-"""SAM 2 web demo: the backend server (`demo.backend`) and the browser frontend (`demo/frontend`)."""
+"""SAM 2 web demo: the server (`demo.backend`), the browser frontend (`demo/frontend`), test helpers (`demo.testing`)."""

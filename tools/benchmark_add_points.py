@@ -25,9 +25,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from demo.backend.client import DemoClient  # noqa: E402
-from demo.backend.local_server import CONFIG_ALIASES, LocalServer  # noqa: E402
 from demo.backend.settings import Settings  # noqa: E402
+from demo.testing.client import DemoClient  # noqa: E402
+from demo.testing.local_server import CONFIG_ALIASES, LocalServer  # noqa: E402
 
 DEFAULT_VIDEO = REPO.parent / "shared" / "data" / "gallery" / "bunny_1280x720_25fps.mp4"
 

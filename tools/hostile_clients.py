@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from demo.backend.client import DemoClient
+from demo.testing.client import DemoClient
 
 SLOW_HEAD = b"POST /graphql HTTP/1.1\r\nHost: x\r\nX-Slow: "  # never ends
 SLOW_BODY = (

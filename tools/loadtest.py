@@ -33,8 +33,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from demo.backend.client import DemoClient, iter_parts  # noqa: E402
-from demo.backend.local_server import CONFIG_ALIASES, LocalServer  # noqa: E402
+from demo.testing.client import DemoClient, iter_parts  # noqa: E402
+from demo.testing.local_server import CONFIG_ALIASES, LocalServer  # noqa: E402
 from tools.hostile_clients import (  # noqa: E402
     SLOW_BODY,
     SLOW_HEAD,

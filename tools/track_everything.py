@@ -34,8 +34,8 @@ from PIL import Image
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from demo.backend.local_server import CONFIG_ALIASES  # noqa: E402
 from demo.backend.random_weights import favour_present_objects  # noqa: E402
+from demo.testing.local_server import CONFIG_ALIASES  # noqa: E402
 from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator  # noqa: E402
 from sam2.build_sam import build_sam2_video_predictor  # noqa: E402
 from sam2.utils.amg import assign_non_overlapping  # noqa: E402

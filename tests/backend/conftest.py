@@ -12,8 +12,8 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # `demo` is not an installed package: import it from the checkout
     sys.path.insert(0, str(REPO))
 
-from demo.backend.client import DemoClient  # noqa: E402
-from demo.backend.local_server import LocalServer  # noqa: E402
+from demo.testing.client import DemoClient  # noqa: E402
+from demo.testing.local_server import LocalServer  # noqa: E402
 
 SHARED_DATA = REPO.parent / "shared" / "data"
 GALLERY = SHARED_DATA / "gallery"

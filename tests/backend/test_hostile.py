@@ -17,7 +17,7 @@ import time
 import pytest
 import requests
 
-from demo.backend.client import DemoClient, iter_parts
+from demo.testing.client import DemoClient, iter_parts
 
 from .conftest import GALLERY, ServerProcess
 

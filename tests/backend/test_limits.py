@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from demo.backend.client import DemoClient, GraphQLError, iter_parts
+from demo.testing.client import DemoClient, GraphQLError, iter_parts
 
 from .conftest import GALLERY, UPLOADS, ServerProcess
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from demo.backend import rle
-from demo.backend.client import GraphQLError
+from demo.testing.client import GraphQLError
 
 VIDEO = "gallery/pedestrians_768x576_24fps.mp4"  # 768 x 576
 RUN = """mutation($input: SegmentEverythingInput!) { segmentEverything(input: $input) {

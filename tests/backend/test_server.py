@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from demo.backend import rle
-from demo.backend.client import GraphQLError, iter_parts
+from demo.testing.client import GraphQLError, iter_parts
 
 GALLERY_VIDEO = "gallery/pedestrians_768x576_24fps.mp4"
 
