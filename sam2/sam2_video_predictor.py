@@ -20,6 +20,7 @@ from sam2.video import tracking
 from sam2.video.compact import compact_tracked_output, offload_tracked_output, stored_mask_logits
 from sam2.video.feature_cache import ConditionedFeatureCache, FrameFeatureCache
 from sam2.video.frames import StreamingFrameSource, VideoFrames, open_frame_source
+from sam2.video.host_copies import HostStore
 from sam2.video.state import InferenceState, ObjectTrack
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class SAM2VideoPredictor(SAM2Base):
         conditioned_cache_entries: int = 64,
         frame_cache_frames: int = 32,
         decoded_cache_bytes: int = 256 * 1024**2,
+        feature_cache_on_host: Optional[bool] = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -49,6 +51,9 @@ class SAM2VideoPredictor(SAM2Base):
         self.conditioned_cache_entries = conditioned_cache_entries
         self.frame_cache_frames = frame_cache_frames
         self.decoded_cache_bytes = decoded_cache_bytes  # per open video file (sources.VideoFileSource)
+        # The caches' tensors in host memory (None: when the model runs on CUDA), so device
+        # memory does not grow with the frames cached (sam2/video/host_copies.py).
+        self.feature_cache_on_host = feature_cache_on_host
 
     @classmethod
     def from_pretrained(cls, model_id: str, **kwargs) -> "SAM2VideoPredictor":
@@ -101,13 +106,15 @@ class SAM2VideoPredictor(SAM2Base):
 
     def _new_state(self, frames: VideoFrames, offload_video: bool, offload_state: bool) -> InferenceState:
         device = self.device
-        features = FrameFeatureCache(self.feature_cache_bytes)
+        on_host = device.type == "cuda" if self.feature_cache_on_host is None else self.feature_cache_on_host
+        host = HostStore(device) if on_host else None
+        features = FrameFeatureCache(self.feature_cache_bytes, host)
         state = InferenceState(
             frames=frames,
             device=device,
             storage_device=torch.device("cpu") if offload_state else device,
             features=features,
-            conditioned=ConditionedFeatureCache(self.conditioned_cache_entries, features),
+            conditioned=ConditionedFeatureCache(self.conditioned_cache_entries, features, host),
             offload_video_to_cpu=offload_video,
             offload_state_to_cpu=offload_state,
         )

@@ -11,26 +11,38 @@
 """
 
 from collections import OrderedDict
-from typing import Callable, Hashable, List, Optional, Tuple
+from typing import Callable, Hashable, List, Optional, Tuple, Union
 
 import torch
 
+from sam2.video.host_copies import HostCopy, HostStore
 from sam2.video.memory_bank import MemorySelection
 
+Stored = Union[torch.Tensor, HostCopy]
 
-def _nbytes(t: torch.Tensor) -> int:
-    return t.numel() * t.element_size()
+
+def _nbytes(t: Stored) -> int:
+    return t.nbytes if isinstance(t, HostCopy) else t.numel() * t.element_size()
+
+
+def _keep(host: Optional[HostStore], t: torch.Tensor) -> Stored:
+    return host.keep(t) if host is not None else t
+
+
+def _load(t: Stored) -> torch.Tensor:
+    return t.to_device() if isinstance(t, HostCopy) else t
 
 
 class FrameFeatureCache:
     """frame index -> image-encoder output ``{"backbone_fpn": [...], "vision_pos_enc": [...]}``.
 
     Positional encodings depend only on the feature-map size, so one copy is shared by
-    every frame and is not counted per frame.
+    every frame, stays on the device and is not counted per frame.
     """
 
-    def __init__(self, max_bytes: int):
+    def __init__(self, max_bytes: int, host: Optional[HostStore] = None):
         self.max_bytes = max_bytes
+        self.host = host
         self._entries: "OrderedDict[int, dict]" = OrderedDict()
         self._sizes = {}
         self._shared_pos: Optional[List[torch.Tensor]] = None
@@ -45,15 +57,17 @@ class FrameFeatureCache:
             return None
         self.hits += 1
         self._entries.move_to_end(frame_idx)
-        return entry
+        return {"backbone_fpn": [_load(t) for t in entry["backbone_fpn"]], "vision_pos_enc": entry["vision_pos_enc"]}
 
     def put(self, frame_idx: int, backbone_out: dict) -> dict:
+        """Cache a frame's image-encoder output; returns it as the model uses it (on its device)."""
         pos = backbone_out["vision_pos_enc"]
         if self._shared_pos is not None and [p.shape for p in pos] == [p.shape for p in self._shared_pos]:
             pos = self._shared_pos
         else:
             self._shared_pos = pos
-        entry = {"backbone_fpn": list(backbone_out["backbone_fpn"]), "vision_pos_enc": pos}
+        fpn = list(backbone_out["backbone_fpn"])
+        entry = {"backbone_fpn": [_keep(self.host, t) for t in fpn], "vision_pos_enc": pos}
         size = sum(_nbytes(t) for t in entry["backbone_fpn"])
         self.discard(frame_idx)
         self._entries[frame_idx] = entry
@@ -63,23 +77,24 @@ class FrameFeatureCache:
         while self.bytes > self.max_bytes and len(self._entries) > 1:
             old, _ = self._entries.popitem(last=False)
             self.bytes -= self._sizes.pop(old)
-        return entry
+        return {"backbone_fpn": fpn, "vision_pos_enc": pos}
 
     def derived(self, frame_idx: int, name: str, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
         """A tensor computed from a cached frame's features, kept (and counted) with them."""
         entry = self._entries.get(frame_idx)
         if entry is None:
             return compute()  # the frame is not cached: nothing to attach the result to
-        value = entry.get(name)
-        if value is None:
-            value = compute()
-            entry[name] = value
-            self._sizes[frame_idx] += _nbytes(value)
-            self.bytes += _nbytes(value)
-            self._entries.move_to_end(frame_idx)
-            while self.bytes > self.max_bytes and len(self._entries) > 1:
-                old, _ = self._entries.popitem(last=False)
-                self.bytes -= self._sizes.pop(old)
+        stored = entry.get(name)
+        if stored is not None:
+            return _load(stored)
+        value = compute()
+        stored = entry[name] = _keep(self.host, value)
+        self._sizes[frame_idx] += _nbytes(stored)  # counted with the frame's features
+        self.bytes += _nbytes(stored)
+        self._entries.move_to_end(frame_idx)
+        while self.bytes > self.max_bytes and len(self._entries) > 1:
+            old, _ = self._entries.popitem(last=False)
+            self.bytes -= self._sizes.pop(old)
         return value
 
     def discard(self, frame_idx: int) -> None:
@@ -107,10 +122,12 @@ class ConditionedFeatureCache:
     invalidates them.
     """
 
-    def __init__(self, max_entries: int, frame_features: Optional[FrameFeatureCache] = None):
+    def __init__(self, max_entries: int, frame_features: Optional[FrameFeatureCache] = None,
+                 host: Optional[HostStore] = None):
         self.max_entries = max_entries
         self.frame_features = frame_features
-        self._entries: "OrderedDict[Hashable, Tuple[MemorySelection, torch.Tensor]]" = OrderedDict()
+        self.host = host
+        self._entries: "OrderedDict[Hashable, Tuple[MemorySelection, Stored]]" = OrderedDict()
         self.hits = 0
         self.misses = 0
 
@@ -119,14 +136,14 @@ class ConditionedFeatureCache:
         if entry is not None and entry[0].same_memories(selection):
             self._entries.move_to_end(key)
             self.hits += 1
-            return entry[1]
+            return _load(entry[1])
         self.misses += 1
         return None
 
     def store(self, key: Hashable, selection: MemorySelection, features: torch.Tensor) -> None:
         if self.max_entries <= 0:
             return
-        self._entries[key] = (selection, features)
+        self._entries[key] = (selection, _keep(self.host, features))
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)

@@ -92,6 +92,35 @@ def test_retrack_uses_cached_image_features(predictor, frames_dir):
     assert all(torch.equal(a, b) for a, b in zip(first, second))
 
 
+def test_caches_kept_on_the_host_give_the_same_numbers(predictor, frames_dir):
+    """feature_cache_on_host (the default on CUDA): cached tensors live as host copies and the
+    whole session (track, re-track, click on a tracked frame) computes exactly the same."""
+    from sam2.video.host_copies import HostCopy
+
+    def session():
+        state = predictor.init_state(frames_dir)
+        predictor.add_new_points_or_box(state, 0, 1, points=[[72, 62]], labels=[1])
+        predictor.add_new_points_or_box(state, 0, 2, points=[[150, 60]], labels=[1])
+        out = [m.clone() for _, _, m in predictor.propagate_in_video(state)]
+        out.append(predictor.add_new_points_or_box(state, 5, 1, points=[[60, 40]], labels=[1])[2])
+        out += [m.clone() for _, _, m in predictor.propagate_in_video(state, start_frame_idx=5)]
+        return state, out
+
+    _, on_device = session()
+    predictor.feature_cache_on_host = True
+    try:
+        state, on_host = session()
+    finally:
+        predictor.feature_cache_on_host = None
+    assert all(torch.equal(a, b) for a, b in zip(on_device, on_host)) and len(on_device) == len(on_host)
+    assert state.features.hits > 0 and state.conditioned.hits > 0
+    entry = state.features._entries[5]
+    assert all(isinstance(t, HostCopy) for t in entry["backbone_fpn"])
+    assert isinstance(entry["first_self_attention"], HostCopy)
+    assert all(isinstance(stored, HostCopy) for _, stored in state.conditioned._entries.values())
+    assert state.features.bytes == sum(state.features._sizes.values()) > 0
+
+
 def test_video_file_matches_its_frames(predictor, data_dir, tmp_path):
     """An MP4 and the JPEG folder of the same frames give the same frame count and size."""
     clip = data_dir / "uploads" / "vp9_640x360.webm"
