@@ -39,7 +39,7 @@ class SAM2VideoPredictor(SAM2Base):
         conditioned_cache_entries: int = 64,
         frame_cache_frames: int = 32,
         decoded_cache_bytes: int = 256 * 1024**2,
-        feature_cache_on_host: Optional[bool] = None,
+        feature_cache_on_host: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -51,8 +51,9 @@ class SAM2VideoPredictor(SAM2Base):
         self.conditioned_cache_entries = conditioned_cache_entries
         self.frame_cache_frames = frame_cache_frames
         self.decoded_cache_bytes = decoded_cache_bytes  # per open video file (sources.VideoFileSource)
-        # The caches' tensors in host memory (None: when the model runs on CUDA), so device
-        # memory does not grow with the frames cached (sam2/video/host_copies.py).
+        # The caches' tensors in (pinned) host memory, so device memory does not grow with the
+        # frames cached (sam2/video/host_copies.py). Off by default until measured on a GPU:
+        # pinning a few MB per frame costs host time that may slow the first pass.
         self.feature_cache_on_host = feature_cache_on_host
 
     @classmethod
@@ -106,8 +107,7 @@ class SAM2VideoPredictor(SAM2Base):
 
     def _new_state(self, frames: VideoFrames, offload_video: bool, offload_state: bool) -> InferenceState:
         device = self.device
-        on_host = device.type == "cuda" if self.feature_cache_on_host is None else self.feature_cache_on_host
-        host = HostStore(device) if on_host else None
+        host = HostStore(device) if self.feature_cache_on_host else None
         features = FrameFeatureCache(self.feature_cache_bytes, host)
         state = InferenceState(
             frames=frames,

@@ -102,6 +102,8 @@ def run(args) -> dict:
 
     ckpt = args.checkpoint or golden_checkpoint(args.config, args.workdir)
     extra = {"vos_optimized": True} if args.vos_optimized else {}
+    if args.host_caches and args.impl == "ours":
+        extra["hydra_overrides_extra"] = ["++model.feature_cache_on_host=true"]
     predictor = build_sam2_video_predictor(args.config, ckpt_path=ckpt, device=args.device, **extra)
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if args.device.startswith("cuda")
@@ -215,6 +217,8 @@ def spawn(python: str, args, impl: str, repo: str = None, label: str = None) -> 
            "--workdir", args.workdir, "--threads", str(args.threads)]
     if args.vos_optimized:
         cmd.append("--vos-optimized")
+    if args.host_caches:
+        cmd.append("--host-caches")
     if args.warmup:
         cmd.append("--warmup")
     if args.checkpoint:
@@ -268,6 +272,8 @@ def main(argv=None):
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--vos-optimized", action="store_true", help="compiled predictor (both implementations)")
+    ap.add_argument("--host-caches", action="store_true",
+                    help="ours: feature_cache_on_host=True (caches in host memory; the reference has none)")
     ap.add_argument("--warmup", action="store_true", help="one untimed full run first (default on CUDA)")
     ap.add_argument("--impl", choices=["ours", "reference"], default="ours")
     ap.add_argument("--reference-python", help="python of a venv with sam2==1.1.0: run both and compare")

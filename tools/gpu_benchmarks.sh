@@ -12,6 +12,7 @@
 # ends, so a cut-short run keeps what it measured. Steps (name: what, seconds it may take):
 #   t1 t3 t16: tiny, 1 / 3 / 16 objects, eager          t1c l1c t16c: the same compiled (vos_optimized)
 #   l1 s1 b1: large / small / base+, 1 object, eager   server: loadtest, tiny, 1 then 8 users
+#   t1h: t1 with our caches in host memory (feature_cache_on_host: fps and peak memory against t1)
 #   memory: our device memory over 1000 tracked frames
 # FRAMES (default 100; 50 for 16 objects), DEVICE (default cuda; cpu for a dry run), PY (python3).
 set -uo pipefail
@@ -23,7 +24,7 @@ OUT=${OUT:-gpu-results}
 FRAMES=${FRAMES:-100}
 DEVICE=${DEVICE:-cuda}
 PY=${PY:-python3}
-STEPS=${STEPS:-t1 t1c t16 t3 l1c t16c server memory l1 s1 b1}
+STEPS=${STEPS:-t1 t1c t1h t16 t3 l1c t16c server memory l1 s1 b1}
 RESULTS="$OUT/results.txt"
 WORK=/tmp/gpu-work  # frames and weights stay out of $OUT: only a few files come back from there
 mkdir -p "$OUT" "$WORK"
@@ -71,6 +72,7 @@ for step in $STEPS; do
     s1) video s1 100 s --objects 1 --frames "$FRAMES" ;;
     b1) video b1 100 b+ --objects 1 --frames "$FRAMES" ;;
     t1c) video t1c 240 t --objects 1 --frames "$FRAMES" --vos-optimized ;;
+    t1h) video t1h 90 t --objects 1 --frames "$FRAMES" --host-caches ;;
     l1c) video l1c 300 l --objects 1 --frames "$FRAMES" --vos-optimized ;;
     t16c) video t16c 300 t --objects 16 --frames $((FRAMES / 2)) --vos-optimized ;;
     memory)

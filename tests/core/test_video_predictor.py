@@ -93,8 +93,8 @@ def test_retrack_uses_cached_image_features(predictor, frames_dir):
 
 
 def test_caches_kept_on_the_host_give_the_same_numbers(predictor, frames_dir):
-    """feature_cache_on_host (the default on CUDA): cached tensors live as host copies and the
-    whole session (track, re-track, click on a tracked frame) computes exactly the same."""
+    """feature_cache_on_host: cached tensors live as host copies and the whole session (track,
+    re-track, click on a tracked frame) computes exactly the same."""
     from sam2.video.host_copies import HostCopy
 
     def session():
@@ -111,7 +111,7 @@ def test_caches_kept_on_the_host_give_the_same_numbers(predictor, frames_dir):
     try:
         state, on_host = session()
     finally:
-        predictor.feature_cache_on_host = None
+        predictor.feature_cache_on_host = False
     assert all(torch.equal(a, b) for a, b in zip(on_device, on_host)) and len(on_device) == len(on_host)
     assert state.features.hits > 0 and state.conditioned.hits > 0
     entry = state.features._entries[5]
