@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { yuvConversion } from './videoPlanes';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { PlaneReader, yuvConversion } from './videoPlanes';
 
 /** What the shader computes: clamp(M * (yuv - offset)), with 8-bit inputs and outputs. */
 function toRgb(space: VideoColorSpaceInit, y: number, u: number, v: number): number[] {
@@ -41,5 +41,101 @@ describe('yuvConversion', () => {
   it('leaves matrices it does not convert to the browser', () => {
     expect(yuvConversion({ matrix: 'rgb', fullRange: true })).toBeNull();
     expect(yuvConversion({ matrix: null, fullRange: null })).toBeNull();
+  });
+});
+
+/** A stand-in for WebCodecs' VideoFrame over a fake <video>: planes filled with the picture's number. */
+class FakeVideoFrame {
+  static format: string = 'I420';
+  readonly format = FakeVideoFrame.format;
+  readonly colorSpace = { matrix: 'bt709', fullRange: false };
+  readonly visibleRect: { width: number; height: number };
+  private readonly picture: number;
+
+  constructor(video: FakeVideo) {
+    this.visibleRect = { width: video.videoWidth, height: video.videoHeight };
+    this.picture = video.picture;
+  }
+
+  allocationSize(): number {
+    return this.visibleRect.width * this.visibleRect.height * 1.5;
+  }
+
+  async copyTo(into: Uint8Array): Promise<PlaneLayout[]> {
+    await Promise.resolve();
+    into.fill(this.picture);
+    const { width: w, height: h } = this.visibleRect;
+    return [{ offset: 0, stride: w }, { offset: w * h, stride: w / 2 }, { offset: w * h * 1.25, stride: w / 2 }];
+  }
+
+  close(): void {}
+}
+
+interface FakeVideo {
+  videoWidth: number;
+  videoHeight: number;
+  currentSrc: string;
+  picture: number;
+}
+
+describe('PlaneReader', () => {
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+  let video: FakeVideo;
+  let ready: number;
+  let reader: PlaneReader;
+
+  beforeEach(() => {
+    vi.stubGlobal('VideoFrame', FakeVideoFrame);
+    FakeVideoFrame.format = 'I420';
+    video = { videoWidth: 4, videoHeight: 2, currentSrc: 'a.mp4', picture: 1 };
+    ready = 0;
+    reader = new PlaneReader(video as unknown as HTMLVideoElement, () => ready++);
+  });
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('reads a picture once, then hands out the same planes', async () => {
+    expect(reader.current()).toBeNull();
+    expect(reader.current()).toBeNull(); // no second read for the same picture
+    await settle();
+    expect(ready).toBe(1);
+    const planes = reader.current();
+    expect(planes?.data[0]).toBe(1);
+    expect(planes?.planes.map((p) => p.offset)).toEqual([0, 8, 10]);
+    expect(reader.current()).toBe(planes);
+  });
+
+  it("reuses the last picture's buffer for the next one", async () => {
+    reader.current();
+    await settle();
+    const first = reader.current()!.data.buffer;
+    video.picture = 2;
+    reader.invalidate();
+    reader.current();
+    await settle();
+    const second = reader.current()!;
+    expect(second.data[0]).toBe(2);
+    expect(second.data.buffer).toBe(first);
+  });
+
+  it('drops a read the element has moved past, and reads the new picture', async () => {
+    reader.current();
+    video.picture = 3;
+    reader.invalidate();
+    await settle();
+    expect(ready).toBe(0); // the stale read is not drawn
+    expect(reader.current()).toBeNull();
+    await settle();
+    expect(reader.current()?.data[0]).toBe(3);
+  });
+
+  it('falls back to the element for a video it cannot read, until another video opens', async () => {
+    FakeVideoFrame.format = 'NV12';
+    reader.current();
+    await settle();
+    expect(ready).toBe(1);
+    expect(reader.usable).toBe(false);
+    expect(reader.current()).toBeNull();
+    video.currentSrc = 'b.mp4';
+    expect(reader.usable).toBe(true);
   });
 });

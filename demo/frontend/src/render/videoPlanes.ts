@@ -52,9 +52,9 @@ export function yuvConversion(space: VideoColorSpaceInit): Pick<PlanarFrame, 'to
 /**
  * The planes of the picture `video` shows now, or null when it cannot give
  * them as I420 in a colour space we convert (the caller then uploads the
- * element itself).
+ * element itself). `into`, when large enough, receives the planes instead of a new buffer.
  */
-export async function readPlanes(video: HTMLVideoElement): Promise<PlanarFrame | null> {
+export async function readPlanes(video: HTMLVideoElement, into?: Uint8Array): Promise<PlanarFrame | null> {
   if (typeof VideoFrame === 'undefined') return null;
   let frame: VideoFrame;
   try {
@@ -67,7 +67,8 @@ export async function readPlanes(video: HTMLVideoElement): Promise<PlanarFrame |
     const rect = frame.visibleRect;
     // Planes of another size than the element's (non-square pixels) would need resampling: not here.
     if (!conversion || !rect || rect.width !== video.videoWidth || rect.height !== video.videoHeight) return null;
-    const data = new Uint8Array(frame.allocationSize());
+    const size = frame.allocationSize();
+    const data = into && into.length >= size ? into.subarray(0, size) : new Uint8Array(size);
     const planes = await frame.copyTo(data);
     return { kind: 'planes', width: rect.width, height: rect.height, data, planes, ...conversion };
   } catch {
@@ -84,6 +85,8 @@ export async function readPlanes(video: HTMLVideoElement): Promise<PlanarFrame |
  */
 export class PlaneReader {
   private planes: PlanarFrame | null = null;
+  /** A buffer no read writes into and no current planes hold: the next read's (1.4 MB a 720p frame, 25 times a second). */
+  private spare: Uint8Array | null = null;
   private generation = 0;
   private readingGeneration = -1;
   /** The source the element could not give planes of: drawn from the element itself. */
@@ -98,6 +101,7 @@ export class PlaneReader {
 
   invalidate(): void {
     this.generation++;
+    if (this.planes) this.spare = this.planes.data; // the renderer copied it to the GPU already
     this.planes = null;
   }
 
@@ -111,10 +115,18 @@ export class PlaneReader {
     if (this.planes || !this.usable || this.readingGeneration === this.generation) return this.planes;
     const generation = (this.readingGeneration = this.generation);
     const source = this.video.currentSrc;
-    void readPlanes(this.video).then((planes) => {
-      if (generation !== this.generation) return; // the element has moved on; its next draw asks again
+    const buffer = this.spare ?? undefined;
+    this.spare = null;
+    void readPlanes(this.video, buffer).then((planes) => {
+      if (generation !== this.generation) {
+        this.spare = planes?.data ?? buffer ?? this.spare; // the element has moved on; its next draw asks again
+        return;
+      }
       if (planes) this.planes = planes;
-      else this.refusedSource = source;
+      else {
+        this.refusedSource = source;
+        this.spare = buffer ?? null;
+      }
       this.onReady();
     });
     return null;
