@@ -121,6 +121,30 @@ def test_caches_kept_on_the_host_give_the_same_numbers(predictor, frames_dir):
     assert state.features.bytes == sum(state.features._sizes.values()) > 0
 
 
+def test_tracking_under_bfloat16_autocast(predictor, frames_dir):
+    """On CUDA the predictor runs under bf16 autocast; the CPU's bf16 autocast walks the same
+    mixed-dtype paths (clicks, a mask, batched objects, hole filling, a click on a tracked frame,
+    reverse re-tracking), so a dtype mismatch shows here, not first on a GPU."""
+    mask = np.zeros((108, 192), dtype=bool)
+    mask[20:60, 30:90] = True
+
+    def session(autocast):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            state = predictor.init_state(frames_dir)
+            predictor.add_new_points_or_box(state, 0, 1, points=[[72, 62]], labels=[1])
+            predictor.add_new_points_or_box(state, 0, 2, points=[[150, 60]], labels=[1])
+            predictor.add_new_mask(state, 3, 3, mask)
+            out = [m.float().clone() for _, _, m in predictor.propagate_in_video(state)]
+            out.append(predictor.add_new_points_or_box(state, 5, 1, points=[[60, 40]], labels=[1])[2].float())
+            out += [m.float().clone() for _, _, m in predictor.propagate_in_video(state, start_frame_idx=5, reverse=True)]
+            return out
+
+    fp32, bf16 = session(False), session(True)
+    assert len(fp32) == len(bf16) == 17
+    agreement = min(((a > 0) == (b > 0)).float().mean().item() for a, b in zip(fp32, bf16))
+    assert agreement > 0.99, f"bf16 masks agree with fp32 on only {agreement:.2%} of pixels"
+
+
 def test_video_file_matches_its_frames(predictor, data_dir, tmp_path):
     """An MP4 and the JPEG folder of the same frames give the same frame count and size."""
     clip = data_dir / "uploads" / "vp9_640x360.webm"
