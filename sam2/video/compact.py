@@ -22,6 +22,10 @@ class PackedMask:
 
     def __init__(self, logits: torch.Tensor):
         self.shape = tuple(logits.shape)
+        if logits.device.type == "cpu" and logits.is_pinned() and torch.cuda.is_available():
+            # Stored with a non-blocking copy from the device (offload_state_to_cpu): its bytes
+            # may still be on the way, and they are read on the host here.
+            torch.cuda.current_stream().synchronize()
         self.bits = np.packbits((logits > 0).cpu().numpy().ravel())
 
     def logits(self, device) -> torch.Tensor:
