@@ -8,6 +8,10 @@
   memory attention (the most expensive step of a click on a tracked frame). It also hands
   out the memory attention's first self-attention per frame (it does not depend on the
   memory), computed once for all objects and tracking passes.
+
+Given a :class:`~sam2.video.host_copies.HostStore` (the predictor's ``feature_cache_on_host``),
+both keep their tensors in host memory and hand out device copies, so device memory does not
+grow with the frames cached.
 """
 
 from collections import OrderedDict
