@@ -177,6 +177,19 @@ def test_window_positional_embedding_is_background_plus_tiled_window():
         torch.testing.assert_close(pos[0, i, j], expected, atol=1e-6, rtol=0)
 
 
+def test_positional_embedding_is_cached_for_inference_and_follows_the_weights():
+    trunk = Hiera(embed_dim=2, num_heads=1, stages=[1, 1, 1, 1], window_pos_embed_bkg_spatial_size=[3, 3])
+    with torch.inference_mode():
+        first = trunk._get_pos_embed((16, 24))
+        assert trunk._get_pos_embed((16, 24)) is first  # one bicubic resize per grid, not per frame
+        assert trunk._get_pos_embed((8, 8)).shape == (1, 8, 8, 2)
+    with torch.no_grad():
+        trunk.pos_embed.add_(1.0)  # new weights (a loaded checkpoint copies in place too)
+        moved = trunk._get_pos_embed((16, 24))
+    torch.testing.assert_close(moved, first + 1.0)
+    assert trunk._get_pos_embed((16, 24)).requires_grad  # training: computed, with its graph
+
+
 def test_attention_with_uniform_weights_averages_values_and_pools_queries():
     attn = MultiScaleAttention(dim=2, dim_out=2, num_heads=1, q_pool=nn.MaxPool2d(2, 2))
     with torch.no_grad():
