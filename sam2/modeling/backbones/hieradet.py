@@ -221,8 +221,8 @@ class Hiera(nn.Module):
 
     def _get_pos_embed(self, hw: tuple[int, int]) -> torch.Tensor:
         """Positional embedding for an (h, w) patch grid, shape (1, h, w, C)."""
-        if torch.is_grad_enabled():
-            return self._compute_pos_embed(hw)
+        if torch.is_grad_enabled() or torch.compiler.is_compiling():
+            return self._compute_pos_embed(hw)  # training; or a compiled graph, which folds it in
         params = (self.pos_embed, self.pos_embed_window)
         key = (tuple(hw), *((p.data_ptr(), p._version, p.device, p.dtype) for p in params))
         if self._pos_embed_cache is None or self._pos_embed_cache[0] != key:
