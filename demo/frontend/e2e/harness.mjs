@@ -208,6 +208,30 @@ export function startSuite(title, artifacts, currentPage) {
   return runner;
 }
 
+/** Errors a page logs to its console (or throws), collected from every page watched. */
+export class ConsoleErrors {
+  constructor() {
+    this.errors = [];
+  }
+
+  /** Collect `page`'s errors; `who` prefixes them when several pages are watched. */
+  watch(page, who = null) {
+    const note = (text) => this.errors.push(who ? `${who}: ${text}` : text);
+    page.on('console', (m) => {
+      if (m.type() === 'error') note(m.text());
+    });
+    page.on('pageerror', (e) => note(String(e)));
+  }
+
+  /** The suite's last test: no console errors, but those matching `expected` (requests a test meant to be refused). */
+  test(runner, expected = null) {
+    return runner.test('no errors in the browser console', async () => {
+      const relevant = this.errors.filter((e) => !expected?.test(e));
+      assert(relevant.length === 0, `console errors:\n${relevant.join('\n')}`);
+    }, { independent: true });
+  }
+}
+
 /** Print where the screenshots are and the summary line; exit 1 if a test failed. */
 export function endSuite(runner, artifacts) {
   console.log(`screenshots: ${path.relative(FRONTEND_DIR, artifacts)}/`);

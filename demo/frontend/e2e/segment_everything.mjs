@@ -15,7 +15,7 @@ import zlib from 'node:zlib';
 import { unzipSync } from 'fflate';
 import { countChanged, snapshot } from './pixels.mjs';
 import {
-  FRONTEND_DIR, assert, launchChromium, makeDataDir, endSuite, startBackend, startSuite,
+  FRONTEND_DIR, ConsoleErrors, assert, launchChromium, makeDataDir, endSuite, startBackend, startSuite,
 } from './harness.mjs';
 
 const ARTIFACTS = path.join(FRONTEND_DIR, 'test-artifacts', 'e2e-everything');
@@ -49,11 +49,8 @@ const dataDir = makeDataDir([CLIP]);
 const backend = await startBackend(dataDir, path.join(ARTIFACTS, 'server.log'), 3);
 const browser = await launchChromium();
 page = await browser.context.newPage();
-const consoleErrors = [];
-page.on('console', (m) => {
-  if (m.type() === 'error') consoleErrors.push(m.text());
-});
-page.on('pageerror', (e) => consoleErrors.push(String(e)));
+const consoleErrors = new ConsoleErrors();
+consoleErrors.watch(page);
 const shot = (name) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
 const proposals = () => page.locator('li.proposal');
 
@@ -183,9 +180,7 @@ try {
     }
   });
 
-  await runner.test('no errors in the browser console', async () => {
-    assert(consoleErrors.length === 0, `console errors:\n${consoleErrors.join('\n')}`);
-  }, { independent: true });
+  await consoleErrors.test(runner);
 } finally {
   await browser.close();
   backend.stop();
