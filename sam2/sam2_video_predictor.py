@@ -317,12 +317,21 @@ class SAM2VideoPredictor(SAM2Base):
                 masks[i : i + 1] = self._to_video_res(state, stored_mask_logits(out, state.device))
         return self._maybe_non_overlapping(masks)
 
-    def _to_video_res(self, state: InferenceState, masks: torch.Tensor) -> torch.Tensor:
+    def _to_video_res(self, state: InferenceState, masks: torch.Tensor, reuse_output: bool = False) -> torch.Tensor:
+        """(N, 1, h, w) logits -> (N, 1, H, W) float32 at video resolution (bilinear).
+
+        ``reuse_output``: write into the state's reusable output tensor (frames yielded by
+        propagation), which saves the CPU fresh pages every frame.
+        """
         masks = masks.to(state.device, non_blocking=True)
         size = (state.video_height, state.video_width)
         if tuple(masks.shape[-2:]) == size:
             return masks
-        return F.interpolate(masks.float(), size=size, mode="bilinear", align_corners=False)
+        if not reuse_output:
+            return F.interpolate(masks.float(), size=size, mode="bilinear", align_corners=False)
+        out = state.video_res_output.empty((masks.size(0), masks.size(1), *size), torch.float32, masks.device)
+        # The op F.interpolate calls for a bilinear resize to a given size, with an output.
+        return torch.ops.aten.upsample_bilinear2d.out(masks.float(), size, False, None, None, out=out)
 
     def _maybe_non_overlapping(self, masks: torch.Tensor) -> torch.Tensor:
         return self._apply_non_overlapping_constraints(masks) if self.non_overlap_masks else masks
@@ -422,7 +431,7 @@ class SAM2VideoPredictor(SAM2Base):
             elif state.storage_device.type != "cpu":
                 offload_tracked_output(old)
         all_masks = per_object[0] if len(per_object) == 1 else torch.cat(per_object, dim=0)
-        return self._maybe_non_overlapping(self._to_video_res(state, all_masks))
+        return self._maybe_non_overlapping(self._to_video_res(state, all_masks, reuse_output=True))
 
     @torch.inference_mode()
     def track_new_frame(self, inference_state: InferenceState, frame: np.ndarray):

@@ -198,13 +198,15 @@ def apply_rotary_enc(
     xk: torch.Tensor,
     freqs_cis: torch.Tensor,
     repeat_freqs_k: bool = False,
+    keys_in_place: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Rotate queries and keys by their grid positions.
 
     xq: (B, heads, Nq, D); xk: (B, heads, Nk, D); freqs_cis: (Nq, D/2) complex.
     With ``repeat_freqs_k`` the keys hold several frames of the same grid (Nk = r * Nq)
     and each frame gets the same rotations. Keys may be empty (Nk = 0): returned as is.
-    Outputs keep the input dtypes.
+    ``keys_in_place``: float32 keys are rotated in their own memory (no autograd), and
+    ``xk`` itself is returned. Outputs keep the input dtypes.
     """
     q_c = _as_complex_pairs(xq)
     if tuple(freqs_cis.shape) != (q_c.shape[-2], q_c.shape[-1]):
@@ -217,11 +219,16 @@ def apply_rotary_enc(
     if xk.shape[-2] == 0:
         return q_out, xk
 
+    if keys_in_place and xk.dtype != torch.float32:
+        raise ValueError(f"keys can be rotated in place only in float32, not {xk.dtype}")
     k_c = _as_complex_pairs(xk)
     rot_k = rot_q
     if repeat_freqs_k:
         repeats = k_c.shape[-2] // q_c.shape[-2]
         # expand + flatten instead of repeat: repeat on complex tensors is not supported everywhere
         rot_k = rot_q.unsqueeze(2).expand(-1, -1, repeats, -1, -1).flatten(2, 3)
+    if keys_in_place:
+        k_c.mul_(rot_k)  # k_c is a complex view of xk's memory
+        return q_out, xk
     k_out = _rotate(k_c, rot_k).type_as(xk).to(xk.device)
     return q_out, k_out

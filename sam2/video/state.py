@@ -14,6 +14,7 @@ import torch
 from sam2.video.compact import PackedMask
 from sam2.video.feature_cache import ConditionedFeatureCache, FrameFeatureCache
 from sam2.video.frames import VideoFrames
+from sam2.video.output_buffer import ReusableOutput
 
 
 @dataclass
@@ -111,6 +112,8 @@ class InferenceState:
     memory_pos: Optional[torch.Tensor] = None
     # Frames that leave the memory window while tracking are stored compactly (lossy).
     bounded_memory: bool = False
+    # The tensor propagation yields masks in, reused once the caller lets go of it.
+    video_res_output: ReusableOutput = field(default_factory=ReusableOutput)
 
     @property
     def num_frames(self) -> int:

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from scipy import ndimage
 
-from sam2.video.hole_filling import HOLE_FILL_VALUE, fill_small_holes
+from sam2.video.hole_filling import HOLE_FILL_VALUE, _max_3x3, fill_small_holes
 
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
@@ -97,3 +98,12 @@ def test_disabled_and_bad_shape():
     assert fill_small_holes(x, 0) is x
     with pytest.raises(ValueError, match=r"\(N, 1, H, W\)"):
         fill_small_holes(torch.randn(4, 4), 8)
+
+
+def test_cpu_neighbourhood_maximum_equals_max_pooling():
+    """The CPU's separable 3x3 maximum is exactly the pooling the other devices run."""
+    gen = torch.Generator().manual_seed(3)
+    for shape in ((1, 1, 1, 1), (2, 1, 5, 7), (16, 1, 64, 64)):
+        x = torch.randint(-50, 50, shape, generator=gen).float()
+        x[x > 40] = float("-inf")
+        assert torch.equal(_max_3x3(x), F.max_pool2d(x, 3, stride=1, padding=1))

@@ -221,6 +221,15 @@ def test_rope_attention_rebuilds_table_and_skips_excluded_keys():
     kh = torch.cat([k_rot, kh[:, :, 32:]], dim=2)
     manual = attn.out_proj(attn._merge_heads(F.scaled_dot_product_attention(qh, kh, vh)))
     torch.testing.assert_close(out, manual)
+    # Inference rotates the keys in place (two heads: strided views): the same numbers.
+    with torch.no_grad():
+        assert torch.equal(attn(q, kv, kv, num_k_exclude_rope=3), out)
+    with torch.enable_grad():
+        no_ptr = attn(q, kv[:, :32], kv[:, :32])
+    with torch.inference_mode():
+        assert torch.equal(attn(q, kv[:, :32], kv[:, :32]), no_ptr)
+    with pytest.raises(ValueError, match="in place only in float32"):
+        apply_rotary_enc(qh, kh.bfloat16(), rot, repeat_freqs_k=True, keys_in_place=True)
 
     with pytest.raises(ValueError, match="square"):
         attn(torch.randn(1, 15, 16), torch.randn(1, 15, 8), torch.randn(1, 15, 8))

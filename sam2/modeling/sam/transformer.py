@@ -138,13 +138,14 @@ class RoPEAttention(Attention):
                 + ("" if self.rope_k_repeat else " (rope_k_repeat is off)")
                 + "; keys must be whole frames of the query grid"
             )
+        # In inference the keys (fresh projections) are rotated where they are: the pointer
+        # tokens after them need not be copied into a new tensor.
+        in_place = k.dtype == torch.float32 and not torch.is_grad_enabled()
         q, k_rot = apply_rotary_enc(
-            q, k[:, :, :num_k_rope], freqs_cis=rotations, repeat_freqs_k=self.rope_k_repeat
+            q, k[:, :, :num_k_rope], freqs_cis=rotations, repeat_freqs_k=self.rope_k_repeat, keys_in_place=in_place
         )
-        if num_k_exclude_rope > 0:
-            k = torch.cat([k_rot, k[:, :, num_k_rope:]], dim=-2)
-        else:
-            k = k_rot
+        if not in_place:
+            k = torch.cat([k_rot, k[:, :, num_k_rope:]], dim=-2) if num_k_exclude_rope > 0 else k_rot
         return self._attend(q, k, v)
 
 
