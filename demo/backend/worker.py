@@ -18,9 +18,14 @@ gthread already runs:
 - Every response write may block for `CLIENT_WRITE_TIMEOUT_SEC` at most; then the connection is
   closed and the response iterator is closed with it (a propagation stream stops and frees its
   slot and session).
+- A connection closed after its response lingers to drain what the client still sends (so the
+  kernel does not reset the response away), for `_LINGER_SEC` at most. gthread does that with
+  blocking reads on the event loop's own thread, so one client that kept its socket open after
+  a "Connection: close" answer stalled every other client for two seconds; here the event loop
+  drains it with non-blocking reads like any other socket.
 
 Relies on gthread's structure (gunicorn 27: `accept`, `on_client_socket_readable`,
-`murder_pending`, `handle_request`); pyproject pins the major version. TLS listeners fall back to
+`murder_pending`, `handle_request`, `TConn.close(graceful=True)` from `finish_request`); pyproject pins the major version. TLS listeners fall back to
 plain gthread behaviour (terminate TLS in a proxy instead).
 """
 
@@ -46,6 +51,8 @@ _HEAD_END = b"\r\n\r\n"
 _MAX_HEAD = 64 * 1024  # bytes of request line + headers; gunicorn's own field limits apply too
 _BUFFERED_BODY = 1 << 20  # bodies up to this are read by the event loop; larger ones by the thread
 _RECV = 64 * 1024
+_LINGER_SEC = 2.0  # a closed connection's unread request bytes are drained this long at most
+_LINGER_BYTES = 64 * 1024  # ... and up to this many
 _CONTENT_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(\d{1,18})[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
 _CHUNKED = re.compile(rb"^transfer-encoding[ \t]*:.*chunked", re.IGNORECASE | re.MULTILINE)
 _EXPECT_CONTINUE = re.compile(rb"^expect[ \t]*:[ \t]*100-continue[ \t]*\r\n", re.IGNORECASE | re.MULTILINE)
@@ -106,10 +113,31 @@ def _answer(status: str, message: str, code: str) -> bytes:
     return head.encode() + body
 
 
+class _Conn(TConn):
+    """A connection whose graceful close is left to the worker's event loop, which never blocks."""
+
+    def __init__(self, worker: BufferingThreadWorker, *args) -> None:
+        super().__init__(*args)
+        self.worker = worker
+
+    def close(self, graceful: bool = False) -> None:
+        if graceful:
+            self.worker.linger(self.sock)
+        else:
+            super().close()
+
+
+@dataclass
+class _Lingering:
+    deadline: float
+    drained: int = 0
+
+
 class BufferingThreadWorker(ThreadWorker):
     def init_process(self) -> None:
         self.timeouts = ClientTimeouts.from_env()
         self.incoming: dict[TConn, _Incoming] = {}
+        self.lingering: dict[socket.socket, _Lingering] = {}
         _raise_open_files_limit(self.cfg.worker_connections + 256)
         super().init_process()
 
@@ -125,7 +153,7 @@ class BufferingThreadWorker(ThreadWorker):
                 raise
             return None
         self.nr_conns += 1
-        self._buffer(TConn(self.cfg, client_sock, client_addr, listener.getsockname()))
+        self._buffer(_Conn(self, self.cfg, client_sock, client_addr, listener.getsockname()))
         return None
 
     def on_client_socket_readable(self, conn, client) -> None:
@@ -200,6 +228,44 @@ class BufferingThreadWorker(ThreadWorker):
             if now >= pending.deadline:
                 what = "request head" if pending.body_started is None else "request body"
                 self._refuse(conn, "408 Request Timeout", f"The {what} arrived too slowly.", "REQUEST_TIMEOUT")
+        for sock, lingering in list(self.lingering.items()):
+            if now >= lingering.deadline:
+                self._end_linger(sock)
+
+    # -- closing after a response: linger in the event loop ----------------------------------
+
+    def linger(self, sock: socket.socket) -> None:
+        """Send FIN now; drain and close the socket once the client closes (or time runs out)."""
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            sock.setblocking(False)
+            self.poller.register(sock, selectors.EVENT_READ, self._drain_lingering)
+        except (OSError, ValueError, KeyError):
+            _close_quietly(sock)
+            return
+        self.lingering[sock] = _Lingering(time.monotonic() + _LINGER_SEC)
+
+    def _drain_lingering(self, sock: socket.socket) -> None:
+        lingering = self.lingering.get(sock)
+        if lingering is None:
+            return
+        try:
+            data = sock.recv(_RECV)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        lingering.drained += len(data)
+        if not data or lingering.drained >= _LINGER_BYTES:
+            self._end_linger(sock)
+
+    def _end_linger(self, sock: socket.socket) -> None:
+        self.lingering.pop(sock, None)
+        try:
+            self.poller.unregister(sock)
+        except (KeyError, ValueError, OSError):
+            pass
+        _close_quietly(sock)
 
     def _refuse(self, conn: TConn, status: str, message: str, code: str) -> None:
         try:
@@ -244,6 +310,13 @@ class BufferingThreadWorker(ThreadWorker):
         finally:
             if isinstance(unreader, SocketUnreader):
                 unreader.sock = conn.sock
+
+
+def _close_quietly(sock: socket.socket) -> None:
+    try:
+        sock.close()
+    except OSError:
+        pass
 
 
 def _raise_open_files_limit(wanted: int) -> None:

@@ -111,6 +111,24 @@ def test_slow_heads_and_bodies_hold_no_thread_and_are_cut_off(hostile):
     client.close_session(sid)
 
 
+def test_a_client_that_keeps_its_socket_after_the_response_stalls_nobody(hostile):
+    """After a "Connection: close" answer the server lingers to drain the socket: without
+    blocking its event loop (gthread's own lingering stalled every client for 2 s)."""
+    port = int(hostile.url.rsplit(":", 1)[1])
+    keepers = []
+    for _ in range(3):
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(b"GET /healthy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = read_answer(sock, 5.0)  # the server half-closes after the response: EOF comes
+        assert answer.startswith(b"HTTP/1.1 200") and b'"status"' in answer
+        keepers.append(sock)  # ... but this client keeps its side open
+    try:
+        assert max(timed_healthy(hostile) for _ in range(3)) < 1.0
+    finally:
+        for sock in keepers:
+            sock.close()
+
+
 def test_a_stalled_large_upload_frees_its_thread(hostile):
     """A body larger than what the event loop buffers is read by a thread, under a deadline."""
     with socket.create_connection(("127.0.0.1", hostile.port)) as s:
