@@ -1,9 +1,9 @@
-"""A reusable output tensor for the masks the video predictor yields frame after frame.
+"""Reusable output tensors for the masks the video predictor yields frame after frame.
 
 Masks at video resolution are large (16 objects of 1280x720 are 59 MB of float32). On the
 CPU a fresh tensor that size comes from the system as new pages each frame, and touching
 them costs more than the bilinear upsampling that fills them (about 13 of 21 ms on a 2-core
-machine). The predictor therefore writes each frame into the previous frame's tensor, but
+machine). The predictor therefore writes a frame into a tensor it handed out before, but
 only once nobody else holds it: the caller's tensor, its views and arrays made from it all
 keep the storage referenced, so a tensor that is still in use is never overwritten.
 """

@@ -112,7 +112,7 @@ class InferenceState:
     memory_pos: Optional[torch.Tensor] = None
     # Frames that leave the memory window while tracking are stored compactly (lossy).
     bounded_memory: bool = False
-    # The tensor propagation yields masks in, reused once the caller lets go of it.
+    # The tensors propagation yields masks in, each reused once the caller lets go of it.
     video_res_output: ReusableOutput = field(default_factory=ReusableOutput)
 
     @property
@@ -167,4 +167,5 @@ class InferenceState:
         self.features.clear()
         self.conditioned.clear()
         self.objects.clear()
+        self.video_res_output.release()
         self.frames.close()

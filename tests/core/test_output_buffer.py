@@ -71,3 +71,19 @@ def test_propagation_never_overwrites_masks_the_caller_keeps(micro_video_predict
         again.append(masks.clone())
     assert len(set(addresses)) == 2
     assert all(torch.equal(a, c) for a, c in zip(again, copies)), "reuse changes no number"
+
+
+def test_closing_the_state_lets_the_tensors_go(micro_video_predictor, golden_dir):
+    predictor = micro_video_predictor
+    state = predictor.init_state(str(golden_dir / "micro" / "frames"))
+    predictor.add_new_points_or_box(state, 0, 1, points=[[72, 62]], labels=[1])
+    for _ in predictor.propagate_in_video(state, max_frame_num_to_track=3):
+        pass
+    pooled = [own for own, _ in state.video_res_output._pool]
+    assert len(pooled) == 2
+    storages = [own.untyped_storage() for own in pooled]
+    del pooled
+    before = [torch._C._storage_Use_Count(s._cdata) for s in storages]
+    predictor.close_state(state)
+    after = [torch._C._storage_Use_Count(s._cdata) for s in storages]
+    assert all(a == b - 1 for a, b in zip(after, before))
