@@ -175,12 +175,9 @@ class BufferingThreadWorker(ThreadWorker):
         pending = self.incoming.get(conn)
         if pending is None:
             return
-        try:
-            chunk = sock.recv(_RECV)
-        except (BlockingIOError, InterruptedError):
+        chunk = _recv_now(sock)
+        if chunk is None:
             return
-        except OSError:
-            chunk = b""
         if not chunk:  # the client went away
             self._drop(conn)
             return
@@ -249,12 +246,9 @@ class BufferingThreadWorker(ThreadWorker):
         lingering = self.lingering.get(sock)
         if lingering is None:
             return
-        try:
-            data = sock.recv(_RECV)
-        except (BlockingIOError, InterruptedError):
+        data = _recv_now(sock)
+        if data is None:
             return
-        except OSError:
-            data = b""
         lingering.drained += len(data)
         if not data or lingering.drained >= _LINGER_BYTES:
             self._end_linger(sock)
@@ -310,6 +304,16 @@ class BufferingThreadWorker(ThreadWorker):
         finally:
             if isinstance(unreader, SocketUnreader):
                 unreader.sock = conn.sock
+
+
+def _recv_now(sock: socket.socket) -> bytes | None:
+    """A non-blocking read: None if nothing is there yet, b"" once the peer is gone."""
+    try:
+        return sock.recv(_RECV)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError:
+        return b""
 
 
 def _close_quietly(sock: socket.socket) -> None:
