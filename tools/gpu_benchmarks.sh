@@ -14,6 +14,7 @@
 #   l1 s1 b1: large / small / base+, 1 object, eager   server: loadtest, tiny, 1 then 8 users
 #   t1h: t1 with our caches in host memory (feature_cache_on_host: fps and peak memory against t1)
 #   memory: our device memory over 1000 tracked frames
+#   replay: the micro and tiny parity fixtures replayed on the device in float32 (our numbers there)
 # FRAMES (default 100; 50 for 16 objects), DEVICE (default cuda; cpu for a dry run), PY (python3).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
@@ -24,7 +25,7 @@ OUT=${OUT:-gpu-results}
 FRAMES=${FRAMES:-100}
 DEVICE=${DEVICE:-cuda}
 PY=${PY:-python3}
-STEPS=${STEPS:-t1 t1c t1h t16 t3 l1c t16c server memory l1 s1 b1}
+STEPS=${STEPS:-replay t1 t1c t1h t16 t3 l1c t16c server memory l1 s1 b1}
 RESULTS="$OUT/results.txt"
 WORK=/tmp/gpu-work  # frames and weights stay out of $OUT: only a few files come back from there
 mkdir -p "$OUT" "$WORK"
@@ -75,6 +76,14 @@ for step in $STEPS; do
     t1h) video t1h 90 t --objects 1 --frames "$FRAMES" --host-caches ;;
     l1c) video l1c 300 l --objects 1 --frames "$FRAMES" --vos-optimized ;;
     t16c) video t16c 300 t --objects 16 --frames $((FRAMES / 2)) --vos-optimized ;;
+    replay)
+      for fixture in micro tiny; do
+        if (($(left) < 60)); then echo "### replay $fixture skipped: $(left) s left" | log; continue; fi
+        echo "### replay: golden $fixture on $DEVICE, float32 ($(left) s left)" | log
+        timeout 120 "$PY" ../shared/golden/replay.py "../shared/golden/$fixture" --device "$DEVICE" 2>&1 \
+          | grep -E "^FAIL|passed, .* failed|^ERROR" | log
+      done
+      ;;
     memory)
       if (($(left) < 120)); then echo "### memory skipped: $(left) s left" | log; continue; fi
       echo "### memory: benchmark_memory, device memory over 1000 tracked frames ($(left) s left)" | log

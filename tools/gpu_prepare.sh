@@ -10,7 +10,8 @@
 # - whl/: cp312 manylinux x86-64 wheels of this project's runtime, demo and benchmark needs,
 #   wheels built here of the two PyPI ships as sources only (antlr4 runtime, iopath), and the
 #   official sam2==1.1.0 source archive (the device compiles its CUDA kernel with nvcc);
-# - shared/: the gallery clips and the golden weights' scripts the benchmarks read from ../shared.
+# - shared/: the gallery clips, the golden weights' scripts and the micro and tiny parity
+#   fixtures, which the benchmarks and the replay step read from ../shared.
 # PYVER (default 3.12) picks the wheels' Python; another value is for a dry run elsewhere.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
@@ -43,6 +44,7 @@ SAM2_BUILD_CUDA=0 "$PY" -m pip download -q --no-deps --no-binary=:all: --no-buil
 
 cp -r "$SHARED/data/gallery" .gpu/shared/data/
 cp "$SHARED"/golden/*.py .gpu/shared/golden/
+cp -r "$SHARED/golden/micro" "$SHARED/golden/tiny" .gpu/shared/golden/  # the parity fixtures (4 MB)
 
 du -sh .gpu "$DEST"
 ls "$DEST"
