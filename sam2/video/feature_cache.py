@@ -77,10 +77,7 @@ class FrameFeatureCache:
         self._entries[frame_idx] = entry
         self._sizes[frame_idx] = size
         self.bytes += size
-        # Always keep the newest entry, even if it alone exceeds the budget.
-        while self.bytes > self.max_bytes and len(self._entries) > 1:
-            old, _ = self._entries.popitem(last=False)
-            self.bytes -= self._sizes.pop(old)
+        self._evict_oldest()
         return {"backbone_fpn": fpn, "vision_pos_enc": pos}
 
     def derived(self, frame_idx: int, name: str, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
@@ -96,10 +93,14 @@ class FrameFeatureCache:
         self._sizes[frame_idx] += _nbytes(stored)  # counted with the frame's features
         self.bytes += _nbytes(stored)
         self._entries.move_to_end(frame_idx)
+        self._evict_oldest()
+        return value
+
+    def _evict_oldest(self) -> None:
+        """Drop least recently used frames while over budget; the newest always stays."""
         while self.bytes > self.max_bytes and len(self._entries) > 1:
             old, _ = self._entries.popitem(last=False)
             self.bytes -= self._sizes.pop(old)
-        return value
 
     def discard(self, frame_idx: int) -> None:
         if frame_idx in self._entries:
