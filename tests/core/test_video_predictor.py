@@ -286,3 +286,20 @@ def test_bounded_memory_keeps_masks_and_drops_old_memories(predictor, data_dir):
     assert torch.equal(masks > 0, runs[False][1][2])
     predictor.add_new_points_or_box(state, 2, 1, points=[[300, 170]], labels=[1], clear_old_points=False)
     assert len(list(predictor.propagate_in_video(state, start_frame_idx=2, max_frame_num_to_track=3))) == 4
+
+
+def test_feature_cache_keeps_its_byte_budget_least_recently_used_first():
+    from sam2.video.feature_cache import FrameFeatureCache
+
+    def features():
+        return {"backbone_fpn": [torch.zeros(100)], "vision_pos_enc": [torch.zeros(4)]}  # 400 bytes
+
+    cache = FrameFeatureCache(max_bytes=1000)
+    for frame in range(3):
+        cache.put(frame, features())
+    assert list(cache._entries) == [1, 2] and cache.bytes == 800  # the oldest frame went
+    assert cache.get(1) is not None  # frame 1 is now the most recently used
+    cache.derived(1, "extra", lambda: torch.zeros(100))  # +400 bytes counted with frame 1
+    assert list(cache._entries) == [1] and cache.bytes == 800
+    cache.put(3, {"backbone_fpn": [torch.zeros(1000)], "vision_pos_enc": [torch.zeros(4)]})
+    assert list(cache._entries) == [3], "the newest frame stays even over the budget"
