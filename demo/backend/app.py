@@ -5,6 +5,7 @@ gunicorn -c demo/backend/gunicorn.conf.py 'demo.backend.app:create_app()'
 
 from __future__ import annotations
 
+import atexit
 import logging
 import tempfile
 import threading
@@ -24,6 +25,8 @@ from .schema import format_error, schema
 from .service import DemoService
 from .sessions import SessionStore
 from .settings import Settings
+from .storage.database import WorkDatabase, connect, migrate
+from .storage.writer import WorkWriter
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +92,21 @@ def create_app(settings: Settings | None = None) -> Flask:
     gate = ComputeGate(settings.model.concurrency)
     segmenter = Segmenter(predictor, model_info, gate, wait_sec=limits.session_lock_timeout_sec)
     store = SessionStore(limits.max_sessions, limits.session_ttl_sec)
-    service = DemoService(settings, library, store, segmenter)
+    engine = connect(settings.database)
+    migrate(engine)
+    db = WorkDatabase(engine)
+    writer = WorkWriter(db)
+    atexit.register(writer.stop)  # a worker that exits writes what it queued first
+    service = DemoService(settings, library, store, segmenter, db, writer)
     log.info(
-        "SAM 2 demo: model %s (%s) on %s%s; data in %s",
+        "SAM 2 demo %s: model %s (%s) on %s%s; data in %s; work kept in %s",
+        settings.worker_name,
         model_info.size,
         model_info.config_file,
         model_info.device,
         " with RANDOM weights" if model_info.random_weights else "",
         settings.data_path,
+        engine.url.render_as_string(hide_password=True),
     )
 
     app = Flask(__name__)
@@ -118,6 +128,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     def _headers(response: Response) -> Response:
         for name, value in security_headers.items():
             response.headers.setdefault(name, value)
+        response.headers["X-Served-By"] = settings.worker_name  # which worker (behind a proxy)
         return response
 
     @app.before_request

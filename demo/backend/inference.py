@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,26 @@ def build_predictor(model: ModelSettings):
     return predictor, info
 
 
+@dataclass
+class ModelUsage:
+    """What the model has run in this process: calls, and which frames (for `/healthy`, where
+    a test checks that a rebuilt session ran the model only where it had to)."""
+
+    calls: int = 0
+    frames: set[int] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def ran(self, frame: int) -> None:
+        with self._lock:
+            self.calls += 1
+            if len(self.frames) < 10_000:
+                self.frames.add(int(frame))
+
+    def as_json(self) -> dict:
+        with self._lock:
+            return {"calls": self.calls, "frames": sorted(self.frames)}
+
+
 class Segmenter:
     """Runs predictor calls in inference mode (and bf16 autocast on CUDA) and encodes masks.
 
@@ -115,6 +136,16 @@ class Segmenter:
         self.device = torch.device(info.device)
         self.gate = gate or ComputeGate(1)
         self.wait_sec = wait_sec
+        self.usage = ModelUsage()
+
+    @staticmethod
+    def has_output(state, obj_id: int, frame: int) -> bool:
+        """Whether the model state holds a result of this object on this frame."""
+        idx = state.index_of(obj_id)
+        if idx is None:
+            return False
+        track = state.objects[idx]
+        return track.output_on(frame, True) is not None or track.output_on(frame, False) is not None
 
     @contextlib.contextmanager
     def _inference(self, priority: int = INTERACTIVE):
@@ -159,6 +190,7 @@ class Segmenter:
                 box=box,
             )
             pending = _PendingMasks.start(frame_idx, obj_ids, masks)
+        self.usage.ran(frame)
         return pending.encode()
 
     def add_mask(self, state, frame: int, obj_id: int, mask: np.ndarray) -> FrameMasks:
@@ -169,6 +201,7 @@ class Segmenter:
                 state, frame_idx=frame, obj_id=obj_id, mask=torch.from_numpy(mask)
             )
             pending = _PendingMasks.start(frame_idx, obj_ids, masks)
+        self.usage.ran(frame)
         return pending.encode()
 
     def clear_points_in_frame(self, state, frame: int, obj_id: int) -> FrameMasks:
@@ -205,6 +238,7 @@ class Segmenter:
                     except StopIteration:
                         return
                     pending = _PendingMasks.start(frame_idx, obj_ids, masks)
+                self.usage.ran(frame_idx)
                 yield pending.encode()
         finally:
             frames.close()

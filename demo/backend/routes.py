@@ -28,6 +28,7 @@ def healthy() -> Response:
         propagations=service.active_propagations,
         stalled_streams=service.stalled_streams(),
         waiting_model_calls=service.segmenter.gate.waiting,
+        model_runs=service.segmenter.usage.as_json(),
     )
 
 

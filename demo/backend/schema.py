@@ -25,6 +25,7 @@ from .segment_everything_schema import (
     segment_everything_progress,
 )
 from .service import DemoService
+from .work_schema import create_share_link, revoke_share_link, share_links, update_objects, work
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +249,8 @@ class Query:
         )
 
     segment_everything_progress = strawberry.field(resolver=segment_everything_progress)
+    work = strawberry.field(resolver=work)
+    share_links = strawberry.field(resolver=share_links)
 
 
 @strawberry.type
@@ -272,7 +275,7 @@ class Mutation:
 
     @strawberry.mutation
     def start_session(self, info: Info, input: StartSessionInput) -> StartSession:
-        return StartSession(session_id=_service(info).start_session(input.path))
+        return StartSession(session_id=_service(info).start_session(input.path, info.context["client_id"]))
 
     @strawberry.mutation
     def close_session(self, info: Info, input: CloseSessionInput) -> CloseSession:
@@ -327,6 +330,9 @@ class Mutation:
 
     segment_everything = strawberry.mutation(resolver=segment_everything)
     cancel_segment_everything = strawberry.mutation(resolver=cancel_segment_everything)
+    create_share_link = strawberry.mutation(resolver=create_share_link)
+    revoke_share_link = strawberry.mutation(resolver=revoke_share_link)
+    update_objects = strawberry.mutation(resolver=update_objects)
 
 
 class DemoSchema(strawberry.Schema):

@@ -124,14 +124,14 @@ class SegmentEverything:
     # -- operations ------------------------------------------------------------------------
 
     def progress(self, session_id) -> Progress:
-        session = self.service.store.get(session_id)
+        session = self.service.session(session_id, edit=False)
         with self._lock:
             current = self._running.get(session.id)
             return Progress(current.running, current.done, current.total) if current else Progress()
 
     def cancel(self, session_id) -> bool:
         """Lock-free like `cancelPropagateInVideo` (and the same epoch: it stops both)."""
-        self.service.store.get(session_id).cancel()
+        self.service.session(session_id).cancel()
         return True
 
     def run(
@@ -145,7 +145,7 @@ class SegmentEverything:
         min_area=None,
         box_nms_thresh=None,
     ) -> EverythingResult:
-        session = self.service.store.get(session_id)
+        session = self.service.session(session_id)
         epoch = session.cancel_epoch  # a cancel from now on stops this run
         params = self._check(session, frame_index, points_per_side, min_score, min_stability, max_objects, min_area,
                              box_nms_thresh)

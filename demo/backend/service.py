@@ -14,18 +14,35 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
 
 from . import rle
-from .errors import BadInput, Busy, DemoError, InvalidMedia, LimitExceeded, SessionExpired
+from .errors import BadInput, Busy, DemoError, InvalidMedia, LimitExceeded, NotFound, SessionExpired
 from .export import ExportCache
 from .inference import FrameMasks, Segmenter
 from .library import VideoLibrary, VideoRecord
+from .rebuild import SessionRebuilder
 from .segment_everything import SegmentEverything
 from .sessions import Session, SessionStore
 from .settings import Settings
+from .sharing import SessionAccess, Sharing
+from .storage.database import ShareLink, StoredObject, WorkDatabase
+from .storage.replay import (
+    BOX,
+    CLEAR_FRAME,
+    CLEAR_VIDEO,
+    MASK,
+    POINTS,
+    REMOVE_OBJECT,
+    PromptEvent,
+    PromptView,
+    fold,
+    prompt_views,
+)
+from .storage.writer import Ack, StorageError, WorkWriter
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +51,41 @@ _STALLED_STREAM_SEC = 2.0  # a stream whose client took nothing for this long ma
 _MAX_OBJECT_ID = 2**31 - 1
 
 
+class StorageUnavailable(DemoError):
+    """The database did not confirm a write: the change may not have been saved."""
+
+    code = "STORAGE_UNAVAILABLE"
+    http_status = 503
+
+
+@dataclass(frozen=True)
+class OpenedWork:
+    session_id: str  # what the page names the session by (its id, or the link's token)
+    mode: str  # "owner", "edit" or "view"
+    video: VideoRecord
+    objects: list[StoredObject]
+    prompts: list[PromptView]
+
+
 class DemoService:
-    def __init__(self, settings: Settings, library: VideoLibrary, store: SessionStore, segmenter: Segmenter):
+    def __init__(
+        self,
+        settings: Settings,
+        library: VideoLibrary,
+        store: SessionStore,
+        segmenter: Segmenter,
+        db: WorkDatabase,
+        writer: WorkWriter,
+    ):
         self.settings = settings
         self.limits = settings.limits
         self.library = library
         self.store = store
         self.segmenter = segmenter
+        self.db = db
+        self.writer = writer
+        self.rebuilder = SessionRebuilder(db, writer, library, store, segmenter)
+        self.sharing = Sharing(db)
         self._propagation_slots = threading.BoundedSemaphore(self.limits.max_propagations)
         self.exports = ExportCache(settings.data_path / ".exports", self.limits.max_exports)
         self._running: set[Propagation] = set()
@@ -80,7 +125,7 @@ class DemoService:
 
     # -- sessions --------------------------------------------------------------------------
 
-    def start_session(self, path: object) -> str:
+    def start_session(self, path: object, owner: str = "") -> str:
         video_file, record = self.library.resolve_video(path)
         try:
             state = self.segmenter.init_state(video_file)
@@ -98,7 +143,9 @@ class DemoService:
             num_frames=int(state["num_frames"]),
             height=int(state["video_height"]),
             width=int(state["video_width"]),
+            owner=owner,
         )
+        self._acknowledged(self.writer.create_session(self.rebuilder.stored_session(session)))
         self.store.add(session)  # Busy when every session is busy (the state is dropped)
         if record.is_upload:
             self.library.touch_upload(video_file)
@@ -106,11 +153,57 @@ class DemoService:
         return session.id
 
     def close_session(self, session_id: object) -> bool:
-        return self.store.close(session_id)
+        """End a session for good, here and in the database (every worker then refuses it)."""
+        access = self.sharing.resolve(session_id, edit=True)
+        if access.via_link:
+            raise BadInput("A shared link cannot close the session it shows; only its owner can.")
+        was_open = self.store.close(access.session_id)
+        stored = self.db.session(access.session_id)
+        if stored is not None and stored.closed_reason is None:
+            self._acknowledged(self.writer.close_session(access.session_id, "it was closed"))
+            was_open = True
+        return was_open
+
+    def session(self, handle: object, edit: bool = True) -> Session:
+        """The session a client names (its id, or a share link's token), rebuilt from the
+        database when this process does not hold it. `edit`: the request changes its work."""
+        access = self.sharing.resolve(handle, edit)
+        try:
+            return self.store.get(access.session_id)
+        except NotFound:
+            return self.rebuilder.rebuild(access.session_id)
+
+    def access(self, handle: object) -> SessionAccess:
+        return self.sharing.resolve(handle, edit=False)
+
+    @staticmethod
+    def _acknowledged(ack: Ack) -> object:
+        try:
+            return ack.wait()
+        except StorageError as exc:
+            log.error("%s", exc)
+            raise StorageUnavailable(
+                "The server could not save this change (its database did not answer); try again."
+            ) from None
+
+    def _prompt(self, s: Session, event: PromptEvent, run: Callable[[], FrameMasks]) -> FrameMasks:
+        """Run a prompt on the model while its event is written; answer once both are done."""
+        if s.restored:
+            self.rebuilder.replay_frame(s, event.object_id, event.frame_index)
+        written = self.writer.append_event(s.id, event)
+        try:
+            result = run()
+        except BaseException:
+            self.writer.drop_event(written)  # a prompt that failed is not replayed later
+            raise
+        self._acknowledged(written)
+        if s.restored:
+            result = self.rebuilder.merged_with_stored(s, event.object_id, result)
+        return self._remember_prompt(s, event.object_id, result)
 
     @contextlib.contextmanager
     def _locked(self, session_id: object) -> Iterator[Session]:
-        session = self.store.get(session_id)
+        session = self.session(session_id)
         session.acquire(self.limits.session_lock_timeout_sec)
         try:
             yield session
@@ -118,23 +211,68 @@ class DemoService:
             self.store.touch(session)
             session.lock.release()
 
+    # -- sharing and the details of objects ---------------------------------------------------
+
+    def _owner_access(self, handle: object) -> str:
+        access = self.sharing.resolve(handle, edit=True)
+        if access.via_link:
+            raise BadInput("Only the owner of this work can manage its share links.")
+        self.session(access.session_id, edit=False)  # it exists and is not closed
+        return access.session_id
+
+    def create_share_link(self, handle: object, mode: object, client: str = "") -> ShareLink:
+        return self.sharing.create(self._owner_access(handle), mode, client)
+
+    def revoke_share_link(self, handle: object, token: object) -> bool:
+        return self.sharing.revoke(self._owner_access(handle), token)
+
+    def share_links(self, handle: object) -> list[ShareLink]:
+        return self.sharing.links(self._owner_access(handle))
+
+    def open_work(self, handle: object) -> OpenedWork:
+        """What a page needs to show a session's work it did not make (a share link, a reload)."""
+        access = self.sharing.resolve(handle, edit=False)
+        s = self.session(handle, edit=False)
+        self.writer.flush()
+        views = prompt_views(fold(self.db.events(s.id)))
+        return OpenedWork(handle, access.mode, s.video, self.db.objects(s.id), views)  # type: ignore[arg-type]
+
+    def update_objects(self, handle: object, objects: list[StoredObject]) -> bool:
+        """Names, colours and labels of objects, as the page shows them (shared with links)."""
+        s = self.session(handle)
+        if len(objects) > self.limits.max_objects:
+            raise LimitExceeded(f"A session has at most {self.limits.max_objects} objects.")
+        for obj in objects:
+            self._check_object_id(obj.object_id)
+            for name, value, limit in (("name", obj.name, 200), ("color", obj.color, 32), ("label", obj.label, 200)):
+                if not isinstance(value, str) or len(value) > limit:
+                    raise BadInput(f"an object's {name} must be text of at most {limit} characters.")
+        acks = [self.writer.put_object(s.id, obj) for obj in objects]
+        for ack in acks:
+            self._acknowledged(ack)
+        return True
+
     # -- prompts -------------------------------------------------------------------------------
 
     def add_points(self, session_id, frame_index, object_id, points, labels, clear_old_points) -> FrameMasks:
         with self._locked(session_id) as s:
             frame, obj = self._check_frame(s, frame_index), self._check_new_object(s, object_id)
             pts, lbl = self._check_points(points, labels, required=True)
-            result = self.segmenter.add_points(s.state, frame, obj, pts, lbl, bool(clear_old_points))
-            return self._remember_prompt(s, obj, result)
+            event = PromptEvent(
+                POINTS, frame, obj, {"points": pts.tolist(), "labels": lbl.tolist(), "clear_old": bool(clear_old_points)}
+            )
+            return self._prompt(
+                s, event, lambda: self.segmenter.add_points(s.state, frame, obj, pts, lbl, bool(clear_old_points))
+            )
 
     def add_box(self, session_id, frame_index, object_id, box, points=None, labels=None) -> FrameMasks:
         with self._locked(session_id) as s:
             frame, obj = self._check_frame(s, frame_index), self._check_new_object(s, object_id)
             box = self._check_box(box)
             pts, lbl = self._check_points(points or [], labels or [], required=False)
+            event = PromptEvent(BOX, frame, obj, {"box": box.tolist(), "points": pts.tolist(), "labels": lbl.tolist()})
             # A box always replaces the object's earlier prompts on this frame (SAM 2's rule).
-            result = self.segmenter.add_points(s.state, frame, obj, pts, lbl, True, box)
-            return self._remember_prompt(s, obj, result)
+            return self._prompt(s, event, lambda: self.segmenter.add_points(s.state, frame, obj, pts, lbl, True, box))
 
     def add_mask(self, session_id, frame_index, object_id, rle_mask) -> FrameMasks:
         with self._locked(session_id) as s:
@@ -147,8 +285,8 @@ class DemoService:
                 raise BadInput(
                     f"rleMask size is {list(mask.shape)}, but the video is [{s.height}, {s.width}] (H, W)."
                 )
-            result = self.segmenter.add_mask(s.state, frame, obj, mask)
-            return self._remember_prompt(s, obj, result)
+            event = PromptEvent(MASK, frame, obj, {"counts": rle.encode(mask)["counts"]})
+            return self._prompt(s, event, lambda: self.segmenter.add_mask(s.state, frame, obj, mask))
 
     def clear_points_in_frame(self, session_id, frame_index, object_id) -> FrameMasks:
         with self._locked(session_id) as s:
@@ -156,14 +294,25 @@ class DemoService:
             if obj not in s.prompted:
                 # Unknown object: nothing to clear (asking the predictor would create it).
                 return FrameMasks(frame, list(s.masks.get(frame, {}).items()))
-            result = self.segmenter.clear_points_in_frame(s.state, frame, obj)
+            self._acknowledged(self.writer.append_event(s.id, PromptEvent(CLEAR_FRAME, frame, obj)))
             s.prompted[obj].discard(frame)
+            if s.restored:
+                s.pending.get(obj, {}).pop(frame, None)
+                if self.segmenter.has_output(s.state, obj, frame):
+                    self.segmenter.clear_points_in_frame(s.state, frame, obj)
+                # Its result there stays as a tracked one: the stored masks are the answer.
+                return FrameMasks(frame, list(s.masks.get(frame, {}).items()))
+            result = self.segmenter.clear_points_in_frame(s.state, frame, obj)
             return self._remember(s, result)
 
     def clear_points_in_video(self, session_id) -> bool:
         with self._locked(session_id) as s:
+            self._acknowledged(self.writer.append_event(s.id, PromptEvent(CLEAR_VIDEO)))
+            self.writer.delete_masks(s.id)
+            self.writer.delete_objects(s.id)
             self.segmenter.reset(s.state)
             s.prompted.clear()
+            s.pending.clear()
             s.masks.clear()
             s.masks_version += 1
             return True
@@ -173,11 +322,17 @@ class DemoService:
             obj = self._check_object_id(object_id)
             if obj not in s.prompted:
                 return []
+            self._acknowledged(self.writer.append_event(s.id, PromptEvent(REMOVE_OBJECT, None, obj)))
+            self.writer.delete_masks(s.id, obj)
+            self.writer.delete_objects(s.id, obj)
+            frames = sorted(s.prompted.pop(obj))
+            s.pending.pop(obj, None)
             updated = self.segmenter.remove_object(s.state, obj)
-            del s.prompted[obj]
             for frame_masks in s.masks.values():
                 frame_masks.pop(obj, None)
             s.masks_version += 1
+            if s.restored:  # the model state may not hold the other objects: answer from the store
+                return [FrameMasks(f, list(s.masks.get(f, {}).items())) for f in frames]
             return [self._remember(s, frame) for frame in updated]
 
     # -- propagation ---------------------------------------------------------------------------
@@ -188,7 +343,7 @@ class DemoService:
         A propagation stuck writing to a client that stopped reading cannot see the cancel;
         its connection is broken instead, which ends the write at once.
         """
-        session = self.store.get(session_id)
+        session = self.session(session_id)
         session.cancel()
         abort = session.stream_abort
         if abort is not None:
@@ -199,7 +354,7 @@ class DemoService:
         self, session_id, start_frame_index=0, direction="both", max_frames=None
     ) -> Propagation:
         """Validate and reserve a propagation slot; iterate `.frames()`, then `.close()`."""
-        session = self.store.get(session_id)
+        session = self.session(session_id)
         epoch = session.cancel_epoch  # a cancel from now on stops this propagation
         start = self._check_frame(session, start_frame_index, name="start_frame_index")
         if direction not in DIRECTIONS:
@@ -257,7 +412,7 @@ class DemoService:
 
     def export(self, session_id) -> Session:
         """The session whose remembered masks (`Session.masks`) an export writes out."""
-        session = self.store.get(session_id)
+        session = self.session(session_id, edit=False)
         self.store.touch(session)
         return session
 
@@ -342,10 +497,11 @@ class DemoService:
         s.prompted.setdefault(obj, set()).add(result.frame_index)
         return self._remember(s, result)
 
-    @staticmethod
-    def _remember(s: Session, result: FrameMasks) -> FrameMasks:
+    def _remember(self, s: Session, result: FrameMasks) -> FrameMasks:
+        """Keep a frame's masks here (exports read them) and in the database (queued)."""
         s.masks[result.frame_index] = dict(result.masks)
         s.masks_version += 1
+        self.writer.put_masks(s.id, result.frame_index, result.masks)
         return result
 
 
@@ -388,6 +544,8 @@ class Propagation:
                 return
             s.stream_abort = self.abort_transport  # cancel and close reach the running stream
             try:
+                if s.pending:  # rebuilt from the database: the tracker needs every prompt first
+                    service.rebuilder.replay_all(s)
                 for reverse in self.reverse_passes:
                     with contextlib.closing(
                         service.segmenter.propagate(s.state, self.start, reverse, self.max_track)

@@ -8,6 +8,10 @@ There is no global model lock. The store's own lock guards only the id -> sessio
 held for microseconds; work on a session's inference state happens under `Session.lock`, so
 one user's propagation never waits on another user's click.
 
+A session in memory is a cache of what the database holds (`storage/`): eviction and the idle
+timeout only drop the cached copy, and the next request naming it rebuilds it (service.py).
+Only a session its user closed ends for good.
+
 Cancellation is lock-free: `cancel()` bumps `Session.cancel_epoch`; a propagation remembers the
 epoch it started with and stops at the next frame once it differs (also while it still waits
 for the session lock).
@@ -27,6 +31,7 @@ from typing import Any
 
 from .errors import BadInput, Busy, NotFound, SessionExpired
 from .library import VideoRecord
+from .storage.replay import PendingPrompts
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +59,11 @@ class Session:
     prompted: dict[int, set[int]] = field(default_factory=dict)
     masks_version: int = 0  # bumped on every change of `masks` (exports are cached by it)
     stream_abort: Callable[[], None] | None = None  # breaks a propagation's stalled write
+    owner: str = ""  # the client id that started it
+    # Rebuilt from the database: prompts not yet replayed into `state` (object -> frame ->
+    # events); they are replayed when the model needs them, and masks come from the database.
+    restored: bool = False
+    pending: PendingPrompts = field(default_factory=dict)
 
     def cancel(self) -> None:
         self.cancel_epoch += 1
@@ -115,7 +125,9 @@ class SessionStore:
                     )
                 del self._sessions[oldest.id]
                 self._end_locked(
-                    oldest, f"closed to make room: the server holds at most {self.max_sessions} sessions"
+                    oldest,
+                    f"closed to make room: the server holds at most {self.max_sessions} sessions",
+                    final=False,
                 )
                 evicted.append(oldest)
             session.last_used = self.clock()
@@ -125,7 +137,8 @@ class SessionStore:
         return evicted
 
     def get(self, session_id: object) -> Session:
-        """The live session with this id (marked as just used), or a clear error."""
+        """The live session with this id (marked as just used), or a clear error: NotFound when
+        this process does not hold it (the caller may rebuild it), SessionExpired once closed."""
         if not isinstance(session_id, str) or not 8 <= len(session_id) <= 128:
             raise BadInput("sessionId must be the id returned by startSession.")
         with self._lock:
@@ -179,13 +192,24 @@ class SessionStore:
         ]
         for session in idle:
             del self._sessions[session.id]
-            self._end_locked(session, f"idle for more than {self.ttl_sec:g} s")
+            self._end_locked(session, f"idle for more than {self.ttl_sec:g} s", final=False)
         return idle
 
-    def _end_locked(self, session: Session, reason: str) -> None:
+    def forget(self, session_id: str, reason: str) -> None:
+        """Remember that a session ended for good (closed elsewhere, e.g. by another worker)."""
+        with self._lock:
+            self._remember_ending_locked(session_id, reason)
+
+    def _end_locked(self, session: Session, reason: str, final: bool = True) -> None:
+        """Stop a session's work and drop its state; `final`: its id answers "expired" from now
+        on (else it is only out of memory, and can be rebuilt from the database)."""
         session.ended = reason
         session.cancel()
         session.state = None if not session.lock.locked() else session.state  # free memory now if idle
-        self._endings[session.id] = reason
+        if final:
+            self._remember_ending_locked(session.id, reason)
+
+    def _remember_ending_locked(self, session_id: str, reason: str) -> None:
+        self._endings[session_id] = reason
         while len(self._endings) > _REMEMBERED_ENDINGS:
             self._endings.popitem(last=False)

@@ -29,6 +29,10 @@ Environment variables (defaults in brackets):
   use is bounded, and each browser (X-Client-Id) lists only its own unless shared
 - `CLIENT_HEADER_TIMEOUT_SEC` [10], `CLIENT_BODY_TIMEOUT_SEC` [20], `CLIENT_MIN_UPLOAD_KBPS` [32],
   `CLIENT_WRITE_TIMEOUT_SEC` [20]: slow or stalled clients are cut off (see worker.py)
+- `DATABASE_URL` [sqlite under DATA_PATH/work.sqlite3]: where users' work is kept (sessions,
+  prompts, masks, share links), e.g. `postgresql+psycopg://user:pass@host/db`; several workers
+  share one PostgreSQL database
+- `WORKER_NAME` [host name and process id]: sent in the `X-Served-By` response header
 - `CORS_ORIGINS` [same origin only]: comma-separated origins allowed to call the API from another
   origin (`*`: any); a state-changing request from any other origin is refused
 """
@@ -37,6 +41,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +139,12 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     cors_origins: tuple[str, ...] = ()  # empty: same origin only; ("*",): any origin
     timeouts: ClientTimeouts = field(default_factory=ClientTimeouts)
+    database_url: str = ""  # empty: SQLite under data_path
+    worker_name: str = ""
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_path / 'work.sqlite3'}"
 
     @property
     def gallery_dir(self) -> Path:
@@ -197,6 +208,8 @@ class Settings:
             limits=limits,
             cors_origins=_origins(reader.text("CORS_ORIGINS", "")),
             timeouts=ClientTimeouts.from_env(env),
+            database_url=reader.text("DATABASE_URL", ""),
+            worker_name=reader.text("WORKER_NAME", "") or f"{socket.gethostname()}:{os.getpid()}",
         )
 
 

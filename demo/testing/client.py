@@ -117,6 +117,16 @@ class DemoClient:
     def cancel(self, session_id: str) -> bool:
         return self.graphql(CANCEL, {"input": {"sessionId": session_id}})["cancelPropagateInVideo"]["success"]
 
+    def session_masks(self, session_id: str) -> dict[tuple[int, int], str]:
+        """Every mask the session holds, as (frame, object id) -> RLE counts (via the COCO export)."""
+        response = self.http.get(
+            f"{self.base_url}/export_masks", params={"format": "coco", "session_id": session_id}, timeout=self.timeout
+        )
+        body = response.json()
+        if not response.ok:
+            raise GraphQLError([body.get("error", {"message": response.text})])
+        return {(a["frame_index"], a["object_id"]): a["segmentation"]["counts"] for a in body["annotations"]}
+
     def propagate(self, session_id: str, start_frame_index: int = 0, **extra) -> requests.Response:
         """Opens the stream; iterate it with `iter_parts(response)`."""
         body = {"session_id": session_id, "start_frame_index": start_frame_index, **extra}

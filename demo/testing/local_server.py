@@ -35,8 +35,8 @@ def free_port() -> int:
 class LocalServer:
     """gunicorn on 127.0.0.1:<free port>; random micro weights on CPU unless overridden."""
 
-    def __init__(self, data_path: Path, log_path: Path, **env: str):
-        self.port = free_port()
+    def __init__(self, data_path: Path, log_path: Path, port: int | None = None, **env: str):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_path = Path(data_path)
         self.log_path = Path(log_path)
@@ -50,7 +50,7 @@ class LocalServer:
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
             **env,
         }
-        self.log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the server
+        self.log = open(log_path, "ab")  # noqa: SIM115 - lives as long as the server
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -97,6 +97,13 @@ class LocalServer:
         if not self.log.closed:
             self.log.flush()
         return self.log_path.read_text(errors="replace")[-5000:]
+
+    def kill(self) -> None:
+        """SIGKILL the server and its workers at once: no shutdown code runs (a crash)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.log.close()
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -98,27 +98,32 @@ def test_object_limit(strict):
     client.close_session(sid)
 
 
-def test_lru_eviction_tells_the_evicted_client(strict):
+def test_an_evicted_session_comes_back_from_the_database(strict):
     client = DemoClient(strict.url)
     sessions = [client.start_session("gallery/clip.mp4") for _ in range(3)]
-    client.add_points(sessions[0], 0, 1, [[0.5, 0.5]], [1])  # the oldest is now the most recent
-    newest = client.start_session("gallery/clip.mp4")
-    with pytest.raises(GraphQLError, match="Session expired: closed to make room") as err:
-        client.add_points(sessions[1], 0, 1, [[0.5, 0.5]], [1])
-    assert err.value.code == "SESSION_EXPIRED"
-    assert client.add_points(sessions[0], 0, 1, [[0.5, 0.5]], [1])["frameIndex"] == 0
-    for sid in (sessions[0], sessions[2], newest):
+    first = client.add_points(sessions[1], 2, 1, [[0.5, 0.5]], [1])
+    client.add_points(sessions[0], 0, 1, [[0.5, 0.5]], [1])  # sessions[1] is now the oldest
+    newest = client.start_session("gallery/clip.mp4")  # evicts sessions[1] (3 at most)
+    assert strict.healthy()["sessions"] == 3
+    # Its work was only out of memory: its mask is there, and a further click refines it.
+    masks = client.session_masks(sessions[1])
+    assert masks == {(2, 1): first["rleMaskList"][0]["rleMask"]["counts"]}
+    assert client.add_points(sessions[1], 2, 1, [[0.4, 0.4]], [1])["frameIndex"] == 2
+    for sid in (*sessions, newest):
         client.close_session(sid)
 
 
-def test_idle_sessions_expire(strict):
+def test_idle_sessions_leave_memory_and_come_back(strict):
     client = DemoClient(strict.url)
     sid = client.start_session("gallery/clip.mp4")
+    client.add_points(sid, 1, 3, [[0.5, 0.5]], [1])
     deadline = time.monotonic() + 30
     while strict.healthy()["sessions"] and time.monotonic() < deadline:  # no request touches it
         time.sleep(0.5)
     assert strict.healthy()["sessions"] == 0  # the sweeper freed it
-    with pytest.raises(GraphQLError, match="idle for more than 8 s"):
+    assert set(client.session_masks(sid)) == {(1, 3)}
+    client.close_session(sid)
+    with pytest.raises(GraphQLError, match="Session expired: it was closed"):
         client.add_points(sid, 0, 1, [[0.5, 0.5]], [1])
 
 

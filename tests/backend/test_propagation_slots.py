@@ -10,6 +10,7 @@ from demo.backend.library import VideoRecord
 from demo.backend.service import DemoService
 from demo.backend.sessions import Session, SessionStore
 from demo.backend.settings import Settings
+from demo.backend.storage.database import WorkDatabase, connect
 
 
 def prompted_session(store: SessionStore) -> Session:
@@ -30,7 +31,8 @@ def prompted_session(store: SessionStore) -> Session:
 def test_a_stalled_stream_loses_its_slot_when_all_are_taken(tmp_path):
     settings = Settings.from_env({"SAM2_DEMO_DEVICE": "cpu", "DATA_PATH": str(tmp_path), "MAX_PROPAGATIONS": "1"})
     store = SessionStore(max_sessions=4, ttl_sec=100)
-    service = DemoService(settings, library=None, store=store, segmenter=None)
+    db = WorkDatabase(connect(settings.database))
+    service = DemoService(settings, library=None, store=store, segmenter=None, db=db, writer=None)
     first = service.start_propagation(prompted_session(store).id)
     aborted = []
 
