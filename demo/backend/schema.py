@@ -25,6 +25,7 @@ from .segment_everything_schema import (
     segment_everything_progress,
 )
 from .service import DemoService
+from .sharing import route_key
 from .work_schema import create_share_link, revoke_share_link, share_links, update_objects, work
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ class RLEMaskListOnFrame:
 @strawberry.type
 class StartSession:
     session_id: str
+    route_key: str  # send it as X-Route-Key on every request of this session (see sharing.py)
 
 
 @strawberry.type
@@ -275,7 +277,8 @@ class Mutation:
 
     @strawberry.mutation
     def start_session(self, info: Info, input: StartSessionInput) -> StartSession:
-        return StartSession(session_id=_service(info).start_session(input.path, info.context["client_id"]))
+        session_id = _service(info).start_session(input.path, info.context["client_id"])
+        return StartSession(session_id=session_id, route_key=route_key(session_id))
 
     @strawberry.mutation
     def close_session(self, info: Info, input: CloseSessionInput) -> CloseSession:

@@ -61,6 +61,7 @@ class StorageUnavailable(DemoError):
 @dataclass(frozen=True)
 class OpenedWork:
     session_id: str  # what the page names the session by (its id, or the link's token)
+    real_session_id: str
     mode: str  # "owner", "edit" or "view"
     video: VideoRecord
     objects: list[StoredObject]
@@ -235,7 +236,7 @@ class DemoService:
         s = self.session(handle, edit=False)
         self.writer.flush()
         views = prompt_views(fold(self.db.events(s.id)))
-        return OpenedWork(handle, access.mode, s.video, self.db.objects(s.id), views)  # type: ignore[arg-type]
+        return OpenedWork(handle, s.id, access.mode, s.video, self.db.objects(s.id), views)  # type: ignore[arg-type]
 
     def update_objects(self, handle: object, objects: list[StoredObject]) -> bool:
         """Names, colours and labels of objects, as the page shows them (shared with links)."""

@@ -8,6 +8,7 @@ indexed read).
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 
@@ -16,6 +17,13 @@ from .storage.database import ShareLink, WorkDatabase
 
 PREFIX = "share."  # "." is not in a session id's alphabet (URL-safe base64)
 MODES = ("edit", "view")
+
+
+def route_key(session_id: str) -> str:
+    """What a page sends in `X-Route-Key` on every request of a session, so a proxy in front
+    of several workers keeps them on one worker: the same for the owner and every link's
+    holder, and it reveals neither the session id nor a token."""
+    return hashlib.sha256(session_id.encode()).hexdigest()[:20]
 
 
 class ReadOnly(DemoError):

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
+from .sharing import route_key
 from .storage.database import StoredObject
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ class WorkPrompt:
 class Work:
     session_id: str  # what to name the session by from now on (an id, or the link's token)
     mode: str  # "owner", "edit" or "view"
+    route_key: str  # send it as X-Route-Key on every request of this session
     video: Annotated[Video, strawberry.lazy(".schema")]
     objects: list[WorkObject]
     prompts: list[WorkPrompt]
@@ -93,6 +95,7 @@ def work(info: Info, session_id: str) -> Work:
     return Work(
         session_id=w.session_id,
         mode=w.mode,
+        route_key=route_key(w.real_session_id),
         video=Video.from_record(w.video, service.settings.public_url),
         objects=[WorkObject(object_id=o.object_id, name=o.name, color=o.color, label=o.label) for o in w.objects],
         prompts=[
