@@ -12,6 +12,7 @@ from pathlib import Path
 
 from flask import Flask, Request, Response, g, jsonify, request
 from flask_cors import CORS
+from gunicorn.http.errors import ParseException
 from strawberry.flask.views import GraphQLView
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
@@ -141,6 +142,13 @@ def create_app(settings: Settings | None = None) -> Flask:
             message = "The request body arrived too slowly; the connection is closed."
             return jsonify(error={"message": message, "code": "REQUEST_TIMEOUT"}), 408
         return jsonify(error={"message": "The request body ended early.", "code": "BAD_REQUEST"}), 400
+
+    @app.errorhandler(ParseException)
+    def _malformed_body(exc):
+        # A large body is read by the request thread; gunicorn's chunked reader finds its faults.
+        response = jsonify(error={"message": f"Malformed request body: {exc}.", "code": "BAD_REQUEST"})
+        response.headers["Connection"] = "close"  # the rest of the stream cannot be framed
+        return response, 400
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc):

@@ -13,6 +13,10 @@ gthread already runs:
   the event loop's buffers, never in a thread. A head that has not arrived within
   `CLIENT_HEADER_TIMEOUT_SEC`, or a body slower than `CLIENT_BODY_TIMEOUT_SEC` plus one second
   per `CLIENT_MIN_UPLOAD_KBPS`, is answered 408 and closed.
+- The body's framing is checked as it arrives: a chunked body whose framing is malformed, or a
+  head with both Content-Length and Transfer-Encoding (the request-smuggling shape), is
+  answered 400 at once; a chunked body is complete once its last chunk and trailer section are
+  (see chunked.py). A request head over `_MAX_HEAD` bytes is answered 431.
 - A larger body (an upload) is read by the request thread, under the same deadline
   (`_DeadlineSocket`), so a stalled upload frees its thread too.
 - Every response write may block for `CLIENT_WRITE_TIMEOUT_SEC` at most; then the connection is
@@ -45,6 +49,7 @@ from gunicorn import http
 from gunicorn.http.unreader import SocketUnreader
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from .chunked import ChunkedFraming, ChunkedFramingError
 from .settings import ClientTimeouts
 
 _HEAD_END = b"\r\n\r\n"
@@ -54,7 +59,8 @@ _RECV = 64 * 1024
 _LINGER_SEC = 2.0  # a closed connection's unread request bytes are drained this long at most
 _LINGER_BYTES = 64 * 1024  # ... and up to this many
 _CONTENT_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(\d{1,18})[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
-_CHUNKED = re.compile(rb"^transfer-encoding[ \t]*:.*chunked", re.IGNORECASE | re.MULTILINE)
+_CONTENT_LENGTH_NAME = re.compile(rb"^content-length[ \t]*:", re.IGNORECASE | re.MULTILINE)
+_TRANSFER_ENCODING = re.compile(rb"^transfer-encoding[ \t]*:([^\r\n]*)", re.IGNORECASE | re.MULTILINE)
 _EXPECT_CONTINUE = re.compile(rb"^expect[ \t]*:[ \t]*100-continue[ \t]*\r\n", re.IGNORECASE | re.MULTILINE)
 
 
@@ -65,15 +71,33 @@ class _Incoming:
     data: bytearray
     deadline: float  # monotonic seconds
     body_started: float | None = None  # when the head was complete
+    wanted: int = 0  # body bytes to buffer (Content-Length framing)
+    framing: ChunkedFraming | None = None  # chunked framing, checked as it arrives
+    fed: int = 0  # body bytes given to `framing` so far
+
+    def start_body(self, head: bytes) -> str | None:
+        """Read the body's framing from the head; a message when the head must be refused."""
+        codings = [c.strip().lower() for line in _TRANSFER_ENCODING.findall(head) for c in line.split(b",")]
+        length = _CONTENT_LENGTH.search(head)
+        if codings and _CONTENT_LENGTH_NAME.search(head):
+            # Two framings: a proxy in front may pick the other one (request smuggling).
+            return "A request must not carry both Content-Length and Transfer-Encoding."
+        if codings and codings[-1] == b"chunked":
+            self.framing = ChunkedFraming()
+        elif not codings:
+            self.wanted = int(length.group(1)) if length else 0
+        # Another transfer coding: nothing to wait for; gunicorn answers it with 400.
+        return None
 
     def body_ready(self, head_end: int) -> bool:
-        head = bytes(self.data[:head_end])
-        body = len(self.data) - head_end - len(_HEAD_END)
-        if _CHUNKED.search(head):
-            return body >= _BUFFERED_BODY or self.data.endswith(b"0\r\n\r\n")
-        match = _CONTENT_LENGTH.search(head)
-        wanted = int(match.group(1)) if match else 0
-        return body >= min(wanted, _BUFFERED_BODY)
+        """Raises ChunkedFramingError for a malformed chunked body."""
+        start = head_end + len(_HEAD_END)
+        body = len(self.data) - start
+        if self.framing is not None:
+            new = bytes(self.data[start + self.fed :])
+            self.fed += len(new)
+            return self.framing.feed(new) is not None or body >= _BUFFERED_BODY
+        return body >= min(self.wanted, _BUFFERED_BODY)
 
 
 class _DeadlineSocket:
@@ -190,6 +214,10 @@ class BufferingThreadWorker(ThreadWorker):
             return
         now = time.monotonic()
         if pending.body_started is None:
+            if head_end > _MAX_HEAD:
+                self._refuse(conn, "431 Request Header Fields Too Large", "The request head is too large.",
+                             "BAD_REQUEST")  # fmt: skip
+                return
             pending.body_started = now
             pending.deadline = now + self.timeouts.body_sec
             # A client that waits for "100 Continue" before its body gets it from here, and the
@@ -203,9 +231,19 @@ class BufferingThreadWorker(ThreadWorker):
                 trimmed = _EXPECT_CONTINUE.sub(b"", head, count=1)
                 pending.data[: head_end + 2] = trimmed
                 head_end -= len(head) - len(trimmed)
+                head = trimmed
+            problem = pending.start_body(head)
+            if problem:
+                self._refuse(conn, "400 Bad Request", problem, "BAD_REQUEST")
+                return
         body = len(pending.data) - head_end - len(_HEAD_END)
         pending.deadline = pending.body_started + self.timeouts.body_sec + body / self.timeouts.min_upload_bytes_per_sec
-        if pending.body_ready(head_end):
+        try:
+            ready = pending.body_ready(head_end)
+        except ChunkedFramingError as exc:
+            self._refuse(conn, "400 Bad Request", f"Malformed chunked request body: {exc}.", "BAD_REQUEST")
+            return
+        if ready:
             self._dispatch(conn, pending)
 
     def _dispatch(self, conn: TConn, pending: _Incoming) -> None:
