@@ -16,7 +16,7 @@ import secrets
 import shutil
 import threading
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -102,9 +102,9 @@ class ExportCache:
             return _read_chunks(cached)
         if not self._slots.acquire(blocking=False):
             raise Busy(f"{self.max_concurrent} exports are being built right now; try again in a moment.")
-        return self._build(session, version, cached)
+        return _SlotHeld(self._build(session, version, cached), self._slots.release)
 
-    def _build(self, session: Session, version: int, cached: Path) -> Iterator[bytes]:
+    def _build(self, session: Session, version: int, cached: Path) -> Generator[bytes]:
         scratch = self.folder / f".{secrets.token_hex(8)}.part"
         try:
             doc = coco_json(session)
@@ -125,13 +125,42 @@ class ExportCache:
             os.replace(scratch, cached)
         finally:
             scratch.unlink(missing_ok=True)  # a client that hung up leaves no half file
-            self._slots.release()
 
     def sweep(self, live_sessions: set[str]) -> None:
         """Remove the cached exports of sessions that ended."""
         for path in self.folder.glob("*.zip"):
             if path.name.rsplit("-", 1)[0] not in live_sessions:
                 path.unlink(missing_ok=True)
+
+
+class _SlotHeld:
+    """A build's chunks that hold an export slot until they run out, fail or are closed.
+
+    A generator's `finally` is not enough: closing a generator that never started runs none of
+    its body, and a HEAD request (or a response dropped before its body) never starts it.
+    """
+
+    def __init__(self, chunks: Generator[bytes], release: Callable[[], None]):
+        self._chunks = chunks
+        self._release: Callable[[], None] | None = release
+
+    def __iter__(self) -> _SlotHeld:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            return next(self._chunks)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        try:
+            self._chunks.close()
+        finally:
+            release, self._release = self._release, None
+            if release is not None:
+                release()
 
 
 def _entry(name: str) -> zipfile.ZipInfo:
