@@ -15,10 +15,12 @@ import os
 import secrets
 import shutil
 import threading
+import unicodedata
 import zipfile
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import quote
 
 from PIL import Image
 
@@ -53,6 +55,24 @@ def coco_json(session: Session) -> dict:
         "fps": session.video.fps,
         "annotations": annotations,
     }
+
+
+def attachment(file_name: str) -> str:
+    """A Content-Disposition value for a download named after a user's file (RFC 6266).
+
+    `filename*` carries the name in UTF-8; `filename` an ASCII stand-in for old clients. Control
+    characters (CR/LF would split the header), quotes, backslashes and slashes never pass.
+    """
+    name = "".join(c for c in file_name if not unicodedata.category(c).startswith("C")).strip() or "masks"
+    name = name.replace("/", "_").replace("\\", "_")
+    stem, dot, suffix = name.rpartition(".") if "." in name else (name, "", "")
+    ascii_name = (_ascii(stem).strip(" ._") or "download") + (f".{_ascii(suffix)}" if dot and _ascii(suffix) else "")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def _ascii(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "".join(c if c.isalnum() or c in "._- " else "_" for c in text)
 
 
 def png(mask_rle: dict) -> bytes:

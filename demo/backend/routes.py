@@ -64,12 +64,12 @@ def export_masks() -> Response:
         return Response(
             json.dumps(export.coco_json(session)),
             mimetype="application/json",
-            headers={"Content-Disposition": f'attachment; filename="{stem}_masks.json"'},
+            headers={"Content-Disposition": export.attachment(f"{stem}_masks.json")},
         )
     return Response(
         _service().exports.zip_stream(session),
         mimetype="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{stem}_masks.zip"'},
+        headers={"Content-Disposition": export.attachment(f"{stem}_masks.zip")},
     )
 
 

@@ -130,3 +130,33 @@ def test_head_requests_on_an_export_leave_the_slots_free(server, client):
     assert got.status_code == 200, got.text
     assert zipfile.ZipFile(io.BytesIO(got.content)).namelist() == ["masks.json", "object_1/00000.png"]
     client.close_session(sid)
+
+
+@pytest.mark.parametrize("stem", ["café_視頻", 'say "cheese"', "two\r\nlines"])
+def test_download_names_from_any_file_name_are_well_formed(server, client, stem):
+    """RFC 6266: the real name in filename*, an ASCII stand-in in filename; never a 500."""
+    import shutil
+    from urllib.parse import unquote
+
+    import requests
+
+    from .conftest import GALLERY
+
+    target = server.data_path / "gallery" / f"{stem}.mp4"
+    shutil.copy(GALLERY / "pedestrians_768x576_24fps.mp4", target)
+    try:
+        sid = client.start_session(f"gallery/{stem}.mp4")
+        client.add_points(sid, 0, 1, [[0.5, 0.5]], [1])
+        for fmt, suffix in (("coco", "json"), ("zip", "zip")):
+            r = requests.get(f"{server.url}/export_masks", params={"session_id": sid, "format": fmt}, timeout=60)
+            assert r.status_code == 200, r.text
+            value = r.headers["Content-Disposition"]
+            fallback = value.split('filename="', 1)[1].split('"', 1)[0]
+            assert value.isascii() and "\r" not in value and "\n" not in value
+            assert fallback.isascii() and '"' not in fallback and fallback.endswith(f"_masks.{suffix}")
+            encoded = value.split("filename*=UTF-8''", 1)[1]
+            expected = "".join(c for c in stem if c not in "\r\n")
+            assert unquote(encoded) == f"{expected}_masks.{suffix}"
+        client.close_session(sid)
+    finally:
+        target.unlink()
