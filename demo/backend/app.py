@@ -106,12 +106,22 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["FRONTEND_DIST"] = settings.frontend_dist
     app.extensions["sam2_demo"] = service
     if settings.cors_origins:  # none listed: same origin only, no CORS headers at all
-        CORS(app, origins=list(settings.cors_origins), expose_headers=["Content-Disposition"])
+        # Listed origins may send cookies (the official page fetches with credentials: 'include');
+        # "*" never: any site could then act with a visitor's cookies.
+        CORS(
+            app,
+            origins=list(settings.cors_origins),
+            expose_headers=["Content-Disposition"],
+            supports_credentials="*" not in settings.cors_origins,
+            always_send=False,  # CORS headers answer an Origin; requests without one get none
+        )
     security_headers = guards.security_headers(settings.public_url)
 
     @app.before_request
     def _guard() -> None:
         # Before anything reads the body: a refused request writes nothing.
+        if request.path != "/healthy":  # probes may use any address; it tells nothing private
+            guards.check_host(request, settings.allowed_hosts)
         guards.check_origin(request, settings.cors_origins)
         g.client_id = guards.client_id(request)
 
@@ -119,6 +129,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     def _headers(response: Response) -> Response:
         for name, value in security_headers.items():
             response.headers.setdefault(name, value)
+        if settings.cors_origins:  # answers differ by Origin: caches must keep them apart
+            response.vary.add("Origin")
         return response
 
     @app.before_request

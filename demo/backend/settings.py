@@ -30,16 +30,23 @@ Environment variables (defaults in brackets):
 - `CLIENT_HEADER_TIMEOUT_SEC` [10], `CLIENT_BODY_TIMEOUT_SEC` [20], `CLIENT_MIN_UPLOAD_KBPS` [32],
   `CLIENT_WRITE_TIMEOUT_SEC` [20]: slow or stalled clients are cut off (see worker.py)
 - `CORS_ORIGINS` [same origin only]: comma-separated origins allowed to call the API from another
-  origin (`*`: any); a state-changing request from any other origin is refused
+  origin (`*`: any); a state-changing request from any other origin is refused. Listed origins
+  may send credentials (cookies); `*` may not
+- `ALLOWED_HOSTS` [localhost, 127.0.0.1, [::1], the bound `HOST` (with the machine's names and
+  addresses when it is 0.0.0.0 or ::), the hosts of `API_URL` and `CORS_ORIGINS`]: comma-separated
+  host names a request's `Host` header may carry (`.example.org` also allows its subdomains;
+  `*`: any); others get 400 (DNS rebinding). Listed names are added to the defaults
 """
 
 from __future__ import annotations
 
 import os
 import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 MODEL_SIZES = ("tiny", "small", "base_plus", "large")
 
@@ -53,6 +60,7 @@ CONFIG_BY_SIZE = {
 CHECKPOINT_BY_SIZE = {size: f"sam2.1_hiera_{size}.pt" for size in MODEL_SIZES}
 
 _DEMO_DIR = Path(__file__).resolve().parent.parent
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
 class SettingsError(ValueError):
@@ -134,6 +142,7 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     cors_origins: tuple[str, ...] = ()  # empty: same origin only; ("*",): any origin
     timeouts: ClientTimeouts = field(default_factory=ClientTimeouts)
+    allowed_hosts: tuple[str, ...] = LOCAL_HOSTS  # lower-case names; ("*",): any Host header
 
     @property
     def gallery_dir(self) -> Path:
@@ -195,8 +204,11 @@ class Settings:
             default_video=reader.text("DEFAULT_VIDEO", "") or None,
             model=model,
             limits=limits,
-            cors_origins=_origins(reader.text("CORS_ORIGINS", "")),
+            cors_origins=(cors := _origins(reader.text("CORS_ORIGINS", ""))),
             timeouts=ClientTimeouts.from_env(env),
+            allowed_hosts=_allowed_hosts(
+                reader.text("ALLOWED_HOSTS", ""), reader.text("HOST", "0.0.0.0"), reader.text("API_URL", ""), cors
+            ),
         )
 
 
@@ -214,6 +226,42 @@ def _origins(raw: str) -> tuple[str, ...]:
                 f"https://example.org or http://localhost:5173 (got {origin!r})"
             )
     return origins
+
+
+def _allowed_hosts(raw: str, bound: str, public_url: str, cors: tuple[str, ...]) -> tuple[str, ...]:
+    """ALLOWED_HOSTS plus the names this server is reached by -> lower-case host names (no ports)."""
+    listed = [h.strip().lower() for h in raw.split(",") if h.strip()]
+    if "*" in listed:
+        return ("*",)
+    for host in listed:
+        if not re.fullmatch(r"\.?[a-z0-9.\-]+|\[[0-9a-f:.]+\]", host):
+            raise SettingsError(
+                f"ALLOWED_HOSTS={raw!r}: expected '*' or comma-separated host names without ports, like "
+                f"example.org, .example.org (with subdomains), 10.0.0.5 or [::1] (got {host!r})"
+            )
+    hosts = [*LOCAL_HOSTS, *listed]
+    bound = bound.strip().lower()
+    if bound in ("0.0.0.0", "::", "[::]", ""):
+        hosts += _machine_names()  # all interfaces: the names and addresses others reach it by
+    else:
+        hosts.append(f"[{bound}]" if ":" in bound and not bound.startswith("[") else bound)
+    for url in (public_url, *cors):
+        name = urlsplit(url).hostname if url and url != "*" else None
+        if name:
+            hosts.append(f"[{name}]" if ":" in name else name)
+    return tuple(dict.fromkeys(hosts))
+
+
+def _machine_names() -> list[str]:
+    names = [socket.gethostname().lower(), socket.getfqdn().lower()]
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None)
+    except OSError:
+        infos = []
+    for info in infos:
+        address = str(info[4][0]).split("%")[0].lower()
+        names.append(f"[{address}]" if ":" in address else address)
+    return [n for n in names if n]
 
 
 def _cpu_count() -> int:

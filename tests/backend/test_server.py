@@ -194,7 +194,7 @@ def test_disconnect_mid_stream_stops_the_propagation(client, server):
         body = json.dumps({"session_id": sid, "start_frame_index": 0, "direction": "forward"}).encode()
         with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
             sock.sendall(
-                b"POST /propagate_in_video HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                b"POST /propagate_in_video HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                 + f"Content-Length: {len(body)}\r\n\r\n".encode()
                 + body
             )
