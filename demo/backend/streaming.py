@@ -1,18 +1,27 @@
 """`POST /propagate_in_video`: masks of every frame, streamed as `multipart/x-savi-stream`.
 
-Each part:
-    --frame\\r\\n
-    Content-Type: application/json\\r\\n
-    Content-Length: <bytes>\\r\\n
-    Frame-Current: <parts so far, 1-based>\\r\\n
-    Frame-Total: <parts planned>\\r\\n
-    \\r\\n
-    {"frame_index": i, "results": [{"object_id": k, "mask": {"size": [H, W], "counts": "..."}}]}\\r\\n
-and the stream ends with `--frame--\\r\\n`. A failure mid-stream becomes one last part whose
-body is {"error": {"message": ..., "code": ...}}; so does a session that ends meanwhile
-(SESSION_EXPIRED). When the client disconnects, or stops reading for CLIENT_WRITE_TIMEOUT_SEC,
-the server's write fails, the WSGI server closes this generator, and the propagation stops
-there. A cancel that finds the stream stuck in such a write breaks the connection at once.
+Each frame is one part:
+    --frame\r\n
+    Content-Type: application/json\r\n
+    Content-Length: <bytes>\r\n
+    Frame-Current: <parts so far, 1-based>\r\n
+    Frame-Total: <parts planned>\r\n
+    \r\n
+    {"frame_index": i, "results": [{"object_id": k, "mask": {"size": [H, W], "counts": "..."}}]}\r\n
+
+The stream ends with exactly one last part of another content type, and no closing delimiter:
+- `application/vnd.sam2-demo.end+json`: {"end": true, "frames": n, "cancelled": bool}, all went well;
+- `application/vnd.sam2-demo.error+json`: {"error": {"message": ..., "code": ...}}: a failure, the
+  session ending meanwhile (SESSION_EXPIRED), or the server shutting down (SHUTTING_DOWN).
+Why this shape: Meta's official page parses the stream strictly (every part framed by
+`--frame\r\n`, a `Content-Length`, nothing else between parts; a `--frame--` is "bad part
+boundary") and reads `results` from every `application/json` part, but passes over parts of
+other types. So it survives both last parts, and our page, which looks for one of them, tells a
+complete stream from one cut short (see demo/frontend/src/api/multipart.ts).
+
+When the client disconnects, or stops reading for CLIENT_WRITE_TIMEOUT_SEC, the server's write
+fails, the WSGI server closes this generator, and the propagation stops there. A cancel that finds
+the stream stuck in such a write breaks the connection at once.
 """
 
 from __future__ import annotations
@@ -33,6 +42,9 @@ from .service import DemoService, Propagation
 log = logging.getLogger(__name__)
 
 BOUNDARY = "frame"
+FRAME_TYPE = "application/json"
+END_TYPE = "application/vnd.sam2-demo.end+json"
+ERROR_TYPE = "application/vnd.sam2-demo.error+json"
 _STALLED_WRITE_SEC = 0.5  # a write blocked this long means the client is not reading
 blueprint = Blueprint("streaming", __name__)
 
@@ -46,11 +58,11 @@ def frame_body(frame: FrameMasks) -> dict:
     }
 
 
-def part(body: dict, current: int, total: int) -> bytes:
+def part(body: dict, current: int, total: int, content_type: str = FRAME_TYPE) -> bytes:
     payload = json.dumps(body, separators=(",", ":")).encode()
     head = (
         f"--{BOUNDARY}\r\n"
-        "Content-Type: application/json\r\n"
+        f"Content-Type: {content_type}\r\n"
         f"Content-Length: {len(payload)}\r\n"
         f"Frame-Current: {current}\r\n"
         f"Frame-Total: {total}\r\n\r\n"
@@ -71,15 +83,14 @@ def stream_parts(propagation: Propagation) -> Iterator[bytes]:
                 yield part(frame_body(frame), sent, propagation.total_frames)
                 propagation.writing_since = None
     except DemoError as exc:
-        yield part(exc.to_json(), sent, propagation.total_frames)
+        yield part(exc.to_json(), sent, propagation.total_frames, ERROR_TYPE)
+        return
     except Exception:  # a bug: say so in-band, keep the details in the log
         log.exception("propagation stream failed")
-        yield part(
-            {"error": {"message": "Internal server error during propagation.", "code": "INTERNAL"}},
-            sent,
-            propagation.total_frames,
-        )
-    yield f"--{BOUNDARY}--\r\n".encode()
+        failure = {"error": {"message": "Internal server error during propagation.", "code": "INTERNAL"}}
+        yield part(failure, sent, propagation.total_frames, ERROR_TYPE)
+        return
+    yield part({"end": True, "frames": sent, "cancelled": propagation.cancelled}, sent, propagation.total_frames, END_TYPE)
 
 
 @blueprint.route("/propagate_in_video", methods=["POST"])
