@@ -16,7 +16,7 @@ from gunicorn.http.errors import ParseException
 from strawberry.flask.views import GraphQLView
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
-from . import guards, routes, streaming
+from . import guards, identity, routes, streaming
 from .compute_gate import ComputeGate
 from .errors import DemoError
 from .inference import Segmenter, build_predictor
@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             always_send=False,  # CORS headers answer an Origin; requests without one get none
         )
     security_headers = guards.security_headers(settings.public_url)
+    identities = identity.Identities(identity.load_key(settings.identity_key, settings.data_path))
 
     @app.before_request
     def _guard() -> None:
@@ -124,6 +125,11 @@ def create_app(settings: Settings | None = None) -> Flask:
             guards.check_host(request, settings.allowed_hosts)
         guards.check_origin(request, settings.cors_origins)
         g.client_id = guards.client_id(request)
+        g.new_identity = None
+        if not g.client_id and request.path == "/graphql":  # no X-Client-Id: the cookie's id
+            g.client_id = identities.verify(request.cookies.get(identity.COOKIE)) or ""
+            if not g.client_id:
+                g.client_id, g.new_identity = identities.issue()
 
     @app.after_request
     def _headers(response: Response) -> Response:
@@ -131,6 +137,11 @@ def create_app(settings: Settings | None = None) -> Flask:
             response.headers.setdefault(name, value)
         if settings.cors_origins:  # answers differ by Origin: caches must keep them apart
             response.vary.add("Origin")
+        if g.get("new_identity"):
+            response.set_cookie(
+                identity.COOKIE, g.new_identity, max_age=identity.MAX_AGE_SEC,
+                httponly=True, samesite="Lax", secure=request.is_secure,
+            )  # fmt: skip
         return response
 
     @app.before_request

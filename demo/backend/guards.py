@@ -78,7 +78,7 @@ def check_origin(request: Request, allowed: tuple[str, ...]) -> None:
 
 
 def client_id(request: Request) -> str:
-    """The requesting browser's id ("" when the header is absent: the anonymous pool)."""
+    """The requesting browser's X-Client-Id ("" when absent: the app then uses its cookie id)."""
     value = request.headers.get(CLIENT_ID_HEADER)
     if value is None or value == "":
         return ""

@@ -26,9 +26,11 @@ Environment variables (defaults in brackets):
   `MAX_PROPAGATIONS` [4], `SESSION_LOCK_TIMEOUT_SEC` [30], `MAX_EXPORTS` [2], `MAX_TRANSCODES` [2],
   `MAX_JSON_BODY_KB` [4096]
 - `UPLOAD_TTL_HOURS` [72], `UPLOADS_MAX_MB` [2048], `SHARE_UPLOADS` [0]: uploads expire, their disk
-  use is bounded, and each browser (X-Client-Id) lists only its own unless shared
+  use is bounded, and each browser (X-Client-Id, else its cookie id) lists only its own unless shared
 - `CLIENT_HEADER_TIMEOUT_SEC` [10], `CLIENT_BODY_TIMEOUT_SEC` [20], `CLIENT_MIN_UPLOAD_KBPS` [32],
   `CLIENT_WRITE_TIMEOUT_SEC` [20]: slow or stalled clients are cut off (see worker.py)
+- `IDENTITY_KEY` [generated, kept in DATA_PATH/.identity_key]: signs the browser-id cookie given
+  to clients that send no X-Client-Id (see identity.py)
 - `CORS_ORIGINS` [same origin only]: comma-separated origins allowed to call the API from another
   origin (`*`: any); a state-changing request from any other origin is refused. Listed origins
   may send credentials (cookies); `*` may not
@@ -143,6 +145,7 @@ class Settings:
     cors_origins: tuple[str, ...] = ()  # empty: same origin only; ("*",): any origin
     timeouts: ClientTimeouts = field(default_factory=ClientTimeouts)
     allowed_hosts: tuple[str, ...] = LOCAL_HOSTS  # lower-case names; ("*",): any Host header
+    identity_key: str = ""  # signs browser-id cookies; empty: generated and kept under data_path
 
     @property
     def gallery_dir(self) -> Path:
@@ -206,6 +209,7 @@ class Settings:
             limits=limits,
             cors_origins=(cors := _origins(reader.text("CORS_ORIGINS", ""))),
             timeouts=ClientTimeouts.from_env(env),
+            identity_key=reader.text("IDENTITY_KEY", ""),
             allowed_hosts=_allowed_hosts(
                 reader.text("ALLOWED_HOSTS", ""), reader.text("HOST", "0.0.0.0"), reader.text("API_URL", ""), cors
             ),
