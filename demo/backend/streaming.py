@@ -30,12 +30,14 @@ import contextlib
 import json
 import logging
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
 from flask import Blueprint, Response, current_app, request
 
-from .errors import BadInput, DemoError
+from . import draining
+from .errors import BadInput, DemoError, ShuttingDown
 from .inference import FrameMasks
 from .service import DemoService, Propagation
 
@@ -47,6 +49,34 @@ END_TYPE = "application/vnd.sam2-demo.end+json"
 ERROR_TYPE = "application/vnd.sam2-demo.error+json"
 _STALLED_WRITE_SEC = 0.5  # a write blocked this long means the client is not reading
 blueprint = Blueprint("streaming", __name__)
+_SHUTDOWN_MESSAGE = "The server is restarting; track again in a moment."
+_running: set[Propagation] = set()  # streams of this process, ended on shutdown
+_running_lock = threading.Lock()
+
+
+def _end_streams_for_shutdown() -> None:
+    """Each running stream stops at its next frame and says why (see stream_parts)."""
+    with _running_lock:
+        running = list(_running)
+    for propagation in running:
+        propagation.session.cancel()
+        if propagation.abort_transport is not None:
+            propagation.abort_transport()  # a stream stuck writing to a client that does not read
+
+
+def _forget(propagation: Propagation) -> None:
+    with _running_lock:
+        _running.discard(propagation)
+
+
+def _streams_running() -> bool:
+    with _running_lock:
+        return bool(_running)
+
+
+@blueprint.record_once
+def _on_register(_state) -> None:
+    draining.register(_end_streams_for_shutdown, _streams_running)
 
 
 def frame_body(frame: FrameMasks) -> dict:
@@ -82,6 +112,8 @@ def stream_parts(propagation: Propagation) -> Iterator[bytes]:
                 propagation.writing_since = time.monotonic()
                 yield part(frame_body(frame), sent, propagation.total_frames)
                 propagation.writing_since = None
+        if draining.is_draining():
+            raise ShuttingDown(_SHUTDOWN_MESSAGE)
     except DemoError as exc:
         yield part(exc.to_json(), sent, propagation.total_frames, ERROR_TYPE)
         return
@@ -96,6 +128,8 @@ def stream_parts(propagation: Propagation) -> Iterator[bytes]:
 @blueprint.route("/propagate_in_video", methods=["POST"])
 def propagate_in_video() -> Response:
     service: DemoService = current_app.extensions["sam2_demo"]
+    if draining.is_draining():
+        raise ShuttingDown(_SHUTDOWN_MESSAGE)
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise BadInput('The body must be JSON like {"session_id": "...", "start_frame_index": 0}.')
@@ -111,6 +145,9 @@ def propagate_in_video() -> Response:
     )
     # Frees the propagation slot even if the stream never started.
     response.call_on_close(propagation.close)
+    with _running_lock:
+        _running.add(propagation)
+    response.call_on_close(lambda: _forget(propagation))
     return response
 
 

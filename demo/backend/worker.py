@@ -28,6 +28,11 @@ gthread already runs:
   a "Connection: close" answer stalled every other client for two seconds; here the event loop
   drains it with non-blocking reads like any other socket.
 
+- SIGTERM drains first (see draining.py): running tracking streams end with an error part,
+  `/healthy` answers 503 "draining", new streams are refused; once no stream is left (after
+  `_DRAIN_MIN_SEC` at least, `_DRAIN_MAX_SEC` at most) the worker stops accepting and finishes
+  what is in flight, as gthread does. A second SIGTERM skips the wait.
+
 Relies on gthread's structure (gunicorn 27: `accept`, `on_client_socket_readable`,
 `murder_pending`, `handle_request`, `TConn.close(graceful=True)` from `finish_request`); pyproject pins the major version. TLS listeners fall back to
 plain gthread behaviour (terminate TLS in a proxy instead).
@@ -40,7 +45,9 @@ import json
 import re
 import resource
 import selectors
+import signal
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -49,6 +56,7 @@ from gunicorn import http
 from gunicorn.http.unreader import SocketUnreader
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from . import draining
 from .chunked import ChunkedFraming, ChunkedFramingError
 from .settings import ClientTimeouts
 
@@ -58,6 +66,8 @@ _BUFFERED_BODY = 1 << 20  # bodies up to this are read by the event loop; larger
 _RECV = 64 * 1024
 _LINGER_SEC = 2.0  # a closed connection's unread request bytes are drained this long at most
 _LINGER_BYTES = 64 * 1024  # ... and up to this many
+_DRAIN_MIN_SEC = 1.0  # after SIGTERM, /healthy says "draining" this long at least (probes see it)
+_DRAIN_MAX_SEC = 5.0  # ... and streams get this long to end, within gunicorn's graceful timeout
 _CONTENT_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(\d{1,18})[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
 _CONTENT_LENGTH_NAME = re.compile(rb"^content-length[ \t]*:", re.IGNORECASE | re.MULTILINE)
 _TRANSFER_ENCODING = re.compile(rb"^transfer-encoding[ \t]*:([^\r\n]*)", re.IGNORECASE | re.MULTILINE)
@@ -164,6 +174,27 @@ class BufferingThreadWorker(ThreadWorker):
         self.lingering: dict[socket.socket, _Lingering] = {}
         _raise_open_files_limit(self.cfg.worker_connections + 256)
         super().init_process()
+
+    # -- shutdown: drain, then gthread's graceful stop ------------------------------------------
+
+    def handle_exit(self, sig, frame) -> None:
+        if getattr(self, "_draining", False) or not self.alive:
+            return super().handle_exit(sig, frame)  # a second SIGTERM: stop now
+        self._draining = True
+        # Not in the signal handler: the hooks take locks that the interrupted code may hold.
+        threading.Thread(target=self._drain, name="drain", daemon=True).start()
+        return None
+
+    def _drain(self) -> None:
+        started = time.monotonic()
+        draining.begin()
+        while True:
+            waited = time.monotonic() - started
+            if waited >= _DRAIN_MAX_SEC or (waited >= _DRAIN_MIN_SEC and not draining.busy()):
+                break
+            time.sleep(0.05)
+        self.log.info("drained in %.1f s; stopping", time.monotonic() - started)
+        super().handle_exit(signal.SIGTERM, None)
 
     # -- the event loop: accept and buffer --------------------------------------------------
 
