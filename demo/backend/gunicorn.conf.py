@@ -38,7 +38,11 @@ worker_connections = int(os.environ.get("GUNICORN_CONNECTIONS", "1000"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = 10
 keepalive = 5
-# Uploads are streamed by the app itself (Werkzeug to a temporary file); no header size changes.
+# Uploads are streamed by the app itself (Werkzeug to a temporary file). Request heads are bounded
+# as a whole (64 KB) by the worker's event loop; gunicorn's per-line limits (8 KB) would refuse a
+# single long header or URL well inside that bound, so they are lifted to it.
+limit_request_field_size = 64 * 1024
+limit_request_line = 0  # 0: gunicorn's own cap (1 MB), far above the worker's 64 KB head bound
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")

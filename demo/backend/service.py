@@ -526,8 +526,10 @@ class Propagation:
         n = session.num_frames
         m = self.max_track if self.max_track is not None else n
         forward = min(start + m, n - 1) - start + 1
-        backward = 0 if start == 0 else start - max(start - m, 0) + 1
-        self.total_frames = sum(backward if r else forward for r in self.reverse_passes)
+        backward = 0 if start == 0 else start - max(start - m, 0) + 1  # the predictor yields none from 0
+        # Both ways: the start frame goes out once, with the forward pass.
+        both = forward + max(backward - 1, 0)
+        self.total_frames = {"both": both, "forward": forward, "backward": backward}[direction]
         self.cancelled = False
         self.writing_since: float | None = None  # set while the transport writes a yielded frame
         self.abort_transport: Callable[[], None] | None = None  # set by the transport: breaks a stalled write
@@ -548,6 +550,9 @@ class Propagation:
                 if s.pending:  # rebuilt from the database: the tracker needs every prompt first
                     service.rebuilder.replay_all(s)
                 for reverse in self.reverse_passes:
+                    sent_start = reverse and len(self.reverse_passes) == 2  # by the forward pass
+                    if sent_start and self.start == 0:
+                        continue  # backward from frame 0 holds frame 0 only
                     with contextlib.closing(
                         service.segmenter.propagate(s.state, self.start, reverse, self.max_track)
                     ) as frames:
@@ -557,6 +562,8 @@ class Propagation:
                             if s.is_cancelled(self.epoch):
                                 self.cancelled = True
                                 return
+                            if sent_start and result.frame_index == self.start:
+                                continue
                             service._remember(s, result)
                             service.store.touch(s)
                             yield result

@@ -135,24 +135,30 @@ class DemoClient:
         )
 
 
+END_TYPE = "application/vnd.sam2-demo.end+json"
+ERROR_TYPE = "application/vnd.sam2-demo.error+json"
+
+
 def iter_parts(response: requests.Response, boundary: str = "frame") -> Iterator[StreamPart]:
     """Parse a multipart/x-savi-stream body part by part, trusting Content-Length.
 
-    Raises ValueError on anything malformed; returns after the closing `--frame--`.
+    Yields the frame parts and a final error part if there is one; returns after the end part
+    (not yielded). Raises ValueError on anything malformed or when the stream stops without
+    its end or error part (cut short).
     """
     raw = response.raw
-    opening, closing = f"--{boundary}".encode(), f"--{boundary}--".encode()
+    opening = f"--{boundary}".encode()
 
     def readline() -> bytes:
         line = raw.readline()
         if not line:
-            raise ValueError("stream ended without the closing boundary")
+            raise ValueError("stream ended without its end part")
         return line.rstrip(b"\r\n")
 
     while True:
         line = readline()
-        if line == closing:
-            return
+        while line == b"":  # blank lines between parts are allowed
+            line = readline()
         if line != opening:
             raise ValueError(f"expected a boundary, got {line[:80]!r}")
         headers = {}
@@ -163,4 +169,11 @@ def iter_parts(response: requests.Response, boundary: str = "frame") -> Iterator
         body = raw.read(length)
         if len(body) != length or raw.read(2) != b"\r\n":
             raise ValueError("part body shorter than its Content-Length")
+        kind = headers.get("content-type", "")
+        if kind == END_TYPE:
+            return
         yield StreamPart(headers=headers, body=json.loads(body))
+        if kind == ERROR_TYPE:
+            if raw.read(1):
+                raise ValueError("bytes after the error part")
+            return
