@@ -64,6 +64,8 @@ class Session:
     # events); they are replayed when the model needs them, and masks come from the database.
     restored: bool = False
     pending: PendingPrompts = field(default_factory=dict)
+    # The database's revision of it this copy reflects (another worker's change bumps it there).
+    revision: int = 0
 
     def cancel(self) -> None:
         self.cancel_epoch += 1
@@ -194,6 +196,13 @@ class SessionStore:
             del self._sessions[session.id]
             self._end_locked(session, f"idle for more than {self.ttl_sec:g} s", final=False)
         return idle
+
+    def drop(self, session: Session, reason: str) -> None:
+        """Drop a cached copy that is out of date (the next request rebuilds it)."""
+        with self._lock:
+            if self._sessions.get(session.id) is session:
+                del self._sessions[session.id]
+                self._end_locked(session, reason, final=False)
 
     def forget(self, session_id: str, reason: str) -> None:
         """Remember that a session ended for good (closed elsewhere, e.g. by another worker)."""

@@ -175,3 +175,22 @@ def run_prompts_until_killed(data_path, seed: int, prompts: int = 200) -> tuple[
 def test_no_acknowledged_prompt_is_lost_on_sigkill(data_path, seed):
     acknowledged, found = run_prompts_until_killed(data_path, seed)
     assert acknowledged > 0 and found == acknowledged
+
+
+def test_a_worker_notices_what_another_worker_changed(data_path):
+    first, second = start(data_path, "a", WORKER_NAME="a"), start(data_path, "b", WORKER_NAME="b")
+    try:
+        a, b = DemoClient(first.url), DemoClient(second.url)
+        sid = a.start_session(CLIP)
+        a.add_points(sid, 0, 1, [[0.5, 0.5]], [1])
+        b.add_points(sid, 7, 2, [[0.4, 0.4]], [1])  # b rebuilds it from the database, then adds
+        assert set(a.session_masks(sid)) == {(0, 1), (7, 2)}  # a's copy was out of date: refreshed
+        a.add_points(sid, 7, 2, [[0.6, 0.6]], [1], clear_old_points=False)
+        prompts = a.graphql(WORK, {"s": sid})["work"]["prompts"]
+        assert [p["points"] for p in prompts if p["objectId"] == 2] == [[[0.4, 0.4], [0.6, 0.6]]]
+        assert b.close_session(sid) is True
+        with pytest.raises(GraphQLError, match="it was closed"):
+            a.add_points(sid, 0, 1, [[0.5, 0.5]], [1])
+    finally:
+        first.stop()
+        second.stop()

@@ -33,7 +33,7 @@ function feed(bytes: Uint8Array, cuts: number[]): { parts: StreamPart[]; closed:
 function frameIndices(parts: StreamPart[]): number[] {
   return parts.map((p) => {
     const ev = interpretPart(p);
-    if (ev.type !== 'frame') throw new Error(ev.message);
+    if (ev.type !== 'frame') throw new Error(ev.type === 'error' ? ev.message : `unexpected ${ev.type} part`);
     return ev.frameIndex;
   });
 }
