@@ -22,6 +22,7 @@ from .compute_gate import ComputeGate
 from .errors import DemoError
 from .inference import Segmenter, build_predictor
 from .library import VideoLibrary
+from .memory import MemoryReleaser
 from .schema import format_error, schema
 from .service import DemoService
 from .sessions import SessionStore
@@ -92,7 +93,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     predictor, model_info = build_predictor(settings.model)
     gate = ComputeGate(settings.model.concurrency)
     segmenter = Segmenter(predictor, model_info, gate, wait_sec=limits.session_lock_timeout_sec)
-    store = SessionStore(limits.max_sessions, limits.session_ttl_sec)
+    releaser = MemoryReleaser()
+    store = SessionStore(limits.max_sessions, limits.session_ttl_sec, on_release=releaser.request)
     engine = connect(settings.database)
     migrate(engine)
     db = WorkDatabase(engine)

@@ -98,10 +98,17 @@ class Session:
 class SessionStore:
     """Thread-safe map of session id -> Session, bounded in count and idle time."""
 
-    def __init__(self, max_sessions: int, ttl_sec: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        max_sessions: int,
+        ttl_sec: float,
+        clock: Callable[[], float] = time.monotonic,
+        on_release: Callable[[], None] | None = None,
+    ):
         self.max_sessions = max_sessions
         self.ttl_sec = ttl_sec
         self.clock = clock
+        self.on_release = on_release  # called when a session's state was let go (memory.py)
         self._sessions: OrderedDict[str, Session] = OrderedDict()  # least recently used first
         self._endings: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
@@ -215,6 +222,8 @@ class SessionStore:
         session.ended = reason
         session.cancel()
         session.state = None if not session.lock.locked() else session.state  # free memory now if idle
+        if self.on_release is not None:
+            self.on_release()
         if final:
             self._remember_ending_locked(session.id, reason)
 
