@@ -53,10 +53,14 @@ export function makeDataDir(clips) {
   return dir;
 }
 
-/** Start the real backend (it serves dist/ at `/`) on seeded random weights and wait until /healthy answers. */
-export async function startBackend(dataDir, logFile, seed, extraEnv = {}) {
-  const port = await freePort();
-  const log = fs.openSync(logFile, 'w');
+/**
+ * Start the real backend (it serves dist/ at `/`) on seeded random weights and wait until /healthy answers.
+ * `port`: a port to bind (a restart on the same address), else a free one; the log is appended to.
+ * Returns {url, port, stop (SIGTERM), kill (SIGKILL, resolves once it is gone), child}.
+ */
+export async function startBackend(dataDir, logFile, seed, extraEnv = {}, port = null) {
+  port ??= await freePort();
+  const log = fs.openSync(logFile, 'a');
   const child = spawn(
     GUNICORN,
     ['-c', 'demo/backend/gunicorn.conf.py', '--bind', `127.0.0.1:${port}`, '--threads', '8', 'demo.backend.app:create_app()'],
@@ -87,12 +91,21 @@ export async function startBackend(dataDir, logFile, seed, extraEnv = {}) {
       // already gone
     }
   };
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const kill = async () => {
+    try {
+      process.kill(-child.pid, 'SIGKILL'); // the process group: gunicorn's arbiter and its worker
+    } catch {
+      // already gone
+    }
+    await exited;
+  };
   const deadline = Date.now() + 180_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`the backend exited with ${child.exitCode}; see ${logFile}`);
     try {
       const r = await fetch(`${url}/healthy`);
-      if (r.ok) return { url, stop, child };
+      if (r.ok) return { url, port, stop, kill, child };
     } catch {
       // not up yet
     }

@@ -17,12 +17,20 @@ describe('GraphQL responses', () => {
     expect(caught).toBeInstanceOf(ApiError);
     expect((caught as ApiError).message).toBe('Session abc expired');
     expect((caught as ApiError).code).toBe('SESSION_EXPIRED');
-    expect((caught as ApiError).sessionExpired).toBe(true);
+    expect((caught as ApiError).sessionGone).toBe(true);
   });
-  it('recognises expired sessions by code or wording only', () => {
-    expect(new ApiError('x', 'SESSION_EXPIRED').sessionExpired).toBe(true);
-    expect(new ApiError('Unknown session: it may have expired').sessionExpired).toBe(true);
-    expect(new ApiError('frame index out of range', 'BAD_REQUEST').sessionExpired).toBe(false);
+  it('takes an expired and an unknown session alike as gone, by code or wording', () => {
+    expect(new ApiError('x', 'SESSION_EXPIRED').sessionGone).toBe(true);
+    expect(new ApiError('Unknown session: it may have expired').sessionGone).toBe(true);
+    expect(new ApiError('Unknown session id; start a session first.', 'NOT_FOUND').sessionGone).toBe(true);
+    expect(new ApiError('frame index out of range', 'BAD_REQUEST').sessionGone).toBe(false);
+    expect(new ApiError('No such video', 'NOT_FOUND').sessionGone).toBe(false);
+  });
+  it('tells a revoked share link and a view-only refusal from a gone session', () => {
+    const revoked = new ApiError('This share link was revoked by the owner of the work; ask for a new one.', 'NOT_FOUND');
+    expect([revoked.linkGone, revoked.sessionGone, revoked.readOnly]).toEqual([true, false, false]);
+    const readOnly = new ApiError('This link is view-only: you can play, apply effects and export, but not edit.', 'READ_ONLY');
+    expect([readOnly.linkGone, readOnly.sessionGone, readOnly.readOnly]).toEqual([false, false, true]);
   });
   it('complains about an answer without data', () => {
     expect(() => unwrapGraphQL({}, 502)).toThrow(/HTTP 502 without data/);

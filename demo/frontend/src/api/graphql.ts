@@ -1,4 +1,4 @@
-import { CLIENT_ID_HEADER, clientId } from './clientId';
+import { requestHeaders } from './sessionHeaders';
 
 /**
  * Minimal GraphQL-over-HTTP client: POST a query with variables as JSON,
@@ -15,9 +15,25 @@ export class ApiError extends Error {
     this.code = code;
   }
 
-  /** True when the server forgot the session (LRU eviction, TTL, restart). */
-  get sessionExpired(): boolean {
-    return this.code === 'SESSION_EXPIRED' || /session.*(expired|not found|unknown)/i.test(this.message);
+  /**
+   * True when the server does not have the session: expired, evicted, or
+   * unknown (NOT_FOUND: neither the process nor its database holds it). All
+   * of them mean the same to the page: start a new one and carry on.
+   */
+  get sessionGone(): boolean {
+    if (this.linkGone) return false;
+    if (this.code === 'SESSION_EXPIRED') return true;
+    return /session.*(expired|not found|unknown)|unknown session/i.test(this.message);
+  }
+
+  /** A share link that was revoked or never existed: only its owner can make a new one. */
+  get linkGone(): boolean {
+    return this.code === 'NOT_FOUND' && /share link/i.test(this.message);
+  }
+
+  /** An edit through a view-only share link. */
+  get readOnly(): boolean {
+    return this.code === 'READ_ONLY';
   }
 }
 
@@ -53,6 +69,13 @@ export async function parseGraphQLResponse<T>(response: Response): Promise<T> {
   return unwrapGraphQL(payload, response.status);
 }
 
+/** The session an operation names (`sessionId`, or `input.sessionId` in mutations), for its route key. */
+function sessionIdOf(variables: Record<string, unknown>): string | null {
+  const input = variables.input as { sessionId?: unknown } | undefined;
+  const id = variables.sessionId ?? input?.sessionId;
+  return typeof id === 'string' ? id : null;
+}
+
 export class GraphQLClient {
   readonly baseUrl: string;
 
@@ -69,7 +92,7 @@ export class GraphQLClient {
     try {
       response = await fetch(this.endpoint, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json', [CLIENT_ID_HEADER]: clientId() },
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json', ...requestHeaders(sessionIdOf(variables)) },
         body: JSON.stringify({ query, variables }),
         signal,
       });

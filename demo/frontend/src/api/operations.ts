@@ -2,8 +2,8 @@
  * The backend's GraphQL operations, one typed function each. Query text
  * lives only here, so a schema change touches one file.
  */
-import { CLIENT_ID_HEADER, clientId } from './clientId';
 import { ApiError, type GraphQLClient } from './graphql';
+import { rememberRouteKey, requestHeaders } from './sessionHeaders';
 import { withDefaults, type RleMaskListOnFrame, type ServerInfo, type Video, type VideoFromServer } from './types';
 import type { RleMask } from '../render/rle';
 import type { PromptBox } from '../state/prompts';
@@ -51,13 +51,13 @@ export async function fetchDefaultVideo(client: GraphQLClient): Promise<Video | 
 /**
  * Every mask a live session holds (`GET /export_masks`), by frame; doubles as
  * the check that the server still has the session after a reload.
- * Throws an ApiError (sessionExpired) when it does not.
+ * Throws an ApiError (sessionGone, or linkGone for a share token) when it does not.
  */
 export async function fetchSessionMasks(client: GraphQLClient, sessionId: string): Promise<RleMaskListOnFrame[]> {
   let response: Response;
   try {
     response = await fetch(`${client.baseUrl}/export_masks?format=coco&session_id=${encodeURIComponent(sessionId)}`, {
-      headers: { [CLIENT_ID_HEADER]: clientId() },
+      headers: requestHeaders(sessionId),
     });
   } catch (err) {
     throw new ApiError(`Cannot reach the server at ${client.baseUrl}: ${(err as Error).message}`);
@@ -90,11 +90,13 @@ export async function fetchServerInfo(client: GraphQLClient): Promise<ServerInfo
   };
 }
 
+/** A new session on a video; its route key is remembered for the session's later requests. */
 export async function startSession(client: GraphQLClient, path: string): Promise<string> {
-  const data = await client.request<{ startSession: { sessionId: string } }>(
-    `mutation StartSession($input: StartSessionInput!) { startSession(input: $input) { sessionId } }`,
+  const data = await client.request<{ startSession: { sessionId: string; routeKey: string } }>(
+    `mutation StartSession($input: StartSessionInput!) { startSession(input: $input) { sessionId routeKey } }`,
     { input: { path } },
   );
+  rememberRouteKey(data.startSession.sessionId, data.startSession.routeKey);
   return data.startSession.sessionId;
 }
 

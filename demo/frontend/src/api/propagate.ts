@@ -2,8 +2,8 @@
  * Stream a propagation from `POST /propagate_in_video` and hand each frame's
  * masks to a callback as it arrives.
  */
-import { CLIENT_ID_HEADER, clientId } from './clientId';
 import { ApiError } from './graphql';
+import { requestHeaders } from './sessionHeaders';
 import { boundaryFromContentType, interpretPart, MultipartStreamParser } from './multipart';
 import type { RleMaskListOnFrame } from './types';
 
@@ -28,7 +28,7 @@ export async function streamPropagation(baseUrl: string, opts: PropagationOption
   try {
     response = await fetch(`${baseUrl}/propagate_in_video`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', [CLIENT_ID_HEADER]: clientId() },
+      headers: { 'Content-Type': 'application/json', ...requestHeaders(opts.sessionId) },
       body: JSON.stringify({ session_id: opts.sessionId, start_frame_index: opts.startFrameIndex, direction: opts.direction ?? 'both' }),
       signal: opts.signal,
     });

@@ -20,6 +20,7 @@ import { GraphQLClient } from './graphql';
 import * as operations from './operations';
 import * as segmentEverything from './segmentEverything';
 import * as upload from './upload';
+import * as work from './work';
 
 const SCHEMA_FILE = new URL('../../../schema.graphql', import.meta.url);
 const schema = buildSchema(readFileSync(SCHEMA_FILE, 'utf8'));
@@ -127,6 +128,11 @@ const CALLS: Record<string, Call> = {
     segmentEverything.segmentEverything(c, 's1', 2, { pointsPerSide: 8, minScore: 0.5, minStability: 0.8, maxObjects: 20, minArea: 10, boxNmsThresh: 0.7 }),
   fetchSegmentEverythingProgress: (c) => segmentEverything.fetchSegmentEverythingProgress(c, 's1'),
   cancelSegmentEverything: (c) => segmentEverything.cancelSegmentEverything(c, 's1'),
+  fetchWork: (c) => work.fetchWork(c, 'share.abc'),
+  updateObjects: (c) => work.updateObjects(c, 's1', [{ id: 1, name: 'Dog', color: '#1f77b4' }]),
+  createShareLink: (c) => work.createShareLink(c, 's1', 'view'),
+  revokeShareLink: (c) => work.revokeShareLink(c, 's1', 'share.abc'),
+  fetchShareLinks: (c) => work.fetchShareLinks(c, 's1'),
   // As the upload flow calls it (app/uploads.ts): the fields the server's schema offers.
   uploadVideo: async (c) =>
     upload.uploadVideo(c.baseUrl, new File(['x'], 'clip.mp4', { type: 'video/mp4' }), {
@@ -140,6 +146,8 @@ const CALLS: Record<string, Call> = {
 const NOT_OPERATIONS = [
   'fetchSessionMasks', // GET /export_masks
   'buildUploadForm', // the form uploadVideo sends, checked through it
+  'promptsFromServer', // pure conversions of fetchWork's answer
+  'objectsFromServer',
 ];
 
 afterEach(() => {
@@ -148,7 +156,7 @@ afterEach(() => {
 
 describe('operations against demo/schema.graphql', () => {
   it('covers every exported function that sends GraphQL', () => {
-    const exported = [operations, segmentEverything, upload].flatMap((m) =>
+    const exported = [operations, segmentEverything, upload, work].flatMap((m) =>
       Object.entries(m)
         .filter(([, v]) => typeof v === 'function')
         .map(([k]) => k),

@@ -6,12 +6,13 @@ import { DropOverlay, Header, HelpOverlay, NoticeBar, RandomWeightsBanner } from
 import { ObjectList } from '../components/ObjectList';
 import { PromptToolbar } from '../components/PromptToolbar';
 import { SegmentEverythingPanel } from '../components/SegmentEverythingPanel';
+import { SharePanel } from '../components/SharePanel';
 import { Timeline } from '../components/Timeline';
 import { TrackingPanel } from '../components/TrackingPanel';
 import { Transport } from '../components/Transport';
 import { VideoLibrary } from '../components/VideoLibrary';
 import { VideoStage } from '../components/VideoStage';
-import { videoToReopen } from './pageMemory';
+import { shareToOpen, videoToReopen } from './pageMemory';
 import { useController, useDemoState } from './useController';
 import { useKeyboard } from './useKeyboard';
 
@@ -20,7 +21,7 @@ export function App() {
   const videoPath = useDemoState().video?.path;
   useKeyboard(c);
   useEffect(() => {
-    void c.init(videoToReopen());
+    void c.init(videoToReopen(), shareToOpen());
     // Sessions stay open on the server when the page goes: a reload resumes them.
     const onBeforeUnload = (e: BeforeUnloadEvent) => {
       c.sessions.save();
@@ -54,6 +55,7 @@ export function App() {
           <EffectsPanel />
           {/* keyed by video: export messages belong to the video they were made for */}
           <ExportPanel key={videoPath} />
+          <SharePanel key={`share-${videoPath}`} />
         </aside>
       </main>
       <HelpOverlay />

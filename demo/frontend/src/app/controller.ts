@@ -13,19 +13,24 @@ import { DEFAULT_LIMITS, type RleMaskListOnFrame, type Video } from '../api/type
 import type { EffectChoice } from '../render/effectCatalog';
 import { clampFrame } from '../render/frameTime';
 import type { RleMask } from '../render/rle';
-import { popStep, pushStep, type Work } from '../state/history';
+import { popStep, pushStep, type UndoStep, type Work } from '../state/history';
 import { MaskStore, type SavedMask } from '../state/masks';
 import * as objectsState from '../state/objects';
 import * as promptsState from '../state/prompts';
 import { idleProgress } from '../state/tracking';
 import { staleRangesAfterEdit } from '../state/trackPlan';
 import { EverythingStore } from './segmentEverything';
-import { isSessionExpired, SessionKeeper, sendEdit } from './sessions';
+import { ObjectsSync } from './objectsSync';
+import { SessionKeeper, sendEdit } from './sessions';
+import { ShareFlow } from './sharing';
 import { Store, type PlayerHandle, type VideoWork } from './store';
 import { TrackingRunner } from './trackingRunner';
 import { UploadFlow } from './uploads';
 
 export type { DemoState, Notice, PlayerHandle, UploadState } from './store';
+
+/** What a view-only link's holder is told on a change the page does not send (the server's words for those it does). */
+const VIEW_ONLY = 'This link is view-only: you can play, apply effects and export, but not edit.';
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -40,6 +45,8 @@ export class DemoController extends Store {
   private readonly uploads: UploadFlow;
   /** "Segment everything" proposals of each video (app/segmentEverything.ts). */
   readonly everything: EverythingStore;
+  /** The open work's share links (app/sharing.ts). */
+  readonly sharing: ShareFlow;
   /** Server calls of the prompts and objects run one after another so the last edit's answer wins. */
   private queue: Promise<void> = Promise.resolve();
   private seekNonce = 0;
@@ -52,6 +59,8 @@ export class DemoController extends Store {
     this.tracker = new TrackingRunner(this);
     this.uploads = new UploadFlow(this);
     this.everything = new EverythingStore(this);
+    this.sharing = new ShareFlow(this);
+    new ObjectsSync(this); // lives as long as the store it subscribes to
   }
 
   get limits() {
@@ -60,13 +69,18 @@ export class DemoController extends Store {
 
   fail(err: unknown, context: string): void {
     if ((err as Error)?.name === 'AbortError') return;
-    this.notify(`${context}: ${errorText(err)}`, 'error', err instanceof ApiError && err.sessionExpired ? 'session' : 'transient');
+    // A view-only link's refusal is a whole sentence of its own.
+    const text = err instanceof ApiError && err.readOnly ? errorText(err) : `${context}: ${errorText(err)}`;
+    this.notify(text, 'error', err instanceof ApiError && (err.sessionGone || err.linkGone) ? 'session' : 'transient');
   }
 
   // ---- start-up and videos ----
 
-  /** Load the server's info and videos, then reopen the video of the URL / last visit, else the default. */
-  async init(reopen: string | null = null): Promise<void> {
+  /**
+   * Load the server's info and videos, then open the share link's work of
+   * the URL, else reopen the video of the URL / last visit, else the default.
+   */
+  async init(reopen: string | null = null, share: string | null = null): Promise<void> {
     const [info, videos, defaultVideo] = await Promise.allSettled([
       ops.fetchServerInfo(this.client),
       ops.fetchVideos(this.client),
@@ -75,6 +89,8 @@ export class DemoController extends Store {
     if (info.status === 'fulfilled') this.set({ serverInfo: info.value });
     if (videos.status === 'fulfilled') this.set({ videos: videos.value });
     else this.fail(videos.reason, 'Could not load the video gallery');
+    if (share && (await this.sessions.openShared(share))) return;
+    if (share) return; // the link's message stays; the library still opens any video
     const wanted = reopen ? this.state.videos.find((v) => v.path === reopen) : undefined;
     if (reopen && !wanted && videos.status === 'fulfilled') this.notify(`"${reopen}" is not on this server (any more); opening the default video.`);
     const first = wanted ?? (defaultVideo.status === 'fulfilled' && defaultVideo.value ? defaultVideo.value : this.state.videos[0]);
@@ -108,6 +124,8 @@ export class DemoController extends Store {
       video: work.video,
       sessionId: work.sessionId,
       sessionStatus: work.sessionId ? 'ready' : 'starting',
+      access: work.access,
+      shareLinks: [],
       objects: work.objects,
       prompts: work.prompts,
       history: work.history,
@@ -199,10 +217,11 @@ export class DemoController extends Store {
 
   /**
    * Run a server call for the open video's session after the earlier ones;
-   * its masks go to that video's store. A dropped session is replaced (and
-   * every prompt replayed, which covers this call) instead of failing.
+   * its masks go to that video's store. A session the server no longer has
+   * is replaced (and every prompt replayed, which covers this call) instead
+   * of failing; any other failure calls `failed` (to take the edit back).
    */
-  private enqueue(call: (sessionId: string) => Promise<RleMaskListOnFrame[]>, replaceAll: boolean, context: string): void {
+  private enqueue(call: (sessionId: string) => Promise<RleMaskListOnFrame[]>, replaceAll: boolean, context: string, failed?: () => void): void {
     const work = this.sessions.current();
     if (!work) return;
     this.set({ pendingPrompts: this.state.pendingPrompts + 1 });
@@ -214,8 +233,9 @@ export class DemoController extends Store {
         for (const list of lists) work.masks.setFrame(list.frameIndex, list.rleMaskList, replaceAll);
         this.masksChanged(work);
       } catch (err) {
-        if (isSessionExpired(err)) await this.sessions.recover(work, 'it expired or was pushed out by other sessions');
-        else this.fail(err, context);
+        if (await this.sessions.sessionLost(work, err, 'the server no longer had it')) return;
+        if (this.sessions.isCurrent(work)) failed?.();
+        this.fail(err, context);
       } finally {
         this.set({ pendingPrompts: this.state.pendingPrompts - 1 });
       }
@@ -224,7 +244,16 @@ export class DemoController extends Store {
 
   // ---- prompts ----
 
-  private canEdit(): boolean {
+  /**
+   * May the user change the work now? `serverDecides`: a prompt, which a
+   * view-only link's holder may still send; the server refuses it with its
+   * own message and the page takes it back (as any failed prompt).
+   */
+  private canEdit(serverDecides = false): boolean {
+    if (this.state.access === 'view' && !serverDecides) {
+      this.notify(VIEW_ONLY, 'error');
+      return false;
+    }
     if (this.state.tracking.status === 'running') {
       this.notify('Tracking is running: cancel it (Esc) or wait before changing prompts or objects.', 'info', 'tracking');
       return false;
@@ -242,12 +271,39 @@ export class DemoController extends Store {
   }
 
   /** Record an undo step: `before` is the work as it was, `droppedMasks` what the action removed. */
-  private remember(label: string, before: Work, droppedMasks: readonly SavedMask[] = [], undoAlso?: () => void): void {
-    this.set({ history: pushStep(this.state.history, { label, before, droppedMasks, undoAlso }) });
+  private remember(label: string, before: Work, droppedMasks: readonly SavedMask[] = [], undoAlso?: () => void): UndoStep {
+    const step: UndoStep = { label, before, droppedMasks, undoAlso };
+    this.set({ history: pushStep(this.state.history, step) });
+    return step;
   }
 
-  /** Mark what each prompt change can affect stale, and send the changes. */
-  private afterPromptEdits(edits: readonly promptsState.PromptEdit[]): void {
+  /**
+   * The server refused or never got an edit: it is not a prompt. Its frame's
+   * prompts go back to what they were; when nothing was done since, so do
+   * the stale marks it made and its undo step.
+   */
+  private takeBack(edit: promptsState.PromptEdit, step: UndoStep, staleBefore: Record<number, number[]>): void {
+    const key = promptsState.keyOf(edit.objectId, edit.frameIndex);
+    const ours = promptsState.isEmptyPrompt(edit.prompt) ? undefined : edit.prompt;
+    if (this.state.prompts.byKey[key] !== ours) return; // edited again since: that edit decides
+    const byKey = { ...this.state.prompts.byKey };
+    const previous = step.before.prompts.byKey[key];
+    if (previous) byKey[key] = previous;
+    else delete byKey[key];
+    const history = this.state.history;
+    if (history[history.length - 1] === step) {
+      this.masks.setStaleFrames(edit.objectId, staleBefore[edit.objectId] ?? []);
+      this.set({ history: history.slice(0, -1) });
+    }
+    this.set({ prompts: { byKey }, maskVersion: this.state.maskVersion + 1 });
+  }
+
+  /**
+   * Mark what each prompt change can affect stale, and send the changes.
+   * `step`: the undo step of a new edit, taken back if the server fails it.
+   */
+  private afterPromptEdits(edits: readonly promptsState.PromptEdit[], step: UndoStep | null = null): void {
+    const staleBefore = this.masks.staleFrames();
     const n = this.state.video?.numFrames ?? 1;
     for (const edit of edits) {
       const others = promptsState.promptedFrames(this.state.prompts, edit.objectId).filter((f) => f !== edit.frameIndex);
@@ -257,7 +313,8 @@ export class DemoController extends Store {
     if (promptsState.promptedObjects(this.state.prompts).length > 0) this.endNotice('hint');
     for (const edit of edits) {
       const stillPrompted = promptsState.promptedFrames(this.state.prompts, edit.objectId).length > 0;
-      this.enqueue((sid) => sendEdit(this.client, sid, edit, stillPrompted), !stillPrompted, 'The server could not segment this prompt');
+      const takeBack = step ? () => this.takeBack(edit, step, staleBefore) : undefined;
+      this.enqueue((sid) => sendEdit(this.client, sid, edit, stillPrompted), !stillPrompted, 'The server could not segment this prompt', takeBack);
     }
   }
 
@@ -277,14 +334,14 @@ export class DemoController extends Store {
   }
 
   private editPrompt(label: string, change: (objectId: number, prompts: promptsState.PromptsState) => [promptsState.PromptsState, promptsState.PromptEdit]): void {
-    if (!this.canEdit()) return;
+    if (!this.canEdit(true)) return;
     const before = this.work();
     const objectId = this.targetObjectId();
     if (objectId === null) return;
     const [prompts, edit] = change(objectId, this.state.prompts);
-    this.remember(label, before);
+    const step = this.remember(label, before);
     this.set({ prompts });
-    this.afterPromptEdits([edit]);
+    this.afterPromptEdits([edit], step);
   }
 
   /**
@@ -336,6 +393,10 @@ export class DemoController extends Store {
   // ---- objects ----
 
   addObject(): void {
+    if (this.state.access === 'view') {
+      this.notify(VIEW_ONLY, 'error');
+      return;
+    }
     try {
       const before = this.work();
       const objects = objectsState.addObject(this.state.objects, this.limits.maxObjects);
@@ -351,10 +412,12 @@ export class DemoController extends Store {
   }
 
   renameObject(id: number, name: string): void {
+    if (this.state.access === 'view') return;
     this.set({ objects: objectsState.renameObject(this.state.objects, id, name) });
   }
 
   recolorObject(id: number, color: string): void {
+    if (this.state.access === 'view') return;
     this.set({ objects: objectsState.recolorObject(this.state.objects, id, color) });
   }
 
@@ -432,9 +495,9 @@ export class DemoController extends Store {
     }
     if (edits.length === 0) return 0;
     const kept = edits.length;
-    this.remember(kept === 1 ? 'keeping a proposal' : `keeping ${kept} proposals`, before, [], undoAlso && (() => undoAlso(kept)));
+    const step = this.remember(kept === 1 ? 'keeping a proposal' : `keeping ${kept} proposals`, before, [], undoAlso && (() => undoAlso(kept)));
     this.set({ objects, prompts });
-    this.afterPromptEdits(edits);
+    this.afterPromptEdits(edits, step);
     return edits.length;
   }
 

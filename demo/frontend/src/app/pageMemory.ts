@@ -1,9 +1,10 @@
 /**
  * What survives a reload: the open video (in the URL, `?video=<path>`, so
- * a link or a reload reopens it) and, in local storage, each video's
- * session id, objects, prompts, stale marks and frame. Masks are not
- * stored: they come back from the live server session, or are tracked
- * again when the server has dropped it.
+ * a link or a reload reopens it; `&share=<token>` when it is a share
+ * link's work) and, in local storage, each of this page's own videos'
+ * session id, route key, objects, prompts, stale marks and frame. Masks
+ * are not stored: they come back from the server, which keeps every
+ * session's work in its database.
  */
 import type { ObjectsState } from '../state/objects';
 import type { FramePrompt } from '../state/prompts';
@@ -14,6 +15,8 @@ const MAX_VIDEOS = 12;
 
 export interface SavedWork {
   sessionId: string | null;
+  /** The session's X-Route-Key (absent in work saved before route keys). */
+  routeKey?: string | null;
   objects: ObjectsState;
   prompts: Record<string, FramePrompt>;
   /** Stale frames per object id. */
@@ -77,10 +80,28 @@ export function saveWorks(works: Record<string, Omit<SavedWork, 'savedAt'>>, cur
   }
 }
 
-/** Put the open video in the address bar without adding a history entry. */
-export function showVideoInUrl(path: string): void {
+/** The share link's token in the URL (`?share=<token>`), or null. */
+export function shareToOpen(): string | null {
+  return new URLSearchParams(window.location.search).get('share') || null;
+}
+
+/** The address that opens a share link's work in another browser. */
+export function shareUrl(token: string): string {
+  const url = new URL(window.location.pathname, window.location.origin);
+  url.searchParams.set('share', token);
+  return url.toString();
+}
+
+/**
+ * Put the open video in the address bar without adding a history entry;
+ * `share`: the link's token when the work is a share link's (else the
+ * `share` parameter goes, so a reload opens this page's own work).
+ */
+export function showVideoInUrl(path: string, share: string | null = null): void {
   const url = new URL(window.location.href);
-  if (url.searchParams.get('video') === path) return;
+  if (url.searchParams.get('video') === path && url.searchParams.get('share') === share) return;
   url.searchParams.set('video', path);
+  if (share) url.searchParams.set('share', share);
+  else url.searchParams.delete('share');
   window.history.replaceState(window.history.state, '', url);
 }

@@ -1,13 +1,17 @@
 /**
  * Each video's work and its server session: switching videos keeps every
  * video's objects, prompts and masks (each video keeps its own session);
- * a reload resumes the live session (masks fetched back from the server);
- * a session the server dropped (eviction, timeout, restart) is replaced by
- * a new one into which every prompt is replayed, and the user is told.
+ * a reload resumes the session (masks fetched back from the server, which
+ * keeps every session's work in its database, across restarts); a session
+ * the server no longer has (expired, unknown) is replaced by a new one into
+ * which every prompt is replayed, and the user is told. A share link's work
+ * (`?share=<token>`) opens here too, named by its token.
  */
 import { ApiError, type GraphQLClient } from '../api/graphql';
 import * as ops from '../api/operations';
+import { rememberRouteKey, routeKeyOf } from '../api/sessionHeaders';
 import type { RleMaskListOnFrame, Video } from '../api/types';
+import { fetchWork } from '../api/work';
 import { MaskStore } from '../state/masks';
 import * as objectsState from '../state/objects';
 import * as promptsState from '../state/prompts';
@@ -33,29 +37,24 @@ export async function sendEdit(client: GraphQLClient, sessionId: string, edit: p
   return out;
 }
 
-export function isSessionExpired(err: unknown): boolean {
-  return err instanceof ApiError && err.sessionExpired;
+/** Did the server answer that it does not have the session (expired, evicted and not stored, unknown)? */
+export function isSessionGone(err: unknown): boolean {
+  return err instanceof ApiError && err.sessionGone;
 }
 
 const SAVE_DELAY_MS = 300;
-/**
- * Server sessions one page keeps open: opening another video closes the
- * least recently used one (its work stays here; coming back replays it).
- */
-export const LIVE_SESSIONS_PER_PAGE = 3;
 
 export class SessionKeeper {
   private readonly works = new Map<string, VideoWork>();
   private readonly recovering = new Map<VideoWork, Promise<string | null>>();
   private saveTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly c: DemoController;
-  private readonly lastUsed = new Map<VideoWork, number>();
   private readonly claims: TabClaims;
 
   constructor(controller: DemoController) {
     this.c = controller;
     controller.subscribe(() => this.scheduleSave());
-    this.claims = new TabClaims(() => [...this.works.values()].map((w) => this.view(w).sessionId));
+    this.claims = new TabClaims(() => [...this.works.values()].filter((w) => w.access === 'owner').map((w) => this.view(w).sessionId));
   }
 
   /** The open video's work (its live fields are in the controller's state). */
@@ -97,16 +96,15 @@ export class SessionKeeper {
     const known = work !== undefined;
     if (!work) {
       work = {
-        video, sessionId: null, objects: objectsState.addObject(objectsState.emptyObjects, this.c.limits.maxObjects),
+        video, sessionId: null, access: 'owner', objects: objectsState.addObject(objectsState.emptyObjects, this.c.limits.maxObjects),
         prompts: promptsState.emptyPrompts, history: [], masks: new MaskStore(), currentFrame: 0,
       };
       this.works.set(video.path, work);
     }
     work.video = video;
     this.c.activate(work);
-    showVideoInUrl(video.path);
-    this.lastUsed.set(work, Date.now());
-    this.releaseOldSessions(work);
+    // Sessions of videos left stay open: the server keeps their work (closing would end it and its links).
+    showVideoInUrl(video.path, work.access === 'owner' ? null : work.sessionId);
     const prompted = promptsState.promptedObjects(work.prompts).length;
     if (known && work.sessionId) {
       if (prompted > 0) this.c.notify(`Back on ${video.displayName}: ${prompted} object${prompted === 1 ? '' : 's'} with prompts and masks as you left them.`);
@@ -121,16 +119,60 @@ export class SessionKeeper {
     else await this.start(work);
   }
 
-  /** Close the sessions of the least recently opened videos beyond LIVE_SESSIONS_PER_PAGE. */
-  private releaseOldSessions(current: VideoWork): void {
-    const live = [...this.works.values()]
-      .filter((w) => w !== current && w.sessionId)
-      .sort((a, b) => (this.lastUsed.get(a) ?? 0) - (this.lastUsed.get(b) ?? 0));
-    while (live.length + 1 > LIVE_SESSIONS_PER_PAGE) {
-      const old = live.shift() as VideoWork;
-      ops.closeSession(this.c.client, old.sessionId as string).catch(() => undefined);
-      old.sessionId = null;
+  /**
+   * Open a share link's work: video, objects and prompts as the server keeps
+   * them, masks fetched by the token, which names the session from then on.
+   * A link that was revoked says so (the server's message) and opens nothing.
+   */
+  async openShared(token: string): Promise<boolean> {
+    this.c.set({ sessionStatus: 'starting' });
+    let opened;
+    try {
+      opened = await fetchWork(this.c.client, token);
+    } catch (err) {
+      this.c.set({ sessionStatus: 'error' });
+      this.c.fail(err, 'Could not open the shared work');
+      return false;
     }
+    this.c.cancelTracking();
+    this.stash();
+    const work: VideoWork = {
+      video: opened.video, sessionId: opened.sessionId, access: opened.mode, objects: opened.objects,
+      prompts: { byKey: opened.prompts }, history: [], masks: new MaskStore(), currentFrame: 0,
+    };
+    this.works.set(opened.video.path, work);
+    this.c.activate(work);
+    showVideoInUrl(opened.video.path, opened.mode === 'owner' ? null : opened.sessionId);
+    try {
+      const lists = await ops.fetchSessionMasks(this.c.client, opened.sessionId);
+      for (const list of lists) work.masks.setFrame(list.frameIndex, list.rleMaskList);
+      this.c.masksChanged(work);
+    } catch (err) {
+      this.c.fail(err, 'Could not load the masks of the shared work');
+      return false;
+    }
+    const n = opened.objects.objects.length;
+    const how = opened.mode === 'view' ? 'view-only: play, effects and export work; editing does not' : 'editable: your changes are saved with it';
+    this.c.notify(`Opened shared work on ${opened.video.displayName} (${n} object${n === 1 ? '' : 's'}); this link is ${how}.`, 'info', 'session');
+    return true;
+  }
+
+  /**
+   * A request of `work` failed: when the server does not have its session
+   * (or its share link) any more, carry on (a new session, or the link's
+   * message) and say it was handled; false for any other failure.
+   */
+  async sessionLost(work: VideoWork, err: unknown, when: string): Promise<boolean> {
+    if (!(err instanceof ApiError)) return false;
+    if (err.linkGone) {
+      this.update(work, { sessionId: null });
+      if (this.isCurrent(work)) this.c.set({ sessionStatus: 'error' });
+      this.c.notify(err.message, 'error', 'session');
+      return true;
+    }
+    if (!err.sessionGone) return false;
+    await this.recover(work, when);
+    return true;
   }
 
   private hint(): void {
@@ -163,6 +205,7 @@ export class SessionKeeper {
   private async resume(work: VideoWork, saved: SavedWork): Promise<void> {
     const prompts: promptsState.PromptsState = { byKey: saved.prompts };
     this.update(work, { objects: saved.objects, prompts, sessionId: saved.sessionId });
+    if (saved.sessionId) rememberRouteKey(saved.sessionId, saved.routeKey);
     work.objects = saved.objects;
     work.prompts = prompts;
     this.c.seek(saved.currentFrame);
@@ -182,7 +225,7 @@ export class SessionKeeper {
       const n = promptsState.promptedObjects(prompts).length;
       this.c.notify(n > 0 ? `Resumed your session on ${work.video.displayName}: ${n} object${n === 1 ? '' : 's'}, prompts and masks restored.` : `Resumed your session on ${work.video.displayName}.`);
     } catch (err) {
-      if (!isSessionExpired(err)) {
+      if (!isSessionGone(err)) {
         if (this.isCurrent(work)) this.c.set({ sessionStatus: 'error' });
         this.c.fail(err, 'Could not resume the session');
         return;
@@ -206,6 +249,13 @@ export class SessionKeeper {
   }
 
   private async replay(work: VideoWork, dropped: string | null, reason?: string): Promise<string | null> {
+    if (work.access !== 'owner') {
+      // A link's holder cannot start the owner's session again: say so and stop.
+      this.update(work, { sessionId: null });
+      if (this.isCurrent(work)) this.c.set({ sessionStatus: 'error' });
+      this.c.notify('The shared work is no longer on the server; ask its owner for a new link.', 'error', 'session');
+      return null;
+    }
     if (this.isCurrent(work)) {
       this.c.set({ sessionStatus: 'recovering' });
       this.c.notify('Starting a new session for this video and replaying your prompts…', 'info', 'session');
@@ -249,8 +299,10 @@ export class SessionKeeper {
     const s = this.c.getState();
     const out: Record<string, Omit<SavedWork, 'savedAt'>> = {};
     for (const [path, work] of this.works) {
+      if (work.access !== 'owner') continue; // a link's work reopens from its URL, never over this page's own
       const live = this.isCurrent(work) ? { sessionId: s.sessionId, objects: s.objects, prompts: s.prompts, currentFrame: s.currentFrame } : work;
-      out[path] = { sessionId: live.sessionId, objects: live.objects, prompts: live.prompts.byKey, stale: work.masks.staleFrames(), currentFrame: live.currentFrame };
+      const routeKey = live.sessionId ? routeKeyOf(live.sessionId) : null;
+      out[path] = { sessionId: live.sessionId, routeKey, objects: live.objects, prompts: live.prompts.byKey, stale: work.masks.staleFrames(), currentFrame: live.currentFrame };
     }
     saveWorks(out, s.video?.path ?? null);
   }

@@ -4,6 +4,7 @@
  * helpers (sessions, tracking, uploads) all change state through `set`.
  */
 import type { ServerInfo, Video } from '../api/types';
+import type { AccessMode, ShareLink } from '../api/work';
 import { DEFAULT_EFFECTS, type EffectChoice } from '../render/effectCatalog';
 import type { History } from '../state/history';
 import type { MaskStore } from '../state/masks';
@@ -49,6 +50,10 @@ export interface DemoState {
   video: Video | null;
   sessionId: string | null;
   sessionStatus: SessionStatus;
+  /** The open work is this page's own, or a share link's (editable or view-only). */
+  access: AccessMode;
+  /** The open work's share links (its owner's view). */
+  shareLinks: ShareLink[];
   objects: objectsState.ObjectsState;
   prompts: promptsState.PromptsState;
   /** Undo steps over prompts and objects, newest last. */
@@ -76,7 +81,9 @@ export interface DemoState {
  */
 export interface VideoWork {
   video: Video;
+  /** The session's id, or the share link's token a link's holder names it by. */
   sessionId: string | null;
+  access: AccessMode;
   objects: objectsState.ObjectsState;
   prompts: promptsState.PromptsState;
   history: History;
@@ -90,6 +97,8 @@ export const initialState: DemoState = {
   video: null,
   sessionId: null,
   sessionStatus: 'none',
+  access: 'owner',
+  shareLinks: [],
   objects: objectsState.emptyObjects,
   prompts: promptsState.emptyPrompts,
   history: [],

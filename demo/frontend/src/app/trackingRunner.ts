@@ -9,7 +9,6 @@ import { planTracking } from '../state/trackPlan';
 import * as promptsState from '../state/prompts';
 import { finishProgress, onFrameReceived, startProgress } from '../state/tracking';
 import type { DemoController } from './controller';
-import { isSessionExpired } from './sessions';
 
 /** How often (ms) the view jumps to the newest tracked frame. */
 const FOLLOW_EVERY_MS = 150;
@@ -36,6 +35,10 @@ export class TrackingRunner {
     const { sessionId, video, tracking, objects } = c.getState();
     const work = c.sessions.current();
     if (tracking.status === 'running' || this.abort) return;
+    if (c.getState().access === 'view') {
+      c.notify('This link is view-only: you can play, apply effects and export, but not track.', 'error');
+      return;
+    }
     if (!sessionId || !video || !work) {
       c.notify('Pick a video first.', 'error');
       return;
@@ -92,10 +95,7 @@ export class TrackingRunner {
     } catch (err) {
       if (abort.signal.aborted) return;
       c.set({ tracking: finishProgress(c.getState().tracking, 'error', performance.now(), errorText(err)) });
-      if (isSessionExpired(err)) {
-        await c.sessions.recover(work, 'while tracking');
-        return;
-      }
+      if (await c.sessions.sessionLost(work, err, 'while tracking')) return;
       c.fail(err, 'Tracking failed');
     } finally {
       if (this.abort === abort) this.abort = null;

@@ -4,7 +4,7 @@ import { useController, useDemoState } from '../app/useController';
 import type { TrackedObject } from '../state/objects';
 import { promptedFrames } from '../state/prompts';
 
-function NameField({ object, onCommit }: { object: TrackedObject; onCommit: (name: string) => void }) {
+function NameField({ object, onCommit, readOnly }: { object: TrackedObject; onCommit: (name: string) => void; readOnly: boolean }) {
   const [draft, setDraft] = useState<string | null>(null);
   return (
     <input
@@ -13,6 +13,7 @@ function NameField({ object, onCommit }: { object: TrackedObject; onCommit: (nam
       aria-label={`Name of Object ${object.id}`}
       value={draft ?? object.name}
       maxLength={60}
+      readOnly={readOnly}
       onFocus={() => setDraft(object.name)}
       onChange={(e) => setDraft(e.target.value)}
       onBlur={() => {
@@ -45,7 +46,9 @@ export function ObjectList() {
   const st = useDemoState();
   const { objects, selectedId } = st.objects;
   const max = c.limits.maxObjects;
-  const busy = st.tracking.status === 'running';
+  // A view-only link shows the objects; nothing here changes them.
+  const viewOnly = st.access === 'view';
+  const busy = st.tracking.status === 'running' || viewOnly;
   const n = st.video?.numFrames ?? 1;
   return (
     <section className="panel objects" aria-labelledby="objects-heading">
@@ -69,8 +72,8 @@ export function ObjectList() {
                 }}
                 style={{ background: o.color }}
               />
-              <NameField object={o} onCommit={(name) => c.renameObject(o.id, name)} />
-              <input type="color" aria-label={`Colour of Object ${o.id}`} value={o.color} onChange={(e) => c.recolorObject(o.id, e.target.value)} />
+              <NameField object={o} readOnly={viewOnly} onCommit={(name) => c.renameObject(o.id, name)} />
+              <input type="color" aria-label={`Colour of Object ${o.id}`} value={o.color} disabled={viewOnly} onChange={(e) => c.recolorObject(o.id, e.target.value)} />
               <span className="muted object-info">{objectStatus(frames.length, c.masks.laneOf(o.id, n))}</span>
               <button type="button" aria-label={`Clear Object ${o.id}`} title="Forget its prompts and masks (undoable)" disabled={busy} onClick={(e) => { e.stopPropagation(); c.clearObject(o.id); }}>
                 Clear
@@ -83,7 +86,7 @@ export function ObjectList() {
         })}
       </ul>
       <div className="row wrap">
-        <button type="button" onClick={() => c.addObject()} disabled={objects.length >= max} title="New object (N)">
+        <button type="button" onClick={() => c.addObject()} disabled={objects.length >= max || viewOnly} title="New object (N)">
           Add object
         </button>
         <button type="button" onClick={() => c.undo()} disabled={st.history.length === 0 || busy} title="Undo (Ctrl+Z)">

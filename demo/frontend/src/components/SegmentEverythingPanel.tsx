@@ -25,6 +25,7 @@ export function SegmentEverythingPanel() {
   const elsewhere = ev.frameIndex !== null && ev.items.length > 0 && ev.frameIndex !== st.currentFrame;
   const [opened, setOpened] = useState(false);
   const open = opened || running || ev.items.length > 0;
+  if (st.access === 'view') return null; // its proposals become objects: editing
   return (
     <details className="panel everything" open={open} onToggle={(e) => setOpened(e.currentTarget.open)}>
       <summary>

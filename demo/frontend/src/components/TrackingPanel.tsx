@@ -23,7 +23,7 @@ export function TrackingPanel() {
     <section className="panel tracking" aria-labelledby="tracking-heading">
       <h2 id="tracking-heading">Tracking</h2>
       <div className="row">
-        <button type="button" className="primary" onClick={() => void c.track()} disabled={running || st.sessionStatus !== 'ready'} title="Track objects (T)">
+        <button type="button" className="primary" onClick={() => void c.track()} disabled={running || st.sessionStatus !== 'ready' || st.access === 'view'} title="Track objects (T)">
           Track objects
         </button>
         <button type="button" onClick={() => c.cancelTracking()} disabled={!running} title="Cancel tracking (Esc)">

@@ -89,6 +89,16 @@ export class MaskStore {
     this.versionCounter++;
   }
 
+  /** Make exactly `frames` of an object's masks stale, the others fresh (to take back marks an edit made). */
+  setStaleFrames(objectId: number, frames: readonly number[]): void {
+    const stale = new Set(frames);
+    for (const [index, frame] of this.frames) {
+      const e = frame.get(objectId);
+      if (e) e.stale = stale.has(index);
+    }
+    this.versionCounter++;
+  }
+
   /** Mark every mask stale except those on `keepFrames` (the server lost its tracking memory). */
   markAllStale(keep: (frameIndex: number, objectId: number) => boolean = () => false): void {
     for (const [index, frame] of this.frames) {

@@ -1,0 +1,177 @@
+// @vitest-environment jsdom
+// The controller against a scripted server (fetch stubbed): what the page
+// does when a prompt fails, when the server no longer has the session, with
+// a view-only link, and which object names it tells the server.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { DemoController } from './controller';
+import { SYNC_DELAY_MS } from './objectsSync';
+
+const VIDEO = { id: 'v', path: 'gallery/a.mp4', posterPath: null, url: '/gallery/a.mp4', posterUrl: null, width: 8, height: 4, fps: 25, numFrames: 10, durationSec: 0.4 };
+const MASK = { size: [4, 8] as [number, number], counts: '0;0' };
+
+type Answer = { data?: unknown; errors?: { message: string; extensions: { code: string } }[] } | 'unreachable';
+
+/** A server: `prompt` decides how addPoints answers; every request is logged. */
+function fakeServer() {
+  const server = {
+    sessions: 0,
+    log: [] as { op: string; variables: Record<string, unknown> }[],
+    prompt: ((): Answer => ({ data: { addPoints: { frameIndex: 0, rleMaskList: [{ objectId: 1, rleMask: MASK }] } } })) as (sessionId: string) => Answer,
+    work: null as unknown,
+  };
+  const answer = (op: string, v: Record<string, unknown>): Answer => {
+    const input = (v.input ?? {}) as Record<string, unknown>;
+    if (op.includes('__type')) return { data: { __type: null } };
+    if (op.includes('serverInfo')) return { data: { serverInfo: { modelSize: 'micro', device: 'cpu', randomWeights: true, maxObjects: 16, maxUploadMb: 20, maxDurationSec: 10 } } };
+    if (op.includes('videos')) return { data: { videos: { edges: [{ node: VIDEO }] } } };
+    if (op.includes('defaultVideo')) return { data: { defaultVideo: VIDEO } };
+    if (op.includes('startSession')) return { data: { startSession: { sessionId: `s${++server.sessions}`, routeKey: `rk${server.sessions}` } } };
+    if (op.includes('addPoints')) return server.prompt(String(input.sessionId));
+    if (op.includes('updateObjects')) return { data: { updateObjects: { success: true } } };
+    if (op.includes('shareLinks')) return { data: { shareLinks: [] } };
+    if (op.includes('work(')) return { data: { work: server.work } };
+    return { errors: [{ message: `not scripted: ${op}`, extensions: { code: 'BAD_REQUEST' } }] };
+  };
+  vi.stubGlobal('fetch', async (url: string, init: RequestInit = {}) => {
+    if (url.includes('/export_masks')) return new Response(JSON.stringify({ annotations: [{ frame_index: 4, object_id: 1, segmentation: MASK }] }));
+    const body = JSON.parse(init.body as string) as { query: string; variables: Record<string, unknown> };
+    server.log.push({ op: body.query, variables: body.variables });
+    const a = answer(body.query, body.variables);
+    if (a === 'unreachable') throw new TypeError('Failed to fetch');
+    return new Response(JSON.stringify(a), { headers: { 'Content-Type': 'application/json' } });
+  });
+  return server;
+}
+
+const ops = (server: ReturnType<typeof fakeServer>, name: string) => server.log.filter((r) => r.op.includes(name));
+
+async function openPage(share: string | null = null) {
+  const c = new DemoController('http://api.test');
+  await c.init(null, share);
+  return c;
+}
+
+beforeEach(() => {
+  localStorage.clear();
+  window.history.replaceState(null, '', '/');
+});
+afterEach(() => {
+  vi.useRealTimers();
+  vi.unstubAllGlobals();
+});
+
+describe('a prompt the server did not take', () => {
+  it('is not kept: no prompt, no stale frames, no undo step, and the user is told', async () => {
+    const server = fakeServer();
+    const c = await openPage();
+    c.clickAt(0, 0.5, 0.5, false, 0.01, 0.01);
+    await c.promptsSettled();
+    c.masks.setFrame(5, [{ objectId: 1, rleMask: MASK }]); // a tracked frame the next click would make stale
+    server.prompt = () => 'unreachable';
+    c.clickAt(0, 0.2, 0.2, false, 0.01, 0.01);
+    expect(c.masks.isStale(5, 1)).toBe(true); // marked at once, as the click is sent
+    await c.promptsSettled();
+    const s = c.getState();
+    expect(s.prompts.byKey['1:0'].points).toHaveLength(1);
+    expect(c.masks.isStale(5, 1)).toBe(false);
+    expect(s.history).toHaveLength(1);
+    expect(s.notice?.kind).toBe('error');
+    expect(s.notice?.text).toMatch(/Cannot reach the server/);
+  });
+});
+
+describe('a session the server no longer has', () => {
+  it.each([
+    ['unknown', 'Unknown session id; start a session first.', 'NOT_FOUND'],
+    ['expired', 'Session s1 expired', 'SESSION_EXPIRED'],
+  ])('(%s): a short notice, a new session, the prompts replayed, and the click counts', async (_kind, message, code) => {
+    const server = fakeServer();
+    const c = await openPage();
+    server.prompt = (sid) =>
+      sid === 's1' ? { errors: [{ message, extensions: { code } }] } : { data: { addPoints: { frameIndex: 0, rleMaskList: [{ objectId: 1, rleMask: MASK }] } } };
+    c.clickAt(0, 0.5, 0.5, false, 0.01, 0.01);
+    await c.promptsSettled();
+    const s = c.getState();
+    expect(s.sessionId).toBe('s2');
+    expect(s.sessionStatus).toBe('ready');
+    expect(s.prompts.byKey['1:0'].points).toHaveLength(1);
+    expect(ops(server, 'addPoints').map((r) => (r.variables.input as { sessionId: string }).sessionId)).toEqual(['s1', 's2']);
+    expect(s.notice?.kind).toBe('info');
+    expect(s.notice?.text).toMatch(/new session was started and your 1 prompt set was replayed/);
+  });
+});
+
+describe('object names', () => {
+  it('are sent once they settle: one updateObjects for a rename typed and a recolour', async () => {
+    const server = fakeServer();
+    const c = await openPage();
+    vi.useFakeTimers();
+    c.renameObject(1, 'Do');
+    c.renameObject(1, 'Dog');
+    c.recolorObject(1, '#ff0000');
+    c.selectObject(1);
+    await vi.advanceTimersByTimeAsync(SYNC_DELAY_MS + 10);
+    const sent = ops(server, 'updateObjects');
+    expect(sent.length).toBeLessThanOrEqual(2); // the first object on start, then the edits
+    expect((sent[sent.length - 1].variables.input as { objects: unknown[] }).objects).toEqual([{ objectId: 1, name: 'Dog', color: '#ff0000', label: '' }]);
+    c.selectObject(1);
+    await vi.advanceTimersByTimeAsync(SYNC_DELAY_MS + 10);
+    expect(ops(server, 'updateObjects')).toHaveLength(sent.length);
+  });
+});
+
+describe('a share link', () => {
+  const shared = (mode: string) => ({
+    sessionId: 'share.t', mode, routeKey: 'rk', video: VIDEO,
+    objects: [{ objectId: 1, name: 'Dog', color: '#ff0000', label: '' }],
+    prompts: [{ frameIndex: 0, objectId: 1, points: [[0.5, 0.5]], labels: [1], box: null, maskCounts: null }],
+  });
+
+  it('opens its work by the token: objects, prompts, masks; the URL keeps it; nothing saved over this page\'s own', async () => {
+    const server = fakeServer();
+    server.work = shared('edit');
+    const c = await openPage('share.t');
+    const s = c.getState();
+    expect([s.sessionId, s.access, s.video?.path]).toEqual(['share.t', 'edit', 'gallery/a.mp4']);
+    expect(s.objects.objects.map((o) => o.name)).toEqual(['Dog']);
+    expect(Object.keys(s.prompts.byKey)).toEqual(['1:0']);
+    expect(c.masks.get(4, 1)).toEqual(MASK);
+    expect(new URL(window.location.href).searchParams.get('share')).toBe('share.t');
+    expect(ops(server, 'startSession')).toHaveLength(0);
+    c.sessions.save();
+    expect(localStorage.getItem('sam2-demo-work-v1') ?? '').not.toContain('share.t');
+  });
+
+  it('view-only: the server refuses a click with its message and the click is taken back; objects stay as they are', async () => {
+    const server = fakeServer();
+    server.work = shared('view');
+    const c = await openPage('share.t');
+    const refusal = 'This link is view-only: you can play, apply effects and export, but not edit.';
+    server.prompt = () => ({ errors: [{ message: refusal, extensions: { code: 'READ_ONLY' } }] });
+    c.clickAt(0, 0.2, 0.2, false, 0.01, 0.01);
+    await c.promptsSettled();
+    expect(c.getState().prompts.byKey['1:0'].points).toHaveLength(1);
+    expect(c.getState().notice).toMatchObject({ kind: 'error', text: refusal });
+    c.addObject();
+    c.renameObject(1, 'Cat');
+    expect(c.getState().objects.objects.map((o) => o.name)).toEqual(['Dog']);
+    expect(ops(server, 'updateObjects')).toHaveLength(0);
+  });
+
+  it('revoked: the server\'s message, and no session is started in its place', async () => {
+    const server = fakeServer();
+    server.work = null;
+    const c = new DemoController('http://api.test');
+    vi.stubGlobal('fetch', async (_url: string, init: RequestInit = {}) => {
+      const body = JSON.parse(init.body as string) as { query: string };
+      if (body.query.includes('work(')) {
+        return new Response(JSON.stringify({ errors: [{ message: 'This share link was revoked by the owner of the work; ask for a new one.', extensions: { code: 'NOT_FOUND' } }] }));
+      }
+      return new Response(JSON.stringify({ data: { __type: null, videos: { edges: [] }, defaultVideo: null } }));
+    });
+    await c.init(null, 'share.gone');
+    expect(c.getState().notice?.text).toMatch(/share link was revoked/);
+    expect(c.getState().sessionId).toBeNull();
+    void server;
+  });
+});
