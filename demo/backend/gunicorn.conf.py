@@ -4,11 +4,10 @@
     gunicorn -c demo/backend/gunicorn.conf.py 'demo.backend.app:create_app()'
 
 Why one worker: a session's inference state (decoded frames, memory bank) lives in the memory
-of the process that opened it, and the model weights are loaded once per process. Several
-workers would each load the model and a request could land on a worker that does not hold its
-session. To scale out, run several of these servers (one per GPU) behind a proxy with sticky
-routing on the session id (e.g. hash of the `sessionId` / `session_id` field, or a cookie set
-by the proxy), so every request of a session reaches the process that holds it.
+of the process that holds it, and the model weights are loaded once per process. To scale out,
+run several of these servers (one per GPU) on one database behind a proxy that routes by the
+`X-Route-Key` header (docker/haproxy.cfg; README "Several workers"); a session that reaches a
+worker that does not hold it is rebuilt there from the database.
 
 Why gthread and 32 threads: a propagation streams for as long as it runs and keeps its thread;
 clicks, cancels and uploads of other users need free threads meanwhile. At most
