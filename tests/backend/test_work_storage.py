@@ -184,8 +184,9 @@ def test_no_acknowledged_prompt_is_lost_on_sigkill(start, seed):
     assert acknowledged > 0 and found == acknowledged
 
 
-def test_a_worker_notices_what_another_worker_changed(data_path):
-    first, second = start(data_path, "a", WORKER_NAME="a"), start(data_path, "b", WORKER_NAME="b")
+def test_a_worker_notices_what_another_worker_changed(data_path, database_env):
+    first = ServerProcess(data_path, data_path / "a.log", WORKER_NAME="a", **database_env)
+    second = ServerProcess(data_path, data_path / "b.log", WORKER_NAME="b", **database_env)
     try:
         a, b = DemoClient(first.url), DemoClient(second.url)
         sid = a.start_session(CLIP)
