@@ -10,7 +10,7 @@ from demo.backend.library import VideoRecord
 from demo.backend.service import DemoService
 from demo.backend.sessions import Session, SessionStore
 from demo.backend.settings import Settings
-from demo.backend.storage.database import WorkDatabase, connect
+from demo.backend.storage.database import WorkDatabase, connect, migrate
 
 
 def prompted_session(store: SessionStore) -> Session:
@@ -31,7 +31,9 @@ def prompted_session(store: SessionStore) -> Session:
 def test_a_stalled_stream_loses_its_slot_when_all_are_taken(tmp_path):
     settings = Settings.from_env({"SAM2_DEMO_DEVICE": "cpu", "DATA_PATH": str(tmp_path), "MAX_PROPAGATIONS": "1"})
     store = SessionStore(max_sessions=4, ttl_sec=100)
-    db = WorkDatabase(connect(settings.database))
+    engine = connect(settings.database)
+    migrate(engine)
+    db = WorkDatabase(engine)
     service = DemoService(settings, library=None, store=store, segmenter=None, db=db, writer=None)
     first = service.start_propagation(prompted_session(store).id)
     aborted = []

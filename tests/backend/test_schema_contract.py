@@ -119,7 +119,7 @@ CLIENT_CALLS = {
     "upload": lambda c: c.upload(b"\0" * 16, start=1.0, duration=2.5),
     "upload_raw": lambda c: c.upload_raw(b"\0" * 16),
 }
-NOT_OPERATIONS = {"graphql", "graphql_raw", "propagate", "session_masks"}  # plain HTTP
+NOT_OPERATIONS = {"graphql", "graphql_raw", "propagate", "session_masks", "use_route_key"}  # HTTP, headers
 
 
 def test_every_client_operation_is_checked():
