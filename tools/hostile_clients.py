@@ -18,9 +18,9 @@ import requests
 
 from demo.testing.client import DemoClient
 
-SLOW_HEAD = b"POST /graphql HTTP/1.1\r\nHost: x\r\nX-Slow: "  # never ends
+SLOW_HEAD = b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "  # never ends
 SLOW_BODY = (
-    b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+    b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
 )
 
 
@@ -111,7 +111,7 @@ def stalled_streams(url: str, video: str, count: int, objects: int, report: Host
         s.connect((parts.hostname, parts.port or 80))
         body = json.dumps({"session_id": sid, "start_frame_index": 0}).encode()
         s.sendall(
-            b"POST /propagate_in_video HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST /propagate_in_video HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             + f"Content-Length: {len(body)}\r\n\r\n".encode()
             + body
         )

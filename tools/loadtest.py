@@ -4,6 +4,7 @@
     python tools/loadtest.py --sessions 8 --config tiny    # the tiny model (random weights)
     python tools/loadtest.py --url http://127.0.0.1:7262 --video gallery/<name>.mp4
     python tools/loadtest.py --hostile                     # the same, unloaded and then under attack
+    python tools/loadtest.py --workers 2 --kill-after 10   # HAProxy, 2 workers, PostgreSQL; kill one
 
 With `--hostile` the run is done twice on one server: first as is, then with 200 slow-header and
 200 slow-body sockets trickling a byte every 2 s (reopened when the server cuts them off), 4
@@ -43,6 +44,7 @@ from tools.hostile_clients import (  # noqa: E402
     probe_healthy,
     stalled_streams,
 )
+from tools.loadtest_scale import print_scale, run_scale  # noqa: E402
 
 DEFAULT_GALLERY = REPO.parent / "shared" / "data" / "gallery"
 
@@ -277,9 +279,16 @@ def main() -> None:
     parser.add_argument(
         "--stalled-video", default="gallery/bunny_1280x720_25fps.mp4", help="--hostile: video of those streams"
     )
+    parser.add_argument("--workers", type=int, help="N workers behind HAProxy on PostgreSQL (see loadtest_scale.py)")
+    parser.add_argument("--kill-after", type=float, help="--workers: SIGKILL the first worker after this many s")
     args = parser.parse_args()
     if args.sessions < 1 or args.clicks < 1:
         parser.error("--sessions and --clicks must be >= 1")
+    if args.workers:
+        report = run_scale(args, args.gallery, percentile)
+        print_scale(report)
+        print(json.dumps(report))
+        return
 
     def measure(url: str) -> dict:
         if args.hostile:

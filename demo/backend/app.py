@@ -13,14 +13,16 @@ from pathlib import Path
 
 from flask import Flask, Request, Response, g, jsonify, request
 from flask_cors import CORS
+from gunicorn.http.errors import ParseException
 from strawberry.flask.views import GraphQLView
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
-from . import guards, routes, streaming
+from . import guards, identity, routes, streaming
 from .compute_gate import ComputeGate
 from .errors import DemoError
 from .inference import Segmenter, build_predictor
 from .library import VideoLibrary
+from .memory import MemoryReleaser
 from .schema import format_error, schema
 from .service import DemoService
 from .sessions import SessionStore
@@ -91,7 +93,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     predictor, model_info = build_predictor(settings.model)
     gate = ComputeGate(settings.model.concurrency)
     segmenter = Segmenter(predictor, model_info, gate, wait_sec=limits.session_lock_timeout_sec)
-    store = SessionStore(limits.max_sessions, limits.session_ttl_sec)
+    releaser = MemoryReleaser()
+    store = SessionStore(limits.max_sessions, limits.session_ttl_sec, on_release=releaser.request)
     engine = connect(settings.database)
     migrate(engine)
     db = WorkDatabase(engine)
@@ -115,20 +118,43 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["FRONTEND_DIST"] = settings.frontend_dist
     app.extensions["sam2_demo"] = service
     if settings.cors_origins:  # none listed: same origin only, no CORS headers at all
-        CORS(app, origins=list(settings.cors_origins), expose_headers=["Content-Disposition"])
+        # Listed origins may send cookies (the official page fetches with credentials: 'include');
+        # "*" never: any site could then act with a visitor's cookies.
+        CORS(
+            app,
+            origins=list(settings.cors_origins),
+            expose_headers=["Content-Disposition", "X-Served-By"],
+            supports_credentials="*" not in settings.cors_origins,
+            always_send=False,  # CORS headers answer an Origin; requests without one get none
+        )
     security_headers = guards.security_headers(settings.public_url)
+    identities = identity.Identities(identity.load_key(settings.identity_key, settings.data_path))
 
     @app.before_request
     def _guard() -> None:
         # Before anything reads the body: a refused request writes nothing.
+        if request.path != "/healthy":  # probes may use any address; it tells nothing private
+            guards.check_host(request, settings.allowed_hosts)
         guards.check_origin(request, settings.cors_origins)
         g.client_id = guards.client_id(request)
+        g.new_identity = None
+        if not g.client_id and request.path == "/graphql":  # no X-Client-Id: the cookie's id
+            g.client_id = identities.verify(request.cookies.get(identity.COOKIE)) or ""
+            if not g.client_id:
+                g.client_id, g.new_identity = identities.issue()
 
     @app.after_request
     def _headers(response: Response) -> Response:
         for name, value in security_headers.items():
             response.headers.setdefault(name, value)
         response.headers["X-Served-By"] = settings.worker_name  # which worker (behind a proxy)
+        if settings.cors_origins:  # answers differ by Origin: caches must keep them apart
+            response.vary.add("Origin")
+        if g.get("new_identity"):
+            response.set_cookie(
+                identity.COOKIE, g.new_identity, max_age=identity.MAX_AGE_SEC,
+                httponly=True, samesite="Lax", secure=request.is_secure,
+            )  # fmt: skip
         return response
 
     @app.before_request
@@ -152,6 +178,13 @@ def create_app(settings: Settings | None = None) -> Flask:
             message = "The request body arrived too slowly; the connection is closed."
             return jsonify(error={"message": message, "code": "REQUEST_TIMEOUT"}), 408
         return jsonify(error={"message": "The request body ended early.", "code": "BAD_REQUEST"}), 400
+
+    @app.errorhandler(ParseException)
+    def _malformed_body(exc):
+        # A large body is read by the request thread; gunicorn's chunked reader finds its faults.
+        response = jsonify(error={"message": f"Malformed request body: {exc}.", "code": "BAD_REQUEST"})
+        response.headers["Connection"] = "close"  # the rest of the stream cannot be framed
+        return response, 400
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc):

@@ -55,3 +55,10 @@ class Busy(DemoError):
 
     code = "BUSY"
     http_status = 503
+
+
+class ShuttingDown(DemoError):
+    """The server is stopping (SIGTERM): streams end, new ones are refused; a restart serves again."""
+
+    code = "SHUTTING_DOWN"
+    http_status = 503

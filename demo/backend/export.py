@@ -15,10 +15,12 @@ import os
 import secrets
 import shutil
 import threading
+import unicodedata
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import quote
 
 from PIL import Image
 
@@ -53,6 +55,24 @@ def coco_json(session: Session) -> dict:
         "fps": session.video.fps,
         "annotations": annotations,
     }
+
+
+def attachment(file_name: str) -> str:
+    """A Content-Disposition value for a download named after a user's file (RFC 6266).
+
+    `filename*` carries the name in UTF-8; `filename` an ASCII stand-in for old clients. Control
+    characters (CR/LF would split the header), quotes, backslashes and slashes never pass.
+    """
+    name = "".join(c for c in file_name if not unicodedata.category(c).startswith("C")).strip() or "masks"
+    name = name.replace("/", "_").replace("\\", "_")
+    stem, dot, suffix = name.rpartition(".") if "." in name else (name, "", "")
+    ascii_name = (_ascii(stem).strip(" ._") or "download") + (f".{_ascii(suffix)}" if dot and _ascii(suffix) else "")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def _ascii(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "".join(c if c.isalnum() or c in "._- " else "_" for c in text)
 
 
 def png(mask_rle: dict) -> bytes:
@@ -102,9 +122,9 @@ class ExportCache:
             return _read_chunks(cached)
         if not self._slots.acquire(blocking=False):
             raise Busy(f"{self.max_concurrent} exports are being built right now; try again in a moment.")
-        return self._build(session, version, cached)
+        return _SlotHeld(self._build(session, version, cached), self._slots.release)
 
-    def _build(self, session: Session, version: int, cached: Path) -> Iterator[bytes]:
+    def _build(self, session: Session, version: int, cached: Path) -> Generator[bytes]:
         scratch = self.folder / f".{secrets.token_hex(8)}.part"
         try:
             doc = coco_json(session)
@@ -125,13 +145,42 @@ class ExportCache:
             os.replace(scratch, cached)
         finally:
             scratch.unlink(missing_ok=True)  # a client that hung up leaves no half file
-            self._slots.release()
 
     def sweep(self, live_sessions: set[str]) -> None:
         """Remove the cached exports of sessions that ended."""
         for path in self.folder.glob("*.zip"):
             if path.name.rsplit("-", 1)[0] not in live_sessions:
                 path.unlink(missing_ok=True)
+
+
+class _SlotHeld:
+    """A build's chunks that hold an export slot until they run out, fail or are closed.
+
+    A generator's `finally` is not enough: closing a generator that never started runs none of
+    its body, and a HEAD request (or a response dropped before its body) never starts it.
+    """
+
+    def __init__(self, chunks: Generator[bytes], release: Callable[[], None]):
+        self._chunks = chunks
+        self._release: Callable[[], None] | None = release
+
+    def __iter__(self) -> _SlotHeld:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            return next(self._chunks)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        try:
+            self._chunks.close()
+        finally:
+            release, self._release = self._release, None
+            if release is not None:
+                release()
 
 
 def _entry(name: str) -> zipfile.ZipInfo:

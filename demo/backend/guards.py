@@ -1,5 +1,7 @@
 """HTTP-level guards, checked before a request reaches GraphQL or the routes.
 
+- `check_host`: the `Host` header names this server (ALLOWED_HOSTS): a page of another site whose
+  DNS name was rebound to this server's address is refused (its Host is that site's name).
 - `check_origin`: state-changing requests from an origin that is neither the server's own nor
   listed in CORS_ORIGINS are refused before their body is read (CSRF: a "simple" cross-site
   POST, e.g. multipart, needs no preflight, so CORS alone does not stop it).
@@ -32,6 +34,26 @@ class ForbiddenOrigin(DemoError):
     http_status = 403
 
 
+class BadHost(DemoError):
+    code = "BAD_HOST"
+    http_status = 400
+
+
+def check_host(request: Request, allowed: tuple[str, ...]) -> None:
+    """Refuse a request whose Host header is not one of this server's names."""
+    if "*" in allowed:
+        return
+    host = request.host.lower()
+    # "example.org:7262" -> "example.org"; "[::1]:7262" -> "[::1]"
+    name = host[: host.find("]") + 1] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
+    if name in allowed or any(a.startswith(".") and (name.endswith(a) or name == a[1:]) for a in allowed):
+        return
+    raise BadHost(
+        f"This server does not answer to the host name {host!r}; the names it serves are set in "
+        "ALLOWED_HOSTS (a guard against DNS rebinding)."
+    )
+
+
 def check_origin(request: Request, allowed: tuple[str, ...]) -> None:
     """Refuse a state-changing request sent by a page of another, not allowed, origin."""
     if request.method in _SAFE_METHODS or "*" in allowed:
@@ -56,7 +78,7 @@ def check_origin(request: Request, allowed: tuple[str, ...]) -> None:
 
 
 def client_id(request: Request) -> str:
-    """The requesting browser's id ("" when the header is absent: the anonymous pool)."""
+    """The requesting browser's X-Client-Id ("" when absent: the app then uses its cookie id)."""
     value = request.headers.get(CLIENT_ID_HEADER)
     if value is None or value == "":
         return ""

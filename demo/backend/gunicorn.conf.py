@@ -4,11 +4,10 @@
     gunicorn -c demo/backend/gunicorn.conf.py 'demo.backend.app:create_app()'
 
 Why one worker: a session's inference state (decoded frames, memory bank) lives in the memory
-of the process that opened it, and the model weights are loaded once per process. Several
-workers would each load the model and a request could land on a worker that does not hold its
-session. To scale out, run several of these servers (one per GPU) behind a proxy with sticky
-routing on the session id (e.g. hash of the `sessionId` / `session_id` field, or a cookie set
-by the proxy), so every request of a session reaches the process that holds it.
+of the process that holds it, and the model weights are loaded once per process. To scale out,
+run several of these servers (one per GPU) on one database behind a proxy that routes by the
+`X-Route-Key` header (docker/haproxy.cfg; README "Several workers"); a session that reaches a
+worker that does not hold it is rebuilt there from the database.
 
 Why gthread and 32 threads: a propagation streams for as long as it runs and keeps its thread;
 clicks, cancels and uploads of other users need free threads meanwhile. At most
@@ -38,7 +37,11 @@ worker_connections = int(os.environ.get("GUNICORN_CONNECTIONS", "1000"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = 10
 keepalive = 5
-# Uploads are streamed by the app itself (Werkzeug to a temporary file); no header size changes.
+# Uploads are streamed by the app itself (Werkzeug to a temporary file). Request heads are bounded
+# as a whole (64 KB) by the worker's event loop; gunicorn's per-line limits (8 KB) would refuse a
+# single long header or URL well inside that bound, so they are lifted to it.
+limit_request_field_size = 64 * 1024
+limit_request_line = 0  # 0: gunicorn's own cap (1 MB), far above the worker's 64 KB head bound
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")

@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 TRANSCODE_VERSION = 1  # part of the upload key: bump when the output format changes
 _CHUNK = 1 << 20
 _UPLOAD_NAME = re.compile(r"^[0-9a-f]{32}\.(mp4|jpg)$")
+_STATIC_SUFFIX = {"gallery": ".mp4", "posters": ".jpg"}  # what /gallery/ and /posters/ serve
 _MAX_NAME_BYTES = 255  # longest file name the file systems we run on accept
 _DISPLAY_NAME_CHARS = 120
 InUse = Callable[[], Iterable[str]]  # paths ("uploads/<key>.mp4") that open sessions hold
@@ -249,6 +250,8 @@ class VideoLibrary:
             raise NotFound("Not found.")
         if folder == "uploads" and not (len(parts) == 1 and _UPLOAD_NAME.match(parts[0])):
             raise NotFound("Not found.")  # videos and posters only: side files name their owners
+        if folder != "uploads" and not (len(parts) == 1 and parts[0].endswith(_STATIC_SUFFIX[folder])):
+            raise NotFound("Not found.")  # what the listing offers only: no subfolders, no other files
         path = self._existing_file(root, "/".join(parts))
         if path is None:
             raise NotFound("Not found.")

@@ -90,6 +90,7 @@ class SessionRebuilder:
             owner=stored.owner,
             restored=True,
             pending=pending,
+            revision=stored.revision,
         )
         self.store.add(session)
         if record.is_upload:

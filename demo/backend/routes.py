@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
 from werkzeug.exceptions import MethodNotAllowed
 
-from . import export
+from . import draining, export
 from .errors import BadInput, NotFound
 from .service import DemoService
 
@@ -22,6 +22,8 @@ def _service() -> DemoService:
 @blueprint.route("/healthy")
 def healthy() -> Response:
     service = _service()
+    if draining.is_draining():  # SIGTERM: take this server out of rotation
+        return jsonify(status="draining", propagations=service.active_propagations), 503
     return jsonify(
         status="ok",
         sessions=len(service.store),
@@ -65,12 +67,12 @@ def export_masks() -> Response:
         return Response(
             json.dumps(export.coco_json(session)),
             mimetype="application/json",
-            headers={"Content-Disposition": f'attachment; filename="{stem}_masks.json"'},
+            headers={"Content-Disposition": export.attachment(f"{stem}_masks.json")},
         )
     return Response(
         _service().exports.zip_stream(session),
         mimetype="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{stem}_masks.zip"'},
+        headers={"Content-Disposition": export.attachment(f"{stem}_masks.zip")},
     )
 
 

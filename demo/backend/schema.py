@@ -278,7 +278,10 @@ class Mutation:
     @strawberry.mutation
     def start_session(self, info: Info, input: StartSessionInput) -> StartSession:
         session_id = _service(info).start_session(input.path, info.context["client_id"])
-        return StartSession(session_id=session_id, route_key=route_key(session_id))
+        key = route_key(session_id)
+        # Also a header, so a proxy learns which worker holds the session (docker/haproxy.cfg).
+        info.context["response"].headers["X-Route-Key"] = key
+        return StartSession(session_id=session_id, route_key=key)
 
     @strawberry.mutation
     def close_session(self, info: Info, input: CloseSessionInput) -> CloseSession:

@@ -170,12 +170,33 @@ class DemoService:
         database when this process does not hold it. `edit`: the request changes its work."""
         access = self.sharing.resolve(handle, edit)
         try:
-            return self.store.get(access.session_id)
+            session = self.store.get(access.session_id)
         except NotFound:
             return self.rebuilder.rebuild(access.session_id)
+        if session.lock.locked():
+            return session  # busy here: this worker is the one changing it
+        stored = self.db.revision(session.id)
+        if stored is not None and stored[1] is not None:  # closed through another worker
+            self.store.close(session.id)
+            self.store.forget(session.id, stored[1])
+            raise SessionExpired(f"Session expired: {stored[1]}. Start a new session.")
+        if stored is not None and stored[0] > session.revision:
+            log.info("session %s… changed elsewhere (revision %d > %d): rebuilding it",
+                     session.id[:6], stored[0], session.revision)
+            self.store.drop(session, "changed by another worker")
+            return self.rebuilder.rebuild(session.id)
+        return session
 
     def access(self, handle: object) -> SessionAccess:
         return self.sharing.resolve(handle, edit=False)
+
+    def _event(self, s: Session, event: PromptEvent) -> Ack:
+        return self.writer.append_event(s.id, event)
+
+    def _committed(self, s: Session, ack: Ack) -> None:
+        """Wait for an event of this session to be committed; the copy now reflects it."""
+        _, revision = self._acknowledged(ack)
+        s.revision = max(s.revision, revision)
 
     @staticmethod
     def _acknowledged(ack: Ack) -> object:
@@ -191,13 +212,13 @@ class DemoService:
         """Run a prompt on the model while its event is written; answer once both are done."""
         if s.restored:
             self.rebuilder.replay_frame(s, event.object_id, event.frame_index)
-        written = self.writer.append_event(s.id, event)
+        written = self._event(s, event)
         try:
             result = run()
         except BaseException:
             self.writer.drop_event(written)  # a prompt that failed is not replayed later
             raise
-        self._acknowledged(written)
+        self._committed(s, written)
         if s.restored:
             result = self.rebuilder.merged_with_stored(s, event.object_id, result)
         return self._remember_prompt(s, event.object_id, result)
@@ -260,7 +281,7 @@ class DemoService:
             frame, obj = self._check_frame(s, frame_index), self._check_new_object(s, object_id)
             pts, lbl = self._check_points(points, labels, required=True)
             event = PromptEvent(
-                POINTS, frame, obj, {"points": pts.tolist(), "labels": lbl.tolist(), "clear_old": bool(clear_old_points)}
+                POINTS, frame, obj, {"points": _exact(points), "labels": lbl.tolist(), "clear_old": bool(clear_old_points)}
             )
             return self._prompt(
                 s, event, lambda: self.segmenter.add_points(s.state, frame, obj, pts, lbl, bool(clear_old_points))
@@ -269,9 +290,10 @@ class DemoService:
     def add_box(self, session_id, frame_index, object_id, box, points=None, labels=None) -> FrameMasks:
         with self._locked(session_id) as s:
             frame, obj = self._check_frame(s, frame_index), self._check_new_object(s, object_id)
-            box = self._check_box(box)
+            raw_box, box = box, self._check_box(box)
             pts, lbl = self._check_points(points or [], labels or [], required=False)
-            event = PromptEvent(BOX, frame, obj, {"box": box.tolist(), "points": pts.tolist(), "labels": lbl.tolist()})
+            payload = {"box": [float(v) for v in raw_box], "points": _exact(points or []), "labels": lbl.tolist()}
+            event = PromptEvent(BOX, frame, obj, payload)
             # A box always replaces the object's earlier prompts on this frame (SAM 2's rule).
             return self._prompt(s, event, lambda: self.segmenter.add_points(s.state, frame, obj, pts, lbl, True, box))
 
@@ -295,7 +317,7 @@ class DemoService:
             if obj not in s.prompted:
                 # Unknown object: nothing to clear (asking the predictor would create it).
                 return FrameMasks(frame, list(s.masks.get(frame, {}).items()))
-            self._acknowledged(self.writer.append_event(s.id, PromptEvent(CLEAR_FRAME, frame, obj)))
+            self._committed(s, self._event(s, PromptEvent(CLEAR_FRAME, frame, obj)))
             s.prompted[obj].discard(frame)
             if s.restored:
                 s.pending.get(obj, {}).pop(frame, None)
@@ -308,7 +330,7 @@ class DemoService:
 
     def clear_points_in_video(self, session_id) -> bool:
         with self._locked(session_id) as s:
-            self._acknowledged(self.writer.append_event(s.id, PromptEvent(CLEAR_VIDEO)))
+            self._committed(s, self._event(s, PromptEvent(CLEAR_VIDEO)))
             self.writer.delete_masks(s.id)
             self.writer.delete_objects(s.id)
             self.segmenter.reset(s.state)
@@ -323,7 +345,7 @@ class DemoService:
             obj = self._check_object_id(object_id)
             if obj not in s.prompted:
                 return []
-            self._acknowledged(self.writer.append_event(s.id, PromptEvent(REMOVE_OBJECT, None, obj)))
+            self._committed(s, self._event(s, PromptEvent(REMOVE_OBJECT, None, obj)))
             self.writer.delete_masks(s.id, obj)
             self.writer.delete_objects(s.id, obj)
             frames = sorted(s.prompted.pop(obj))
@@ -494,6 +516,13 @@ class DemoService:
             raise BadInput("box must have x1 > x0 and y1 > y0.")
         return np.asarray([x0, y0, x1, y1], dtype=np.float32)
 
+    def tracked(self, s: Session) -> None:
+        """After a tracking pass: mark the session changed, so other workers' copies refresh."""
+        try:
+            s.revision = max(s.revision, self.writer.bump_revision(s.id).wait())
+        except StorageError as exc:
+            log.error("session %s…: %s", s.id[:6], exc)
+
     def _remember_prompt(self, s: Session, obj: int, result: FrameMasks) -> FrameMasks:
         s.prompted.setdefault(obj, set()).add(result.frame_index)
         return self._remember(s, result)
@@ -504,6 +533,11 @@ class DemoService:
         s.masks_version += 1
         self.writer.put_masks(s.id, result.frame_index, result.masks)
         return result
+
+
+def _exact(points) -> list[list[float]]:
+    """Validated points as the client sent them (events keep them exact; the model gets float32)."""
+    return [[float(x), float(y)] for x, y in points]
 
 
 class Propagation:
@@ -526,8 +560,10 @@ class Propagation:
         n = session.num_frames
         m = self.max_track if self.max_track is not None else n
         forward = min(start + m, n - 1) - start + 1
-        backward = 0 if start == 0 else start - max(start - m, 0) + 1
-        self.total_frames = sum(backward if r else forward for r in self.reverse_passes)
+        backward = 0 if start == 0 else start - max(start - m, 0) + 1  # the predictor yields none from 0
+        # Both ways: the start frame goes out once, with the forward pass.
+        both = forward + max(backward - 1, 0)
+        self.total_frames = {"both": both, "forward": forward, "backward": backward}[direction]
         self.cancelled = False
         self.writing_since: float | None = None  # set while the transport writes a yielded frame
         self.abort_transport: Callable[[], None] | None = None  # set by the transport: breaks a stalled write
@@ -548,6 +584,9 @@ class Propagation:
                 if s.pending:  # rebuilt from the database: the tracker needs every prompt first
                     service.rebuilder.replay_all(s)
                 for reverse in self.reverse_passes:
+                    sent_start = reverse and len(self.reverse_passes) == 2  # by the forward pass
+                    if sent_start and self.start == 0:
+                        continue  # backward from frame 0 holds frame 0 only
                     with contextlib.closing(
                         service.segmenter.propagate(s.state, self.start, reverse, self.max_track)
                     ) as frames:
@@ -557,6 +596,8 @@ class Propagation:
                             if s.is_cancelled(self.epoch):
                                 self.cancelled = True
                                 return
+                            if sent_start and result.frame_index == self.start:
+                                continue
                             service._remember(s, result)
                             service.store.touch(s)
                             yield result
@@ -570,6 +611,7 @@ class Propagation:
             finally:
                 s.stream_abort = None
                 service.store.touch(s)
+                service.tracked(s)
                 s.lock.release()
         finally:
             self.close()

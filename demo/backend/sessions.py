@@ -64,6 +64,8 @@ class Session:
     # events); they are replayed when the model needs them, and masks come from the database.
     restored: bool = False
     pending: PendingPrompts = field(default_factory=dict)
+    # The database's revision of it this copy reflects (another worker's change bumps it there).
+    revision: int = 0
 
     def cancel(self) -> None:
         self.cancel_epoch += 1
@@ -96,10 +98,17 @@ class Session:
 class SessionStore:
     """Thread-safe map of session id -> Session, bounded in count and idle time."""
 
-    def __init__(self, max_sessions: int, ttl_sec: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        max_sessions: int,
+        ttl_sec: float,
+        clock: Callable[[], float] = time.monotonic,
+        on_release: Callable[[], None] | None = None,
+    ):
         self.max_sessions = max_sessions
         self.ttl_sec = ttl_sec
         self.clock = clock
+        self.on_release = on_release  # called when a session's state was let go (memory.py)
         self._sessions: OrderedDict[str, Session] = OrderedDict()  # least recently used first
         self._endings: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
@@ -195,6 +204,13 @@ class SessionStore:
             self._end_locked(session, f"idle for more than {self.ttl_sec:g} s", final=False)
         return idle
 
+    def drop(self, session: Session, reason: str) -> None:
+        """Drop a cached copy that is out of date (the next request rebuilds it)."""
+        with self._lock:
+            if self._sessions.get(session.id) is session:
+                del self._sessions[session.id]
+                self._end_locked(session, reason, final=False)
+
     def forget(self, session_id: str, reason: str) -> None:
         """Remember that a session ended for good (closed elsewhere, e.g. by another worker)."""
         with self._lock:
@@ -206,6 +222,8 @@ class SessionStore:
         session.ended = reason
         session.cancel()
         session.state = None if not session.lock.locked() else session.state  # free memory now if idle
+        if self.on_release is not None:
+            self.on_release()
         if final:
             self._remember_ending_locked(session.id, reason)
 

@@ -26,15 +26,22 @@ Environment variables (defaults in brackets):
   `MAX_PROPAGATIONS` [4], `SESSION_LOCK_TIMEOUT_SEC` [30], `MAX_EXPORTS` [2], `MAX_TRANSCODES` [2],
   `MAX_JSON_BODY_KB` [4096]
 - `UPLOAD_TTL_HOURS` [72], `UPLOADS_MAX_MB` [2048], `SHARE_UPLOADS` [0]: uploads expire, their disk
-  use is bounded, and each browser (X-Client-Id) lists only its own unless shared
+  use is bounded, and each browser (X-Client-Id, else its cookie id) lists only its own unless shared
 - `CLIENT_HEADER_TIMEOUT_SEC` [10], `CLIENT_BODY_TIMEOUT_SEC` [20], `CLIENT_MIN_UPLOAD_KBPS` [32],
   `CLIENT_WRITE_TIMEOUT_SEC` [20]: slow or stalled clients are cut off (see worker.py)
 - `DATABASE_URL` [sqlite under DATA_PATH/work.sqlite3]: where users' work is kept (sessions,
   prompts, masks, share links), e.g. `postgresql+psycopg://user:pass@host/db`; several workers
   share one PostgreSQL database
 - `WORKER_NAME` [host name and process id]: sent in the `X-Served-By` response header
+- `IDENTITY_KEY` [generated, kept in DATA_PATH/.identity_key]: signs the browser-id cookie given
+  to clients that send no X-Client-Id (see identity.py)
 - `CORS_ORIGINS` [same origin only]: comma-separated origins allowed to call the API from another
-  origin (`*`: any); a state-changing request from any other origin is refused
+  origin (`*`: any); a state-changing request from any other origin is refused. Listed origins
+  may send credentials (cookies); `*` may not
+- `ALLOWED_HOSTS` [localhost, 127.0.0.1, [::1], the bound `HOST` (with the machine's names and
+  addresses when it is 0.0.0.0 or ::), the hosts of `API_URL` and `CORS_ORIGINS`]: comma-separated
+  host names a request's `Host` header may carry (`.example.org` also allows its subdomains;
+  `*`: any); others get 400 (DNS rebinding). Listed names are added to the defaults
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 MODEL_SIZES = ("tiny", "small", "base_plus", "large")
 
@@ -58,6 +66,7 @@ CONFIG_BY_SIZE = {
 CHECKPOINT_BY_SIZE = {size: f"sam2.1_hiera_{size}.pt" for size in MODEL_SIZES}
 
 _DEMO_DIR = Path(__file__).resolve().parent.parent
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
 class SettingsError(ValueError):
@@ -141,6 +150,8 @@ class Settings:
     timeouts: ClientTimeouts = field(default_factory=ClientTimeouts)
     database_url: str = ""  # empty: SQLite under data_path
     worker_name: str = ""
+    allowed_hosts: tuple[str, ...] = LOCAL_HOSTS  # lower-case names; ("*",): any Host header
+    identity_key: str = ""  # signs browser-id cookies; empty: generated and kept under data_path
 
     @property
     def database(self) -> str:
@@ -206,10 +217,14 @@ class Settings:
             default_video=reader.text("DEFAULT_VIDEO", "") or None,
             model=model,
             limits=limits,
-            cors_origins=_origins(reader.text("CORS_ORIGINS", "")),
+            cors_origins=(cors := _origins(reader.text("CORS_ORIGINS", ""))),
             timeouts=ClientTimeouts.from_env(env),
             database_url=reader.text("DATABASE_URL", ""),
             worker_name=reader.text("WORKER_NAME", "") or f"{socket.gethostname()}:{os.getpid()}",
+            identity_key=reader.text("IDENTITY_KEY", ""),
+            allowed_hosts=_allowed_hosts(
+                reader.text("ALLOWED_HOSTS", ""), reader.text("HOST", "0.0.0.0"), reader.text("API_URL", ""), cors
+            ),
         )
 
 
@@ -227,6 +242,42 @@ def _origins(raw: str) -> tuple[str, ...]:
                 f"https://example.org or http://localhost:5173 (got {origin!r})"
             )
     return origins
+
+
+def _allowed_hosts(raw: str, bound: str, public_url: str, cors: tuple[str, ...]) -> tuple[str, ...]:
+    """ALLOWED_HOSTS plus the names this server is reached by -> lower-case host names (no ports)."""
+    listed = [h.strip().lower() for h in raw.split(",") if h.strip()]
+    if "*" in listed:
+        return ("*",)
+    for host in listed:
+        if not re.fullmatch(r"\.?[a-z0-9.\-]+|\[[0-9a-f:.]+\]", host):
+            raise SettingsError(
+                f"ALLOWED_HOSTS={raw!r}: expected '*' or comma-separated host names without ports, like "
+                f"example.org, .example.org (with subdomains), 10.0.0.5 or [::1] (got {host!r})"
+            )
+    hosts = [*LOCAL_HOSTS, *listed]
+    bound = bound.strip().lower()
+    if bound in ("0.0.0.0", "::", "[::]", ""):
+        hosts += _machine_names()  # all interfaces: the names and addresses others reach it by
+    else:
+        hosts.append(f"[{bound}]" if ":" in bound and not bound.startswith("[") else bound)
+    for url in (public_url, *cors):
+        name = urlsplit(url).hostname if url and url != "*" else None
+        if name:
+            hosts.append(f"[{name}]" if ":" in name else name)
+    return tuple(dict.fromkeys(hosts))
+
+
+def _machine_names() -> list[str]:
+    names = [socket.gethostname().lower(), socket.getfqdn().lower()]
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None)
+    except OSError:
+        infos = []
+    for info in infos:
+        address = str(info[4][0]).split("%")[0].lower()
+        names.append(f"[{address}]" if ":" in address else address)
+    return [n for n in names if n]
 
 
 def _cpu_count() -> int:

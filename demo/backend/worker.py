@@ -13,6 +13,10 @@ gthread already runs:
   the event loop's buffers, never in a thread. A head that has not arrived within
   `CLIENT_HEADER_TIMEOUT_SEC`, or a body slower than `CLIENT_BODY_TIMEOUT_SEC` plus one second
   per `CLIENT_MIN_UPLOAD_KBPS`, is answered 408 and closed.
+- The body's framing is checked as it arrives: a chunked body whose framing is malformed, or a
+  head with both Content-Length and Transfer-Encoding (the request-smuggling shape), is
+  answered 400 at once; a chunked body is complete once its last chunk and trailer section are
+  (see chunked.py). A request head over `_MAX_HEAD` bytes is answered 431.
 - A larger body (an upload) is read by the request thread, under the same deadline
   (`_DeadlineSocket`), so a stalled upload frees its thread too.
 - Every response write may block for `CLIENT_WRITE_TIMEOUT_SEC` at most; then the connection is
@@ -23,6 +27,11 @@ gthread already runs:
   blocking reads on the event loop's own thread, so one client that kept its socket open after
   a "Connection: close" answer stalled every other client for two seconds; here the event loop
   drains it with non-blocking reads like any other socket.
+
+- SIGTERM drains first (see draining.py): running tracking streams end with an error part,
+  `/healthy` answers 503 "draining", new streams are refused; once no stream is left (after
+  `_DRAIN_MIN_SEC` at least, `_DRAIN_MAX_SEC` at most) the worker stops accepting and finishes
+  what is in flight, as gthread does. A second SIGTERM skips the wait.
 
 Relies on gthread's structure (gunicorn 27: `accept`, `on_client_socket_readable`,
 `murder_pending`, `handle_request`, `TConn.close(graceful=True)` from `finish_request`); pyproject pins the major version. TLS listeners fall back to
@@ -36,7 +45,9 @@ import json
 import re
 import resource
 import selectors
+import signal
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -45,6 +56,8 @@ from gunicorn import http
 from gunicorn.http.unreader import SocketUnreader
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from . import draining
+from .chunked import ChunkedFraming, ChunkedFramingError
 from .settings import ClientTimeouts
 
 _HEAD_END = b"\r\n\r\n"
@@ -53,8 +66,11 @@ _BUFFERED_BODY = 1 << 20  # bodies up to this are read by the event loop; larger
 _RECV = 64 * 1024
 _LINGER_SEC = 2.0  # a closed connection's unread request bytes are drained this long at most
 _LINGER_BYTES = 64 * 1024  # ... and up to this many
+_DRAIN_MIN_SEC = 1.0  # after SIGTERM, /healthy says "draining" this long at least (probes see it)
+_DRAIN_MAX_SEC = 5.0  # ... and streams get this long to end, within gunicorn's graceful timeout
 _CONTENT_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(\d{1,18})[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
-_CHUNKED = re.compile(rb"^transfer-encoding[ \t]*:.*chunked", re.IGNORECASE | re.MULTILINE)
+_CONTENT_LENGTH_NAME = re.compile(rb"^content-length[ \t]*:", re.IGNORECASE | re.MULTILINE)
+_TRANSFER_ENCODING = re.compile(rb"^transfer-encoding[ \t]*:([^\r\n]*)", re.IGNORECASE | re.MULTILINE)
 _EXPECT_CONTINUE = re.compile(rb"^expect[ \t]*:[ \t]*100-continue[ \t]*\r\n", re.IGNORECASE | re.MULTILINE)
 
 
@@ -65,15 +81,33 @@ class _Incoming:
     data: bytearray
     deadline: float  # monotonic seconds
     body_started: float | None = None  # when the head was complete
+    wanted: int = 0  # body bytes to buffer (Content-Length framing)
+    framing: ChunkedFraming | None = None  # chunked framing, checked as it arrives
+    fed: int = 0  # body bytes given to `framing` so far
+
+    def start_body(self, head: bytes) -> str | None:
+        """Read the body's framing from the head; a message when the head must be refused."""
+        codings = [c.strip().lower() for line in _TRANSFER_ENCODING.findall(head) for c in line.split(b",")]
+        length = _CONTENT_LENGTH.search(head)
+        if codings and _CONTENT_LENGTH_NAME.search(head):
+            # Two framings: a proxy in front may pick the other one (request smuggling).
+            return "A request must not carry both Content-Length and Transfer-Encoding."
+        if codings and codings[-1] == b"chunked":
+            self.framing = ChunkedFraming()
+        elif not codings:
+            self.wanted = int(length.group(1)) if length else 0
+        # Another transfer coding: nothing to wait for; gunicorn answers it with 400.
+        return None
 
     def body_ready(self, head_end: int) -> bool:
-        head = bytes(self.data[:head_end])
-        body = len(self.data) - head_end - len(_HEAD_END)
-        if _CHUNKED.search(head):
-            return body >= _BUFFERED_BODY or self.data.endswith(b"0\r\n\r\n")
-        match = _CONTENT_LENGTH.search(head)
-        wanted = int(match.group(1)) if match else 0
-        return body >= min(wanted, _BUFFERED_BODY)
+        """Raises ChunkedFramingError for a malformed chunked body."""
+        start = head_end + len(_HEAD_END)
+        body = len(self.data) - start
+        if self.framing is not None:
+            new = bytes(self.data[start + self.fed :])
+            self.fed += len(new)
+            return self.framing.feed(new) is not None or body >= _BUFFERED_BODY
+        return body >= min(self.wanted, _BUFFERED_BODY)
 
 
 class _DeadlineSocket:
@@ -141,6 +175,27 @@ class BufferingThreadWorker(ThreadWorker):
         _raise_open_files_limit(self.cfg.worker_connections + 256)
         super().init_process()
 
+    # -- shutdown: drain, then gthread's graceful stop ------------------------------------------
+
+    def handle_exit(self, sig, frame) -> None:
+        if getattr(self, "_draining", False) or not self.alive:
+            return super().handle_exit(sig, frame)  # a second SIGTERM: stop now
+        self._draining = True
+        # Not in the signal handler: the hooks take locks that the interrupted code may hold.
+        threading.Thread(target=self._drain, name="drain", daemon=True).start()
+        return None
+
+    def _drain(self) -> None:
+        started = time.monotonic()
+        draining.begin()
+        while True:
+            waited = time.monotonic() - started
+            if waited >= _DRAIN_MAX_SEC or (waited >= _DRAIN_MIN_SEC and not draining.busy()):
+                break
+            time.sleep(0.05)
+        self.log.info("drained in %.1f s; stopping", time.monotonic() - started)
+        super().handle_exit(signal.SIGTERM, None)
+
     # -- the event loop: accept and buffer --------------------------------------------------
 
     def accept(self, listener) -> None:
@@ -190,6 +245,10 @@ class BufferingThreadWorker(ThreadWorker):
             return
         now = time.monotonic()
         if pending.body_started is None:
+            if head_end > _MAX_HEAD:
+                self._refuse(conn, "431 Request Header Fields Too Large", "The request head is too large.",
+                             "BAD_REQUEST")  # fmt: skip
+                return
             pending.body_started = now
             pending.deadline = now + self.timeouts.body_sec
             # A client that waits for "100 Continue" before its body gets it from here, and the
@@ -203,9 +262,19 @@ class BufferingThreadWorker(ThreadWorker):
                 trimmed = _EXPECT_CONTINUE.sub(b"", head, count=1)
                 pending.data[: head_end + 2] = trimmed
                 head_end -= len(head) - len(trimmed)
+                head = trimmed
+            problem = pending.start_body(head)
+            if problem:
+                self._refuse(conn, "400 Bad Request", problem, "BAD_REQUEST")
+                return
         body = len(pending.data) - head_end - len(_HEAD_END)
         pending.deadline = pending.body_started + self.timeouts.body_sec + body / self.timeouts.min_upload_bytes_per_sec
-        if pending.body_ready(head_end):
+        try:
+            ready = pending.body_ready(head_end)
+        except ChunkedFramingError as exc:
+            self._refuse(conn, "400 Bad Request", f"Malformed chunked request body: {exc}.", "BAD_REQUEST")
+            return
+        if ready:
             self._dispatch(conn, pending)
 
     def _dispatch(self, conn: TConn, pending: _Incoming) -> None:

@@ -14,6 +14,7 @@ if str(REPO) not in sys.path:  # `demo` is not an installed package: import it f
 
 from demo.testing.client import DemoClient  # noqa: E402
 from demo.testing.local_server import LocalServer  # noqa: E402
+from demo.testing.postgres import LocalPostgres, find_binaries  # noqa: E402
 
 SHARED_DATA = REPO.parent / "shared" / "data"
 GALLERY = SHARED_DATA / "gallery"
@@ -59,3 +60,23 @@ def client(server) -> DemoClient:
 def short_clip(client, media_dir) -> dict:
     """A 10-frame upload of the bunny gallery clip (frames 0.4 s .. 0.8 s)."""
     return client.upload(GALLERY / "bunny_1280x720_25fps.mp4", start=0.4, duration=0.4)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> LocalPostgres:
+    """One throwaway PostgreSQL server for the run (tests make their own databases on it)."""
+    if find_binaries() is None:
+        pytest.skip("PostgreSQL binaries (initdb, postgres) are not installed: apt-get install postgresql")
+    server = LocalPostgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_env(request) -> dict[str, str]:
+    """The server environment of each database backend: SQLite under DATA_PATH (the default),
+    or a fresh database on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        return {}
+    pg = request.getfixturevalue("postgres")
+    return {"DATABASE_URL": pg.create_database()}

@@ -383,7 +383,7 @@ def test_client_hanging_up_mid_upload_leaves_nothing(ctx, server, client):
     ).encode() + (UPLOADS / "quicktime_h264_640x360.mov").read_bytes()[:60000]
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
         sock.sendall(
-            b"POST /graphql HTTP/1.1\r\nHost: t\r\n"
+            b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             + f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: 5000000\r\n\r\n".encode()
             + head
         )

@@ -100,3 +100,63 @@ def test_big_export_is_fast_and_bounded_in_memory(tmp_path):
     cached_seconds = time.perf_counter() - t1
     print(f"export: {size / 2**20:.1f} MB in {seconds:.1f} s, peak RSS +{growth:.1f} MB; cached {cached_seconds:.2f} s")
     assert seconds < 20 and growth < 100 and cached_seconds < 1
+
+
+def test_an_export_never_started_gives_its_slot_back(tmp_path):
+    """A HEAD request closes the response without iterating it: the slot must come back."""
+    cache = ExportCache(tmp_path / ".exports", max_concurrent=1)
+    session = session_with_masks(objects=1, frames=2)
+    for _ in range(3):
+        cache.zip_stream(session).close()
+    broken = session_with_masks(objects=1, frames=2)
+    broken.masks[1][0] = {"size": [H, W], "counts": "not rle"}
+    with pytest.raises(ValueError):
+        list(cache.zip_stream(broken))  # a build that fails gives it back too
+    assert zipfile.ZipFile(io.BytesIO(b"".join(cache.zip_stream(session)))).namelist()
+
+
+def test_head_requests_on_an_export_leave_the_slots_free(server, client):
+    """Two HEADs on an uncached zip export (MAX_EXPORTS=2) took both slots for good."""
+    import requests
+
+    sid = client.start_session("gallery/pedestrians_768x576_24fps.mp4")
+    client.add_points(sid, 0, 1, [[0.5, 0.5]], [1])
+    url = f"{server.url}/export_masks"
+    params = {"session_id": sid, "format": "zip"}
+    for _ in range(3):
+        head = requests.head(url, params=params, timeout=30)
+        assert head.status_code == 200 and head.headers["Content-Type"] == "application/zip"
+    got = requests.get(url, params=params, timeout=30)
+    assert got.status_code == 200, got.text
+    assert zipfile.ZipFile(io.BytesIO(got.content)).namelist() == ["masks.json", "object_1/00000.png"]
+    client.close_session(sid)
+
+
+@pytest.mark.parametrize("stem", ["café_視頻", 'say "cheese"', "two\r\nlines"])
+def test_download_names_from_any_file_name_are_well_formed(server, client, stem):
+    """RFC 6266: the real name in filename*, an ASCII stand-in in filename; never a 500."""
+    import shutil
+    from urllib.parse import unquote
+
+    import requests
+
+    from .conftest import GALLERY
+
+    target = server.data_path / "gallery" / f"{stem}.mp4"
+    shutil.copy(GALLERY / "pedestrians_768x576_24fps.mp4", target)
+    try:
+        sid = client.start_session(f"gallery/{stem}.mp4")
+        client.add_points(sid, 0, 1, [[0.5, 0.5]], [1])
+        for fmt, suffix in (("coco", "json"), ("zip", "zip")):
+            r = requests.get(f"{server.url}/export_masks", params={"session_id": sid, "format": fmt}, timeout=60)
+            assert r.status_code == 200, r.text
+            value = r.headers["Content-Disposition"]
+            fallback = value.split('filename="', 1)[1].split('"', 1)[0]
+            assert value.isascii() and "\r" not in value and "\n" not in value
+            assert fallback.isascii() and '"' not in fallback and fallback.endswith(f"_masks.{suffix}")
+            encoded = value.split("filename*=UTF-8''", 1)[1]
+            expected = "".join(c for c in stem if c not in "\r\n")
+            assert unquote(encoded) == f"{expected}_masks.{suffix}"
+        client.close_session(sid)
+    finally:
+        target.unlink()

@@ -74,10 +74,10 @@ def test_slow_heads_and_bodies_hold_no_thread_and_are_cut_off(hostile):
     heads, bodies = [], []
     for _ in range(20):
         s = socket.create_connection(("127.0.0.1", hostile.port))
-        s.sendall(b"POST /graphql HTTP/1.1\r\nHost: x\r\nX-Slow: ")  # the head never ends
+        s.sendall(b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")  # the head never ends
         heads.append(s)
         s = socket.create_connection(("127.0.0.1", hostile.port))
-        s.sendall(b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        s.sendall(b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                   b"Content-Length: 1000\r\n\r\n{\"query\": ")  # fmt: skip  # 990 bytes never come
         bodies.append(s)
     t0 = time.monotonic()
@@ -118,7 +118,7 @@ def test_a_client_that_keeps_its_socket_after_the_response_stalls_nobody(hostile
     keepers = []
     for _ in range(3):
         sock = socket.create_connection(("127.0.0.1", port))
-        sock.sendall(b"GET /healthy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        sock.sendall(b"GET /healthy HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         answer = read_answer(sock, 5.0)  # the server half-closes after the response: EOF comes
         assert answer.startswith(b"HTTP/1.1 200") and b'"status"' in answer
         keepers.append(sock)  # ... but this client keeps its side open
@@ -133,7 +133,7 @@ def test_a_stalled_large_upload_frees_its_thread(hostile):
     """A body larger than what the event loop buffers is read by a thread, under a deadline."""
     with socket.create_connection(("127.0.0.1", hostile.port)) as s:
         s.sendall(
-            b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+            b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
             b"Content-Length: 5000000\r\n\r\n--b\r\nContent-Disposition: form-data; name=\"0\"; "
             b"filename=\"a.mp4\"\r\nContent-Type: video/mp4\r\n\r\n" + b"x" * 1_500_000
         )  # then nothing more
@@ -154,7 +154,7 @@ def never_reading_stream(server, session_id: str) -> socket.socket:
     s.connect(("127.0.0.1", server.port))
     body = json.dumps({"session_id": session_id, "start_frame_index": 0}).encode()
     s.sendall(
-        b"POST /propagate_in_video HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"POST /propagate_in_video HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         + f"Content-Length: {len(body)}\r\n\r\n".encode()
         + body
     )
@@ -292,3 +292,62 @@ def test_security_headers_on_every_response(hostile):
         assert r.headers["X-Content-Type-Options"] == "nosniff", path
         assert r.headers["X-Frame-Options"] == "DENY", path
         assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"], path
+
+
+# -- Host names and credentials ---------------------------------------------------------------
+
+
+def test_foreign_host_names_are_refused(hostile):
+    """DNS rebinding: a page of evil.example whose name now points here sends Host: evil.example
+    and its own Origin, which then looks same-origin."""
+    start = {"query": f'mutation {{ startSession(input: {{path: "{PEDESTRIANS}"}}) {{ sessionId }} }}'}
+    before = hostile.healthy()["sessions"]
+    for headers in (
+        {"Host": "evil.example", "Origin": "http://evil.example"},
+        {"Host": f"evil.example:{hostile.port}", "Origin": f"http://evil.example:{hostile.port}"},
+        {"Host": "127.0.0.1.evil.example"},
+    ):
+        refused = requests.post(f"{hostile.url}/graphql", json=start, headers=headers, timeout=30)
+        assert refused.status_code == 400, refused.text
+        assert "ALLOWED_HOSTS" in refused.json()["errors"][0]["message"]
+        page = requests.get(f"{hostile.url}/videos", headers=headers, timeout=30)
+        assert page.status_code == 400 and page.json()["error"]["code"] == "BAD_HOST"
+    assert hostile.healthy()["sessions"] == before
+    # The names the server is reached by, with or without a port, and the CORS origin's host.
+    for host in (f"127.0.0.1:{hostile.port}", "localhost", f"localhost:{hostile.port}", "[::1]", "allowed.example"):
+        ok = requests.post(f"{hostile.url}/graphql", json={"query": "{ serverInfo { device } }"},
+                           headers={"Host": host}, timeout=30)  # fmt: skip
+        assert ok.status_code == 200, (host, ok.text)
+    # Health probes may use any address.
+    assert requests.get(f"{hostile.url}/healthy", headers={"Host": "10.1.2.3:80"}, timeout=10).status_code == 200
+
+
+def test_listed_origins_may_send_credentials_and_answers_vary_by_origin(hostile):
+    query = {"query": "{ serverInfo { device } }"}
+    allowed = requests.post(f"{hostile.url}/graphql", json=query, headers={"Origin": ALLOWED}, timeout=30)
+    assert allowed.headers["Access-Control-Allow-Origin"] == ALLOWED
+    assert allowed.headers["Access-Control-Allow-Credentials"] == "true"
+    preflight = requests.options(
+        f"{hostile.url}/graphql",
+        headers={"Origin": ALLOWED, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type"},
+        timeout=10,
+    )  # fmt: skip
+    assert preflight.headers["Access-Control-Allow-Credentials"] == "true"
+    for headers in ({"Origin": "https://evil.example"}, {}):
+        other = requests.post(f"{hostile.url}/graphql", json=query, headers=headers, timeout=30)
+        assert "Access-Control-Allow-Origin" not in other.headers
+        assert "Access-Control-Allow-Credentials" not in other.headers
+    for r in (allowed, preflight, other, requests.get(f"{hostile.url}/healthy", timeout=10)):
+        assert "origin" in r.headers.get("Vary", "").lower()
+
+
+def test_any_origin_never_comes_with_credentials(tmp_path, media_dir):
+    root = tmp_path / "data"
+    (root / "gallery").mkdir(parents=True)
+    with ServerProcess(root, tmp_path / "any.log", CORS_ORIGINS="*") as server:
+        r = requests.post(f"{server.url}/graphql", json={"query": "{ serverInfo { device } }"},
+                          headers={"Origin": "https://anyone.example"}, timeout=30)  # fmt: skip
+        assert r.headers["Access-Control-Allow-Origin"] in ("*", "https://anyone.example")
+        assert "Access-Control-Allow-Credentials" not in r.headers
+        assert "origin" in r.headers.get("Vary", "").lower()

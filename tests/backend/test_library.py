@@ -119,11 +119,24 @@ def test_upload_size_limit_while_streaming(tmp_path):
 
 def test_static_files(library):
     library.ensure_gallery_posters()
+    gallery = library.settings.gallery_dir
+    (gallery / "subdir").mkdir()
+    for name in ("subdir/secret.txt", "notes.txt", "subdir/clip.mp4"):
+        (gallery / name).write_bytes(b"not for the web")
+    (library.settings.posters_dir / "subdir").mkdir()
+    (library.settings.posters_dir / "subdir" / "clip.jpg").write_bytes(b"x")
+    (library.settings.posters_dir / "clip.png").write_bytes(b"x")
+    assert library.static_file("gallery", "clip.mp4").is_file()
     assert library.static_file("posters", "clip.jpg").is_file()
     for folder, rel in [
         ("gallery", "../posters/clip.jpg"),
         ("gallery", "nope.mp4"),
         ("uploads", ".incoming"),
+        ("gallery", "subdir/secret.txt"),
+        ("gallery", "notes.txt"),
+        ("gallery", "subdir/clip.mp4"),
+        ("posters", "subdir/clip.jpg"),
+        ("posters", "clip.png"),
     ]:
         with pytest.raises(NotFound):
             library.static_file(folder, rel)

@@ -75,11 +75,11 @@ def test_click_propagate_both_directions_export_close(client, server, short_clip
     response = client.propagate(sid, 4)
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "multipart/x-savi-stream; boundary=frame"
-    parts = list(iter_parts(response))  # also checks the closing --frame--
+    parts = list(iter_parts(response))  # also checks the end part
     indices = [p.body["frame_index"] for p in parts]
-    assert indices == [4, 5, 6, 7, 8, 9, 4, 3, 2, 1, 0]  # forward to the end, then back to 0
-    assert [int(p.headers["frame-current"]) for p in parts] == list(range(1, 12))
-    assert {p.headers["frame-total"] for p in parts} == {"11"}
+    assert indices == [4, 5, 6, 7, 8, 9, 3, 2, 1, 0]  # forward to the end, then back to 0; each once
+    assert [int(p.headers["frame-current"]) for p in parts] == list(range(1, 11))
+    assert {p.headers["frame-total"] for p in parts} == {"10"}
     for p in parts:
         assert p.headers["content-type"] == "application/json"
         assert [r["object_id"] for r in p.body["results"]] == [1, 2]
@@ -194,7 +194,7 @@ def test_disconnect_mid_stream_stops_the_propagation(client, server):
         body = json.dumps({"session_id": sid, "start_frame_index": 0, "direction": "forward"}).encode()
         with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
             sock.sendall(
-                b"POST /propagate_in_video HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                b"POST /propagate_in_video HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                 + f"Content-Length: {len(body)}\r\n\r\n".encode()
                 + body
             )
@@ -269,7 +269,7 @@ def test_in_band_error_part_when_the_session_ends_while_a_propagation_waits(clie
     read_parts_in_thread(waiting, parts_b, done_b)
     time.sleep(0.3)
     assert client.close_session(sid) is True
-    assert done_a.wait(30) and done_b.wait(30)  # both streams end with the closing boundary
+    assert done_a.wait(30) and done_b.wait(30)  # both streams end with their last part
     # The running one says why it stopped: a client must tell this from a finished run.
     assert parts_a[-1].body["error"]["code"] == "SESSION_EXPIRED"
     assert all("error" not in p.body for p in parts_a[:-1])

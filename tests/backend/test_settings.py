@@ -83,3 +83,16 @@ def test_upload_and_client_settings():
     assert s.limits.share_uploads and s.timeouts.header_sec == 3
     assert s.timeouts.min_upload_bytes_per_sec == 8192
     assert Settings.from_env({"SAM2_DEMO_DEVICE": "cpu"}).model.size == "tiny"
+
+
+def test_allowed_hosts_default_to_local_names_and_the_configured_origins():
+    s = Settings.from_env({"SAM2_DEMO_DEVICE": "cpu", "HOST": "10.0.0.5", "API_URL": "https://api.example.org/sam",
+                           "CORS_ORIGINS": "http://ui.example:5173", "ALLOWED_HOSTS": "Demo.Example, .lab.org"})  # fmt: skip
+    assert s.allowed_hosts == (
+        "localhost", "127.0.0.1", "[::1]", "demo.example", ".lab.org", "10.0.0.5", "api.example.org", "ui.example",
+    )  # fmt: skip
+    everywhere = Settings.from_env({"SAM2_DEMO_DEVICE": "cpu", "HOST": "0.0.0.0"}).allowed_hosts
+    assert everywhere[:3] == ("localhost", "127.0.0.1", "[::1]") and len(everywhere) > 3  # + this machine's names
+    assert Settings.from_env({"SAM2_DEMO_DEVICE": "cpu", "ALLOWED_HOSTS": "*"}).allowed_hosts == ("*",)
+    with pytest.raises(SettingsError, match="ALLOWED_HOSTS"):
+        Settings.from_env({"SAM2_DEMO_DEVICE": "cpu", "ALLOWED_HOSTS": "example.org:80"})

@@ -1,7 +1,8 @@
 """A user's work outlives the server process: SIGKILL, restart, and carry on.
 
-Real gunicorn servers on one DATA_PATH (SQLite under it); the model runs on random micro
-weights. `model_runs` in /healthy tells which frames the model ran on in a process.
+Real gunicorn servers on one DATA_PATH, each test on both database backends: SQLite under
+DATA_PATH, and PostgreSQL (a throwaway server, see demo/testing/postgres.py; skipped where its
+binaries are absent). The model runs on random micro weights. `model_runs` in /healthy tells which frames the model ran on in a process.
 """
 
 from __future__ import annotations
@@ -27,8 +28,14 @@ def data_path(tmp_path, media_dir):
     return tmp_path
 
 
-def start(data_path, name: str, **env) -> ServerProcess:
-    return ServerProcess(data_path, data_path / f"{name}.log", **env)
+@pytest.fixture()
+def start(data_path, database_env):
+    """start(name): a server on this test's DATA_PATH and database."""
+
+    def start_server(name: str) -> ServerProcess:
+        return ServerProcess(data_path, data_path / f"{name}.log", **database_env)
+
+    return start_server
 
 
 def track(client: DemoClient, sid: str, start_frame: int = 0, **extra) -> dict[tuple[int, int], str]:
@@ -37,8 +44,8 @@ def track(client: DemoClient, sid: str, start_frame: int = 0, **extra) -> dict[t
     return {(p.body["frame_index"], r["object_id"]): r["mask"]["counts"] for p in parts for r in p.body["results"]}
 
 
-def test_after_sigkill_the_work_is_there_and_a_click_runs_the_model_on_its_frame_only(data_path):
-    server = start(data_path, "first")
+def test_after_sigkill_the_work_is_there_and_a_click_runs_the_model_on_its_frame_only(start):
+    server = start("first")
     client = DemoClient(server.url)
     sid = client.start_session(CLIP)
     client.add_points(sid, 0, 1, [[0.3, 0.4]], [1])
@@ -53,7 +60,7 @@ def test_after_sigkill_the_work_is_there_and_a_click_runs_the_model_on_its_frame
     before = client.session_masks(sid)
     server.kill()
 
-    server = start(data_path, "second")
+    server = start("second")
     try:
         client = DemoClient(server.url)
         assert server.healthy()["model_runs"] == {"calls": 0, "frames": []}
@@ -79,7 +86,7 @@ def test_after_sigkill_the_work_is_there_and_a_click_runs_the_model_on_its_frame
         server.stop()
 
     # Every acknowledged change is there after a clean restart too, and closing is for good.
-    server = start(data_path, "third")
+    server = start("third")
     try:
         client = DemoClient(server.url)
         masks = client.session_masks(sid)
@@ -91,8 +98,8 @@ def test_after_sigkill_the_work_is_there_and_a_click_runs_the_model_on_its_frame
         server.stop()
 
 
-def test_a_prompt_that_fails_is_not_kept(data_path):
-    server = start(data_path, "server")
+def test_a_prompt_that_fails_is_not_kept(start):
+    server = start("server")
     try:
         client = DemoClient(server.url)
         sid = client.start_session(CLIP)
@@ -105,8 +112,8 @@ def test_a_prompt_that_fails_is_not_kept(data_path):
         server.stop()
 
 
-def test_share_links_edit_view_and_revoke(data_path):
-    server = start(data_path, "server")
+def test_share_links_edit_view_and_revoke(start):
+    server = start("server")
     try:
         owner = DemoClient(server.url, client_id="owner-browser")
         other = DemoClient(server.url, client_id="other-browser")
@@ -139,11 +146,11 @@ def test_share_links_edit_view_and_revoke(data_path):
         server.stop()
 
 
-def run_prompts_until_killed(data_path, seed: int, prompts: int = 200) -> tuple[int, int]:
+def run_prompts_until_killed(start, seed: int, prompts: int = 200) -> tuple[int, int]:
     """Send prompts as fast as the server answers, SIGKILL it at a random moment, restart:
     (acknowledged, found) where every acknowledged prompt must be found."""
     rng = random.Random(seed)
-    server = start(data_path, f"kill-{seed}")
+    server = start(f"kill-{seed}")
     client = DemoClient(server.url, timeout=30)
     sid = client.start_session(CLIP)
     acknowledged: list[tuple[int, int, float]] = []
@@ -162,7 +169,7 @@ def run_prompts_until_killed(data_path, seed: int, prompts: int = 200) -> tuple[
     threading.Event().wait(rng.uniform(0.5, 4.0))
     server.kill()
     sender.join(60)
-    server = start(data_path, f"after-kill-{seed}")
+    server = start(f"after-kill-{seed}")
     try:
         prompts_now = DemoClient(server.url).graphql(WORK, {"s": sid})["work"]["prompts"]
     finally:
@@ -172,6 +179,26 @@ def run_prompts_until_killed(data_path, seed: int, prompts: int = 200) -> tuple[
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_no_acknowledged_prompt_is_lost_on_sigkill(data_path, seed):
-    acknowledged, found = run_prompts_until_killed(data_path, seed)
+def test_no_acknowledged_prompt_is_lost_on_sigkill(start, seed):
+    acknowledged, found = run_prompts_until_killed(start, seed)
     assert acknowledged > 0 and found == acknowledged
+
+
+def test_a_worker_notices_what_another_worker_changed(data_path, database_env):
+    first = ServerProcess(data_path, data_path / "a.log", WORKER_NAME="a", **database_env)
+    second = ServerProcess(data_path, data_path / "b.log", WORKER_NAME="b", **database_env)
+    try:
+        a, b = DemoClient(first.url), DemoClient(second.url)
+        sid = a.start_session(CLIP)
+        a.add_points(sid, 0, 1, [[0.5, 0.5]], [1])
+        b.add_points(sid, 7, 2, [[0.4, 0.4]], [1])  # b rebuilds it from the database, then adds
+        assert set(a.session_masks(sid)) == {(0, 1), (7, 2)}  # a's copy was out of date: refreshed
+        a.add_points(sid, 7, 2, [[0.6, 0.6]], [1], clear_old_points=False)
+        prompts = a.graphql(WORK, {"s": sid})["work"]["prompts"]
+        assert [p["points"] for p in prompts if p["objectId"] == 2] == [[[0.4, 0.4], [0.6, 0.6]]]
+        assert b.close_session(sid) is True
+        with pytest.raises(GraphQLError, match="it was closed"):
+            a.add_points(sid, 0, 1, [[0.5, 0.5]], [1])
+    finally:
+        first.stop()
+        second.stop()

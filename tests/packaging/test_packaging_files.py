@@ -89,6 +89,28 @@ def test_compose_gpu_override_reserves_an_nvidia_gpu(compose):
     assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
 
 
+def test_compose_scale_profile_is_haproxy_workers_and_postgres(compose):
+    assert set(_compose_config(compose, "docker-compose.yaml")["services"]) == {"demo"}
+    config = _compose_config(compose, "docker-compose.yaml", env={"COMPOSE_PROFILES": "scale"})
+    services = config["services"]
+    workers = sorted(name for name in services if name.startswith("worker"))
+    assert len(workers) >= 2 and {"haproxy", "postgres"} <= set(services)
+    names = {services[w]["environment"]["WORKER_NAME"] for w in workers}
+    assert len(names) == len(workers)  # X-Served-By tells them apart
+    assert all(services[w]["environment"]["DATABASE_URL"].startswith("postgresql+psycopg://") for w in workers)
+    proxy = services["haproxy"]
+    assert [(p["target"], str(p["published"])) for p in proxy["ports"]] == [(7262, "7262")]
+    assert any(v["source"] == str(REPO / "docker" / "haproxy.cfg") for v in proxy["volumes"])
+    haproxy_cfg = (REPO / "docker" / "haproxy.cfg").read_text()
+    for worker in workers:  # each worker is a server of both backends
+        assert haproxy_cfg.count(f"server {worker} {worker}:7262 ") == 2, worker
+    gpu = _compose_config(
+        compose, "docker-compose.yaml", "docker-compose.gpu.yaml", env={"COMPOSE_PROFILES": "scale"}
+    )["services"]
+    gpu_ids = [gpu[w]["deploy"]["resources"]["reservations"]["devices"][0]["device_ids"] for w in workers]
+    assert sorted(map(tuple, gpu_ids)) == [(str(i),) for i in range(len(workers))]  # one GPU each
+
+
 def test_compose_passes_settings_through(compose):
     config = _compose_config(
         compose, "docker-compose.yaml", env={"MODEL_SIZE": "large", "SAM2_PORT": "8080", "MAX_OBJECTS": "5"}

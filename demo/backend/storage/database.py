@@ -38,6 +38,7 @@ class StoredSession:
     height: int
     width: int
     closed_reason: str | None
+    revision: int = 0
 
 
 @dataclass(frozen=True)
@@ -126,15 +127,25 @@ class WorkDatabase:
             .values(closed_reason=reason, updated_at=time.time())
         )
 
-    @staticmethod
-    def append_event(conn, session_id: str, e: PromptEvent) -> int:
+    def append_event(self, conn, session_id: str, e: PromptEvent) -> tuple[int, int]:
+        """(the event's id, the session's revision after it)."""
         result = conn.execute(
             prompt_events.insert().values(
                 session_id=session_id, kind=e.kind, frame_index=e.frame_index, object_id=e.object_id,
                 payload=e.payload_json(), created_at=time.time(),
             )
         )
-        return int(result.inserted_primary_key[0])
+        return int(result.inserted_primary_key[0]), self.bump_revision(conn, session_id)
+
+    @staticmethod
+    def bump_revision(conn, session_id: str) -> int:
+        """Mark a session as changed; returns its new revision."""
+        conn.execute(
+            update(work_sessions)
+            .where(work_sessions.c.id == session_id)
+            .values(revision=work_sessions.c.revision + 1, updated_at=time.time())
+        )
+        return int(conn.execute(select(work_sessions.c.revision).where(work_sessions.c.id == session_id)).scalar_one())
 
     @staticmethod
     def drop_event(conn, event_id: int) -> None:
@@ -246,6 +257,14 @@ class WorkDatabase:
             )
         ]
 
+    def revision(self, session_id: str) -> tuple[int, str | None] | None:
+        """(revision, closed reason) of a session, or None: the cheap check of a cached copy."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(work_sessions.c.revision, work_sessions.c.closed_reason).where(work_sessions.c.id == session_id)
+            ).first()
+        return None if row is None else (int(row.revision), row.closed_reason)
+
     def session(self, session_id: str) -> StoredSession | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(work_sessions).where(work_sessions.c.id == session_id)).first()
@@ -270,5 +289,5 @@ class WorkDatabase:
     @staticmethod
     def _session(row) -> StoredSession:
         return StoredSession(
-            row.id, row.video_path, row.owner, row.num_frames, row.height, row.width, row.closed_reason
+            row.id, row.video_path, row.owner, row.num_frames, row.height, row.width, row.closed_reason, row.revision
         )

@@ -40,6 +40,7 @@ work_sessions = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("closed_reason", String(256), nullable=True),  # set once its owner closed it
+    Column("revision", BigInteger, nullable=False, server_default="0"),  # bumped by every change
 )
 
 prompt_events = Table(

@@ -71,13 +71,17 @@ class WorkWriter:
         return self._call(lambda conn: self.db.close_session(conn, session_id, reason))
 
     def append_event(self, session_id: str, event: PromptEvent) -> Ack:
-        """Queue an event; its Ack's value is the event's row id."""
+        """Queue an event; its Ack's value is (the event's row id, the session's new revision)."""
         return self._call(lambda conn: self.db.append_event(conn, session_id, event))
+
+    def bump_revision(self, session_id: str) -> Ack:
+        """Queue a mark that the session changed (after a tracking pass); value: the revision."""
+        return self._call(lambda conn: self.db.bump_revision(conn, session_id))
 
     def drop_event(self, appended: Ack) -> None:
         """Take back an event whose prompt failed (it must not be replayed)."""
         try:
-            event_id = appended.wait()
+            event_id, _ = appended.wait()
         except StorageError:
             return  # never written
         self._call(lambda conn: self.db.drop_event(conn, event_id))

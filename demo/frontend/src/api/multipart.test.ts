@@ -33,7 +33,7 @@ function feed(bytes: Uint8Array, cuts: number[]): { parts: StreamPart[]; closed:
 function frameIndices(parts: StreamPart[]): number[] {
   return parts.map((p) => {
     const ev = interpretPart(p);
-    if (ev.type !== 'frame') throw new Error(ev.message);
+    if (ev.type !== 'frame') throw new Error(ev.type === 'error' ? ev.message : `unexpected ${ev.type} part`);
     return ev.frameIndex;
   });
 }
@@ -128,6 +128,13 @@ describe('interpretPart', () => {
   it('turns an error part into an error event', () => {
     expect(interpretPart(part('{"error":"model crashed"}'))).toEqual({ type: 'error', message: 'model crashed' });
     expect(interpretPart(part('{"error":{"message":"session expired"}}'))).toEqual({ type: 'error', message: 'session expired' });
+  });
+  it('turns the end part into an end event, whatever its body', () => {
+    const end = { 'content-type': 'application/vnd.sam2-demo.end+json' };
+    expect(interpretPart(part('{"end":true,"frames":7,"cancelled":false}', end))).toEqual({ type: 'end', frames: 7, cancelled: false });
+    expect(interpretPart(part('{}', end))).toEqual({ type: 'end', frames: undefined, cancelled: undefined });
+    const error = { 'content-type': 'application/vnd.sam2-demo.error+json' };
+    expect(interpretPart(part('{"error":{"message":"shutting down","code":"SHUTTING_DOWN"}}', error))).toEqual({ type: 'error', message: 'shutting down' });
   });
   it('flags bodies that are not frames', () => {
     expect(interpretPart(part('not json')).type).toBe('error');

@@ -184,6 +184,15 @@ export interface StreamedMask {
   mask: { size: [number, number]; counts: string };
 }
 
+/**
+ * Content types of the stream's last part. Our server ends a stream with one of these and no
+ * closing delimiter: Meta's official page refuses `--frame--` but passes over parts that are
+ * not `application/json`, so both pages read the same stream. A stream that stops without
+ * either was cut short.
+ */
+export const END_PART_TYPE = 'application/vnd.sam2-demo.end+json';
+export const ERROR_PART_TYPE = 'application/vnd.sam2-demo.error+json';
+
 export type PropagationEvent =
   | {
       type: 'frame';
@@ -193,7 +202,9 @@ export type PropagationEvent =
       current?: number;
       total?: number;
     }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string }
+  /** The server's last part: the stream is complete. */
+  | { type: 'end'; frames?: number; cancelled?: boolean };
 
 function optionalInt(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -213,6 +224,13 @@ export function interpretPart(part: StreamPart): PropagationEvent {
     return { type: 'error', message: 'the server sent a part that is not a JSON object' };
   }
   const obj = data as Record<string, unknown>;
+  if (part.headers['content-type'] === END_PART_TYPE) {
+    return {
+      type: 'end',
+      frames: typeof obj.frames === 'number' ? obj.frames : undefined,
+      cancelled: typeof obj.cancelled === 'boolean' ? obj.cancelled : undefined,
+    };
+  }
   if ('error' in obj) {
     const err = obj.error;
     const message =

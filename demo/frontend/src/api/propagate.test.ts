@@ -6,10 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from './graphql';
 import { streamPropagation } from './propagate';
 
-function part(body: object, current: number, total: number): string {
+function part(body: object, current: number, total: number, type = 'application/json'): string {
   const json = JSON.stringify(body);
-  return `--frame\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\nFrame-Current: ${current}\r\nFrame-Total: ${total}\r\n\r\n${json}\r\n`;
+  return `--frame\r\nContent-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(json)}\r\nFrame-Current: ${current}\r\nFrame-Total: ${total}\r\n\r\n${json}\r\n`;
 }
+
+const END = 'application/vnd.sam2-demo.end+json';
+const ERROR = 'application/vnd.sam2-demo.error+json';
 
 const frame = (i: number) => ({ frame_index: i, results: [{ object_id: 1, mask: { size: [2, 2], counts: '04' } }] });
 
@@ -24,8 +27,10 @@ function respond(sessionId: string, res: http.ServerResponse) {
   let text = '';
   const n = 5;
   for (let i = 0; i < n; i++) text += part(frame(i), i + 1, n);
-  if (sessionId === 'error') text = part(frame(0), 1, n) + part({ error: { message: 'model crashed', code: 'INTERNAL' } }, 1, n);
-  if (sessionId !== 'truncated') text += '--frame--\r\n';
+  if (sessionId === 'error') text = part(frame(0), 1, n) + part({ error: { message: 'model crashed', code: 'INTERNAL' } }, 1, n, ERROR);
+  else if (sessionId === 'legacy') text += '--frame--\r\n'; // servers before the end part
+  else if (sessionId === 'trailing') text += part({ end: true, frames: n, cancelled: false }, n, n, END) + '--frame\r\ngarbage';
+  else if (sessionId !== 'truncated') text += part({ end: true, frames: n, cancelled: false }, n, n, END);
   const bytes = Buffer.from(text);
   // Chunks of 1..37 bytes with small pauses, so parts and line ends split everywhere.
   let pos = 0;
@@ -78,7 +83,14 @@ describe('streamPropagation', () => {
     expect(seen).toEqual([0]);
   });
 
-  it('reports a stream that ends without its closing delimiter', async () => {
+  it('takes the closing delimiter of older servers as complete, and stops at the end part', async () => {
+    for (const sessionId of ['legacy', 'trailing']) {
+      const result = await streamPropagation(base, { sessionId, startFrameIndex: 0, onFrame: () => undefined });
+      expect(result).toEqual({ frames: 5, closed: true });
+    }
+  });
+
+  it('reports a stream that ends without its end part', async () => {
     const result = await streamPropagation(base, { sessionId: 'truncated', startFrameIndex: 0, onFrame: () => undefined });
     expect(result).toEqual({ frames: 5, closed: false });
   });

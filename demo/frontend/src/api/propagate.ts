@@ -19,7 +19,7 @@ export interface PropagationOptions {
 
 export interface PropagationResult {
   frames: number;
-  /** False when the stream ended without its closing delimiter. */
+  /** False when the stream was cut short: no end part (nor, from older servers, `--frame--`). */
   closed: boolean;
 }
 
@@ -53,13 +53,18 @@ export async function streamPropagation(baseUrl: string, opts: PropagationOption
   const parser = new MultipartStreamParser(boundaryFromContentType(response.headers.get('Content-Type')));
   const reader = response.body.getReader();
   let frames = 0;
+  let ended = false;
   try {
-    for (;;) {
+    while (!ended) {
       const { value, done } = await reader.read();
       if (done) break;
       for (const part of parser.push(value)) {
         const event = interpretPart(part);
         if (event.type === 'error') throw new ApiError(event.message);
+        if (event.type === 'end') {
+          ended = true; // the last part: anything after it is not ours to read
+          break;
+        }
         frames++;
         opts.onFrame(
           {
@@ -75,5 +80,5 @@ export async function streamPropagation(baseUrl: string, opts: PropagationOption
   } finally {
     reader.cancel().catch(() => undefined);
   }
-  return { frames, closed: parser.closed };
+  return { frames, closed: ended || parser.closed };
 }
