@@ -583,10 +583,12 @@ try {
   await runner.test('a session the server dropped: the reload says so and replays every prompt', async () => {
     await openVideo('Bunny short');
     const rowsBefore = [await rowText(1), await rowText(2), await rowText(3)].map((t) => /prompts on \d+ frames?/.exec(t)?.[0]);
-    // Other visitors take every session slot; ours (least recently used) go.
-    for (let i = 0; i < MAX_SESSIONS; i++) {
-      await gql('mutation($p: String!) { startSession(input: {path: $p}) { sessionId } }', { p: `gallery/${OTHER.as}` });
-    }
+    // Evicted sessions come back from the server's database; a session closed for good does not.
+    const sessionId = await page.evaluate(() => {
+      const saved = JSON.parse(localStorage.getItem('sam2-demo-work-v1'));
+      return saved.videos[saved.lastVideo].sessionId;
+    });
+    await gql('mutation($s: String!) { closeSession(input: {sessionId: $s}) { success } }', { s: sessionId });
     await page.reload();
     const notice = page.getByText("The server had dropped this video's session", { exact: false });
     await notice.waitFor({ timeout: 60_000 });

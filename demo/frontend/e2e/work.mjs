@@ -1,7 +1,8 @@
 // End-to-end tests of work that outlives the server process (issue 19), against
 // the real backend (random weights, micro config, SQLite under its DATA_PATH) in
-// Debian's Chromium: four objects tracked; the server SIGKILLed and started again
-// on the same data and port; the open page's next click works with every mask
+// Debian's Chromium: four objects tracked; the server SIGKILLed (a click meanwhile
+// fails and is not counted) and started again on the same data and port; the open
+// page's next click works with every mask
 // still there, the model running for the clicked frame only (/healthy model_runs);
 // a reload brings the work back; share links open it in another browser (editable,
 // view-only, revoked). Screenshots go to test-artifacts/e2e-work/.
@@ -113,14 +114,24 @@ try {
     assert((await alerts()).length === 0, `errors: ${await alerts()}`);
   });
 
-  await runner.test('SIGKILL and restart: the open page\'s next click works, masks all there, the model ran on that frame only', async () => {
+  await runner.test('SIGKILL (a click meanwhile is not counted) and restart: the open page\'s next click works, masks all there, the model ran on that frame only', async () => {
     const t0 = Date.now();
     await backend.kill();
+    // A click while the server is down fails, says so, and is not counted as a prompt.
+    await goToFrame(FRAMES - 1);
+    const rowsBefore = await page.locator('.object-info').allTextContents();
+    const down = await at(0.7, 0.7);
+    await page.mouse.click(down.x, down.y);
+    await page.getByRole('alert').filter({ hasText: 'Cannot reach the server' }).waitFor({ timeout: 15_000 });
+    await idle();
+    const rowsDown = await page.locator('.object-info').allTextContents();
+    assert(JSON.stringify(rowsDown) === JSON.stringify(rowsBefore), `the failed click counted: ${rowsDown}, before ${rowsBefore}`);
+    assert((await laneLabels()).every((l) => l.includes('stale frames none')), 'the failed click marked frames stale');
+    await page.getByRole('button', { name: 'Dismiss' }).click();
     backend = await startBackend(dataDir, log, seed, {}, backend.port);
     console.log(`    server killed and up again in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     assert(JSON.stringify((await healthy()).model_runs) === JSON.stringify({ calls: 0, frames: [] }), 'the new process ran the model already');
     // On the last frame: a prompt there leaves every other frame's masks fresh.
-    await goToFrame(FRAMES - 1);
     const p = await at(0.3, 0.7);
     await page.mouse.click(p.x, p.y);
     await idle();
@@ -213,8 +224,8 @@ try {
   });
   await other.close();
 
-  // The refusals the tests asked for log their 403 (view-only) and 404 (revoked) responses.
-  await consoleErrors.test(runner, /Failed to load resource.*(403|404)/);
+  // What the tests asked for logs: the click while the server was down, 403 (view-only), 404 (revoked).
+  await consoleErrors.test(runner, /Failed to load resource.*(403|404|ERR_CONNECTION_(RESET|REFUSED))/);
 } finally {
   await browser.close();
   backend.stop();

@@ -233,7 +233,7 @@ export class DemoController extends Store {
         for (const list of lists) work.masks.setFrame(list.frameIndex, list.rleMaskList, replaceAll);
         this.masksChanged(work);
       } catch (err) {
-        if (await this.sessions.sessionLost(work, err, 'the server no longer had it')) return;
+        if (await this.sessions.sessionLost(work, err)) return;
         if (this.sessions.isCurrent(work)) failed?.();
         this.fail(err, context);
       } finally {

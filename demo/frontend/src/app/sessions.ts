@@ -161,8 +161,9 @@ export class SessionKeeper {
    * A request of `work` failed: when the server does not have its session
    * (or its share link) any more, carry on (a new session, or the link's
    * message) and say it was handled; false for any other failure.
+   * `when`: what the page was doing, for the notice (default: why it is gone).
    */
-  async sessionLost(work: VideoWork, err: unknown, when: string): Promise<boolean> {
+  async sessionLost(work: VideoWork, err: unknown, when: string | null = null): Promise<boolean> {
     if (!(err instanceof ApiError)) return false;
     if (err.linkGone) {
       this.update(work, { sessionId: null });
@@ -171,7 +172,7 @@ export class SessionKeeper {
       return true;
     }
     if (!err.sessionGone) return false;
-    await this.recover(work, when);
+    await this.recover(work, when ?? (err.code === 'NOT_FOUND' ? 'it did not know it' : 'it had expired or was closed'));
     return true;
   }
 
