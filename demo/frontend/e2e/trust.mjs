@@ -584,10 +584,8 @@ try {
     await openVideo('Bunny short');
     const rowsBefore = [await rowText(1), await rowText(2), await rowText(3)].map((t) => /prompts on \d+ frames?/.exec(t)?.[0]);
     // Evicted sessions come back from the server's database; a session closed for good does not.
-    const sessionId = await page.evaluate(() => {
-      const saved = JSON.parse(localStorage.getItem('sam2-demo-work-v1'));
-      return saved.videos[saved.lastVideo].sessionId;
-    });
+    // By the video's path: `lastVideo` is saved a moment after a switch.
+    const sessionId = await page.evaluate((path) => JSON.parse(localStorage.getItem('sam2-demo-work-v1')).videos[path].sessionId, `gallery/${CLIP.as}`);
     await gql('mutation($s: String!) { closeSession(input: {sessionId: $s}) { success } }', { s: sessionId });
     await page.reload();
     const notice = page.getByText("The server had dropped this video's session", { exact: false });
