@@ -344,6 +344,7 @@ class DemoService:
         with self._locked(session_id) as s:
             obj = self._check_object_id(object_id)
             if obj not in s.prompted:
+                self._acknowledged(self.writer.delete_objects(s.id, obj))  # named, never prompted
                 return []
             self._committed(s, self._event(s, PromptEvent(REMOVE_OBJECT, None, obj)))
             self.writer.delete_masks(s.id, obj)

@@ -202,3 +202,22 @@ def test_a_worker_notices_what_another_worker_changed(data_path, database_env):
     finally:
         first.stop()
         second.stop()
+
+
+def test_a_removed_object_leaves_the_stored_names(start):
+    server = start("server")
+    try:
+        client = DemoClient(server.url)
+        sid = client.start_session(CLIP)
+        client.add_points(sid, 0, 1, [[0.5, 0.5]], [1])
+        named = [{"objectId": 1, "name": "Cup"}, {"objectId": 5, "name": "Not prompted yet"}]
+        client.graphql(
+            "mutation($i: UpdateObjectsInput!) { updateObjects(input: $i) { success } }",
+            {"i": {"sessionId": sid, "objects": named}},
+        )
+        remove = "mutation($i: RemoveObjectInput!) { removeObject(input: $i) { frameIndex } }"
+        for obj in (5, 1):
+            client.graphql(remove, {"i": {"sessionId": sid, "objectId": obj}})
+        assert client.graphql(WORK, {"s": sid})["work"]["objects"] == []
+    finally:
+        server.stop()
