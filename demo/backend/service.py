@@ -221,7 +221,9 @@ class DemoService:
         self._committed(s, written)
         if s.restored:
             result = self.rebuilder.merged_with_stored(s, event.object_id, result)
-        return self._remember_prompt(s, event.object_id, result)
+        self._remember_prompt(s, event.object_id, result)
+        self.settled(s)  # its masks too, before the answer: another worker may be asked next
+        return result
 
     @contextlib.contextmanager
     def _locked(self, session_id: object) -> Iterator[Session]:
@@ -517,8 +519,10 @@ class DemoService:
             raise BadInput("box must have x1 > x0 and y1 > y0.")
         return np.asarray([x0, y0, x1, y1], dtype=np.float32)
 
-    def tracked(self, s: Session) -> None:
-        """After a tracking pass: mark the session changed, so other workers' copies refresh."""
+    def settled(self, s: Session) -> None:
+        """Wait until every write of the session queued so far is committed, then mark it
+        changed (after a prompt's masks, after a tracking pass), so other workers' copies
+        refresh with all of it."""
         try:
             s.revision = max(s.revision, self.writer.bump_revision(s.id).wait())
         except StorageError as exc:
@@ -612,7 +616,7 @@ class Propagation:
             finally:
                 s.stream_abort = None
                 service.store.touch(s)
-                service.tracked(s)
+                service.settled(s)
                 s.lock.release()
         finally:
             self.close()

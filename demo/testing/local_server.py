@@ -35,7 +35,10 @@ def free_port() -> int:
 class LocalServer:
     """gunicorn on 127.0.0.1:<free port>; random micro weights on CPU unless overridden."""
 
-    def __init__(self, data_path: Path, log_path: Path, port: int | None = None, **env: str):
+    def __init__(
+        self, data_path: Path, log_path: Path, port: int | None = None, repo: Path = REPO, **env: str
+    ):
+        """`repo`: the checkout whose server to run (benchmarks compare against an older one)."""
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_path = Path(data_path)
@@ -47,7 +50,7 @@ class LocalServer:
             "SAM2_DEMO_CONFIG": MICRO_CONFIG,
             "SAM2_DEMO_DEVICE": "cpu",
             "FRONTEND_DIST": str(self.data_path / "no-frontend"),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")])),
             **env,
         }
         self.log = open(log_path, "ab")  # noqa: SIM115 - lives as long as the server
@@ -57,12 +60,12 @@ class LocalServer:
                 "-m",
                 "gunicorn",
                 "-c",
-                str(REPO / "demo/backend/gunicorn.conf.py"),
+                str(repo / "demo/backend/gunicorn.conf.py"),
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "demo.backend.app:create_app()",
             ],
-            cwd=REPO,
+            cwd=repo,
             env=full_env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
