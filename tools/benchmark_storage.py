@@ -32,6 +32,12 @@ CLIP = REPO.parent / "shared" / "data" / "uploads" / "quicktime_h264_640x360.mov
 WARM_FRAMES = 8
 
 
+def open_session(client: DemoClient) -> str:
+    """startSession as any version of the server answers it (older ones have no routeKey)."""
+    query = "mutation($i: StartSessionInput!) { startSession(input: $i) { sessionId } }"
+    return client.graphql(query, {"i": {"path": "gallery/clip.mp4"}})["startSession"]["sessionId"]
+
+
 def timed_clicks(client: DemoClient, sid: str, clicks: int, obj: int, seed: int) -> list[float]:
     times = []
     for i in range(clicks):
@@ -50,15 +56,15 @@ def run_variant(repo: Path, env: dict[str, str], clicks: int) -> dict[str, float
         (data / "gallery" / "clip.mp4").write_bytes(CLIP.read_bytes())
         with LocalServer(data, data / "server.log", repo=repo, TORCH_THREADS="1", **env) as server:
             client = DemoClient(server.url)
-            sid = client.start_session("gallery/clip.mp4")
+            sid = open_session(client)
             for frame in range(WARM_FRAMES):  # encode each frame once
                 for obj in (1, 2, 3, 4):
                     client.add_points(sid, frame, obj, [[0.2 + 0.15 * obj, 0.5]], [1])
             single = timed_clicks(client, sid, clicks, 1, 0)
 
             together: list[float] = []
-            users = [DemoClient(server.url, client_id=f"user-{u}") for u in range(4)]
-            sessions = [u.start_session("gallery/clip.mp4") for u in users]
+            users = [DemoClient(server.url, client_id=f"benchmark-user-{u}") for u in range(4)]
+            sessions = [open_session(u) for u in users]
             for u, s in zip(users, sessions):
                 for frame in range(WARM_FRAMES):
                     u.add_points(s, frame, 1, [[0.5, 0.5]], [1])

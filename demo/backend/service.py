@@ -180,7 +180,7 @@ class DemoService:
             self.store.close(session.id)
             self.store.forget(session.id, stored[1])
             raise SessionExpired(f"Session expired: {stored[1]}. Start a new session.")
-        if stored is not None and stored[0] > session.revision:
+        if stored is not None and stored[0] > self._own_revision(session):
             log.info("session %s… changed elsewhere (revision %d > %d): rebuilding it",
                      session.id[:6], stored[0], session.revision)
             self.store.drop(session, "changed by another worker")
@@ -222,7 +222,7 @@ class DemoService:
         if s.restored:
             result = self.rebuilder.merged_with_stored(s, event.object_id, result)
         self._remember_prompt(s, event.object_id, result)
-        self.settled(s)  # its masks too, before the answer: another worker may be asked next
+        self.settled(s)
         return result
 
     @contextlib.contextmanager
@@ -520,13 +520,22 @@ class DemoService:
         return np.asarray([x0, y0, x1, y1], dtype=np.float32)
 
     def settled(self, s: Session) -> None:
-        """Wait until every write of the session queued so far is committed, then mark it
-        changed (after a prompt's masks, after a tracking pass), so other workers' copies
-        refresh with all of it."""
-        try:
-            s.revision = max(s.revision, self.writer.bump_revision(s.id).wait())
-        except StorageError as exc:
-            log.error("session %s…: %s", s.id[:6], exc)
+        """Mark the session changed once every write queued so far is committed (after a
+        prompt's masks, after a tracking pass), so other workers' copies refresh with all of
+        it. Nobody waits for it here: the next request on this copy does (`_own_revision`)."""
+        s.own_bump = self.writer.bump_revision(s.id)
+
+    @staticmethod
+    def _own_revision(s: Session) -> int:
+        """The revision this copy reflects, its own last change included (committed by now,
+        almost always: it was queued at the end of the previous request)."""
+        bump, s.own_bump = s.own_bump, None
+        if bump is not None:
+            try:
+                s.revision = max(s.revision, bump.wait())
+            except StorageError as exc:
+                log.error("session %s…: %s", s.id[:6], exc)
+        return s.revision
 
     def _remember_prompt(self, s: Session, obj: int, result: FrameMasks) -> FrameMasks:
         s.prompted.setdefault(obj, set()).add(result.frame_index)
@@ -617,6 +626,7 @@ class Propagation:
                 s.stream_abort = None
                 service.store.touch(s)
                 service.settled(s)
+                service._own_revision(s)  # a finished pass is in the database before its end part
                 s.lock.release()
         finally:
             self.close()

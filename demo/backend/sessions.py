@@ -64,8 +64,10 @@ class Session:
     # events); they are replayed when the model needs them, and masks come from the database.
     restored: bool = False
     pending: PendingPrompts = field(default_factory=dict)
-    # The database's revision of it this copy reflects (another worker's change bumps it there).
+    # The database's revision of it this copy reflects (another worker's change bumps it there),
+    # and the last change of its own on its way to the database (an Ack of storage/writer.py).
     revision: int = 0
+    own_bump: Any = None
 
     def cancel(self) -> None:
         self.cancel_epoch += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 
 import pytest
 
@@ -192,7 +193,11 @@ def test_a_worker_notices_what_another_worker_changed(data_path, database_env):
         sid = a.start_session(CLIP)
         a.add_points(sid, 0, 1, [[0.5, 0.5]], [1])
         b.add_points(sid, 7, 2, [[0.4, 0.4]], [1])  # b rebuilds it from the database, then adds
-        assert set(a.session_masks(sid)) == {(0, 1), (7, 2)}  # a's copy was out of date: refreshed
+        # a's copy was out of date: refreshed (b's masks land a batch after its prompt)
+        deadline = time.monotonic() + 5
+        while set(a.session_masks(sid)) != {(0, 1), (7, 2)}:
+            assert time.monotonic() < deadline, a.session_masks(sid)
+            time.sleep(0.05)
         a.add_points(sid, 7, 2, [[0.6, 0.6]], [1], clear_old_points=False)
         prompts = a.graphql(WORK, {"s": sid})["work"]["prompts"]
         assert [p["points"] for p in prompts if p["objectId"] == 2] == [[[0.4, 0.4], [0.6, 0.6]]]

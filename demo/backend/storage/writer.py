@@ -5,11 +5,10 @@ queued *before* the model runs on it and its acknowledgement waited for *after*,
 commit overlaps the model's work and adds nothing to a click unless it is slower than the
 model. Each batch is one transaction (a group commit): while one commits, the next gathers.
 
-The guarantee: a prompt the server acknowledged to its client is committed, and so are the
-masks it answered with (the service waits for them: `DemoService.settled`); tracked masks are
-written within a batch or two of being computed (a killed process may lose the last ones, and
-those frames are simply not in the database: the page still holds them, and they can be
-tracked again).
+The guarantee: a prompt the server acknowledged to its client is committed; the masks it
+answered with and tracked masks are written within a batch or two (a killed process may lose
+the last ones, and those frames are simply not in the database: the page still holds them,
+and they can be tracked again).
 """
 
 from __future__ import annotations
