@@ -14,7 +14,6 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
@@ -28,21 +27,11 @@ from .rebuild import SessionRebuilder
 from .segment_everything import SegmentEverything
 from .sessions import Session, SessionStore
 from .settings import Settings
-from .sharing import SessionAccess, Sharing
-from .storage.database import ShareLink, StoredObject, WorkDatabase
-from .storage.replay import (
-    BOX,
-    CLEAR_FRAME,
-    CLEAR_VIDEO,
-    MASK,
-    POINTS,
-    REMOVE_OBJECT,
-    PromptEvent,
-    PromptView,
-    fold,
-    prompt_views,
-)
+from .sharing import Sharing
+from .storage.database import WorkDatabase
+from .storage.replay import BOX, CLEAR_FRAME, CLEAR_VIDEO, MASK, POINTS, REMOVE_OBJECT, PromptEvent
 from .storage.writer import Ack, StorageError, WorkWriter
+from .work import WorkAccess
 
 log = logging.getLogger(__name__)
 
@@ -56,16 +45,6 @@ class StorageUnavailable(DemoError):
 
     code = "STORAGE_UNAVAILABLE"
     http_status = 503
-
-
-@dataclass(frozen=True)
-class OpenedWork:
-    session_id: str  # what the page names the session by (its id, or the link's token)
-    real_session_id: str
-    mode: str  # "owner", "edit" or "view"
-    video: VideoRecord
-    objects: list[StoredObject]
-    prompts: list[PromptView]
 
 
 class DemoService:
@@ -87,6 +66,7 @@ class DemoService:
         self.writer = writer
         self.rebuilder = SessionRebuilder(db, writer, library, store, segmenter)
         self.sharing = Sharing(db)
+        self.work = WorkAccess(self)  # share links, names of objects, opening a work (work.py)
         self._propagation_slots = threading.BoundedSemaphore(self.limits.max_propagations)
         self.exports = ExportCache(settings.data_path / ".exports", self.limits.max_exports)
         self._running: set[Propagation] = set()
@@ -187,9 +167,6 @@ class DemoService:
             return self.rebuilder.rebuild(session.id)
         return session
 
-    def access(self, handle: object) -> SessionAccess:
-        return self.sharing.resolve(handle, edit=False)
-
     def _event(self, s: Session, event: PromptEvent) -> Ack:
         return self.writer.append_event(s.id, event)
 
@@ -234,47 +211,6 @@ class DemoService:
         finally:
             self.store.touch(session)
             session.lock.release()
-
-    # -- sharing and the details of objects ---------------------------------------------------
-
-    def _owner_access(self, handle: object) -> str:
-        access = self.sharing.resolve(handle, edit=True)
-        if access.via_link:
-            raise BadInput("Only the owner of this work can manage its share links.")
-        self.session(access.session_id, edit=False)  # it exists and is not closed
-        return access.session_id
-
-    def create_share_link(self, handle: object, mode: object, client: str = "") -> ShareLink:
-        return self.sharing.create(self._owner_access(handle), mode, client)
-
-    def revoke_share_link(self, handle: object, token: object) -> bool:
-        return self.sharing.revoke(self._owner_access(handle), token)
-
-    def share_links(self, handle: object) -> list[ShareLink]:
-        return self.sharing.links(self._owner_access(handle))
-
-    def open_work(self, handle: object) -> OpenedWork:
-        """What a page needs to show a session's work it did not make (a share link, a reload)."""
-        access = self.sharing.resolve(handle, edit=False)
-        s = self.session(handle, edit=False)
-        self.writer.flush()
-        views = prompt_views(fold(self.db.events(s.id)))
-        return OpenedWork(handle, s.id, access.mode, s.video, self.db.objects(s.id), views)  # type: ignore[arg-type]
-
-    def update_objects(self, handle: object, objects: list[StoredObject]) -> bool:
-        """Names, colours and labels of objects, as the page shows them (shared with links)."""
-        s = self.session(handle)
-        if len(objects) > self.limits.max_objects:
-            raise LimitExceeded(f"A session has at most {self.limits.max_objects} objects.")
-        for obj in objects:
-            self._check_object_id(obj.object_id)
-            for name, value, limit in (("name", obj.name, 200), ("color", obj.color, 32), ("label", obj.label, 200)):
-                if not isinstance(value, str) or len(value) > limit:
-                    raise BadInput(f"an object's {name} must be text of at most {limit} characters.")
-        acks = [self.writer.put_object(s.id, obj) for obj in objects]
-        for ack in acks:
-            self._acknowledged(ack)
-        return True
 
     # -- prompts -------------------------------------------------------------------------------
 

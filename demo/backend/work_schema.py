@@ -91,7 +91,7 @@ def work(info: Info, session_id: str) -> Work:
     from .schema import Video  # the module that builds the schema imports this one
 
     service = info.context["service"]
-    w = service.open_work(session_id)
+    w = service.work.open(session_id)
     return Work(
         session_id=w.session_id,
         mode=w.mode,
@@ -109,18 +109,18 @@ def work(info: Info, session_id: str) -> Work:
 
 
 def share_links(info: Info, session_id: str) -> list[ShareLink]:
-    return [ShareLink(token=link.token, mode=link.mode) for link in info.context["service"].share_links(session_id)]
+    return [ShareLink(token=link.token, mode=link.mode) for link in info.context["service"].work.links(session_id)]
 
 
 def create_share_link(info: Info, input: CreateShareLinkInput) -> ShareLink:
-    link = info.context["service"].create_share_link(input.session_id, input.mode, info.context["client_id"])
+    link = info.context["service"].work.create_link(input.session_id, input.mode, info.context["client_id"])
     return ShareLink(token=link.token, mode=link.mode)
 
 
 def revoke_share_link(info: Info, input: RevokeShareLinkInput) -> RevokeShareLink:
-    return RevokeShareLink(success=info.context["service"].revoke_share_link(input.session_id, input.token))
+    return RevokeShareLink(success=info.context["service"].work.revoke_link(input.session_id, input.token))
 
 
 def update_objects(info: Info, input: UpdateObjectsInput) -> UpdateObjects:
     objects = [StoredObject(o.object_id, o.name, o.color, o.label) for o in input.objects]
-    return UpdateObjects(success=info.context["service"].update_objects(input.session_id, objects))
+    return UpdateObjects(success=info.context["service"].work.update_objects(input.session_id, objects))
