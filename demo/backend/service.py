@@ -531,6 +531,8 @@ class Propagation:
                 return
             s.stream_abort = self.abort_transport  # cancel and close reach the running stream
             try:
+                if not any(s.prompted.values()):  # cleared while this one waited for the session
+                    raise BadInput("Nothing to track any more: the prompts were cleared meanwhile.")
                 if s.pending:  # rebuilt from the database: the tracker needs every prompt first
                     service.rebuilder.replay_all(s)
                 for reverse in self.reverse_passes:

@@ -5,12 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from demo.backend.errors import Busy
+from demo.backend.errors import BadInput, Busy
 from demo.backend.library import VideoRecord
 from demo.backend.service import DemoService
 from demo.backend.sessions import Session, SessionStore
 from demo.backend.settings import Settings
 from demo.backend.storage.database import WorkDatabase, connect, migrate
+from demo.backend.storage.writer import WorkWriter
 
 
 def prompted_session(store: SessionStore) -> Session:
@@ -52,3 +53,18 @@ def test_a_stalled_stream_loses_its_slot_when_all_are_taken(tmp_path):
     assert aborted == [True] and service.active_propagations == 1
     second.close()
     assert service.active_propagations == 0
+
+
+def test_prompts_cleared_while_a_propagation_waits_are_a_clear_error(tmp_path):
+    settings = Settings.from_env({"SAM2_DEMO_DEVICE": "cpu", "DATA_PATH": str(tmp_path)})
+    store = SessionStore(max_sessions=4, ttl_sec=100)
+    engine = connect(settings.database)
+    migrate(engine)
+    db = WorkDatabase(engine)
+    service = DemoService(settings, library=None, store=store, segmenter=None, db=db, writer=WorkWriter(db))
+    session = prompted_session(store)
+    propagation = service.start_propagation(session.id)
+    session.prompted.clear()  # clearPointsInVideo ran between the request and the session lock
+    with pytest.raises(BadInput, match="cleared meanwhile"):
+        next(propagation.frames())
+    assert service.active_propagations == 0  # its slot is back
