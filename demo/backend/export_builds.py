@@ -69,9 +69,8 @@ class ExportBuilds:
         with self._lock:
             build = self._building.get(key)
             if build is None:
-                cached = self._path(*key)
-                if cached.is_file():
-                    return _Chunks(open(cached, "rb"))  # noqa: SIM115 - closed by the response
+                with contextlib.suppress(FileNotFoundError):  # (a newer version's build may just remove it)
+                    return _Chunks(open(self._path(*key), "rb"))  # noqa: SIM115 - closed by the response
                 if len(self._building) >= self.max_concurrent:
                     raise Busy(
                         f"{self.max_concurrent} exports are being built right now; try again in a moment."
