@@ -217,6 +217,24 @@ def test_a_build_that_fails_gives_its_slot_back_and_leaves_no_file(tmp_path):
     assert zipfile.ZipFile(io.BytesIO(body(builds, fine, "zip"))).namelist()
 
 
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="nice values are a POSIX thing")
+def test_builds_run_at_a_lower_cpu_priority_than_requests(tmp_path, monkeypatch):
+    """Clicks come first: the threads that build and encode exports are nice'd (per thread)."""
+    seen: list[int] = []
+    area_and_png = export.area_and_png
+
+    def noting(mask):
+        seen.append(os.getpriority(os.PRIO_PROCESS, 0))  # 0: the calling thread, on Linux
+        return area_and_png(mask)
+
+    monkeypatch.setattr(export, "area_and_png", noting)
+    builds = ExportBuilds(tmp_path / ".exports", max_concurrent=1)
+    body(builds, session_with_masks(objects=2, frames=2), "zip")
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    assert len(seen) == 4 and all(nice >= min(mine + 1, 19) for nice in seen)  # 19: the lowest
+    assert os.getpriority(os.PRIO_PROCESS, 0) == mine  # the request's thread is left as it was
+
+
 @slow
 @pytest.mark.parametrize("fmt", ["zip", "coco"])
 def test_big_export_is_fast_and_bounded_in_memory(tmp_path, fmt):
