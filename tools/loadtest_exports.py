@@ -14,6 +14,7 @@ Only talks to the given (local) server; every loop is bounded.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -136,7 +137,11 @@ def run_exports(url: str, master_pid: int | None, objects: int, percentile) -> d
     pid = worker_pid(master_pid) if master_pid else None
     heavy, other = DemoClient(url, timeout=600), DemoClient(url)
     sid, build_s = build_heavy_session(heavy, objects)
-    report: dict = {"objects": objects, "build_heavy_session_s": round(build_s, 1)}
+    report: dict = {
+        "objects": objects,
+        "build_heavy_session_s": round(build_s, 1),
+        "load_before": os.getloadavg(),
+    }
 
     with PeakRss(pid) as rss:
         status, seconds, size = export(url, sid, "zip")
@@ -161,12 +166,14 @@ def run_exports(url: str, master_pid: int | None, objects: int, percentile) -> d
         report[f"parallel_{name}"] = parallel_exports(url, sid, fmts, other, other_sid, percentile)
     other.close_session(other_sid)
     heavy.close_session(sid)
+    report["load_after"] = os.getloadavg()  # a shared machine: other jobs' load skews every figure
     return report
 
 
 def print_exports(report: dict) -> None:
     z, c = report["zip"], report["coco"]
-    print(f"heavy session: {report['objects']} objects tracked in {report['build_heavy_session_s']} s")
+    print(f"heavy session: {report['objects']} objects tracked in {report['build_heavy_session_s']} s; "
+          f"load average {report['load_before'][0]:.1f} before the exports, {report['load_after'][0]:.1f} after")  # fmt: skip
     print(f"zip export: {z['seconds']} s, {z['mb']} MB, peak RSS +{z['peak_rss_growth_mb']} MB "
           f"(HTTP {z['status']}); cached: {report['zip_again_s']} s")  # fmt: skip
     print(f"COCO export: {c['seconds']} s, {c['mb']} MB, peak RSS +{c['peak_rss_growth_mb']} MB "

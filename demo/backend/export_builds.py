@@ -21,6 +21,7 @@ NumPy/zlib calls, which release it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import secrets
@@ -40,7 +41,6 @@ from .sessions import Session
 log = logging.getLogger(__name__)
 FORMATS = {"coco": "json", "zip": "zip"}  # format -> file suffix
 _CHUNK = 1 << 20  # bytes sent at once
-_NICE = 10  # added to the builder threads' nice value
 
 
 class ExportFailed(RuntimeError):
@@ -50,15 +50,16 @@ class ExportFailed(RuntimeError):
 class ExportBuilds:
     """Builds exports with bounded concurrency and keeps the latest of each session and format."""
 
-    def __init__(self, folder: Path, max_concurrent: int, encoder_threads: int = 2):
+    def __init__(self, folder: Path, max_concurrent: int, encoder_threads: int = 2, nice: int = 10):
         self.folder = folder
         self.max_concurrent = max_concurrent
         shutil.rmtree(folder, ignore_errors=True)  # left over from an earlier run
         folder.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._building: dict[tuple[str, int, str], _Build] = {}
-        self._builders = ThreadPoolExecutor(max_concurrent, "export-build", initializer=_lower_priority)
-        self._encoders = ThreadPoolExecutor(encoder_threads, "export-encode", initializer=_lower_priority)
+        lower = functools.partial(_lower_priority, nice)
+        self._builders = ThreadPoolExecutor(max_concurrent, "export-build", initializer=lower)
+        self._encoders = ThreadPoolExecutor(encoder_threads, "export-encode", initializer=lower)
         self._batch = 8 * encoder_threads  # masks decoded at once: bounds memory (~1 MB each)
 
     def stream(self, session: Session, fmt: str) -> Iterator[bytes]:
@@ -249,7 +250,7 @@ class _Chunks:
         self.file.close()
 
 
-def _lower_priority() -> None:
-    """Lower this thread's CPU priority (Linux: nice is per thread); elsewhere a no-op."""
+def _lower_priority(nice: int) -> None:
+    """Raise this thread's nice value by `nice` (Linux: nice is per thread); elsewhere a no-op."""
     with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + _NICE)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + nice)

@@ -89,7 +89,10 @@ class DemoService:
         self.sharing = Sharing(db)
         self._propagation_slots = threading.BoundedSemaphore(self.limits.max_propagations)
         self.exports = ExportBuilds(
-            settings.data_path / ".exports", self.limits.max_exports, self.limits.export_threads
+            settings.data_path / ".exports",
+            self.limits.max_exports,
+            self.limits.export_threads,
+            self.limits.export_nice,
         )
         self._running: set[Propagation] = set()
         self._active_lock = threading.Lock()
