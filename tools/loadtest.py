@@ -5,6 +5,7 @@
     python tools/loadtest.py --url http://127.0.0.1:7262 --video gallery/<name>.mp4
     python tools/loadtest.py --hostile                     # the same, unloaded and then under attack
     python tools/loadtest.py --workers 2 --kill-after 10   # HAProxy, 2 workers, PostgreSQL; kill one
+    python tools/loadtest.py --exports                     # a heavy session's exports (loadtest_exports.py)
 
 With `--hostile` the run is done twice on one server: first as is, then with 200 slow-header and
 200 slow-body sockets trickling a byte every 2 s (reopened when the server cuts them off), 4
@@ -44,6 +45,7 @@ from tools.hostile_clients import (  # noqa: E402
     probe_healthy,
     stalled_streams,
 )
+from tools.loadtest_exports import HEAVY_VIDEO, print_exports, run_exports  # noqa: E402
 from tools.loadtest_scale import print_scale, run_scale  # noqa: E402
 
 DEFAULT_GALLERY = REPO.parent / "shared" / "data" / "gallery"
@@ -281,12 +283,31 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, help="N workers behind HAProxy on PostgreSQL (see loadtest_scale.py)")
     parser.add_argument("--kill-after", type=float, help="--workers: SIGKILL the first worker after this many s")
+    parser.add_argument("--exports", action="store_true", help="a heavy session's exports, and clicks meanwhile")
+    parser.add_argument("--export-objects", type=int, default=16, help="--exports: objects in the heavy session")
+    parser.add_argument("--server-pid", type=int, help="--exports with --url: the gunicorn master, for RSS")
     args = parser.parse_args()
     if args.sessions < 1 or args.clicks < 1:
         parser.error("--sessions and --clicks must be >= 1")
     if args.workers:
         report = run_scale(args, args.gallery, percentile)
         print_scale(report)
+        print(json.dumps(report))
+        return
+
+    if args.exports:
+        if args.url:
+            report = run_exports(args.url, args.server_pid, args.export_objects, percentile)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                data = Path(tmp) / "data"
+                (data / "gallery").mkdir(parents=True)
+                name = Path(HEAVY_VIDEO).name
+                (data / "gallery" / name).write_bytes((args.gallery / name).read_bytes())
+                config = CONFIG_ALIASES.get(args.config, args.config)
+                with LocalServer(data, Path(tmp) / "server.log", SAM2_DEMO_CONFIG=config) as server:
+                    report = run_exports(server.url, server.process.pid, args.export_objects, percentile)
+        print_exports(report)
         print(json.dumps(report))
         return
 

@@ -12,7 +12,7 @@ import numpy as np
 
 # The compressed-string codec is the library's (one implementation, tested against pycocotools).
 from sam2.utils.rle import counts_to_string as runs_to_string
-from sam2.utils.rle import string_to_counts as string_to_runs
+from sam2.utils.rle import string_to_counts_array as string_to_run_array
 
 RLE = dict  # {"size": [H, W], "counts": str}
 
@@ -55,14 +55,19 @@ def decode(rle: RLE) -> np.ndarray:
     if isinstance(counts, bytes):
         counts = counts.decode("ascii", errors="replace")
     if isinstance(counts, str):
-        runs = string_to_runs(counts)
+        runs = string_to_run_array(counts)
     elif isinstance(counts, (list, tuple)) and all(isinstance(v, int) for v in counts):
-        runs = list(counts)
+        try:
+            runs = np.asarray(counts, dtype=np.int64)
+        except OverflowError:
+            raise ValueError("RLE counts must not be larger than the mask") from None
     else:
         raise ValueError("RLE counts must be a string or a list of integers")
-    if any(r < 0 for r in runs):
+    if (runs < 0).any():
         raise ValueError("RLE counts must not be negative")
-    total = sum(runs)
+    if runs.size and (runs.max() > height * width or runs.size * height * width >= 2**63):
+        raise ValueError("RLE counts must not be larger than the mask")  # nor wrap the int64 sum
+    total = int(runs.sum())
     if total != height * width:
         raise ValueError(f"RLE runs cover {total} pixels, but size {height}x{width} needs {height * width}")
     values = np.zeros(len(runs), dtype=bool)
@@ -74,5 +79,5 @@ def decode(rle: RLE) -> np.ndarray:
 def area(rle: RLE) -> int:
     """Number of foreground pixels, without decoding."""
     counts = rle["counts"]
-    runs = string_to_runs(counts) if isinstance(counts, str) else counts
-    return int(sum(runs[1::2]))
+    runs = string_to_run_array(counts) if isinstance(counts, str) else np.asarray(counts, dtype=np.int64)
+    return int(runs[1::2].sum())

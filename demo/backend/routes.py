@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
@@ -63,16 +62,11 @@ def export_masks() -> Response:
         raise BadInput("format must be coco or zip.")
     session = _service().export(request.args.get("session_id"))
     stem = Path(session.video.path).stem
-    if fmt == "coco":
-        return Response(
-            json.dumps(export.coco_json(session)),
-            mimetype="application/json",
-            headers={"Content-Disposition": export.attachment(f"{stem}_masks.json")},
-        )
+    suffix, mimetype = {"coco": ("json", "application/json"), "zip": ("zip", "application/zip")}[fmt]
     return Response(
-        _service().exports.zip_stream(session),
-        mimetype="application/zip",
-        headers={"Content-Disposition": export.attachment(f"{stem}_masks.zip")},
+        _service().exports.stream(session, fmt),
+        mimetype=mimetype,
+        headers={"Content-Disposition": export.attachment(f"{stem}_masks.{suffix}")},
     )
 
 

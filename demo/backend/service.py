@@ -20,7 +20,7 @@ import numpy as np
 
 from . import rle
 from .errors import BadInput, Busy, DemoError, InvalidMedia, LimitExceeded, NotFound, SessionExpired
-from .export import ExportCache
+from .export_builds import ExportBuilds
 from .inference import FrameMasks, Segmenter
 from .library import VideoLibrary, VideoRecord
 from .rebuild import SessionRebuilder
@@ -68,7 +68,12 @@ class DemoService:
         self.sharing = Sharing(db)
         self.work = WorkAccess(self)  # share links, names of objects, opening a work (work.py)
         self._propagation_slots = threading.BoundedSemaphore(self.limits.max_propagations)
-        self.exports = ExportCache(settings.data_path / ".exports", self.limits.max_exports)
+        self.exports = ExportBuilds(
+            settings.data_path / ".exports",
+            self.limits.max_exports,
+            self.limits.export_threads,
+            self.limits.export_nice,
+        )
         self._running: set[Propagation] = set()
         self._active_lock = threading.Lock()
         self.everything = SegmentEverything(self)  # segmentEverything proposals (segment_everything.py)

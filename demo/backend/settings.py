@@ -25,6 +25,8 @@ Environment variables (defaults in brackets):
   `MAX_OBJECTS` [16], `MAX_FPS` [30], `MAX_LONG_SIDE` [1280], `MAX_INPUT_SIDE` [8192],
   `MAX_PROPAGATIONS` [4], `SESSION_LOCK_TIMEOUT_SEC` [30], `MAX_EXPORTS` [2], `MAX_TRANSCODES` [2],
   `MAX_JSON_BODY_KB` [4096]
+- `EXPORT_THREADS` [2], `EXPORT_NICE` [10]: threads that encode the masks of all exports being
+  built, and how much their nice value is raised above the server's (see export_builds.py)
 - `UPLOAD_TTL_HOURS` [72], `UPLOADS_MAX_MB` [2048], `SHARE_UPLOADS` [0]: uploads expire, their disk
   use is bounded, and each browser (X-Client-Id, else its cookie id) lists only its own unless shared
 - `CLIENT_HEADER_TIMEOUT_SEC` [10], `CLIENT_BODY_TIMEOUT_SEC` [20], `CLIENT_MIN_UPLOAD_KBPS` [32],
@@ -88,7 +90,9 @@ class Limits:
     max_propagations: int = 4  # concurrent streams; keeps gunicorn threads free for clicks
     session_lock_timeout_sec: float = 30.0
     max_points: int = 64  # points in one addPoints call
-    max_exports: int = 2  # zip exports built at once; more are answered "busy"
+    max_exports: int = 2  # exports (COCO or zip) built at once; more are answered "busy"
+    export_threads: int = 2  # threads that encode exports' masks, all builds together
+    export_nice: int = 10  # added to those threads' nice value: clicks get the cores first
     max_transcodes: int = 2  # uploads transcoded at once; more are answered "busy"
     max_json_body_bytes: int = 4096 * 1024  # a GraphQL/JSON request body (uploads excepted)
     upload_ttl_sec: float = 72 * 3600.0  # uploads unused for this long are deleted
@@ -204,6 +208,8 @@ class Settings:
             max_propagations=reader.integer("MAX_PROPAGATIONS", 4, minimum=1),
             session_lock_timeout_sec=reader.number("SESSION_LOCK_TIMEOUT_SEC", 30, minimum=0.1),
             max_exports=reader.integer("MAX_EXPORTS", 2, minimum=1),
+            export_threads=reader.integer("EXPORT_THREADS", 2, minimum=1),
+            export_nice=reader.integer("EXPORT_NICE", 10, minimum=0),  # the kernel caps nice at 19
             max_transcodes=reader.integer("MAX_TRANSCODES", 2, minimum=1),
             max_json_body_bytes=round(reader.number("MAX_JSON_BODY_KB", 4096, minimum=16) * 1024),
             upload_ttl_sec=reader.number("UPLOAD_TTL_HOURS", 72, minimum=0.0001) * 3600,

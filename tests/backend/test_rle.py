@@ -54,6 +54,10 @@ def test_decode_accepts_uncompressed_counts():
         {"size": [2, 2], "counts": "o"},  # continuation bit set, then nothing
         {"size": [2, 2], "counts": 12},
         {"size": [2, 2], "counts": [-1, 5]},
+        {"size": [2, 2], "counts": "é"},  # not ASCII
+        {"size": [2, 2], "counts": "o" * 13 + "0"},  # a number past 64 bits
+        {"size": [2, 2], "counts": [10**30, 0]},  # past int64
+        {"size": [2, 2], "counts": [2**62, 2**62, 2**62, 2**62 + 4]},  # sums to 4 in int64
         "not a dict",
     ],
 )
