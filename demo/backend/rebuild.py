@@ -124,7 +124,7 @@ class SessionRebuilder:
         if not mask.any():
             return  # nothing to refine: the click starts afresh, as on a frame without the object
         prior = PromptEvent(MASK, frame, obj, {"counts": stored["counts"], "prior": True})
-        self.writer.append_event(s.id, prior)  # acknowledged with the click that follows
+        self.writer.append_event(s.id, prior, bump=False)  # committed before the click that follows
         self.segmenter.add_mask(s.state, frame, obj, mask)
 
     def replay_all(self, s: Session) -> None:

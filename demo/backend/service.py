@@ -172,13 +172,14 @@ class DemoService:
             return self.rebuilder.rebuild(session.id)
         return session
 
-    def _event(self, s: Session, event: PromptEvent) -> Ack:
-        return self.writer.append_event(s.id, event)
+    def _event(self, s: Session, event: PromptEvent, bump: bool = True) -> Ack:
+        return self.writer.append_event(s.id, event, bump)
 
     def _committed(self, s: Session, ack: Ack) -> None:
         """Wait for an event of this session to be committed; the copy now reflects it."""
         _, revision = self._acknowledged(ack)
-        s.revision = max(s.revision, revision)
+        if revision is not None:
+            s.revision = max(s.revision, revision)
 
     @staticmethod
     def _acknowledged(ack: Ack) -> object:
@@ -194,7 +195,7 @@ class DemoService:
         """Run a prompt on the model while its event is written; answer once both are done."""
         if s.restored:
             self.rebuilder.replay_frame(s, event.object_id, event.frame_index)
-        written = self._event(s, event)
+        written = self._event(s, event, bump=False)  # marked changed with its masks (`settled`)
         try:
             result = run()
         except BaseException:

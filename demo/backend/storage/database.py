@@ -127,25 +127,28 @@ class WorkDatabase:
             .values(closed_reason=reason, updated_at=time.time())
         )
 
-    def append_event(self, conn, session_id: str, e: PromptEvent) -> tuple[int, int]:
-        """(the event's id, the session's revision after it)."""
+    def append_event(self, conn, session_id: str, e: PromptEvent, bump: bool = True) -> tuple[int, int | None]:
+        """(the event's id, the session's revision after it, or None when `bump` is off: the
+        caller marks the change later, with what follows from it)."""
         result = conn.execute(
             prompt_events.insert().values(
                 session_id=session_id, kind=e.kind, frame_index=e.frame_index, object_id=e.object_id,
                 payload=e.payload_json(), created_at=time.time(),
             )
         )
-        return int(result.inserted_primary_key[0]), self.bump_revision(conn, session_id)
+        return int(result.inserted_primary_key[0]), self.bump_revision(conn, session_id) if bump else None
 
     @staticmethod
     def bump_revision(conn, session_id: str) -> int:
         """Mark a session as changed; returns its new revision."""
-        conn.execute(
-            update(work_sessions)
-            .where(work_sessions.c.id == session_id)
-            .values(revision=work_sessions.c.revision + 1, updated_at=time.time())
+        return int(
+            conn.execute(
+                update(work_sessions)
+                .where(work_sessions.c.id == session_id)
+                .values(revision=work_sessions.c.revision + 1, updated_at=time.time())
+                .returning(work_sessions.c.revision)
+            ).scalar_one()
         )
-        return int(conn.execute(select(work_sessions.c.revision).where(work_sessions.c.id == session_id)).scalar_one())
 
     @staticmethod
     def drop_event(conn, event_id: int) -> None:

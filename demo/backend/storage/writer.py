@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ from .replay import PromptEvent
 log = logging.getLogger(__name__)
 
 _MAX_BATCH = 2000  # operations in one transaction
+_MASKS_LINGER_SEC = 0.1  # a batch of masks only waits this long for more
 
 
 class StorageError(RuntimeError):
@@ -70,9 +72,10 @@ class WorkWriter:
     def close_session(self, session_id: str, reason: str) -> Ack:
         return self._call(lambda conn: self.db.close_session(conn, session_id, reason))
 
-    def append_event(self, session_id: str, event: PromptEvent) -> Ack:
-        """Queue an event; its Ack's value is (the event's row id, the session's new revision)."""
-        return self._call(lambda conn: self.db.append_event(conn, session_id, event))
+    def append_event(self, session_id: str, event: PromptEvent, bump: bool = True) -> Ack:
+        """Queue an event; its Ack's value is (the event's row id, the session's new revision,
+        None without `bump`)."""
+        return self._call(lambda conn: self.db.append_event(conn, session_id, event, bump))
 
     def bump_revision(self, session_id: str) -> Ack:
         """Queue a mark that the session changed (after a tracking pass); value: the revision."""
@@ -123,9 +126,14 @@ class WorkWriter:
     def _run(self) -> None:
         while True:
             batch = [self._queue.get()]
+            # Nobody waits for masks: gather them a moment longer (fewer, larger commits while
+            # tracking), but write at once as soon as a write someone waits for comes in.
+            linger_until = time.monotonic() + _MASKS_LINGER_SEC
             while len(batch) < _MAX_BATCH:
+                only_masks = all(kind == "masks" for kind, _, _ in batch)
+                wait = linger_until - time.monotonic() if only_masks else 0.0
                 try:
-                    batch.append(self._queue.get_nowait())
+                    batch.append(self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait())
                 except queue.Empty:
                     break
             stop = any(kind == "stop" for kind, _, _ in batch)
