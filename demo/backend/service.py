@@ -158,8 +158,8 @@ class DemoService:
             session = self.store.get(access.session_id)
         except NotFound:
             return self.rebuilder.rebuild(access.session_id)
-        if session.lock.locked():
-            return session  # busy here: this worker is the one changing it
+        if session.lock.locked() or (session.own_bump is not None and not session.own_bump.done):
+            return session  # busy here, or its last change is still being written: this copy is the newest
         stored = self.db.revision(session.id)
         if stored is not None and stored[1] is not None:  # closed through another worker
             self.store.close(session.id)

@@ -6,7 +6,7 @@ commit overlaps the model's work and adds nothing to a click unless it is slower
 model. Each batch is one transaction (a group commit): while one commits, the next gathers.
 
 The guarantee: a prompt the server acknowledged to its client is committed; the masks it
-answered with and tracked masks are written within a batch or two (a killed process may lose
+answered with and tracked masks are written within half a second (a killed process may lose
 the last ones, and those frames are simply not in the database: the page still holds them,
 and they can be tracked again).
 """
@@ -26,7 +26,7 @@ from .replay import PromptEvent
 log = logging.getLogger(__name__)
 
 _MAX_BATCH = 2000  # operations in one transaction
-_MASKS_LINGER_SEC = 0.1  # a batch of masks only waits this long for more
+_MASKS_LINGER_SEC = 0.5  # a batch of masks only waits this long for more
 
 
 class StorageError(RuntimeError):
@@ -44,6 +44,10 @@ class Ack:
     def _finish(self, value: Any = None, error: BaseException | None = None) -> None:
         self._value, self._error = value, error
         self._done.set()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
 
     def wait(self, timeout: float = 30.0) -> Any:
         if not self._done.wait(timeout):
