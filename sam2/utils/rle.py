@@ -67,20 +67,28 @@ def area_from_rle(rle: RLE) -> int:
 
 
 def counts_to_string(counts) -> str:
-    """Run lengths -> COCO's compressed counts string."""
-    counts = [int(c) for c in counts]
-    chars = []
-    for i, value in enumerate(counts):
-        if i > 2:
-            value -= counts[i - 2]
-        while True:
-            group = value & 0x1F
-            value >>= 5  # arithmetic shift: a negative delta ends at -1
-            more = value != -1 if group & 0x10 else value != 0
-            chars.append(chr(48 + (group | 0x20 if more else group)))
-            if not more:
-                break
-    return "".join(chars)
+    """Run lengths -> COCO's compressed counts string.
+
+    Vectorised like the decoder: a noisy mask's ~40k runs took ~7 ms in a per-run loop, on the
+    path of every tracked frame. Each run becomes up to 13 characters; column k of a (runs, 13)
+    table holds the k-th character of each run (0 where it has fewer), read back row by row.
+    """
+    runs = np.asarray(counts, dtype=np.int64).reshape(-1)
+    if runs.size == 0:
+        return ""
+    values = runs.copy()
+    values[3:] -= runs[1:-2]  # from the fourth on: the difference to the run two places earlier
+    table = np.zeros((values.size, 13), dtype=np.uint8)
+    active = np.ones(values.size, dtype=bool)
+    for k in range(13):
+        group = values & 0x1F
+        values >>= 5  # arithmetic shift: a negative delta ends at -1
+        more = np.where((group & 0x10) != 0, values != -1, values != 0)
+        table[:, k] = np.where(active, 48 + np.where(more, group | 0x20, group), 0)
+        active &= more
+        if not active.any():
+            break
+    return table[table != 0].tobytes().decode("ascii")
 
 
 def string_to_counts(text: str) -> List[int]:

@@ -64,3 +64,28 @@ def test_decode_accepts_uncompressed_counts():
 def test_decode_rejects_malformed(bad):
     with pytest.raises(ValueError):
         rle.decode(bad)
+
+
+def _counts_to_string_by_the_spec(counts: list[int]) -> str:
+    """COCO's compressed counts, one run at a time (the format's definition, written plainly)."""
+    chars = []
+    for i, value in enumerate(counts):
+        if i > 2:
+            value -= counts[i - 2]
+        while True:
+            group, value = value & 0x1F, value >> 5
+            more = value != -1 if group & 0x10 else value != 0
+            chars.append(chr(48 + (group | 0x20 if more else group)))
+            if not more:
+                break
+    return "".join(chars)
+
+
+@pytest.mark.parametrize("high", [2, 40, 5000, 10**12])
+def test_vectorised_counts_string_follows_the_spec(high):
+    rng = np.random.default_rng(high)
+    for n in (0, 1, 2, 3, 4, 7, 200):
+        counts = [int(v) for v in rng.integers(0, high, size=n)]
+        text = rle.runs_to_string(counts)
+        assert text == _counts_to_string_by_the_spec(counts)
+        assert rle.string_to_run_array(text).tolist() == counts
