@@ -86,7 +86,8 @@ def build_predictor(model: ModelSettings):
             model.config_file,
             ckpt_path=str(checkpoint) if checkpoint else None,
             device=model.device,
-            precision=model.precision,
+            # Random weights are biased below first: int8 would pack the head's weights away.
+            precision="fp32" if model.random_weights else model.precision,
             hydra_overrides_extra=[
                 f"++model.feature_cache_bytes={model.feature_cache_mb * 1024 * 1024}",
                 f"++model.decoded_cache_bytes={model.decoded_cache_mb * 1024 * 1024}",
@@ -96,6 +97,9 @@ def build_predictor(model: ModelSettings):
         raise ModelUnavailable(f"Cannot build the model from {model.config_file}: {exc}") from exc
     if model.random_weights:
         favour_present_objects(predictor)
+        from sam2.precision import set_precision
+
+        set_precision(predictor, model.precision)
     info = ModelInfo(
         size=model.size,
         config_file=model.config_file,
