@@ -17,6 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from sam2.checkpoint import load_checkpoint
+from sam2.precision import PRECISIONS, set_precision
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,9 @@ def load_config(config_file: str, overrides: Sequence[str] = ()):
     return cfg
 
 
-def _instantiate(config_file, ckpt_path, device, mode, overrides):
+def _instantiate(config_file, ckpt_path, device, mode, overrides, precision="fp32"):
+    if precision not in PRECISIONS:  # before the (slow) build
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
     cfg = load_config(config_file, overrides)
     dev = resolve_device(device)
     model = instantiate(cfg.model, _recursive_=True)
@@ -135,6 +138,7 @@ def _instantiate(config_file, ckpt_path, device, mode, overrides):
         model.eval()
     elif mode != "train":
         raise ValueError(f"mode must be 'eval' or 'train', got {mode!r}")
+    set_precision(model, precision)
     return model
 
 
@@ -145,12 +149,17 @@ def build_sam2(
     mode: str = "eval",
     hydra_overrides_extra: Sequence[str] = (),
     apply_postprocessing: bool = True,
+    precision: str = "fp32",
     **kwargs,
 ):
-    """SAM 2 model (``SAM2Base``) from a config, with weights from ``ckpt_path`` if given."""
+    """SAM 2 model (``SAM2Base``) from a config, with weights from ``ckpt_path`` if given.
+
+    ``precision``: "fp32" (default, the official numbers), "bf16", "int8" or "auto" (bf16
+    where the device computes it natively, else fp32); see :mod:`sam2.precision`.
+    """
     overrides = _overrides_from_settings(IMAGE_POSTPROCESSING) if apply_postprocessing else []
     overrides += list(hydra_overrides_extra)
-    return _instantiate(config_file, ckpt_path, device, mode, overrides)
+    return _instantiate(config_file, ckpt_path, device, mode, overrides, precision)
 
 
 def build_sam2_video_predictor(
@@ -161,9 +170,13 @@ def build_sam2_video_predictor(
     hydra_overrides_extra: Sequence[str] = (),
     apply_postprocessing: bool = True,
     vos_optimized: bool = False,
+    precision: str = "fp32",
     **kwargs,
 ):
-    """``SAM2VideoPredictor`` (a ``SAM2Base`` with the video API) from a config."""
+    """``SAM2VideoPredictor`` (a ``SAM2Base`` with the video API) from a config.
+
+    ``precision``: as for :func:`build_sam2` ("fp32" by default).
+    """
     target = VOS_PREDICTOR_TARGET if vos_optimized else VIDEO_PREDICTOR_TARGET
     overrides = [f"++model._target_={target}"]
     if vos_optimized:
@@ -171,7 +184,7 @@ def build_sam2_video_predictor(
     if apply_postprocessing:
         overrides += _overrides_from_settings(VIDEO_POSTPROCESSING)
     overrides += list(hydra_overrides_extra)
-    return _instantiate(config_file, ckpt_path, device, mode, overrides)
+    return _instantiate(config_file, ckpt_path, device, mode, overrides, precision)
 
 
 # ----------------------------------------------------------------------------- pretrained

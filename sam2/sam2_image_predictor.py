@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from sam2.modeling.sam2_base import SAM2Base
+from sam2.precision import compute_context, set_precision
 from sam2.utils.prompts import check_box, check_mask_input, check_points
 from sam2.utils.transforms import ImageLike, SAM2Transforms, to_list_of_images
 
@@ -17,8 +18,13 @@ class SAM2ImagePredictor:
     ``normalize_coords=False``). Masks come back at the image's size.
     """
 
-    def __init__(self, sam_model: SAM2Base, mask_threshold: float = 0.0, **kwargs) -> None:
+    def __init__(self, sam_model: SAM2Base, mask_threshold: float = 0.0, precision: Optional[str] = None,
+                 **kwargs) -> None:
+        """``precision``: None keeps the model's (set by the builder); "auto" | "fp32" | "bf16" |
+        "int8" sets it on the model (see :mod:`sam2.precision`)."""
         self.model = sam_model
+        if precision is not None:
+            set_precision(sam_model, precision)
         self.mask_threshold = mask_threshold
         self._transforms = SAM2Transforms(resolution=sam_model.image_size, mask_threshold=mask_threshold)
         side = sam_model.image_size
@@ -46,7 +52,8 @@ class SAM2ImagePredictor:
     # ------------------------------------------------------------------ images
     @torch.no_grad()
     def _embed(self, batch: torch.Tensor) -> None:
-        backbone_out = self.model.forward_image(batch.to(self.device))
+        with compute_context(self.model):
+            backbone_out = self.model.forward_image(batch.to(self.device))
         _, vision_feats, _, _ = self.model._prepare_backbone_features(backbone_out)
         if self.model.directly_add_no_mem_embed:
             # A single image is a first frame with no memory.
@@ -139,19 +146,21 @@ class SAM2ImagePredictor:
                 points = (torch.cat([corners, points[0]], dim=1), torch.cat([corner_labels, points[1]], dim=1))
             else:
                 points = (corners, corner_labels)
-        sparse, dense = self.model.sam_prompt_encoder(points=points, boxes=None, masks=mask_input)
         several_prompts = points is not None and points[0].shape[0] > 1
         high_res = [level[img_idx].unsqueeze(0) for level in self._features["high_res_feats"]]
-        low_res_masks, ious, _, _ = self.model.sam_mask_decoder(
-            image_embeddings=self._features["image_embed"][img_idx].unsqueeze(0),
-            image_pe=self.model.sam_prompt_encoder.get_dense_pe(),
-            sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense,
-            multimask_output=multimask_output,
-            repeat_image=several_prompts,
-            high_res_features=high_res,
-        )
-        return low_res_masks, ious
+        with compute_context(self.model):
+            sparse, dense = self.model.sam_prompt_encoder(points=points, boxes=None, masks=mask_input)
+            low_res_masks, ious, _, _ = self.model.sam_mask_decoder(
+                image_embeddings=self._features["image_embed"][img_idx].unsqueeze(0),
+                image_pe=self.model.sam_prompt_encoder.get_dense_pe(),
+                sparse_prompt_embeddings=sparse,
+                dense_prompt_embeddings=dense,
+                multimask_output=multimask_output,
+                repeat_image=several_prompts,
+                high_res_features=high_res,
+            )
+        # float32 out whatever the compute precision (no-ops in fp32).
+        return low_res_masks.float(), ious.float()
 
     @staticmethod
     def _to_numpy(masks, ious, low_res):

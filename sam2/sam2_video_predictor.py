@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from sam2.modeling.sam2_base import NO_OBJ_SCORE, SAM2Base
+from sam2.precision import compute_context
 from sam2.utils.prompts import check_box, check_frame_mask, check_points
 from sam2.video import tracking
 from sam2.video.compact import compact_tracked_output, offload_tracked_output, stored_mask_logits
@@ -27,7 +28,11 @@ logger = logging.getLogger(__name__)
 
 
 class SAM2VideoPredictor(SAM2Base):
-    """SAM 2 with the video predictor API. Build with ``build_sam2_video_predictor``."""
+    """SAM 2 with the video predictor API. Build with ``build_sam2_video_predictor``.
+
+    Model calls run in the precision the builder was given (``precision=``, see
+    :mod:`sam2.precision`); returned masks are float32 logits whatever it is.
+    """
 
     def __init__(
         self,
@@ -118,7 +123,8 @@ class SAM2VideoPredictor(SAM2Base):
             offload_video_to_cpu=offload_video,
             offload_state_to_cpu=offload_state,
         )
-        tracking.frame_features(self, state, 0)  # warm up, like the reference
+        with compute_context(self):
+            tracking.frame_features(self, state, 0)  # warm up, like the reference
         return state
 
     @torch.inference_mode()
@@ -252,9 +258,10 @@ class SAM2VideoPredictor(SAM2Base):
             prev = track.output_on(frame_idx, is_cond)
             if prev is not None:
                 prev_logits = torch.clamp(stored_mask_logits(prev, state.device), -32.0, 32.0)
-        track.pending.of(is_cond)[frame_idx] = tracking.predict_prompted(
-            self, state, track, frame_idx, is_init_cond_frame, reverse, point_inputs, mask_inputs, prev_logits
-        )
+        with compute_context(self):
+            track.pending.of(is_cond)[frame_idx] = tracking.predict_prompted(
+                self, state, track, frame_idx, is_init_cond_frame, reverse, point_inputs, mask_inputs, prev_logits
+            )
         return frame_idx, state.obj_ids, self._frame_masks_at_video_res(state, frame_idx, is_cond)
 
     @torch.inference_mode()
@@ -345,7 +352,8 @@ class SAM2VideoPredictor(SAM2Base):
             raise RuntimeError("no object has prompts yet: add points, a box or a mask first")
         pending = [(t, out) for track in state.objects for kind in (track.pending.tracked, track.pending.cond)
                    for t, out in kind.items()]
-        tracking.encode_pending_memories(self, state, pending)
+        with compute_context(self):
+            tracking.encode_pending_memories(self, state, pending)
         for track in state.objects:
             for is_cond in (False, True):
                 for frame_idx, out in track.pending.of(is_cond).items():
@@ -413,7 +421,9 @@ class SAM2VideoPredictor(SAM2Base):
                 to_track.append(i)
         if to_track:
             tracks = [state.objects[i] for i in to_track]
-            outputs, masks = tracking.track_objects(self, state, tracks, frame_idx, reverse)
+            # Per frame, not around the generator: autocast must not stay on in the caller's thread.
+            with compute_context(self):
+                outputs, masks = tracking.track_objects(self, state, tracks, frame_idx, reverse)
             for k, (track, out) in enumerate(zip(tracks, outputs)):
                 track.outputs.tracked[frame_idx] = out
                 per_object[to_track[k]] = masks[k : k + 1]

@@ -6,8 +6,8 @@
 
 Reports the median of --runs runs (after one warm-up). Weights: --checkpoint, else the
 golden fixtures' deterministic weights when ../shared is present, else seeded random
-weights (speed does not depend on the values). On CUDA the encoder runs under bf16
-autocast, as the demo does.
+weights (speed does not depend on the values). The model runs at --precision (default auto:
+bf16 on a GPU or a CPU with native bf16, else fp32; sam2/precision.py), as the demo does.
 """
 
 import argparse
@@ -36,6 +36,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--height", type=int, default=720)
     ap.add_argument("--width", type=int, default=1280)
+    ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "int8"])
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -46,11 +47,11 @@ def main(argv=None):
         from weights import make_state_dict
 
         model.load_state_dict(make_state_dict(model.state_dict()))
-    predictor = SAM2ImagePredictor(model)
+    # Set after the golden weights are in: int8 packs the linears' weights.
+    predictor = SAM2ImagePredictor(model, precision=args.precision)
     image = np.random.default_rng(0).integers(0, 256, (args.height, args.width, 3), dtype=np.uint8)
     cuda = args.device.startswith("cuda")
     sync = torch.cuda.synchronize if cuda else (lambda: None)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else torch.autocast("cpu", enabled=False)
 
     def timed(fn):
         times = []
@@ -63,13 +64,13 @@ def main(argv=None):
                 times.append(time.perf_counter() - t0)
         return statistics.median(times)
 
-    with torch.inference_mode(), autocast:
+    with torch.inference_mode():
         encoder = timed(lambda: predictor.set_image(image))
         point = np.array([[args.width / 2, args.height / 2]])
         click = timed(lambda: predictor.predict(point_coords=point, point_labels=np.array([1])))
         box = timed(lambda: predictor.predict(box=np.array([100, 100, 600, 500]), multimask_output=False))
     print(f"config {args.config}, image_size {model.image_size}, device {args.device}, "
-          f"threads {torch.get_num_threads()}, median of {args.runs}")
+          f"precision {model.precision}, threads {torch.get_num_threads()}, median of {args.runs}")
     print(f"image encoder (set_image)   {encoder:8.3f} s/frame")
     print(f"predict, one click          {click * 1000:8.1f} ms")
     print(f"predict, box                {box * 1000:8.1f} ms")

@@ -10,6 +10,15 @@ Measures, for one config, N objects and one video (CPU or CUDA):
     python tools/benchmark_video.py --objects 3 --frames 8
     python tools/benchmark_video.py --reference-python /path/to/refvenv/bin/python   # side by side
     python tools/benchmark_video.py --baseline-tree ../old-checkout   # against an older commit of ours
+    python tools/benchmark_video.py --precisions fp32,bf16,int8       # each precision of ours, and its
+                                                                     # masks' agreement with our fp32
+
+Ours runs at --precision (default auto: bf16 where the CPU has native bf16, else fp32; see
+sam2/precision.py). --reference-autocast also runs the reference under
+torch.autocast(<device>, bfloat16). Whenever several runs are made, each one's first-pass masks
+are compared with our fp32 run's (made for the purpose if not asked for): pixel agreement and
+per-object IoU, mean and worst frame. --first-pass-only skips the clicks and the re-track pass
+(for quality runs over a whole clip).
 
 The reference run uses the official package (`sam2==1.1.0` from PyPI) in its own virtualenv:
 
@@ -28,6 +37,7 @@ so both implementations compute the same thing. Frames: the first --frames frame
 import argparse
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -98,18 +108,25 @@ def run(args) -> dict:
         sys.path.insert(0, args.repo or REPO)
     if args.threads:
         torch.set_num_threads(args.threads)
+    import numpy as np
+
     from sam2.build_sam import build_sam2_video_predictor
 
     ckpt = args.checkpoint or golden_checkpoint(args.config, args.workdir)
     extra = {"vos_optimized": True} if args.vos_optimized else {}
-    if args.host_caches and args.impl == "ours":
-        extra["hydra_overrides_extra"] = ["++model.feature_cache_on_host=true"]
+    if args.impl == "ours":
+        # Ours runs its model calls in the precision it is built with (bf16 autocast inside).
+        extra["precision"] = args.precision
+        if args.host_caches:
+            extra["hydra_overrides_extra"] = ["++model.feature_cache_on_host=true"]
     predictor = build_sam2_video_predictor(args.config, ckpt_path=ckpt, device=args.device, **extra)
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if args.device.startswith("cuda")
-                else torch.autocast("cpu", enabled=False))
+    # The reference has no precision setting: its users wrap it in autocast (its demo does on CUDA).
+    bf16 = args.impl == "reference" and (args.device.startswith("cuda") or args.reference_autocast)
+    autocast = torch.autocast(args.device.split(":")[0], dtype=torch.bfloat16, enabled=bf16)
+    precision = getattr(predictor, "precision", "bf16" if bf16 else "fp32")
     result = {"impl": args.label or args.impl, "config": args.config, "objects": args.objects, "device": args.device,
-              "vos_optimized": args.vos_optimized}
+              "vos_optimized": args.vos_optimized, "precision": precision}
     if args.device.startswith("cuda"):
         result["gpu"] = torch.cuda.get_device_name()
         if args.impl == "reference":  # without its kernel the reference skips hole filling
@@ -156,14 +173,15 @@ def run(args) -> dict:
         _, result["refine_click_s"] = timed(lambda: predictor.add_new_points_or_box(
             state, 0, 1, points=[[points[0][0] + 5, points[0][1] + 5]], labels=[0], clear_old_points=False))
 
-        def propagate():
+        def propagate(keep=None):
             times, t0 = [], time.perf_counter()
             cpu0 = time.thread_time()
-            for _ in predictor.propagate_in_video(state):
+            for _, _, masks in predictor.propagate_in_video(state):
                 sync()
-                t1 = time.perf_counter()
-                times.append(t1 - t0)
-                t0 = t1
+                times.append(time.perf_counter() - t0)
+                if keep is not None:  # copied now (ours reuses its output tensor), outside the timing
+                    keep.append(np.packbits((masks[:, 0] > 0).cpu().numpy(), axis=-1))
+                t0 = time.perf_counter()
             # CPU time of the tracking thread itself (with --threads 1 it includes the model's
             # compute): what work sits on the tracker's path, little affected by a busy machine.
             main_cpu.append(time.thread_time() - cpu0)
@@ -190,7 +208,10 @@ def run(args) -> dict:
             break
         frames = getattr(state, "frames", None)  # ours: counts the time spent waiting for frames
         waited = getattr(frames, "wait_seconds", None)
-        first = propagate()
+        kept = [] if args.save_masks else None
+        first = propagate(kept)
+        if args.save_masks:
+            np.savez_compressed(args.save_masks, width=w, masks=np.stack(kept))
         # frame 0 holds the prompts and costs nothing to "track": report the tracked frames
         result["first_pass_s_per_frame"] = statistics.mean(first[1:]) if len(first) > 1 else float("nan")
         result["first_pass_frames_per_s"] = 1.0 / result["first_pass_s_per_frame"]
@@ -199,6 +220,10 @@ def run(args) -> dict:
         # Share of the first pass the tracker spent blocked on frames not prepared in time.
         result["first_pass_frame_wait_share"] = (
             (frames.wait_seconds - waited) / sum(first) if waited is not None and first else None)
+        if args.first_pass_only:
+            result["frames"] = n
+            result["rss_end_mb"] = round(rss_mb(), 1)
+            return result
         mid = n // 2
         _, result["click_on_tracked_frame_s"] = timed(lambda: predictor.add_new_points_or_box(
             state, mid, 1, points=[points[0]], labels=[1], clear_old_points=False))
@@ -211,10 +236,19 @@ def run(args) -> dict:
     return result
 
 
-def spawn(python: str, args, impl: str, repo: str = None, label: str = None) -> dict:
+def spawn(python: str, args, impl: str, repo: str = None, label: str = None, precision: str = None,
+          reference_autocast: bool = False, masks: str = None) -> dict:
     cmd = [python, os.path.abspath(__file__), "--impl", impl, "--json", "--config", args.config,
            "--objects", str(args.objects), "--device", args.device, "--video-dir", args.video_dir,
-           "--workdir", args.workdir, "--threads", str(args.threads)]
+           "--workdir", args.workdir, "--threads", str(args.threads), "--precision", precision or args.precision]
+    if reference_autocast:
+        cmd.append("--reference-autocast")
+    if masks:
+        cmd += ["--save-masks", masks]
+    if args.first_pass_only:
+        cmd.append("--first-pass-only")
+    if label:
+        cmd += ["--label", label]
     if args.vos_optimized:
         cmd.append("--vos-optimized")
     if args.host_caches:
@@ -224,11 +258,48 @@ def spawn(python: str, args, impl: str, repo: str = None, label: str = None) -> 
     if args.checkpoint:
         cmd += ["--checkpoint", args.checkpoint]
     if repo:
-        cmd += ["--repo", repo, "--label", label or "baseline"]
+        cmd += ["--repo", repo] + ([] if label else ["--label", "baseline"])
+    print("running:", shlex.join(cmd[1:]), file=sys.stderr, flush=True)
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=args.workdir)
     if out.returncode != 0:
         raise SystemExit(f"{impl} run failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if masks:
+        result["masks_file"] = masks
+    return result
+
+
+def read_masks(path: str):
+    """The first-pass masks a run saved: per frame (num_objects, H, W) bool."""
+    import numpy as np
+
+    with np.load(path) as data:
+        width = int(data["width"])
+        return [np.unpackbits(m, axis=-1, count=width).astype(bool) for m in data["masks"]]
+
+
+def add_agreement(results, baseline) -> None:
+    """Each run's first-pass masks against ``baseline``'s (our fp32): result["agreement"]."""
+    sys.path.insert(0, REPO)
+    from sam2.utils.mask_agreement import mask_agreement
+
+    reference = read_masks(baseline["masks_file"])
+    for r in results:
+        if "masks_file" in r:
+            r["agreement"] = mask_agreement(reference, read_masks(r["masks_file"])).as_dict()
+
+
+def show_agreement(results, baseline_name: str) -> None:
+    rows = [r for r in results if "agreement" in r]
+    if not rows:
+        return
+    print(f"\nfirst-pass masks against {baseline_name} ({rows[0]['agreement']['frames']} frames, "
+          f"{rows[0]['objects']} object(s)):")
+    print(f"{'run':22s}{'pixels mean':>12s}{'pixels min':>12s}{'IoU mean':>10s}{'IoU min':>10s}")
+    for r in rows:
+        a = r["agreement"]
+        print(f"{r['impl']:22s}{100 * a['pixel_agreement_mean']:11.3f}%{100 * a['pixel_agreement_min']:11.3f}%"
+              f"{a['iou_mean']:10.4f}{a['iou_min']:10.4f}")
 
 
 def show(results) -> None:
@@ -237,13 +308,13 @@ def show(results) -> None:
             "click_on_tracked_frame_s", "retrack_pass_s_per_frame"]
     rows = [k for k in rows if all(k in r for r in results)]
     names = [r["impl"] for r in results]
-    ratios = [f"   ours/{n}" for n in names[1:]]
-    print(f"{'metric':28s}" + "".join(f"{n:>14s}" for n in names) + "".join(ratios))
+    ratios = [f"{'/' + n:>16s}" for n in names[1:]]  # first column's value / this one's
+    print(f"{'metric':28s}" + "".join(f"{n:>16s}" for n in names) + "".join(ratios))
     for key in rows:
         vals = [r[key] for r in results]
-        line = f"{key:28s}" + "".join(f"{v:14.3f}" for v in vals)
+        line = f"{key:28s}" + "".join(f"{v:16.3f}" for v in vals)
         for v in vals[1:]:
-            line += f"   {vals[0] / v:8.2f}x" if v else "        -"
+            line += f"{vals[0] / v:15.2f}x" if v else f"{'-':>16s}"
         print(line)
     for r in results:
         share = r.get("first_pass_frame_wait_share")
@@ -261,6 +332,35 @@ def show(results) -> None:
     print(f"({r['config']}, {r['objects']} object(s), {r['frames']} frames, device {r.get('gpu', r['device'])}{compiled})")
 
 
+def compare(args, extra) -> list:
+    """Every run asked for, side by side, for args.objects objects; first-pass masks against our fp32."""
+    def masks(i):
+        return os.path.join(args.workdir, f"masks_{args.objects}obj_{i}.npz")
+
+    results = [spawn(sys.executable, args, "ours", label=f"ours {args.precision}", masks=masks(0))]
+    for p in extra:
+        results.append(spawn(sys.executable, args, "ours", precision=p, label=f"ours {p}", masks=masks(len(results))))
+    if args.baseline_tree:
+        results.append(spawn(sys.executable, args, "ours", repo=os.path.abspath(args.baseline_tree)))
+    if args.reference_python:
+        results.append(spawn(args.reference_python, args, "reference", masks=masks(len(results))))
+        if args.reference_autocast:
+            results.append(spawn(args.reference_python, args, "reference", label="reference bf16",
+                                 reference_autocast=True, masks=masks(len(results))))
+    for r in results:  # name the precision "auto" resolved to
+        if r["impl"] == "ours auto":
+            r["impl"] = f"ours auto={r['precision']}"
+    fp32 = next((r for r in results if r["impl"].startswith("ours") and r["precision"] == "fp32"
+                 and "masks_file" in r), None)
+    if fp32 is None:  # the masks to compare with
+        fp32 = spawn(sys.executable, args, "ours", precision="fp32", label="ours fp32", masks=masks(len(results)))
+        results.append(fp32)
+    add_agreement(results, fp32)
+    show(results)
+    show_agreement(results, "our fp32")
+    return results
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default="configs/sam2.1/sam2.1_hiera_t.yaml")
@@ -268,13 +368,22 @@ def main(argv=None):
     ap.add_argument("--video", default=DEFAULT_CLIP, help="video file to take frames from")
     ap.add_argument("--video-dir", help="JPEG frame folder to use as is")
     ap.add_argument("--frames", type=int, default=8)
-    ap.add_argument("--objects", type=int, default=1)
+    ap.add_argument("--objects", default="1", help="objects to click; a list (1,3) runs each count in turn")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--vos-optimized", action="store_true", help="compiled predictor (both implementations)")
     ap.add_argument("--host-caches", action="store_true",
                     help="ours: feature_cache_on_host=True (caches in host memory; the reference has none)")
     ap.add_argument("--warmup", action="store_true", help="one untimed full run first (default on CUDA)")
+    ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "int8"],
+                    help="ours: the model's compute precision (default auto)")
+    ap.add_argument("--precisions", default="",
+                    help="comma-separated further precisions of ours to run (timing, and masks against our fp32)")
+    ap.add_argument("--reference-autocast", action="store_true",
+                    help="with --reference-python: also run the reference under bf16 autocast")
+    ap.add_argument("--first-pass-only", action="store_true", help="skip the clicks and the re-track pass")
+    ap.add_argument("--save-masks", help=argparse.SUPPRESS)  # .npz of the first pass's binary masks
+    ap.add_argument("--out", help="write every run's results (JSON) here")
     ap.add_argument("--impl", choices=["ours", "reference"], default="ours")
     ap.add_argument("--reference-python", help="python of a venv with sam2==1.1.0: run both and compare")
     ap.add_argument("--baseline-tree", help="a checkout of another commit of this project: run it too and compare")
@@ -291,14 +400,20 @@ def main(argv=None):
     os.makedirs(args.workdir, exist_ok=True)
     if args.video_dir is None:
         args.video_dir = extract_frames(args.video, args.frames, tempfile.mkdtemp(dir=args.workdir))
-    if args.reference_python or args.baseline_tree:
-        results = [spawn(sys.executable, args, "ours")]
-        if args.baseline_tree:
-            results.append(spawn(sys.executable, args, "ours", repo=os.path.abspath(args.baseline_tree)))
-        if args.reference_python:
-            results.append(spawn(args.reference_python, args, "reference"))
-        show(results)
+    counts = [int(n) for n in str(args.objects).split(",")]
+    extra = [p for p in args.precisions.split(",") if p and p != args.precision]
+    if args.reference_python or args.baseline_tree or extra or len(counts) > 1:
+        every = []
+        print("load average (1, 5, 15 min) at the start: %.2f %.2f %.2f" % os.getloadavg(), flush=True)
+        for count in counts:
+            args.objects = count
+            every += compare(args, extra)
+            print("load average (1, 5, 15 min) now: %.2f %.2f %.2f\n" % os.getloadavg(), flush=True)
+        if args.out:
+            with open(args.out, "w") as f:
+                json.dump(every, f, indent=1)
         return
+    args.objects = counts[0]
     result = run(args)
     if args.json:
         print(json.dumps(result))

@@ -50,6 +50,7 @@ class ModelInfo:
     device: str
     random_weights: bool
     checkpoint: str | None
+    precision: str = "fp32"  # what SAM2_DEMO_PRECISION resolved to: fp32 | bf16 | int8
 
 
 def check_checkpoint(model: ModelSettings) -> None:
@@ -85,6 +86,8 @@ def build_predictor(model: ModelSettings):
             model.config_file,
             ckpt_path=str(checkpoint) if checkpoint else None,
             device=model.device,
+            # Random weights are biased below first: int8 would pack the head's weights away.
+            precision="fp32" if model.random_weights else model.precision,
             hydra_overrides_extra=[
                 f"++model.feature_cache_bytes={model.feature_cache_mb * 1024 * 1024}",
                 f"++model.decoded_cache_bytes={model.decoded_cache_mb * 1024 * 1024}",
@@ -94,12 +97,16 @@ def build_predictor(model: ModelSettings):
         raise ModelUnavailable(f"Cannot build the model from {model.config_file}: {exc}") from exc
     if model.random_weights:
         favour_present_objects(predictor)
+        from sam2.precision import set_precision
+
+        set_precision(predictor, model.precision)
     info = ModelInfo(
         size=model.size,
         config_file=model.config_file,
         device=model.device,
         random_weights=model.random_weights,
         checkpoint=str(checkpoint) if checkpoint else None,
+        precision=predictor.precision,
     )
     return predictor, info
 
@@ -125,7 +132,10 @@ class ModelUsage:
 
 
 class Segmenter:
-    """Runs predictor calls in inference mode (and bf16 autocast on CUDA) and encodes masks.
+    """Runs predictor calls in inference mode and encodes masks.
+
+    The predictor runs its model calls in the precision it was built with (bf16 autocast on a
+    GPU or a CPU with native bf16 unless SAM2_DEMO_PRECISION says otherwise).
 
     Every call passes the compute gate: interactive calls wait at most `wait_sec` for a slot.
     """
@@ -151,11 +161,7 @@ class Segmenter:
     def _inference(self, priority: int = INTERACTIVE):
         timeout = self.wait_sec if priority == INTERACTIVE else None
         with self.gate.slot(priority, timeout), torch.inference_mode():
-            if self.device.type == "cuda":
-                with torch.autocast("cuda", dtype=torch.bfloat16):
-                    yield
-            else:
-                yield
+            yield
 
     def init_state(self, video_file: Path) -> Any:
         """Open the video into a fresh inference state.

@@ -135,6 +135,7 @@ class ServerInfo:
     model_size: str
     model_config: str
     device: str
+    precision: str  # the model's compute precision: fp32 | bf16 | int8
     random_weights: bool
     max_objects: int
     max_upload_mb: float
@@ -240,6 +241,7 @@ class Query:
             model_size=model.size,
             model_config=model.config_file,
             device=model.device,
+            precision=model.precision,
             random_weights=model.random_weights,
             max_objects=limits.max_objects,
             max_upload_mb=limits.max_upload_mb,

@@ -230,9 +230,8 @@ class SegmentEverything:
         try:
             if s.is_cancelled(epoch):
                 raise _Cancelled
-            autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if segmenter.device.type == "cuda"
-                        else torch.autocast("cpu", enabled=False))
-            with torch.inference_mode(), autocast:
+            # The image predictor runs the model in the model's precision (SAM2_DEMO_PRECISION).
+            with torch.inference_mode():
                 return generator.generate(image, progress=between_batches)
         except (_Cancelled, SessionExpired):
             raise

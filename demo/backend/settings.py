@@ -15,6 +15,9 @@ Environment variables (defaults in brackets):
 - `SAM2_DEMO_RANDOM_WEIGHTS` [0]: 1 runs on seeded random weights when no checkpoint is used
 - `SAM2_DEMO_SEED` [0]: seed of those random weights
 - `SAM2_DEMO_DEVICE` [auto]: auto | cpu | cuda | cuda:N
+- `SAM2_DEMO_PRECISION` [auto]: auto | fp32 | bf16 | int8, the model's compute precision (see
+  sam2/precision.py); auto is bf16 on a GPU or a CPU with native bf16 (AVX-512 BF16, AMX, Arm
+  BF16), else fp32. `serverInfo.precision` and the page header say what it resolved to
 - `MODEL_CONCURRENCY` [2]: model calls that may run at once (clicks go first; see compute_gate.py)
 - `TORCH_THREADS` [cores / MODEL_CONCURRENCY]: CPU threads of each model call
 - `FEATURE_CACHE_MB` [512]: per session, image features kept so re-tracking skips the encoder
@@ -57,6 +60,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 MODEL_SIZES = ("tiny", "small", "base_plus", "large")
+PRECISIONS = ("auto", "fp32", "bf16", "int8")  # as sam2.precision.PRECISIONS (not imported: torch)
 
 # Official config and checkpoint names per model size (SAM 2.1).
 CONFIG_BY_SIZE = {
@@ -136,6 +140,7 @@ class ModelSettings:
     random_weights: bool
     seed: int
     device: str  # "cpu", "cuda", "cuda:1", ...
+    precision: str = "auto"  # auto | fp32 | bf16 | int8, resolved by the model builder
     concurrency: int = 2  # model calls at once (see compute_gate.py)
     torch_threads: int = 1  # intra-op CPU threads of each model call
     feature_cache_mb: int = 512  # per session: cached image-encoder outputs
@@ -190,6 +195,7 @@ class Settings:
             random_weights=reader.flag("SAM2_DEMO_RANDOM_WEIGHTS", False),
             seed=reader.integer("SAM2_DEMO_SEED", 0, minimum=0),
             device=device,
+            precision=reader.choice("SAM2_DEMO_PRECISION", "auto", PRECISIONS),
             concurrency=(concurrency := reader.integer("MODEL_CONCURRENCY", 2, minimum=1)),
             # slots x threads = cores: more threads than cores makes OpenMP wait on itself.
             torch_threads=reader.integer("TORCH_THREADS", max(1, _cpu_count() // concurrency), minimum=1),

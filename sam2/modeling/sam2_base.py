@@ -151,6 +151,8 @@ class SAM2Base(torch.nn.Module):
         self._build_sam_heads()
         # Relative pointer positions on the device, by distance tuple (see _pointer_tokens).
         self._pointer_position_cache: Dict[tuple, torch.Tensor] = {}
+        # Compute precision of the predictors' model calls (sam2.precision.set_precision).
+        self.precision = "fp32"
 
         if compile_image_encoder:
             # Compile forward only, so checkpoints still load into the plain module.

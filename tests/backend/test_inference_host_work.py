@@ -99,3 +99,20 @@ def test_the_decoded_picture_cache_is_a_server_setting():
     for index in range(0, 40, 4):  # one GOP, far more pictures than 3 MB hold (0.65 MB each)
         source.read_original(index)
     assert 0 < source._decoded_bytes <= 3 * 1024 * 1024
+
+
+@pytest.mark.parametrize("precision", ["int8", "fp32"])
+def test_the_precision_setting_reaches_the_model_and_its_info(precision):
+    """SAM2_DEMO_PRECISION is applied after the random weights are biased (int8 packs them)."""
+    from demo.backend.settings import Settings
+
+    settings = Settings.from_env(
+        {
+            "SAM2_DEMO_DEVICE": "cpu",
+            "SAM2_DEMO_RANDOM_WEIGHTS": "1",
+            "SAM2_DEMO_CONFIG": "configs/sam2.1/sam2.1_hiera_micro.yaml",
+            "SAM2_DEMO_PRECISION": precision,
+        }
+    )
+    predictor, info = inference.build_predictor(settings.model)
+    assert predictor.precision == info.precision == precision

@@ -32,7 +32,7 @@ def test_queries(client, server):
     data = client.graphql("""{
       defaultVideo { id path posterPath url posterUrl width height fps numFrames durationSec }
       videos { edges { node { id path url posterUrl width height } } }
-      serverInfo { modelSize modelConfig device randomWeights maxObjects maxUploadMb maxDurationSec maxSessions }
+      serverInfo { modelSize modelConfig device precision randomWeights maxObjects maxUploadMb maxDurationSec maxSessions }
     }""")
     video = data["defaultVideo"]
     assert video["path"] == GALLERY_VIDEO and video["url"] == "/" + GALLERY_VIDEO
@@ -41,6 +41,7 @@ def test_queries(client, server):
     assert GALLERY_VIDEO in [e["node"]["path"] for e in data["videos"]["edges"]]
     info = data["serverInfo"]
     assert info["randomWeights"] is True and info["device"] == "cpu"
+    assert info["precision"] in ("fp32", "bf16")  # SAM2_DEMO_PRECISION=auto, resolved for this CPU
     assert (info["maxObjects"], info["maxUploadMb"], info["maxDurationSec"]) == (16, 200, 10)
 
 

@@ -11,6 +11,8 @@ def test_defaults():
     assert s.model.config_file == "configs/sam2.1/sam2.1_hiera_t.yaml"
     assert s.model.checkpoint_path == Path("checkpoints") / "sam2.1_hiera_tiny.pt"
     assert not s.model.random_weights
+    assert s.model.precision == "auto"
+    assert Settings.from_env({"SAM2_DEMO_DEVICE": "cpu", "SAM2_DEMO_PRECISION": "FP32"}).model.precision == "fp32"
     assert s.limits.max_upload_bytes == 200 * 1024 * 1024
     assert s.limits.max_duration_sec == 10
     assert s.limits.max_objects == 16
@@ -47,6 +49,7 @@ def test_cuda_defaults_to_base_plus_and_overrides_apply(tmp_path):
         ({"MAX_DURATION_SEC": "inf"}, "MAX_DURATION_SEC"),
         ({"SAM2_DEMO_RANDOM_WEIGHTS": "maybe"}, "SAM2_DEMO_RANDOM_WEIGHTS"),
         ({"SAM2_DEMO_DEVICE": "tpu"}, "SAM2_DEMO_DEVICE"),
+        ({"SAM2_DEMO_PRECISION": "fp16"}, "SAM2_DEMO_PRECISION"),
         ({"CORS_ORIGINS": " , "}, "CORS_ORIGINS"),  # fails closed, never "any origin"
         ({"CORS_ORIGINS": "example.org"}, "CORS_ORIGINS"),
         ({"CORS_ORIGINS": "https://a.org,,https://b.org"}, "CORS_ORIGINS"),

@@ -79,12 +79,21 @@ export async function fetchSessionMasks(client: GraphQLClient, sessionId: string
 
 export async function fetchServerInfo(client: GraphQLClient): Promise<ServerInfo> {
   const data = await client.request<{
-    serverInfo: { modelSize: string; device: string; randomWeights: boolean; maxObjects: number; maxUploadMb: number; maxDurationSec: number };
-  }>(`query ServerInfo { serverInfo { modelSize device randomWeights maxObjects maxUploadMb maxDurationSec } }`);
+    serverInfo: {
+      modelSize: string;
+      device: string;
+      precision: string;
+      randomWeights: boolean;
+      maxObjects: number;
+      maxUploadMb: number;
+      maxDurationSec: number;
+    };
+  }>(`query ServerInfo { serverInfo { modelSize device precision randomWeights maxObjects maxUploadMb maxDurationSec } }`);
   const s = data.serverInfo;
   return {
     modelSize: s.modelSize,
     device: s.device,
+    precision: s.precision,
     randomWeights: s.randomWeights,
     limits: { maxObjects: s.maxObjects, maxUploadMb: s.maxUploadMb, maxDurationSec: s.maxDurationSec },
   };

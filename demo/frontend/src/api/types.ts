@@ -36,6 +36,8 @@ export interface ServerLimits {
 export interface ServerInfo {
   modelSize: string;
   device: string;
+  /** The model's compute precision on the server: fp32, bf16 or int8. */
+  precision: string;
   randomWeights: boolean;
   limits: ServerLimits;
 }

@@ -22,7 +22,7 @@ function fakeServer() {
   const answer = (op: string, v: Record<string, unknown>): Answer => {
     const input = (v.input ?? {}) as Record<string, unknown>;
     if (op.includes('__type')) return { data: { __type: null } };
-    if (op.includes('serverInfo')) return { data: { serverInfo: { modelSize: 'micro', device: 'cpu', randomWeights: true, maxObjects: 16, maxUploadMb: 20, maxDurationSec: 10 } } };
+    if (op.includes('serverInfo')) return { data: { serverInfo: { modelSize: 'micro', device: 'cpu', precision: 'bf16', randomWeights: true, maxObjects: 16, maxUploadMb: 20, maxDurationSec: 10 } } };
     if (op.includes('videos')) return { data: { videos: { edges: [{ node: VIDEO }] } } };
     if (op.includes('defaultVideo')) return { data: { defaultVideo: VIDEO } };
     if (op.includes('startSession')) return { data: { startSession: { sessionId: `s${++server.sessions}`, routeKey: `rk${server.sessions}` } } };

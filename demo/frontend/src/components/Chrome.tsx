@@ -2,6 +2,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { useController, useDemoState } from '../app/useController';
 import { SHORTCUTS } from '../app/useKeyboard';
+import { modelLine } from './modelLine';
 
 export function Header() {
   const c = useController();
@@ -10,7 +11,7 @@ export function Header() {
   return (
     <header className="header">
       <h1>SAM 2 · video object segmentation</h1>
-      <span className="muted model-info">{info ? `model ${info.modelSize} on ${info.device}` : ''}</span>
+      <span className="muted model-info">{info ? modelLine(info) : ''}</span>
       <button type="button" className="help-button" aria-label="Keyboard shortcuts" onClick={() => c.setHelpOpen(true)}>
         ?
       </button>
