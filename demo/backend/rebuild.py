@@ -77,14 +77,11 @@ class SessionRebuilder:
             raise InvalidMedia(f"The video {record.path} of this session cannot be opened any more.") from None
         pending = fold(work.events)
         size = [stored.height, stored.width]
-        session = Session(
-            id=stored.id,
-            video=record,
-            video_file=video_file,
-            state=state,
-            num_frames=int(state["num_frames"]),
-            height=int(state["video_height"]),
-            width=int(state["video_width"]),
+        session = Session.on_state(
+            stored.id,
+            record,
+            video_file,
+            state,
             masks={f: {o: {"size": size, "counts": c} for o, c in objs.items()} for f, objs in work.masks.items()},
             prompted=prompted_frames(pending),
             owner=stored.owner,

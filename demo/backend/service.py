@@ -121,16 +121,7 @@ class DemoService:
                 f"The video {record.path} cannot be opened for segmentation: it is damaged or not a "
                 "video this server can decode."
             ) from None
-        session = Session(
-            id=self.store.new_id(),
-            video=record,
-            video_file=video_file,
-            state=state,
-            num_frames=int(state["num_frames"]),
-            height=int(state["video_height"]),
-            width=int(state["video_width"]),
-            owner=owner,
-        )
+        session = Session.on_state(self.store.new_id(), record, video_file, state, owner=owner)
         self._acknowledged(self.writer.create_session(self.rebuilder.stored_session(session)))
         self.store.add(session)  # Busy when every session is busy (the state is dropped)
         if record.is_upload:

@@ -69,6 +69,20 @@ class Session:
     revision: int = 0
     own_bump: Any = None
 
+    @classmethod
+    def on_state(cls, session_id: str, video: VideoRecord, video_file: Path, state: Any, **fields) -> Session:
+        """A session on a freshly opened inference state (frame count and size read from it)."""
+        return cls(
+            id=session_id,
+            video=video,
+            video_file=video_file,
+            state=state,
+            num_frames=int(state["num_frames"]),
+            height=int(state["video_height"]),
+            width=int(state["video_width"]),
+            **fields,
+        )
+
     def cancel(self) -> None:
         self.cancel_epoch += 1
 

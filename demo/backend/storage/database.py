@@ -56,7 +56,6 @@ class StoredWork:
     session: StoredSession
     events: list[PromptEvent]
     masks: dict[int, dict[int, str]]  # frame -> object id -> RLE counts
-    objects: list[StoredObject]
 
 
 @dataclass(frozen=True)
@@ -65,6 +64,14 @@ class ShareLink:
     session_id: str
     mode: str  # "edit" | "view"
     revoked: bool
+
+
+def _delete_of_session(conn, table, session_id: str, object_id: int | None) -> None:
+    """Delete a session's rows of `table` (one object's only, given its id)."""
+    condition = table.c.session_id == session_id
+    if object_id is not None:
+        condition = condition & (table.c.object_id == object_id)
+    conn.execute(delete(table).where(condition))
 
 
 def sqlite_url(path: Path) -> str:
@@ -167,10 +174,7 @@ class WorkDatabase:
 
     @staticmethod
     def delete_masks(conn, session_id: str, object_id: int | None = None) -> None:
-        condition = frame_masks.c.session_id == session_id
-        if object_id is not None:
-            condition = condition & (frame_masks.c.object_id == object_id)
-        conn.execute(delete(frame_masks).where(condition))
+        _delete_of_session(conn, frame_masks, session_id, object_id)
 
     def put_object(self, conn, session_id: str, obj: StoredObject) -> None:
         stmt = self._insert(work_objects).values(
@@ -185,14 +189,7 @@ class WorkDatabase:
 
     @staticmethod
     def delete_objects(conn, session_id: str, object_id: int | None = None) -> None:
-        condition = work_objects.c.session_id == session_id
-        if object_id is not None:
-            condition = condition & (work_objects.c.object_id == object_id)
-        conn.execute(delete(work_objects).where(condition))
-
-    @staticmethod
-    def touch_session(conn, session_id: str) -> None:
-        conn.execute(update(work_sessions).where(work_sessions.c.id == session_id).values(updated_at=time.time()))
+        _delete_of_session(conn, work_objects, session_id, object_id)
 
     # -- share links (rare: written directly, not through the writer) ----------------------------
 
@@ -287,7 +284,7 @@ class WorkDatabase:
                 )
             ):
                 masks.setdefault(r.frame_index, {})[int(r.object_id)] = r.counts
-        return StoredWork(self._session(row), events, masks, self.objects(session_id))
+        return StoredWork(self._session(row), events, masks)
 
     @staticmethod
     def _session(row) -> StoredSession:
