@@ -90,6 +90,8 @@ class VideoFileSource:
     ``decoded_frames`` and ``seeks`` count the decoder's work.
     """
 
+    DECODE_ON_REACH = 8  # frames of an earlier GOP still decoded through rather than seeked past
+
     def __init__(self, path: str, image_size: int, max_pixels: int = 8192 * 8192,
                  decoded_cache_bytes: int = 256 * 1024**2):
         import av
@@ -158,13 +160,16 @@ class VideoFileSource:
                 self._decoded.move_to_end(index)
                 return cached[0]
             key = self.key_frame_before(index)
-            # Decode on when the decoder stands before the frame, in its GOP or right before it;
+            # Decode on when the decoder stands before the frame, in its GOP or at most a few
+            # frames before that GOP (worker threads ask for neighbouring frames in any order:
+            # a seek past the one another thread is about to ask for would cost two seeks);
             # anything else (behind, or GOPs away) costs less by a seek to the frame's key frame.
-            if not (self._position >= 0 and key - 1 <= self._position < index):
-                self._container.seek(self._pts[key], stream=self._stream, backward=True, any_frame=False)
-                self._decoder = None
-                self._position = -1
-                self.seeks += 1
+            if self._position >= 0 and key - 1 - self.DECODE_ON_REACH <= self._position < index:
+                return self._decode_until(index, first_kept=self._position + 1)
+            self._container.seek(self._pts[key], stream=self._stream, backward=True, any_frame=False)
+            self._decoder = None
+            self._position = -1
+            self.seeks += 1
             return self._decode_until(index, first_kept=key)
 
     def _decode_until(self, index: int, first_kept: int):

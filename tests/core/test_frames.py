@@ -177,6 +177,18 @@ def test_key_frame_index_and_one_gop_decode_per_random_access(h264_clip):
     source.close()
 
 
+def test_neighbouring_frames_asked_out_of_order_across_a_gop_boundary_cost_no_seek(h264_clip):
+    # Prefetch workers ask for 9 and 11 at once; whichever wins the decoder, no seek follows.
+    source = VideoFileSource(h264_clip, 32)
+    expected = sequential_frames(h264_clip, 32)
+    assert np.array_equal(source.read(8), expected[8])
+    seeks = source.seeks
+    for index in (11, 9, 10, 13, 12):
+        assert np.array_equal(source.read(index), expected[index]), index
+    assert source.seeks == seeks
+    source.close()
+
+
 def test_random_access_equals_sequential_decoding_without_a_decoded_cache(h264_clip):
     source = VideoFileSource(h264_clip, 32, decoded_cache_bytes=0)
     expected = sequential_frames(h264_clip, 32)
