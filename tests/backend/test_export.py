@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from demo.backend import export, rle
@@ -153,6 +155,28 @@ def test_zip_holds_the_sessions_masks_and_is_cached_with_its_json(tmp_path, coun
     assert body(builds, session, "coco") == coco and counted["coco"] == 60  # cached
     builds.sweep(live_sessions=set())
     assert list(builds.folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (5, 8), (9, 17), (H, W)])
+@pytest.mark.parametrize("fill", ["zeros", "ones", "random"])
+def test_png_is_a_1_bit_image_pillow_reads_back_exactly(shape, fill):
+    rng = np.random.default_rng(shape[0] * shape[1])
+    mask = {"zeros": np.zeros(shape, bool), "ones": np.ones(shape, bool), "random": rng.random(shape) < 0.5}[fill]
+    data = export.png(mask)
+    Image.open(io.BytesIO(data)).verify()  # chunk CRCs and structure
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "PNG" and image.mode == "1" and image.size == (shape[1], shape[0])
+    assert np.array_equal(np.array(image), mask)
+    assert (np.array(image.convert("L")) == np.where(mask, 255, 0)).all()  # 1 = object, shown white
+
+
+def test_png_of_a_random_weight_mask_is_smaller_than_pillows_smallest():
+    # Random weights give blobs of a few pixels: low-resolution noise, upsampled and thresholded.
+    low = torch.from_numpy(np.random.default_rng(0).standard_normal((1, 1, 256, 256)).astype(np.float32))
+    mask = (F.interpolate(low, size=(H, W), mode="bilinear", align_corners=False)[0, 0] > -1).numpy()
+    pillow = io.BytesIO()
+    Image.fromarray(mask).save(pillow, format="PNG", optimize=True)
+    assert len(export.png(mask)) < len(pillow.getvalue())
 
 
 def test_coco_document_is_what_json_dumps_writes(tmp_path):
