@@ -4,7 +4,7 @@
     python tools/loadtest.py --sessions 8 --config tiny    # the tiny model (random weights)
     python tools/loadtest.py --url http://127.0.0.1:7262 --video gallery/<name>.mp4
     python tools/loadtest.py --hostile                     # the same, unloaded and then under attack
-    python tools/loadtest.py --workers 2 --kill-after 10   # HAProxy, 2 workers, PostgreSQL; kill one
+    python tools/loadtest.py --workers 2 --clicks 80 --kill-after 4  # HAProxy, 2 workers, PostgreSQL; kill one
     python tools/loadtest.py --exports                     # a heavy session's exports (loadtest_exports.py)
 
 With `--hostile` the run is done twice on one server: first as is, then with 200 slow-header and

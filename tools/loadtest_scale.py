@@ -20,7 +20,7 @@ from pathlib import Path
 
 from demo.testing.client import DemoClient
 from demo.testing.haproxy import LocalHAProxy
-from demo.testing.local_server import CONFIG_ALIASES, LocalServer
+from demo.testing.local_server import CONFIG_ALIASES, LocalServer, free_port
 from demo.testing.postgres import LocalPostgres
 
 WORK = "query($s: String!) { work(sessionId: $s) { prompts { frameIndex objectId points } } }"
@@ -84,11 +84,14 @@ def run_scale(args, gallery: Path, percentile) -> dict:
         }
         LocalServer(data, Path(tmp) / "first.log", **env).stop()  # posters and schema, once
         names = [f"w{i + 1}" for i in range(args.workers)]
+        agent_ports = {n: free_port() for n in names}
         with ThreadPoolExecutor(len(names)) as pool:
             workers = dict(zip(names, pool.map(
-                lambda n: LocalServer(data, Path(tmp) / f"{n}.log", WORKER_NAME=n, **env), names
+                lambda n: LocalServer(data, Path(tmp) / f"{n}.log", WORKER_NAME=n, HOST="127.0.0.1",
+                                      LOAD_AGENT_PORT=str(agent_ports[n]), **env), names
             ), strict=True))  # fmt: skip
-        proxy = LocalHAProxy({n: w.port for n, w in workers.items()}, Path(tmp) / "haproxy.log")
+        proxy = LocalHAProxy({n: w.port for n, w in workers.items()}, Path(tmp) / "haproxy.log",
+                             agent_ports=agent_ports)  # fmt: skip
         try:
             info = DemoClient(proxy.url).graphql("{ videos { edges { node { path numFrames } } } }")
             frames = {e["node"]["path"]: e["node"]["numFrames"] for e in info["videos"]["edges"]}

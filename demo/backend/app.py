@@ -17,11 +17,12 @@ from gunicorn.http.errors import ParseException
 from strawberry.flask.views import GraphQLView
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
-from . import guards, identity, routes, streaming
+from . import draining, guards, identity, routes, streaming
 from .compute_gate import ComputeGate
 from .errors import DemoError
 from .inference import Segmenter, build_predictor
 from .library import VideoLibrary
+from .load_agent import LoadAgent, agent_reply
 from .memory import MemoryReleaser
 from .schema import format_error, schema
 from .service import DemoService
@@ -225,6 +226,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(streaming.blueprint)
     app.register_blueprint(routes.blueprint)  # last: it holds the frontend's catch-all route
     _start_sweeper(service, limits.session_ttl_sec)
+    if settings.load_agent_port:
+        agent = LoadAgent(
+            settings.host,
+            settings.load_agent_port,
+            lambda: agent_reply(len(store), limits.max_sessions, draining.is_draining()),
+        )
+        log.info("load agent for HAProxy on port %d", agent.port)
     return app
 
 

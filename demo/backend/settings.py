@@ -38,6 +38,8 @@ Environment variables (defaults in brackets):
   prompts, masks, share links), e.g. `postgresql+psycopg://user:pass@host/db`; several workers
   share one PostgreSQL database
 - `WORKER_NAME` [host name and process id]: sent in the `X-Served-By` response header
+- `LOAD_AGENT_PORT` [off]: a port where HAProxy's agent check reads how much room for new
+  sessions this worker has (see load_agent.py), bound on `HOST` like the server
 - `IDENTITY_KEY` [generated, kept in DATA_PATH/.identity_key]: signs the browser-id cookie given
   to clients that send no X-Client-Id (see identity.py)
 - `CORS_ORIGINS` [same origin only]: comma-separated origins allowed to call the API from another
@@ -159,6 +161,8 @@ class Settings:
     timeouts: ClientTimeouts = field(default_factory=ClientTimeouts)
     database_url: str = ""  # empty: SQLite under data_path
     worker_name: str = ""
+    host: str = "0.0.0.0"  # the address the server (and the load agent) listens on
+    load_agent_port: int = 0  # 0: no agent (a single worker)
     allowed_hosts: tuple[str, ...] = LOCAL_HOSTS  # lower-case names; ("*",): any Host header
     identity_key: str = ""  # signs browser-id cookies; empty: generated and kept under data_path
 
@@ -234,6 +238,8 @@ class Settings:
             database_url=reader.text("DATABASE_URL", ""),
             worker_name=reader.text("WORKER_NAME", "") or f"{socket.gethostname()}:{os.getpid()}",
             identity_key=reader.text("IDENTITY_KEY", ""),
+            host=reader.text("HOST", "0.0.0.0"),
+            load_agent_port=reader.integer("LOAD_AGENT_PORT", 0, minimum=0),
             allowed_hosts=_allowed_hosts(
                 reader.text("ALLOWED_HOSTS", ""), reader.text("HOST", "0.0.0.0"), reader.text("API_URL", ""), cors
             ),

@@ -15,6 +15,7 @@ import pytest
 
 from demo.testing.client import DemoClient, iter_parts
 from demo.testing.haproxy import LocalHAProxy, find_haproxy
+from demo.testing.local_server import free_port
 
 from .conftest import UPLOADS, ServerProcess
 
@@ -32,12 +33,16 @@ def cluster(tmp_path, media_dir, postgres):
     env = {"DATABASE_URL": postgres.create_database(), "TORCH_THREADS": "1", "MODEL_CONCURRENCY": "1"}
     ServerProcess(tmp_path, tmp_path / "posters.log", **env).stop()  # gallery posters and schema, once
 
+    agent_ports = {"w1": free_port(), "w2": free_port()}
+
     def start(name: str) -> ServerProcess:
-        return ServerProcess(tmp_path, tmp_path / f"{name}.log", WORKER_NAME=name, **env)
+        return ServerProcess(tmp_path, tmp_path / f"{name}.log", WORKER_NAME=name, HOST="127.0.0.1",
+                             LOAD_AGENT_PORT=str(agent_ports[name]), **env)  # fmt: skip
 
     with ThreadPoolExecutor(2) as pool:
         workers = dict(zip(("w1", "w2"), pool.map(start, ("w1", "w2")), strict=True))
-    proxy = LocalHAProxy({name: w.port for name, w in workers.items()}, tmp_path / "haproxy.log")
+    proxy = LocalHAProxy({name: w.port for name, w in workers.items()}, tmp_path / "haproxy.log",
+                         agent_ports=agent_ports)  # fmt: skip
     yield proxy, workers
     proxy.stop()
     for worker in workers.values():
@@ -55,7 +60,7 @@ def test_sessions_stay_on_their_worker_and_survive_its_death(cluster):
     users = [DemoClient(proxy.url, timeout=60) for _ in range(6)]
     sessions = [u.start_session(CLIP) for u in users]
     home = [u.served_by for u in users]
-    assert sorted(home) == ["w1"] * 3 + ["w2"] * 3  # new sessions: round-robin
+    assert sorted(home) == ["w1"] * 3 + ["w2"] * 3  # new sessions: as much room on both
 
     # Every request of a session reaches the worker that opened it.
     for i, (user, sid) in enumerate(zip(users, sessions, strict=True)):
@@ -100,3 +105,29 @@ def test_sessions_stay_on_their_worker_and_survive_its_death(cluster):
     ran = {f for f in workers["w2"].healthy()["model_runs"]["frames"] if f not in OWN_FRAMES}
     assert ran == {7}, f"marked down after {marked_down:.1f} s; w2 ran {sorted(ran)}"
     assert proxy.server_states()["w2"] == "UP"
+
+
+def wait_for_weights(proxy: LocalHAProxy, expected: dict[str, int], within: float = 5.0) -> None:
+    deadline = time.monotonic() + within
+    while proxy.weights() != expected:
+        assert time.monotonic() < deadline, proxy.weights()
+        time.sleep(0.1)
+
+
+def test_new_sessions_go_where_the_workers_agents_report_room(cluster):
+    proxy, workers = cluster
+    wait_for_weights(proxy, {"w1": 100, "w2": 100})
+    direct = DemoClient(workers["w1"].url)  # past the proxy: w1 fills up, w2 stays empty
+    held = [direct.start_session(CLIP) for _ in range(4)]
+    wait_for_weights(proxy, {"w1": 50, "w2": 100})  # MAX_SESSIONS 8: half of w1's room is left
+
+    users = [DemoClient(proxy.url) for _ in range(3)]
+    homes = []
+    for user in users:
+        user.start_session(CLIP)
+        homes.append(user.served_by)
+    assert homes.count("w2") >= 2, homes  # weighted by room: 100 against 50
+
+    for sid in held:  # closed: the room comes back; the proxy's users keep theirs
+        direct.close_session(sid)
+    wait_for_weights(proxy, {name: round(100 * (8 - homes.count(name)) / 8) for name in ("w1", "w2")})

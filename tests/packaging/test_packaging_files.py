@@ -104,6 +104,8 @@ def test_compose_scale_profile_is_haproxy_workers_and_postgres(compose):
     haproxy_cfg = (REPO / "docker" / "haproxy.cfg").read_text()
     for worker in workers:  # each worker is a server of both backends
         assert haproxy_cfg.count(f"server {worker} {worker}:7262 ") == 2, worker
+        agent_port = str(services[worker]["environment"]["LOAD_AGENT_PORT"])  # new sessions by room
+        assert re.search(rf"server {worker} {worker}:7262 .*agent-check agent-port {agent_port}\b", haproxy_cfg)
     gpu = _compose_config(
         compose, "docker-compose.yaml", "docker-compose.gpu.yaml", env={"COMPOSE_PROFILES": "scale"}
     )["services"]
