@@ -152,9 +152,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         if settings.cors_origins:  # answers differ by Origin: caches must keep them apart
             response.vary.add("Origin")
         if g.get("new_identity"):
+            same_site, secure = identity.cookie_policy(
+                request.headers.get("Origin"), settings.cors_origins, request.is_secure
+            )
             response.set_cookie(
                 identity.COOKIE, g.new_identity, max_age=identity.MAX_AGE_SEC,
-                httponly=True, samesite="Lax", secure=request.is_secure,
+                httponly=True, samesite=same_site, secure=secure,
             )  # fmt: skip
         return response
 

@@ -1,9 +1,12 @@
 """A server-issued browser id for clients that send no `X-Client-Id` (Meta's official page).
 
 Without it every such client shared one anonymous upload list. The id lives in a signed,
-HttpOnly, SameSite=Lax cookie: the page's scripts cannot read it, other sites cannot send it
-with their requests, and a forged or edited value fails the signature and is replaced by a new
-id. The signing key comes from IDENTITY_KEY, or is generated once and kept in
+HttpOnly cookie: the page's scripts cannot read it, and a forged or edited value fails the
+signature and is replaced by a new id. It is SameSite=Lax (other sites cannot send it with their
+requests), except for a page on an https origin listed in CORS_ORIGINS: that page may be on
+another site (app.example.org calling api.example.net), where a browser sends only a
+SameSite=None cookie, which must be Secure. Other sites still cannot act with it: a state-changing
+request from an unlisted origin is refused before it is read (guards.check_origin). The signing key comes from IDENTITY_KEY, or is generated once and kept in
 DATA_PATH/.identity_key, so ids survive restarts.
 """
 
@@ -22,6 +25,19 @@ log = logging.getLogger(__name__)
 COOKIE = "sam2_client"
 MAX_AGE_SEC = 365 * 24 * 3600
 _KEY_FILE = ".identity_key"
+
+
+def cookie_policy(
+    origin: str | None, cors_origins: tuple[str, ...], secure_request: bool
+) -> tuple[str, bool]:
+    """(SameSite, Secure) for the id cookie of a request from `origin` (its Origin header)."""
+    if (
+        origin
+        and origin.lower().startswith("https://")
+        and origin.lower() in {o.lower() for o in cors_origins}
+    ):
+        return "None", True
+    return "Lax", secure_request
 
 
 def load_key(configured: str, data_path: Path) -> bytes:

@@ -340,6 +340,10 @@ def test_listed_origins_may_send_credentials_and_answers_vary_by_origin(hostile)
         assert "Access-Control-Allow-Credentials" not in other.headers
     for r in (allowed, preflight, other, requests.get(f"{hostile.url}/healthy", timeout=10)):
         assert "origin" in r.headers.get("Vary", "").lower()
+    # The listed https origin may be another site: its id cookie must be SameSite=None (and so
+    # Secure) for the browser to send it back; everyone else's stays Lax.
+    assert "SameSite=None" in allowed.headers["Set-Cookie"] and "Secure" in allowed.headers["Set-Cookie"]
+    assert "SameSite=Lax" in other.headers["Set-Cookie"] and "Secure" not in other.headers["Set-Cookie"]
 
 
 def test_any_origin_never_comes_with_credentials(tmp_path, media_dir):

@@ -7,7 +7,7 @@ import stat
 
 import requests
 
-from demo.backend.identity import COOKIE, Identities, load_key
+from demo.backend.identity import COOKIE, Identities, cookie_policy, load_key
 from demo.testing.client import DemoClient
 
 from .conftest import GALLERY
@@ -55,3 +55,14 @@ def test_clients_without_a_header_each_see_their_own_uploads(server):
     own = requests.post(f"{server.url}/graphql", json={"query": LIST}, headers={"X-Client-Id": "abcdefgh12"},
                         timeout=30)  # fmt: skip
     assert "Set-Cookie" not in own.headers
+
+
+def test_cookie_is_lax_except_for_a_listed_https_origin_which_may_be_another_site():
+    listed = ("https://app.example.org", "http://localhost:5173")
+    assert cookie_policy(None, listed, secure_request=False) == ("Lax", False)  # our own page
+    assert cookie_policy(None, listed, secure_request=True) == ("Lax", True)
+    assert cookie_policy("https://app.example.org", listed, secure_request=False) == ("None", True)
+    assert cookie_policy("https://APP.example.org", listed, secure_request=False) == ("None", True)
+    assert cookie_policy("http://localhost:5173", listed, secure_request=False) == ("Lax", False)  # no https
+    assert cookie_policy("https://evil.example", listed, secure_request=False) == ("Lax", False)
+    assert cookie_policy("https://anyone.example", ("*",), secure_request=False) == ("Lax", False)
