@@ -8,7 +8,7 @@
   prompt tokens and image tokens attend to each other in turn.
 
 Attention itself is ``torch.nn.functional.scaled_dot_product_attention`` (default scale
-1/sqrt(head_dim)).
+1/sqrt(head_dim)), except for long bf16 attention on a CPU (see ``attend``).
 """
 
 import math
@@ -20,6 +20,41 @@ from torch import Tensor, nn
 
 from sam2.modeling.position_encoding import apply_rotary_enc, compute_axial_cis
 from sam2.modeling.sam2_utils import MLP
+
+# bf16 attention on a CPU over at least this many keys runs as two GEMMs per block of queries
+# (``_attention_by_blocks``): oneDNN's bf16 GEMMs use the CPU's bf16 units, while torch's CPU
+# flash-attention kernel computes bf16 at about its float32 rate. Memory cross-attention (4096
+# queries against 2-7 frames of 4096 tokens) took 0.70x SDPA's time this way (tiny's four
+# layers, 7 memories, 2 threads, AVX-512 BF16; the two run alternately, median of 4, on a loaded
+# machine); short attention (self-attention, the mask decoder) stays with SDPA.
+BLOCKED_ATTENTION_MIN_KEYS = 8192
+_QUERY_BLOCK = 512  # a block's scores: 512 x keys x 2 bytes (29 MB at 7 memories)
+
+
+def attend(q: Tensor, k: Tensor, v: Tensor, dropout_p: float = 0.0) -> Tensor:
+    """Softmax attention of q (B, H, Nq, C) over k, v (B, H, Nk, C), scale 1/sqrt(C)."""
+    if (
+        q.dtype == torch.bfloat16
+        and q.device.type == "cpu"
+        and dropout_p == 0.0
+        and k.shape[-2] >= BLOCKED_ATTENTION_MIN_KEYS
+        and not torch.is_grad_enabled()
+    ):
+        return _attention_by_blocks(q, k, v)
+    return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
+
+
+def _attention_by_blocks(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """The same attention in bf16 GEMMs, ``_QUERY_BLOCK`` queries at a time (bounded memory).
+    Softmax reads the bf16 scores and accumulates in float32 (torch's CPU kernel)."""
+    with torch.autocast("cpu", enabled=False):  # the dtypes here are chosen, not cast
+        k_scaled_t = (k * (q.shape[-1] ** -0.5)).transpose(-1, -2)
+        out = torch.empty(*q.shape[:-1], v.shape[-1], dtype=q.dtype, device=q.device)
+        for start in range(0, q.shape[-2], _QUERY_BLOCK):
+            stop = start + _QUERY_BLOCK
+            weights = torch.softmax(torch.matmul(q[..., start:stop, :], k_scaled_t), dim=-1)
+            out[..., start:stop, :] = torch.matmul(weights, v)
+    return out
 
 
 class Attention(nn.Module):
@@ -75,7 +110,7 @@ class Attention(nn.Module):
     def _attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         """Per-head attention then output projection; dropout only while training."""
         drop = self.dropout_p if self.training else 0.0
-        out = F.scaled_dot_product_attention(q, k, v, dropout_p=drop)
+        out = attend(q, k, v, dropout_p=drop)
         return self.out_proj(self._merge_heads(out))
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
