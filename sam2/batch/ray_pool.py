@@ -1,0 +1,82 @@
+"""Workers as Ray actors: one model per GPU (or per few CPUs) anywhere on a Ray cluster.
+
+Each actor builds its model once and tracks the videos it is handed; the job gives a video to
+whichever actor is free, so long and short clips mix without a plan made in advance. Results
+come back to the job's process, which alone writes the outputs: workers need to read the
+videos (a shared path or a URL), never to write anywhere.
+
+An actor that dies (its node lost, its process killed, out of memory) is restarted by Ray
+(``max_restarts=-1``); the video it was tracking comes back as a failed attempt, and the job
+tries it again (once) on whichever actor is free next.
+"""
+
+from __future__ import annotations
+
+import math
+
+from sam2.batch.manifest import VideoJob
+from sam2.batch.worker import ClipWorker, ModelSpec, Outcome
+
+
+class _Actor:
+    """The Ray actor's class (wrapped by ``ray.remote`` when the pool starts)."""
+
+    def __init__(self, spec: ModelSpec):
+        self.worker = ClipWorker(spec)
+
+    def run(self, job: VideoJob) -> Outcome:
+        return self.worker.run(job)
+
+    def describe(self) -> dict:
+        return self.worker.describe()
+
+
+class RayPool:
+    """``workers`` actors (default: one per GPU of the cluster, else one per ``cpus_per_worker``
+    CPUs), each holding ``gpus_per_worker`` GPUs (default 1 when the cluster has GPUs)."""
+
+    def __init__(self, spec: ModelSpec, address: str | None = None, workers: int | None = None,
+                 cpus_per_worker: float = 1, gpus_per_worker: float | None = None):  # fmt: skip
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(address=address, log_to_driver=False)
+        resources = ray.cluster_resources()
+        gpus = resources.get("GPU", 0)
+        if gpus_per_worker is None:
+            gpus_per_worker = 1 if gpus else 0
+        if workers is None:
+            workers = (
+                int(gpus // gpus_per_worker)
+                if gpus_per_worker
+                else int(resources.get("CPU", 1) // cpus_per_worker)
+            )
+        self.slots = max(1, workers)
+        spec = spec.on_device("cuda" if gpus_per_worker else "cpu")
+        if spec.threads is None:
+            spec = ModelSpec(**{**vars(spec), "threads": max(1, math.floor(cpus_per_worker))})
+        actor = ray.remote(_Actor).options(num_cpus=cpus_per_worker, num_gpus=gpus_per_worker, max_restarts=-1,
+                                           max_task_retries=0)  # fmt: skip
+        self.actors = [actor.remote(spec) for _ in range(self.slots)]
+        self._ray = ray
+        self._free = list(self.actors)
+        self._running: dict = {}  # ObjectRef -> (actor, job)
+
+    def submit(self, job: VideoJob) -> None:
+        actor = self._free.pop()
+        self._running[actor.run.remote(job)] = (actor, job)
+
+    def next_outcome(self) -> Outcome:
+        ready, _ = self._ray.wait(list(self._running), num_returns=1)
+        actor, job = self._running.pop(ready[0])
+        self._free.append(actor)
+        try:
+            return self._ray.get(ready[0])
+        except (self._ray.exceptions.RayActorError, self._ray.exceptions.WorkerCrashedError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            return Outcome(job, error=f"Ray worker died while tracking this video: {first}")
+
+    def close(self) -> None:
+        for actor in self.actors:
+            self._ray.kill(actor)
+        self.actors, self._free, self._running = [], [], {}
