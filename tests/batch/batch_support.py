@@ -20,6 +20,7 @@ from sam2.utils.rle import coco_encode_rle, mask_to_rle
 # As tests/conftest.py (not importable from here: this folder's conftest takes its name).
 GOLDEN = Path(__file__).resolve().parents[3] / "shared" / "golden"
 MICRO_CONFIG = "configs/sam2.1/sam2.1_hiera_micro.yaml"
+WORKER_THREADS = 1  # torch threads of every worker and of the reference (see reference_annotations)
 
 
 def require(path: Path) -> Path:
@@ -28,14 +29,14 @@ def require(path: Path) -> Path:
     return path
 
 
-# (name, frame order over the 10 golden frames): lengths 3 to 6, some played backwards.
+# (name, frame order over the 10 golden frames): lengths 3 to 5, some played backwards.
 CLIPS = [
-    ("walk", [0, 1, 2, 3, 4, 5]),
-    ("back", [9, 8, 7, 6, 5, 4]),
+    ("walk", [0, 1, 2, 3, 4]),
+    ("back", [9, 8, 7, 6, 5]),
     ("short", [0, 1, 2]),
     ("middle", [3, 4, 5, 6]),
-    ("pingpong", [0, 2, 4, 6, 4]),
-    ("odd", [1, 3, 5, 7]),
+    ("pingpong", [0, 2, 4, 2]),
+    ("odd", [1, 3, 5]),
 ]
 
 
@@ -109,7 +110,12 @@ def write_manifest(path: Path, lines: list) -> Path:
 
 def reference_annotations(predictor, line: dict) -> list[tuple[int, int, str]]:
     """What one process with the public API gives for a manifest line: (frame, object, RLE
-    counts) sorted by frame, object. Encoded with pycocotools, not with the library's RLE."""
+    counts) sorted by frame, object. Encoded with pycocotools, not with the library's RLE.
+
+    Run it with the workers' torch thread count (the tests use 1): CPU kernels split their sums
+    by thread count, and on these random-looking weights many logits sit close enough to 0
+    for that to flip pixels.
+    """
     from pycocotools import mask as coco_mask
 
     from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator

@@ -3,8 +3,10 @@
 from pathlib import Path
 
 import pytest
+import torch
 from batch_support import (
     MICRO_CONFIG,
+    WORKER_THREADS,
     mixed_lines,
     reference_annotations,
     save_golden_checkpoint,
@@ -28,6 +30,11 @@ def reference(golden_checkpoint, clip_dir) -> dict[str, list]:
     from sam2.build_sam import build_sam2_video_predictor
 
     predictor = build_sam2_video_predictor(MICRO_CONFIG, ckpt_path=golden_checkpoint, device="cpu")
-    return {
-        Path(line["video"]).stem: reference_annotations(predictor, line) for line in mixed_lines(clip_dir)
-    }
+    threads = torch.get_num_threads()
+    torch.set_num_threads(WORKER_THREADS)
+    try:
+        return {
+            Path(line["video"]).stem: reference_annotations(predictor, line) for line in mixed_lines(clip_dir)
+        }
+    finally:
+        torch.set_num_threads(threads)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from batch_support import (
     MICRO_CONFIG,
+    WORKER_THREADS,
     mixed_lines,
     read_report,
     write_manifest,
@@ -33,8 +34,8 @@ WITHOUT_RAY = (
 
 
 def cli(*args, wait=True):
-    cmd = [sys.executable, "-c", WITHOUT_RAY, *map(str, args)]
-    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="2")
+    cmd = [sys.executable, "-c", WITHOUT_RAY, *map(str, args), "--threads", str(WORKER_THREADS)]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
     if not wait:
         return subprocess.Popen(
             cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -43,7 +44,9 @@ def cli(*args, wait=True):
 
 
 def pool(checkpoint) -> InProcessPool:
-    return InProcessPool(ModelSpec(config=MICRO_CONFIG, checkpoint=checkpoint, device="cpu"))
+    return InProcessPool(
+        ModelSpec(config=MICRO_CONFIG, checkpoint=checkpoint, device="cpu", threads=WORKER_THREADS)
+    )
 
 
 def test_embedded_without_ray_equals_one_process_per_clip(tmp_path, golden_checkpoint, clip_dir, reference):
@@ -69,7 +72,7 @@ def test_embedded_without_ray_equals_one_process_per_clip(tmp_path, golden_check
     # The document is the demo's export format; the PNGs are the same masks.
     doc = json.loads((out / "masks" / "walk.json").read_text())
     assert (doc["video"], doc["width"], doc["height"], doc["num_frames"], doc["fps"]) == (
-        str(clip_dir / "walk.mp4"), 192, 108, 6, 10.0)  # fmt: skip
+        str(clip_dir / "walk.mp4"), 192, 108, 5, 10.0)  # fmt: skip
     for ann in doc["annotations"][:4]:
         png = np.asarray(
             Image.open(
