@@ -86,9 +86,7 @@ def make_clip(path: Path) -> None:
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
         yy, xx = np.mgrid[0:48, 0:64]
         for i in range(6):
-            rgb = np.stack([(xx * 4 + i * 9) % 256, (yy * 5) % 256, np.full_like(xx, 40 * i)], -1).astype(
-                np.uint8
-            )
+            rgb = np.stack([(xx * 4 + i * 9) % 256, (yy * 5) % 256, np.full_like(xx, 40 * i)], -1).astype(np.uint8)
             for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
                 out.mux(packet)
         for packet in stream.encode():
@@ -117,9 +115,7 @@ def test_bare_install_runs_the_readme_library_lines_without_scipy(tmp_path):
     venv.EnvBuilder(with_pip=False).create(env)
     python = env / "bin" / "python"
     run(pip + ["--python", str(python), "install", "--no-deps", "--no-index", str(wheel)])
-    site = Path(
-        run([str(python), "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).strip()
-    )
+    site = Path(run([str(python), "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).strip())
     deps = tmp_path / "runtime-deps"
     link_distributions(runtime_distributions(), deps)
     (site / "runtime_deps.pth").write_text(f"{deps}\n")
