@@ -93,7 +93,16 @@ class ProcessPerDevicePool:
     def submit(self, job: VideoJob) -> None:
         busy = {slot for slot, _ in self._running.values()}
         slot = next(i for i in range(self.slots) if i not in busy)
-        self._running[self._executors[slot].submit(_run, job)] = (slot, job)
+        try:
+            future = self._executors[slot].submit(_run, job)
+        except BrokenProcessPool:  # its process died while idle
+            self._replace(slot)
+            future = self._executors[slot].submit(_run, job)
+        self._running[future] = (slot, job)
+
+    def _replace(self, slot: int) -> None:
+        self._executors[slot].shutdown(wait=False, cancel_futures=True)
+        self._executors[slot] = self._executor(self.specs[slot])
 
     def next_outcome(self) -> Outcome:
         done, _ = wait(list(self._running), return_when=FIRST_COMPLETED)
@@ -102,8 +111,7 @@ class ProcessPerDevicePool:
         try:
             return future.result()
         except BrokenProcessPool:  # the process died (killed, out of memory): a fresh one takes the slot
-            self._executors[slot].shutdown(wait=False, cancel_futures=True)
-            self._executors[slot] = self._executor(self.specs[slot])
+            self._replace(slot)
             return Outcome(
                 job, error=f"worker process for {self.specs[slot].device} died while tracking this video"
             )

@@ -23,7 +23,7 @@ from batch_support import (
 from PIL import Image
 
 from sam2.batch import JobOptions, ModelSpec, run_job
-from sam2.batch.pools import InProcessPool
+from sam2.batch.pools import InProcessPool, ProcessPerDevicePool
 from sam2.utils.rle import rle_to_mask
 
 REPO = Path(__file__).resolve().parents[2]
@@ -153,3 +153,32 @@ def test_corrupt_clip_and_bad_lines_are_reported_and_the_rest_finish(tmp_path, g
     assert report["too-far"]["attempts"] == 1 and "frame 40 is out of range" in report["too-far"]["error"]
     assert sum(o.job.video_id == "corrupt" for o in outcomes) == 2
     assert sorted(p.name for p in (tmp_path / "out" / "masks").iterdir()) == ["middle.json", "short.json"]
+
+
+def test_a_process_per_device_gives_the_same_masks_and_replaces_a_dead_process(
+    tmp_path, golden_checkpoint, clip_dir, reference
+):
+    """The several-GPU layout, on two CPU 'devices': a process each, videos to whichever is free."""
+    spec = ModelSpec(config=MICRO_CONFIG, checkpoint=golden_checkpoint, device="cpu", threads=WORKER_THREADS)
+    killed = []
+
+    def kill_the_first_worker(outcome):
+        if not killed and outcome.worker:
+            os.kill(outcome.worker["pid"], signal.SIGKILL)  # its next video must go to a fresh process
+            killed.append(outcome.worker["pid"])
+
+    lines = mixed_lines(clip_dir)
+    manifest = write_manifest(tmp_path / "manifest.jsonl", lines)
+    summary = run_job(str(manifest), str(tmp_path / "out"), ProcessPerDevicePool([spec, spec]),
+                      JobOptions(progress=False), on_outcome=kill_the_first_worker)  # fmt: skip
+    assert (summary["done"], summary["workers"]) == (6, 2)
+    pids = {e["worker"]["pid"] for e in read_report(tmp_path / "out").values()}
+    assert (
+        len(pids) >= 3 and os.getpid() not in pids
+    )  # two processes, and the one that replaced the killed one
+    for line in lines:
+        stem = Path(line["video"]).stem
+        assert (
+            written_annotations(tmp_path / "out" / "masks" / f"{line.get('id', stem)}.json")
+            == reference[stem]
+        )
