@@ -27,7 +27,7 @@ sys.path.insert(0, REPO)
 from bench_support import golden_checkpoint  # noqa: E402
 
 from sam2.batch import JobOptions, ModelSpec, run_job  # noqa: E402
-from sam2.batch.pools import InProcessPool  # noqa: E402
+from sam2.batch.pools import embedded_pool  # noqa: E402
 
 MICRO = "configs/sam2.1/sam2.1_hiera_micro.yaml"
 FRAMES = os.path.join(os.path.dirname(REPO), "shared", "data", "frames", "pedestrians_10")
@@ -89,6 +89,7 @@ def run(label: str, pool_factory, man: str, out: str) -> dict:
     row = {"mode": label, "startup_s": round(ready, 2), "job_s": round(wall, 2), "done": summary["done"],
            "clips_per_s": round(summary["done"] / wall, 3), "frames_per_s": round(parts["frames"] / wall, 2),
            "worker_seconds": parts}  # fmt: skip
+    row["load_average"] = round(os.getloadavg()[0], 1)  # other work on the machine meanwhile
     print(json.dumps(row), flush=True)
     return row
 
@@ -103,6 +104,7 @@ def main() -> int:
     ap.add_argument(
         "--threads", type=int, help="torch threads of the embedded worker (default: torch's, all cores)"
     )
+    ap.add_argument("--embedded-workers", type=int, default=1, help="embedded CPU worker processes")
     ap.add_argument("--no-ray", action="store_true")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="bench-batch-")
@@ -112,10 +114,11 @@ def main() -> int:
     spec = ModelSpec(config=MICRO, checkpoint=ckpt, device="cpu")
     embedded = ModelSpec(config=MICRO, checkpoint=ckpt, device="cpu", threads=args.threads)
     print(f"{args.clips} clips x {args.seconds:g} s at {args.fps} fps, {args.objects} objects, micro, "
-          f"{os.cpu_count()} CPUs; work folder {work}", flush=True)  # fmt: skip
-    threads = args.threads or torch.get_num_threads()
-    label = f"embedded (1 worker, {threads} threads)"
-    run(label, lambda: InProcessPool(embedded), man, os.path.join(work, "out-embedded"))
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; work folder {work}", flush=True)  # fmt: skip
+    n = args.embedded_workers
+    threads = args.threads or (torch.get_num_threads() if n == 1 else max(1, os.cpu_count() // n))
+    label = f"embedded ({n} worker{'s' if n > 1 else ''}, {threads} threads each)"
+    run(label, lambda: embedded_pool(embedded, cpu_workers=n), man, os.path.join(work, "out-embedded"))
     if not args.no_ray:
         import ray
 

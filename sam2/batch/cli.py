@@ -58,8 +58,11 @@ def parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="run on a Ray cluster: its address, 'auto', or nothing for RAY_ADDRESS or a local one",
     )
-    ray.add_argument(
-        "--workers", type=int, help="actors (default: one per GPU, else one per --cpus-per-worker)"
+    ap.add_argument(
+        "--workers",
+        type=int,
+        help="Ray: actors (default: one per GPU, else one per --cpus-per-worker CPUs); "
+        "embedded on the CPU: processes sharing the cores (default 1)",
     )
     ray.add_argument("--cpus-per-worker", type=float, default=1)
     ray.add_argument("--gpus-per-worker", type=float, help="default: 1 when the cluster has GPUs, else 0")
@@ -88,7 +91,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sam2-batch: cannot start the workers: {e}", file=sys.stderr)
         return 2
     options = JobOptions(pngs=args.png, retries=args.retries, progress=not args.no_progress)
-    summary = run_job(args.manifest, args.out, pool, options)
+    try:
+        summary = run_job(args.manifest, args.out, pool, options)
+    except KeyboardInterrupt:
+        print(f"sam2-batch: interrupted; run the same command again to finish ({args.out}/report.jsonl "
+              "lists what this run settled)", file=sys.stderr)  # fmt: skip
+        return 130
     print(json.dumps(summary), file=sys.stderr)
     return 0 if summary["failed"] == 0 and summary["invalid"] == 0 else 1
 
@@ -97,7 +105,7 @@ def _pool(args, spec: ModelSpec):
     if args.ray is None:
         from sam2.batch.pools import embedded_pool
 
-        return embedded_pool(spec)
+        return embedded_pool(spec, cpu_workers=args.workers or 1)
     from sam2.batch.ray_pool import RayPool
 
     return RayPool(spec, address=args.ray or None, workers=args.workers, cpus_per_worker=args.cpus_per_worker,

@@ -87,7 +87,7 @@ def track_clip(predictor, job: VideoJob, runtime: dict | None = None) -> ClipRes
     device = torch.device(predictor.device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    with _local_copy(job.video, timings) as path:
+    with _LocalVideo(job.video, timings) as path:
         t = time.perf_counter()
         state = predictor.init_state(path, **(runtime or {}))
         timings.open = time.perf_counter() - t
@@ -178,7 +178,7 @@ def _fps(state) -> float:
     return float(getattr(state.frames.source, "fps", 0.0) or 0.0)
 
 
-class _local_copy:
+class _LocalVideo:
     """A URL is downloaded to a temporary file for the duration of the clip; a path is used as is."""
 
     def __init__(self, video: str, timings: ClipTimings):

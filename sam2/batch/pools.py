@@ -8,9 +8,11 @@ Ray pool (sam2/batch/ray_pool.py) has the same three methods.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict
 from typing import Protocol
 
 import torch
@@ -37,9 +39,17 @@ def local_devices(device: str = "auto") -> list[str]:
     return [device]
 
 
-def embedded_pool(spec: ModelSpec) -> WorkerPool:
-    """One worker per device: in this process when there is one device, else a process each."""
+def embedded_pool(spec: ModelSpec, cpu_workers: int = 1) -> WorkerPool:
+    """One worker per device: in this process when there is one device, else a process each.
+
+    On the CPU, ``cpu_workers`` > 1 runs that many processes with the cores shared out: videos
+    in parallel scale better than one video on many threads (no barrier between threads; on a
+    busy machine torch's threads wait for each other, see docs/batch.md).
+    """
     devices = local_devices(spec.device)
+    if len(devices) == 1 and cpu_workers > 1 and not devices[0].startswith("cuda"):
+        threads = spec.threads or max(1, (os.cpu_count() or 1) // cpu_workers)
+        return ProcessPerDevicePool([ModelSpec(**{**asdict(spec), "threads": threads})] * cpu_workers)
     if len(devices) == 1:
         return InProcessPool(spec.on_device(devices[0]))
     return ProcessPerDevicePool([spec.on_device(d) for d in devices])

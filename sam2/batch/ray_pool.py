@@ -64,6 +64,12 @@ class RayPool:
             num_cpus=cpus_per_worker, num_gpus=gpus_per_worker, max_restarts=-1, max_task_retries=0
         )
         self.actors = [actor.remote(spec) for _ in range(self.slots)]
+        try:  # one model built: a checkpoint that does not load fails the job now, not video by video
+            ray.get(self.actors[0].describe.remote())
+        except ray.exceptions.RayActorError as e:
+            for a in self.actors:
+                ray.kill(a)
+            raise RuntimeError(f"the Ray workers could not build the model: {e}") from None
         self._ray = ray
         self._idle: deque = deque(self.actors)
         self._queue: deque[VideoJob] = deque()  # videos waiting for an idle actor
