@@ -182,3 +182,15 @@ def test_a_process_per_device_gives_the_same_masks_and_replaces_a_dead_process(
             written_annotations(tmp_path / "out" / "masks" / f"{line.get('id', stem)}.json")
             == reference[stem]
         )
+
+
+def test_the_job_does_not_start_on_a_bad_checkpoint_or_a_missing_manifest(tmp_path, clip_dir):
+    manifest = write_manifest(tmp_path / "manifest.jsonl", mixed_lines(clip_dir)[:1])
+    bad = tmp_path / "weights.pt"
+    bad.write_bytes(b"not a checkpoint")
+    run = cli(
+        manifest, "--out", tmp_path / "out", "--config", MICRO_CONFIG, "--checkpoint", bad, "--device", "cpu"
+    )
+    assert run.returncode == 2 and "cannot start the workers" in run.stderr and "Traceback" not in run.stderr
+    run = cli(tmp_path / "nowhere.jsonl", "--out", tmp_path / "out")
+    assert run.returncode == 2 and "does not exist" in run.stderr

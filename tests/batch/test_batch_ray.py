@@ -1,8 +1,11 @@
 """sam2.batch on a local Ray cluster (2 CPUs, 2 actors): same masks as one process per clip, and a
 worker killed mid-run does not lose a video. Skipped when Ray is not installed."""
 
+import json
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,3 +77,35 @@ def test_ray_worker_killed_mid_run_still_finishes_every_video(local_cluster, tmp
             written_annotations(tmp_path / "out" / "masks" / f"{line.get('id', stem)}.json")
             == reference[stem]
         )
+
+
+def test_cli_on_the_running_cluster_reports_a_corrupt_clip_and_a_bad_line(local_cluster, tmp_path, golden_checkpoint,
+                                                                          clip_dir):  # fmt: skip
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))
+    lines = [*mixed_lines(clip_dir)[2:4], {"video": str(corrupt), "everything": {"frame": 0}}, '{"video": 3}']
+    manifest = write_manifest(tmp_path / "manifest.jsonl", lines)
+    cmd = [
+        sys.executable,
+        "-m",
+        "sam2.batch",
+        str(manifest),
+        "--out",
+        str(tmp_path / "out"),
+        "--config",
+        MICRO_CONFIG,
+        "--checkpoint",
+        golden_checkpoint,
+        "--ray",
+        "auto",
+        "--workers",
+        "2",
+        "--no-progress",
+    ]
+    run = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert run.returncode == 1, run.stderr[-3000:]  # something failed: the report says what
+    report = read_report(tmp_path / "out")
+    assert report["short"]["status"] == report["middle"]["status"] == "done"
+    assert report["corrupt"]["status"] == "failed" and report["corrupt"]["attempts"] == 2
+    assert report["line 4"]["error"] == "line 4: video is required: a video path or URL"
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["workers"] == 2
