@@ -194,3 +194,26 @@ def test_the_job_does_not_start_on_a_bad_checkpoint_or_a_missing_manifest(tmp_pa
     assert run.returncode == 2 and "cannot start the workers" in run.stderr and "Traceback" not in run.stderr
     run = cli(tmp_path / "nowhere.jsonl", "--out", tmp_path / "out")
     assert run.returncode == 2 and "does not exist" in run.stderr
+
+
+def test_a_video_given_by_url_is_fetched_and_tracked(tmp_path, golden_checkpoint, clip_dir, reference):
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(clip_dir))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        line = mixed_lines(clip_dir)[2]  # short.mp4
+        url = f"http://127.0.0.1:{server.server_port}/short.mp4?token=abc"
+        manifest = write_manifest(tmp_path / "manifest.jsonl", [{**line, "video": url}])
+        summary = run_job(
+            str(manifest), str(tmp_path / "out"), pool(golden_checkpoint), JobOptions(progress=False)
+        )
+    finally:
+        server.shutdown()
+    assert summary["done"] == 1
+    assert written_annotations(tmp_path / "out" / "masks" / "short.json") == reference["short"]
+    assert read_report(tmp_path / "out")["short"]["timings"]["fetch"] > 0
