@@ -36,7 +36,8 @@ def parser() -> argparse.ArgumentParser:
         "--config", default="tiny", help="tiny, small, base_plus, large, or a config name / YAML path"
     )
     ap.add_argument(
-        "--checkpoint", help="model weights (default: none, random weights: for trying the pipeline)"
+        "--checkpoint",
+        help="model weights (default: none: seeded random weights, meaningless masks, for trying the pipeline)",
     )
     ap.add_argument("--png", action="store_true", help="also write a 1-bit PNG per object per frame")
     ap.add_argument(

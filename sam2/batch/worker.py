@@ -60,6 +60,8 @@ class ClipWorker:
             torch.set_num_threads(spec.threads)
         self.spec = spec
         self.device = str(resolve_device(spec.device))
+        if spec.checkpoint is None:
+            torch.manual_seed(0)  # random weights, but the same in every worker
         self.predictor = build_sam2_video_predictor(spec.config, ckpt_path=spec.checkpoint, device=self.device,
                                                     vos_optimized=spec.vos_optimized, precision=spec.precision)  # fmt: skip
 
