@@ -33,39 +33,25 @@ def run_job(manifest: str, out: str, pool: WorkerPool, options: JobOptions = Job
             on_outcome: Callable[[Outcome], None] | None = None) -> dict:  # fmt: skip
     """Run every video of ``manifest`` on ``pool``; returns the summary (also <out>/summary.json).
 
-    ``on_outcome`` sees every outcome (failed attempts too) after it is settled.
+    ``on_outcome`` sees every outcome (failed attempts too) after it is settled. The job closes
+    the pool when it ends.
     """
     outputs = OutputDir(out)
     outputs.clean_leftovers()
     report = RunReport(out)
     bar = tqdm(total=count_lines(manifest), disable=not options.progress, unit="video", dynamic_ncols=True)
-    attempts: dict[int, int] = {}  # manifest line -> attempts so far, for videos in flight or queued again
-    again: deque[VideoJob] = deque()
-    pending = _runnable(read_manifest(manifest), outputs, report, bar)
+    run = _Attempts(_runnable(read_manifest(manifest), outputs, report, bar), pool.slots)
     try:
-        while True:
-            while len(attempts) - len(again) < pool.slots:
-                job = again.popleft() if again else next(pending, None)
-                if job is None:
-                    break
-                attempts[job.line] = attempts.get(job.line, 0) + 1
-                pool.submit(job)
-            if not attempts:
-                break
+        while run.hand_out(pool):
             outcome = pool.next_outcome()
-            line = outcome.job.line
             if outcome.result is not None:
                 try:
                     outcome.result.timings.write = outputs.write(outcome.result, options.pngs)
-                    report.add(_done_entry(outcome, attempts.pop(line)))
                 except OSError as e:  # disk full, permissions: this video is not done
                     outcome = Outcome(outcome.job, error=f"writing the outputs failed: {e}", retryable=False)
-            if outcome.result is None:
-                if outcome.retryable and attempts[line] <= options.retries:
-                    again.append(outcome.job)
-                else:
-                    report.add(_failed_entry(outcome, attempts.pop(line)))
-            if line not in attempts:
+            entry = run.settle(outcome, options.retries)
+            if entry is not None:
+                report.add(entry)
                 bar.update(1)
             if on_outcome is not None:
                 on_outcome(outcome)
@@ -73,6 +59,38 @@ def run_job(manifest: str, out: str, pool: WorkerPool, options: JobOptions = Job
         bar.close()
         pool.close()
     return report.close({"out": out, "manifest": manifest, "workers": pool.slots})
+
+
+class _Attempts:
+    """Which videos are in flight or waiting to be tried again, and how often each was tried.
+
+    Holds only those (at most the pool's slots), never the manifest.
+    """
+
+    def __init__(self, pending: Iterator[VideoJob], slots: int):
+        self.pending, self.slots = pending, slots
+        self.tries: dict[int, int] = {}  # manifest line -> attempts so far
+        self.again: deque[VideoJob] = deque()
+
+    def hand_out(self, pool: WorkerPool) -> bool:
+        """Fill the free slots (videos to try again first); False once nothing is left at all."""
+        while len(self.tries) - len(self.again) < self.slots:
+            job = self.again.popleft() if self.again else next(self.pending, None)
+            if job is None:
+                break
+            self.tries[job.line] = self.tries.get(job.line, 0) + 1
+            pool.submit(job)
+        return bool(self.tries)
+
+    def settle(self, outcome: Outcome, retries: int) -> dict | None:
+        """The report entry of a video that is finished with, or None when it goes round again."""
+        line = outcome.job.line
+        if outcome.result is not None:
+            return _done_entry(outcome, self.tries.pop(line))
+        if outcome.retryable and self.tries[line] <= retries:
+            self.again.append(outcome.job)
+            return None
+        return _failed_entry(outcome, self.tries.pop(line))
 
 
 def _runnable(items: Iterator[VideoJob | ManifestError], outputs: OutputDir, report: RunReport,
