@@ -17,27 +17,23 @@ zlib level 4 is nearly what level 9 gives.
 from __future__ import annotations
 
 import io
-import json
-import struct
 import unicodedata
 import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import quote
 
-import deflate
 import numpy as np
+
+from sam2.utils import mask_export
 
 from . import rle
 from .sessions import Session
 
 _JSON_CHUNK = 1 << 20  # bytes of JSON written at once
 _JSON_LEVEL = 4  # zlib level of masks.json in the zip (see the top)
-_PNG_LEVEL = 7  # libdeflate level of the PNGs: 8 is 3 % smaller at three times the time
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass(frozen=True)
@@ -65,22 +61,7 @@ class MaskSnapshot:
                    session.num_frames, video.fps, masks)  # fmt: skip
 
 
-def png(mask: np.ndarray) -> bytes:
-    """(H, W) bool mask -> 1-bit grayscale PNG (0 = background, 1 = object).
-
-    The PNG is three chunks: its header, the pixels (each row one filter byte, 0 = none, then the
-    row's bits packed MSB first) as one zlib stream, and its end.
-    """
-    height, width = mask.shape
-    rows = np.zeros((height, 1 + (width + 7) // 8), dtype=np.uint8)
-    rows[:, 1:] = np.packbits(mask, axis=1)
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # bit depth 1, grayscale
-    pixels = deflate.zlib_compress(rows.tobytes(), _PNG_LEVEL)
-    return b"".join((_PNG_SIGNATURE, _chunk(b"IHDR", header), _chunk(b"IDAT", pixels), _chunk(b"IEND", b"")))
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
+png = mask_export.png  # the library's writer: the batch job writes the same PNGs
 
 
 def area_and_png(mask_rle: dict) -> tuple[int, bytes]:
@@ -90,26 +71,11 @@ def area_and_png(mask_rle: dict) -> tuple[int, bytes]:
 
 
 def write_json(snapshot: MaskSnapshot, areas: list[int], out: BinaryIO) -> None:
-    """The COCO document, written piece by piece (a heavy session's is ~100 MB).
-
-    {"video", "width", "height", "num_frames", "fps", "annotations": [{"frame_index",
-    "object_id", "segmentation": {"size", "counts"}, "area"}, ...]}, sorted by frame, object.
-    Byte for byte what `json.dumps` of the whole document gives.
-    """
+    """The COCO document (sam2/utils/mask_export.py: the format the batch job writes too)."""
     head = {"video": snapshot.video, "width": snapshot.width, "height": snapshot.height,
-            "num_frames": snapshot.num_frames, "fps": snapshot.fps, "annotations": []}  # fmt: skip
-    pieces, size = [json.dumps(head)[:-2]], 0  # up to and including "annotations": [
-    for i, ((frame, obj, mask), area) in enumerate(zip(snapshot.masks, areas, strict=True)):
-        ann = {"frame_index": frame, "object_id": obj,
-               "segmentation": {"size": mask["size"], "counts": mask["counts"]}, "area": area}  # fmt: skip
-        piece = (", " if i else "") + json.dumps(ann)
-        pieces.append(piece)
-        size += len(piece)
-        if size >= _JSON_CHUNK:
-            out.write("".join(pieces).encode())
-            pieces, size = [], 0
-    pieces.append("]}")
-    out.write("".join(pieces).encode())
+            "num_frames": snapshot.num_frames, "fps": snapshot.fps}  # fmt: skip
+    annotations = ((frame, obj, mask, area) for (frame, obj, mask), area in zip(snapshot.masks, areas, strict=True))
+    mask_export.write_coco_json(head, annotations, out)
 
 
 def write_zip(

@@ -107,6 +107,7 @@ class VideoFileSource:
             self._container.close()
             raise VideoLoadError(f"{path!r} has no video stream")
         self._stream = self._container.streams.video[0]
+        self.fps = float(self._stream.average_rate or 0)  # frames a second (0: unknown)
         ctx = self._stream.codec_context
         if ctx.width * ctx.height > max_pixels or ctx.width <= 0 or ctx.height <= 0:
             self._container.close()

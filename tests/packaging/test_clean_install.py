@@ -10,6 +10,7 @@ so a missing runtime dependency in pyproject fails this test.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -124,3 +125,17 @@ def test_bare_install_runs_the_readme_library_lines_without_scipy(tmp_path):
     # -I: no PYTHONPATH, no user site, not the current folder: only the venv and the .pth.
     out = run([str(python), "-I", "-c", f"VIDEO = {str(clip)!r}\n" + README_LINES], cwd=tmp_path)
     assert "README lines ran; scipy imported: False" in out
+
+    # The batch job's console script, embedded: its manifest schema is packaged, Ray is not needed.
+    manifest = tmp_path / "manifest.jsonl"
+    manifest.write_text(
+        f'{{"video": "{clip}", "objects": [{{"id": 1, "prompts": [{{"frame": 2, "box": [5, 5, 40, 30]}}]}}]}}\n'
+    )
+    clean_env = {"PATH": str(env / "bin"), "HOME": str(tmp_path)}
+    run([str(env / "bin" / "sam2-batch"), str(manifest), "--out", str(tmp_path / "out"), "--config", "micro",
+         "--device", "cpu", "--no-progress"], cwd=tmp_path, env=clean_env)  # fmt: skip
+    doc = json.loads((tmp_path / "out" / "masks" / "clip.json").read_text())
+    assert doc["num_frames"] == 6 and len(doc["annotations"]) == 6
+    schema = "import os, sam2.batch.manifest as m; assert os.path.isfile(m.SCHEMA_PATH); import ray"
+    assert "No module named 'ray'" in subprocess.run([str(python), "-I", "-c", schema], capture_output=True,
+                                                      text=True).stderr  # fmt: skip
