@@ -7,15 +7,13 @@
  * videos and back shows them again, and a run still going when the user
  * switched lands on its own video.
  */
-import { useSyncExternalStore } from 'react';
 import { cancelSegmentEverything, fetchSegmentEverythingProgress, segmentEverything, type SegmentEverythingParams } from '../api/segmentEverything';
-import type { GlMask } from '../render/glEffects';
 import {
-  failed, fromResult, idleProposals, proposalsOnFrame, returnProposals, startRun, takeProposals, withProgress, type ProposalsState,
+  failed, fromResult, idleProposals, returnProposals, startRun, takeProposals, withProgress, type ProposalsState,
 } from '../state/proposals';
 import { promptedObjects } from '../state/prompts';
-import type { DemoController } from './controller';
-import { useController } from './useController';
+import type { RleMask } from '../render/rle';
+import type { PageHost } from './host';
 
 const POLL_MS = 400;
 
@@ -35,6 +33,13 @@ interface Run {
   cancelPending: boolean;
 }
 
+/** What segment everything needs of the page beyond the basics. */
+export interface EverythingHost extends PageHost {
+  pause(): void;
+  /** Make objects of kept masks (one undo step, whose undo calls `undoAlso`); returns how many. */
+  keepMasks(frame: number, masks: readonly RleMask[], undoAlso?: (kept: number) => void): number;
+}
+
 export class EverythingStore {
   /** Proposals by video path (absent: idle). */
   private readonly byVideo = new Map<string, ProposalsState>();
@@ -42,7 +47,7 @@ export class EverythingStore {
   private readonly listeners = new Set<() => void>();
   private shownVideo: string | null = null;
 
-  constructor(private readonly c: DemoController) {
+  constructor(private readonly c: EverythingHost) {
     // Another video opened: its own proposals show.
     c.subscribe(() => {
       const path = this.currentVideo();
@@ -188,14 +193,4 @@ export class EverythingStore {
   keepAll(): void {
     this.keep(this.getState().items.map((i) => i.key));
   }
-}
-
-export function useEverythingState(): ProposalsState {
-  const store = useController().everything;
-  return useSyncExternalStore(store.subscribe, store.getState);
-}
-
-/** The open video's proposals to draw on `frame` (not objects yet: never stale). */
-export function proposalMasksOnFrame(c: DemoController, frame: number): GlMask[] {
-  return proposalsOnFrame(c.everything.getState(), frame).map((i) => ({ color: i.color, rle: i.proposal.rleMask, stale: false }));
 }

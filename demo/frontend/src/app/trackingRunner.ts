@@ -8,7 +8,9 @@ import { streamPropagation } from '../api/propagate';
 import { planTracking } from '../state/trackPlan';
 import * as promptsState from '../state/prompts';
 import { finishProgress, onFrameReceived, startProgress } from '../state/tracking';
-import type { DemoController } from './controller';
+import type { PageHost } from './host';
+import type { SessionKeeper } from './sessions';
+import type { VideoWork } from './store';
 
 /** How often (ms) the view jumps to the newest tracked frame. */
 const FOLLOW_EVERY_MS = 150;
@@ -17,12 +19,22 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** What tracking needs of the page beyond the basics. */
+export interface TrackingHost extends PageHost {
+  readonly sessions: Pick<SessionKeeper, 'current' | 'sessionLost'>;
+  pause(): void;
+  /** Resolves once the server has every prompt sent so far. */
+  promptsSettled(): Promise<void>;
+  masksChanged(work: VideoWork): void;
+  showTrackedFrame(frame: number): void;
+}
+
 export class TrackingRunner {
   private abort: AbortController | null = null;
   private lastFollowAt = 0;
-  private readonly c: DemoController;
+  private readonly c: TrackingHost;
 
-  constructor(controller: DemoController) {
+  constructor(controller: TrackingHost) {
     this.c = controller;
   }
 

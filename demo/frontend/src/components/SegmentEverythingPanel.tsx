@@ -7,7 +7,8 @@
  * the tracking and export panels below stay in view.
  */
 import { useState } from 'react';
-import { DENSITIES, useEverythingState } from '../app/segmentEverything';
+import { DENSITIES } from '../app/segmentEverything';
+import { useEverythingState } from '../app/useEverything';
 import { useController, useDemoState } from '../app/useController';
 import { progressPercent } from '../state/proposals';
 

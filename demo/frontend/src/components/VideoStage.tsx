@@ -8,7 +8,7 @@
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { resolveApiUrl } from '../api/config';
-import { proposalMasksOnFrame, useEverythingState } from '../app/segmentEverything';
+import { proposalMasksOnFrame, useEverythingState } from '../app/useEverything';
 import { useController, useDemoState } from '../app/useController';
 import type { DemoController, DemoState } from '../app/controller';
 import { createFrameRenderer, type FrameRenderer } from '../render/frameRenderer';
