@@ -334,13 +334,16 @@ try {
 
   await runner.test('objects: N adds one, rename, recolour, remove', async () => {
     await page.locator('body').press('n');
-    const row = page.getByLabel('Object 3', { exact: true });
+    let row = page.getByLabel('Object 3', { exact: true });
     await row.waitFor();
     const name = page.getByLabel('Name of Object 3', { exact: true });
     await name.fill('the rock');
     await name.press('Enter');
     assert((await name.inputValue()) === 'the rock', 'rename did not stick');
-    await page.getByLabel('Colour of Object 3', { exact: true }).fill('#00ff00');
+    // A screen reader hears the new name on the row's buttons, not "Object 3".
+    assert((await page.getByRole('button', { name: 'Select Object 3', exact: true }).count()) === 0, 'a button still says "Select Object 3"');
+    row = page.getByLabel('the rock', { exact: true });
+    await page.getByLabel('Colour of the rock', { exact: true }).fill('#00ff00');
     // A prompt for the new object after tracking ran: the server must accept it.
     const p = await at(0.5, 0.5);
     await page.mouse.click(p.x, p.y);
@@ -348,7 +351,7 @@ try {
     await page.waitForFunction(() => !document.querySelector('.pending'));
     assert((await page.getByRole('alert').count()) === 0, `error shown: ${await page.getByRole('alert').allTextContents()}`);
     await shot('10-third-object');
-    await page.getByRole('button', { name: 'Remove Object 3', exact: true }).click();
+    await page.getByRole('button', { name: 'Remove the rock', exact: true }).click();
     await row.waitFor({ state: 'detached' });
   }, { independent: true });
 

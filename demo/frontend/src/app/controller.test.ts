@@ -120,6 +120,23 @@ describe('object names', () => {
   });
 });
 
+describe('renaming and recolouring', () => {
+  it('can be undone; a colour dragged through many values is one step', async () => {
+    fakeServer();
+    const c = await openPage();
+    c.renameObject(1, 'Bunny');
+    for (const colour of ['#ff0000', '#ff1100', '#ff2200']) c.recolorObject(1, colour);
+    expect(c.getState().objects.objects[0]).toMatchObject({ name: 'Bunny', color: '#ff2200' });
+    c.undo();
+    expect(c.getState().objects.objects[0]).toMatchObject({ name: 'Bunny', color: '#3b82f6' });
+    c.undo();
+    expect(c.getState().objects.objects[0].name).toBe('Object 1');
+    // The same name again is no change and no undo step.
+    c.renameObject(1, 'Object 1');
+    expect(c.getState().history).toHaveLength(0);
+  });
+});
+
 describe('a share link', () => {
   const shared = (mode: string) => ({
     sessionId: 'share.t', mode, routeKey: 'rk', video: VIDEO,

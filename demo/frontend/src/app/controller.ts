@@ -412,13 +412,26 @@ export class DemoController extends Store {
   }
 
   renameObject(id: number, name: string): void {
-    if (this.state.access === 'view') return;
-    this.set({ objects: objectsState.renameObject(this.state.objects, id, name) });
+    this.changeObject(id, 'renaming', (objects) => objectsState.renameObject(objects, id, name));
   }
 
   recolorObject(id: number, color: string): void {
+    this.changeObject(id, 'recolouring', (objects) => objectsState.recolorObject(objects, id, color));
+  }
+
+  /**
+   * A name or colour change, undoable. A colour picker fires on every move:
+   * changes of the same kind to the same object in a row make one step.
+   */
+  private changeObject(id: number, verb: string, change: (objects: objectsState.ObjectsState) => objectsState.ObjectsState): void {
     if (this.state.access === 'view') return;
-    this.set({ objects: objectsState.recolorObject(this.state.objects, id, color) });
+    const o = objectsState.findObject(this.state.objects, id);
+    const objects = change(this.state.objects);
+    if (!o || objects === this.state.objects || JSON.stringify(objectsState.findObject(objects, id)) === JSON.stringify(o)) return;
+    const label = `${verb} object ${id}`;
+    const last = this.state.history[this.state.history.length - 1];
+    if (last?.label !== label) this.remember(label, this.work());
+    this.set({ objects });
   }
 
   /** Drop an object's prompts and masks (undoable); `keep` leaves its row. */

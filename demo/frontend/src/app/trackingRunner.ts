@@ -5,7 +5,7 @@
  */
 import * as ops from '../api/operations';
 import { streamPropagation } from '../api/propagate';
-import { planTracking } from '../state/trackPlan';
+import { framesCovered, planTracking } from '../state/trackPlan';
 import * as promptsState from '../state/prompts';
 import { finishProgress, onFrameReceived, startProgress } from '../state/tracking';
 import type { PageHost } from './host';
@@ -74,7 +74,9 @@ export class TrackingRunner {
     const abort = new AbortController();
     this.abort = abort;
     c.pause();
-    c.set({ tracking: startProgress(passes.reduce((n, p) => n + p.frames, 0), performance.now()) });
+    const planned = framesCovered(video.numFrames, passes);
+    const received = new Set<number>();
+    c.set({ tracking: startProgress(planned, performance.now()) });
     c.endNotice('hint');
     c.endNotice('tracking');
     try {
@@ -89,7 +91,9 @@ export class TrackingRunner {
           onFrame: (list) => {
             work.masks.setFrame(list.frameIndex, list.rleMaskList);
             c.masksChanged(work);
-            c.set({ tracking: onFrameReceived(c.getState().tracking, list.frameIndex, performance.now()) });
+            const firstVisit = !received.has(list.frameIndex);
+            received.add(list.frameIndex);
+            c.set({ tracking: onFrameReceived(c.getState().tracking, list.frameIndex, performance.now(), firstVisit) });
             this.follow(list.frameIndex);
           },
         });
@@ -101,7 +105,7 @@ export class TrackingRunner {
         }
       }
       c.set({ tracking: finishProgress(c.getState().tracking, 'done', performance.now()) });
-      const frames = passes.reduce((n, p) => n + p.frames, 0);
+      const frames = received.size;
       const from = passes.map((p) => `${p.direction === 'both' ? 'both ways' : p.direction} from frame ${p.start}`).join(', then ');
       c.notify(`Tracking done (${frames} frames, ${from}). Click on any frame to refine, then track again.`);
     } catch (err) {

@@ -60,12 +60,12 @@ export function ObjectList() {
           const frames = promptedFrames(st.prompts, o.id);
           const selected = o.id === selectedId;
           return (
-            <li key={o.id} aria-label={`Object ${o.id}`} className={selected ? 'object selected' : 'object'} onClick={() => c.selectObject(o.id)}>
+            <li key={o.id} aria-label={o.name} className={selected ? 'object selected' : 'object'} onClick={() => c.selectObject(o.id)}>
               <button
                 type="button"
                 className="object-select"
                 aria-pressed={selected}
-                aria-label={`Select Object ${o.id}`}
+                aria-label={`Select ${o.name}`}
                 onClick={(e) => {
                   e.stopPropagation();
                   c.selectObject(o.id);
@@ -73,12 +73,12 @@ export function ObjectList() {
                 style={{ background: o.color }}
               />
               <NameField object={o} readOnly={viewOnly} onCommit={(name) => c.renameObject(o.id, name)} />
-              <input type="color" aria-label={`Colour of Object ${o.id}`} value={o.color} disabled={viewOnly} onChange={(e) => c.recolorObject(o.id, e.target.value)} />
+              <input type="color" aria-label={`Colour of ${o.name}`} value={o.color} disabled={viewOnly} onChange={(e) => c.recolorObject(o.id, e.target.value)} />
               <span className="muted object-info">{objectStatus(frames.length, c.masks.laneOf(o.id, n))}</span>
-              <button type="button" aria-label={`Clear Object ${o.id}`} title="Forget its prompts and masks (undoable)" disabled={busy} onClick={(e) => { e.stopPropagation(); c.clearObject(o.id); }}>
+              <button type="button" aria-label={`Clear ${o.name}`} title="Forget its prompts and masks (undoable)" disabled={busy} onClick={(e) => { e.stopPropagation(); c.clearObject(o.id); }}>
                 Clear
               </button>
-              <button type="button" aria-label={`Remove Object ${o.id}`} title="Remove it (undoable)" disabled={busy} onClick={(e) => { e.stopPropagation(); c.removeObject(o.id); }}>
+              <button type="button" aria-label={`Remove ${o.name}`} title="Remove it (undoable)" disabled={busy} onClick={(e) => { e.stopPropagation(); c.removeObject(o.id); }}>
                 Remove
               </button>
             </li>
