@@ -12,8 +12,9 @@ import * as ops from '../api/operations';
 import { DEFAULT_LIMITS, type RleMaskListOnFrame, type Video } from '../api/types';
 import type { EffectChoice } from '../render/effectCatalog';
 import { clampFrame } from '../render/frameTime';
-import type { RleMask } from '../render/rle';
+import { decodeMask, encodeMask, type RleMask } from '../render/rle';
 import { popStep, pushStep, type UndoStep, type Work } from '../state/history';
+import { MAX_BRUSH_RADIUS, MIN_BRUSH_RADIUS, paintStroke, type PaintPoint, type PaintTool } from '../state/maskPaint';
 import { MaskStore, type SavedMask } from '../state/masks';
 import * as objectsState from '../state/objects';
 import * as promptsState from '../state/prompts';
@@ -23,11 +24,11 @@ import { EverythingStore } from './segmentEverything';
 import { ObjectsSync } from './objectsSync';
 import { SessionKeeper, sendEdit } from './sessions';
 import { ShareFlow } from './sharing';
-import { Store, type PlayerHandle, type VideoWork } from './store';
+import { Store, type PlayerHandle, type StageTool, type VideoWork } from './store';
 import { TrackingRunner } from './trackingRunner';
 import { UploadFlow } from './uploads';
 
-export type { DemoState, Notice, PlayerHandle, UploadState } from './store';
+export type { DemoState, Notice, PlayerHandle, StageTool, UploadState } from './store';
 
 /** What a view-only link's holder is told on a change the page does not send (the server's words for those it does). */
 const VIEW_ONLY = 'This link is view-only: you can play, apply effects and export, but not edit.';
@@ -204,6 +205,15 @@ export class DemoController extends Store {
     this.set({ negativeMode });
   }
 
+  setTool(tool: StageTool): void {
+    if (tool !== this.state.tool) this.set({ tool });
+  }
+
+  setBrushRadius(radius: number): void {
+    const brushRadius = Math.round(Math.min(MAX_BRUSH_RADIUS, Math.max(MIN_BRUSH_RADIUS, radius)));
+    if (brushRadius !== this.state.brushRadius) this.set({ brushRadius });
+  }
+
   setHelpOpen(helpOpen: boolean): void {
     this.set({ helpOpen });
   }
@@ -360,6 +370,39 @@ export class DemoController extends Store {
 
   drawBox(frame: number, box: promptsState.PromptBox): void {
     this.editPrompt('box', (objectId, prompts) => promptsState.setBox(prompts, objectId, frame, box));
+  }
+
+  /**
+   * A brush or eraser stroke on `frame` (points normalised, as clicks): the
+   * selected object's mask there, edited, becomes its prompt on that frame
+   * (the server takes it as is and tracks from it), one undo step. Shown at
+   * once; the server's answer replaces it.
+   */
+  paint(frame: number, points: readonly PaintPoint[], tool: PaintTool): void {
+    const video = this.state.video;
+    if (!video || points.length === 0 || !this.canEdit(true)) return;
+    if (this.state.objects.selectedId === null && tool === 'eraser') {
+      this.notify('Select an object to erase from.');
+      return;
+    }
+    const before = this.work();
+    const objectId = this.targetObjectId();
+    if (objectId === null) return;
+    const { width: w, height: h } = video;
+    const previous = this.masks.get(frame, objectId);
+    const pixels = previous && previous.size[0] === h && previous.size[1] === w ? decodeMask(previous) : new Uint8Array(w * h);
+    const inPixels = points.map((p) => ({ x: p.x * w, y: p.y * h }));
+    if (paintStroke(pixels, w, h, inPixels, this.state.brushRadius, tool) === 0) return; // nothing changed: no step
+    const rle = encodeMask(pixels, h, w);
+    // Undo must bring the old mask back. A frame that had a mask but no prompt gets it
+    // back as its prompt: cleared, the server would keep the painted result there.
+    const hadPrompt = !promptsState.isEmptyPrompt(promptsState.getPrompt(before.prompts, objectId, frame));
+    const undoTo = !hadPrompt && previous ? { ...before, prompts: promptsState.setMask(before.prompts, objectId, frame, previous)[0] } : before;
+    const step = this.remember(tool === 'brush' ? 'a brush stroke' : 'an eraser stroke', undoTo);
+    const [prompts, edit] = promptsState.setMask(this.state.prompts, objectId, frame, rle);
+    this.set({ prompts });
+    this.masks.setFrame(frame, [{ objectId, rleMask: rle }], false);
+    this.afterPromptEdits([edit], step);
   }
 
   clearFrameOfSelected(): void {

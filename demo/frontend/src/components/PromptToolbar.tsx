@@ -1,5 +1,13 @@
-/** Prompt mode (positive / negative clicks and taps) and clearing the frame. */
+/** The tool on the video (points, brush, eraser), prompt mode (positive / negative clicks and taps), brush size, clearing the frame. */
 import { useController, useDemoState } from '../app/useController';
+import type { StageTool } from '../app/controller';
+import { MAX_BRUSH_RADIUS, MIN_BRUSH_RADIUS } from '../state/maskPaint';
+
+const TOOLS: { tool: StageTool; label: string; key: string; title: string }[] = [
+  { tool: 'points', label: 'Points', key: 'P', title: 'Clicks add points, a drag draws a box' },
+  { tool: 'brush', label: 'Brush', key: 'B', title: "Paint the selected object's mask on this frame" },
+  { tool: 'eraser', label: 'Eraser', key: 'E', title: "Erase from the selected object's mask on this frame" },
+];
 
 export function PromptToolbar() {
   const c = useController();
@@ -14,13 +22,36 @@ export function PromptToolbar() {
   }
   return (
     <div className="prompt-toolbar" role="toolbar" aria-label="Prompt tools">
-      <span className="toolbar-label">Clicks add</span>
-      <button type="button" aria-pressed={!st.negativeMode} onClick={() => c.setNegativeMode(false)}>
-        Positive points
-      </button>
-      <button type="button" aria-pressed={st.negativeMode} onClick={() => c.setNegativeMode(true)}>
-        Negative points
-      </button>
+      <span className="tool-group" role="group" aria-label="Tool">
+        {TOOLS.map((t) => (
+          <button key={t.tool} type="button" aria-pressed={st.tool === t.tool} aria-keyshortcuts={t.key} title={`${t.title} (${t.key})`} onClick={() => c.setTool(t.tool)}>
+            {t.label}
+          </button>
+        ))}
+      </span>
+      {st.tool === 'points' ? (
+        <span className="tool-group" role="group" aria-label="Clicks add">
+          <button type="button" aria-pressed={!st.negativeMode} onClick={() => c.setNegativeMode(false)}>
+            Positive points
+          </button>
+          <button type="button" aria-pressed={st.negativeMode} aria-keyshortcuts="X" title="Toggle with X" onClick={() => c.setNegativeMode(true)}>
+            Negative points
+          </button>
+        </span>
+      ) : (
+        <label className="brush-size" title="Brush size ([ and ])">
+          Size
+          <input
+            type="range"
+            min={MIN_BRUSH_RADIUS}
+            max={MAX_BRUSH_RADIUS}
+            value={st.brushRadius}
+            aria-label="Brush size"
+            aria-valuetext={`${st.brushRadius} pixels`}
+            onChange={(e) => c.setBrushRadius(Number(e.target.value))}
+          />
+        </label>
+      )}
       <button type="button" onClick={() => c.clearFrameOfSelected()} title="Remove the selected object's prompts on this frame">
         Clear frame
       </button>

@@ -4,7 +4,9 @@
  * prompts and turns input into prompts: click = point, right/Alt-click =
  * negative, drag = box; touch: tap = point, long-press = negative;
  * keyboard (canvas focused): arrows move a cursor, Enter / Shift+Enter add
- * a positive / negative point there.
+ * a positive / negative point there. With the brush or eraser, a drag
+ * paints the selected object's mask (right button or Alt: the other one)
+ * and Enter dabs at the cursor.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { resolveApiUrl } from '../api/config';
@@ -15,8 +17,9 @@ import { createFrameRenderer, type FrameRenderer } from '../render/frameRenderer
 import type { GlMask } from '../render/glEffects';
 import { PlaneReader, type PlanarFrame } from '../render/videoPlanes';
 import { frameForTime, timeForFrame } from '../render/frameTime';
+import type { PaintPoint, PaintTool } from '../state/maskPaint';
 import type { PromptBox } from '../state/prompts';
-import { drawOverlay, overlayHasMarks, type Cursor } from './stageDrawing';
+import { drawBrush, drawOverlay, overlayHasMarks, type Cursor, type Stroke } from './stageDrawing';
 
 /** Pointer travel (CSS px) that turns a click into a box drag. */
 const DRAG_THRESHOLD_PX = 6;
@@ -43,6 +46,13 @@ interface Drag {
   /** The long-press already placed its point. */
   done: boolean;
   timer: ReturnType<typeof setTimeout> | null;
+}
+
+/** A brush or eraser drag in progress. */
+interface PaintDrag {
+  pointerId: number;
+  tool: PaintTool;
+  points: PaintPoint[]; // normalised
 }
 
 type VideoWithFrameCallback = HTMLVideoElement & {
@@ -74,7 +84,11 @@ export function VideoStage() {
   const dragRef = useRef<Drag | null>(null);
   const [rubber, setRubber] = useState<PromptBox | null>(null);
   const [cursor, setCursor] = useState<Cursor | null>(null);
-  const overlayState = useRef<{ rubber: PromptBox | null; cursor: Cursor | null }>({ rubber: null, cursor: null });
+  const paintRef = useRef<PaintDrag | null>(null);
+  const [stroke, setStroke] = useState<Stroke | null>(null);
+  /** Where the pointer hovers (normalised), for the brush outline; drawn without a React render. */
+  const hover = useRef<Cursor | null>(null);
+  const overlayState = useRef<{ rubber: PromptBox | null; cursor: Cursor | null; stroke: Stroke | null }>({ rubber: null, cursor: null, stroke: null });
   /** The overlay may show marks; false once it has been cleared with nothing to show. */
   const overlayMarked = useRef(true);
   const [loadError, setLoadError] = useState<string | null>(null);
@@ -103,14 +117,21 @@ export function VideoStage() {
     renderer.render(source, masks, s.effect, el.videoWidth, el.videoHeight);
     canvas.dataset.drawnFrame = String(frame); // lets tests and tools count the frames actually drawn
     canvas.dataset.frameSource = source === el ? 'video' : 'planes'; // and which way the frame went
-    const { rubber: band, cursor: mark } = overlayState.current;
-    const marked = overlayHasMarks(s, frame, band, mark);
+    const { rubber: band, cursor: mark, stroke: painting } = overlayState.current;
+    const brushAt = s.tool === 'points' ? null : (hover.current ?? mark);
+    const marked = overlayHasMarks(s, frame, band, mark) || Boolean(painting || brushAt);
     // A blank overlay is left alone: in playback, redrawing it would cost a layer upload per frame for nothing.
     if (!marked && !overlayMarked.current) return;
     const ctx = overlay.getContext('2d');
     const scale = overlay.width / Math.max(1, overlay.clientWidth);
     const coarse = window.matchMedia?.('(pointer: coarse)').matches ?? false;
-    if (ctx) drawOverlay(ctx, s, frame, overlay.width, overlay.height, band, mark, scale, coarse ? 9 : 5);
+    if (ctx) {
+      drawOverlay(ctx, s, frame, overlay.width, overlay.height, band, s.tool === 'points' ? mark : null, scale, coarse ? 9 : 5);
+      const colour = s.objects.objects.find((o) => o.id === s.objects.selectedId)?.color ?? '#ffffff';
+      // The brush radius is in video pixels; the overlay may be drawn smaller.
+      const radius = (s.brushRadius * overlay.width) / Math.max(1, s.video?.width ?? overlay.width);
+      drawBrush(ctx, overlay.width, overlay.height, painting, brushAt, radius, colour);
+    }
     overlayMarked.current = marked;
   }, [c]);
 
@@ -118,14 +139,14 @@ export function VideoStage() {
   useEffect(() => {
     redraw.current = draw;
     latest.current = st;
-    overlayState.current = { rubber, cursor };
+    overlayState.current = { rubber, cursor, stroke };
   });
   // Redraw when what is drawn changes (frame changes draw themselves).
-  const { maskVersion, effect, objects, prompts } = st;
+  const { maskVersion, effect, objects, prompts, tool, brushRadius } = st;
   const proposals = useEverythingState();
   useEffect(() => {
     draw();
-  }, [maskVersion, effect, objects, prompts, proposals, rubber, cursor, draw]);
+  }, [maskVersion, effect, objects, prompts, proposals, rubber, cursor, stroke, tool, brushRadius, draw]);
 
   const lastStateUpdate = useRef(0);
   const showFrame = useCallback(
@@ -266,6 +287,14 @@ export function VideoStage() {
     c.pause();
     const { x, y, rect } = toNormalised(e);
     e.currentTarget.setPointerCapture(e.pointerId);
+    if (st.tool !== 'points') {
+      // Right button or Alt: the other paint tool for this stroke.
+      const other: PaintTool = st.tool === 'brush' ? 'eraser' : 'brush';
+      const paint: PaintDrag = { pointerId: e.pointerId, tool: e.button === 2 || e.altKey ? other : st.tool, points: [{ x, y }] };
+      paintRef.current = paint;
+      setStroke({ tool: paint.tool, points: paint.points });
+      return;
+    }
     const touch = e.pointerType === 'touch' || e.pointerType === 'pen';
     const drag: Drag = {
       pointerId: e.pointerId, startX: e.clientX, startY: e.clientY, x0: x, y0: y,
@@ -283,6 +312,18 @@ export function VideoStage() {
   };
 
   const onPointerMove = (e: React.PointerEvent<HTMLCanvasElement>) => {
+    const paint = paintRef.current;
+    if (st.tool !== 'points' || paint) {
+      const { x, y } = toNormalised(e);
+      hover.current = { x, y };
+      if (paint && paint.pointerId === e.pointerId) {
+        paint.points.push({ x, y });
+        setStroke({ tool: paint.tool, points: [...paint.points] });
+      } else {
+        draw();
+      }
+      return;
+    }
     const d = dragRef.current;
     if (!d || d.pointerId !== e.pointerId || d.done) return;
     if (!d.isBox && Math.hypot(e.clientX - d.startX, e.clientY - d.startY) >= DRAG_THRESHOLD_PX && !d.negative) {
@@ -296,6 +337,13 @@ export function VideoStage() {
   };
 
   const onPointerUp = (e: React.PointerEvent<HTMLCanvasElement>) => {
+    const paint = paintRef.current;
+    if (paint && paint.pointerId === e.pointerId) {
+      paintRef.current = null;
+      setStroke(null);
+      c.paint(shownFrame.current, paint.points, paint.tool);
+      return;
+    }
     const d = dragRef.current;
     if (!d || d.pointerId !== e.pointerId) return;
     dragRef.current = null;
@@ -315,7 +363,14 @@ export function VideoStage() {
   const onPointerCancel = () => {
     if (dragRef.current?.timer) clearTimeout(dragRef.current.timer);
     dragRef.current = null;
+    paintRef.current = null;
+    setStroke(null);
     setRubber(null);
+  };
+
+  const onPointerLeave = () => {
+    hover.current = null;
+    if (st.tool !== 'points') draw();
   };
 
   const onKeyDown = (e: React.KeyboardEvent<HTMLCanvasElement>) => {
@@ -325,6 +380,9 @@ export function VideoStage() {
     if (e.key in moves) {
       const [dx, dy] = moves[e.key];
       setCursor({ x: Math.min(1, Math.max(0, here.x + dx)), y: Math.min(1, Math.max(0, here.y + dy)) });
+    } else if (e.key === 'Enter' && st.tool !== 'points') {
+      c.pause();
+      c.paint(shownFrame.current, [here], st.tool);
     } else if (e.key === 'Enter') {
       c.pause();
       pointAt(here.x, here.y, e.shiftKey, e.currentTarget.getBoundingClientRect());
@@ -349,7 +407,7 @@ export function VideoStage() {
         <canvas ref={glRef} className="stage-gl" width={video.width} height={video.height} aria-hidden="true" />
         <canvas
           ref={overlayRef}
-          className="stage-canvas"
+          className={`stage-canvas tool-${st.tool}`}
           width={video.width}
           height={video.height}
           aria-label="Video canvas"
@@ -360,6 +418,7 @@ export function VideoStage() {
           onPointerMove={onPointerMove}
           onPointerUp={onPointerUp}
           onPointerCancel={onPointerCancel}
+          onPointerLeave={onPointerLeave}
           onContextMenu={(e) => e.preventDefault()}
           onKeyDown={onKeyDown}
           onFocus={() => setCursor((cur) => cur ?? { x: 0.5, y: 0.5 })}
@@ -372,7 +431,8 @@ export function VideoStage() {
         )}
       </div>
       <p id="stage-keys" className="visually-hidden">
-        Arrow keys move the cursor (Shift: faster); Enter adds a positive point, Shift+Enter a negative point, for the selected object.
+        Arrow keys move the cursor (Shift: faster); Enter adds a positive point, Shift+Enter a negative point, for the selected object;
+        with the brush or eraser, Enter paints or erases a dot of the brush size there.
       </p>
       {loadError && <p className="error" role="alert">{loadError}</p>}
     </div>
