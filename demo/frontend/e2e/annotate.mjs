@@ -1,0 +1,208 @@
+// End-to-end test of the annotation tools against the real backend (random weights, micro
+// config) in Debian's Chromium: a brush correction on a tracked frame becomes that frame's
+// mask and Track goes on from it (later frames change); the eraser likewise; undo takes both
+// back. Masks are read from the page's COCO export. Screenshots go to
+// test-artifacts/e2e-annotate/.
+//
+//   node e2e/annotate.mjs   (this suite alone; npm run e2e runs every suite)
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { decodeRle, iou, pixel } from './rle.mjs';
+import {
+  FRONTEND_DIR, ConsoleErrors, assert, launchChromium, makeDataDir, endSuite, startBackend, startSuite,
+} from './harness.mjs';
+
+const ARTIFACTS = path.join(FRONTEND_DIR, 'test-artifacts', 'e2e-annotate');
+// 640x360, 25 fps, 60 frames.
+const CLIP = { from: 'uploads/with_audio_aac_640x360.mp4', as: 'annotate_640x360.mp4' };
+const W = 640;
+const H = 360;
+const FRAMES = 60;
+const EDITED = 30;
+const RADIUS = 20;
+// The brush stroke, normalised: a horizontal band near the top left.
+const STROKE = [[0.08, 0.15], [0.3, 0.15]];
+const ON_STROKE = [[0.1, 0.15], [0.19, 0.15], [0.28, 0.15]];
+
+let page = null;
+const runner = startSuite('annotation tools', ARTIFACTS, () => page);
+
+const dataDir = makeDataDir([CLIP]);
+const backend = await startBackend(dataDir, path.join(ARTIFACTS, 'server.log'), 5);
+const browser = await launchChromium();
+page = await browser.context.newPage();
+const consoleErrors = new ConsoleErrors();
+consoleErrors.watch(page);
+const shot = (name) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
+const idle = () => page.waitForFunction(() => !document.querySelector('.pending'), null, { timeout: 60_000 });
+const button = (name) => page.getByRole('button', { name, exact: true });
+const row = () => page.locator('li.object').first();
+
+/** Page coordinates of a normalised point on the video. */
+async function at(x, y) {
+  const box = await page.locator('canvas.stage-canvas').boundingBox();
+  return { x: box.x + x * box.width, y: box.y + y * box.height };
+}
+
+async function goToFrame(frame) {
+  const slider = page.getByRole('slider', { name: 'Frame' });
+  await slider.evaluate((el, f) => {
+    const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
+    setter.call(el, String(f));
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  }, frame);
+  await page.waitForFunction((f) => document.querySelector('output[aria-label="Current frame"]')?.textContent === String(f), frame);
+}
+
+async function drag(points) {
+  const [first, ...rest] = points;
+  let p = await at(...first);
+  await page.mouse.move(p.x, p.y);
+  await page.mouse.down();
+  for (const q of rest) {
+    p = await at(...q);
+    await page.mouse.move(p.x, p.y, { steps: 8 });
+  }
+  await page.mouse.up();
+}
+
+async function track() {
+  await button('Track objects').click();
+  await page.waitForFunction(() => /done|failed|cancelled/.test(document.querySelector('.tracking-detail')?.textContent ?? ''), null, { timeout: 240_000, polling: 250 });
+  const detail = await page.locator('.tracking-detail').textContent();
+  assert(/done/.test(detail), `tracking: ${detail}`);
+  return detail;
+}
+
+/** The page's COCO export: object 1's masks by frame, decoded (column-major). */
+async function masksOfObject1() {
+  const [download] = await Promise.all([page.waitForEvent('download'), button('Export COCO JSON').click()]);
+  const coco = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
+  const out = new Map();
+  for (const a of coco.annotations) if (a.object_id === 1) out.set(a.frame_index, decodeRle(a.segmentation));
+  return out;
+}
+
+const onStroke = (mask) => ON_STROKE.map(([x, y]) => pixel(mask, H, x * W, y * H));
+
+let tracked = null;
+let painted = null;
+try {
+  await runner.test('open the clip, click an object, track it', async () => {
+    await page.goto(backend.url);
+    await button('Track objects').and(page.locator(':enabled')).waitFor({ timeout: 60_000 });
+    await page.waitForFunction(() => document.querySelector('video')?.readyState >= 2);
+    const p = await at(0.55, 0.6);
+    await page.mouse.click(p.x, p.y);
+    await idle();
+    await track();
+    tracked = await masksOfObject1();
+    assert(tracked.size === FRAMES, `masks on ${tracked.size} frames`);
+  });
+
+  // Random weights make masks of any size: the first correction is whichever tool changes
+  // the stroke's pixels (the brush where the mask is mostly empty, else the eraser), the
+  // second the other one, across the middle of the first.
+  let first = 'brush';
+  const VERB = { brush: 'a brush stroke', eraser: 'an eraser stroke' };
+  const KEY = { brush: 'b', eraser: 'e' };
+  const flipsTo = (tool) => (tool === 'brush' ? 1 : 0);
+  const other = (tool) => (tool === 'brush' ? 'eraser' : 'brush');
+
+  await runner.test('a correction on a tracked frame: that frame\'s mask is the painted one, later frames stale', async () => {
+    const before = tracked.get(EDITED);
+    const covered = before.reduce((n, v) => n + v, 0) / before.length;
+    first = covered > 0.5 ? 'eraser' : 'brush';
+    console.log(`    the mask covers ${(100 * covered).toFixed(0)}% of frame ${EDITED}: ${first} first`);
+    await goToFrame(EDITED);
+    await page.keyboard.press(KEY[first]);
+    assert((await button(first === 'brush' ? 'Brush' : 'Eraser').getAttribute('aria-pressed')) === 'true', `${KEY[first]} did not pick the ${first}`);
+    await page.getByRole('slider', { name: 'Brush size' }).fill(String(RADIUS));
+    await drag(STROKE);
+    await idle();
+    await shot('01-first-correction');
+    assert(/stale/.test(await row().textContent()), `no stale frames after the correction: ${await row().textContent()}`);
+    painted = await masksOfObject1();
+    const want = flipsTo(first);
+    assert(onStroke(painted.get(EDITED)).every((v) => v === want), `the stroke is not in frame ${EDITED}'s mask: ${onStroke(painted.get(EDITED))}`);
+    // Away from the stroke, the frame keeps what it had.
+    const far = [[0.9, 0.9], [0.55, 0.6], [0.05, 0.95]].map(([x, y]) => [x * W, y * H]);
+    for (const [x, y] of far) {
+      assert(pixel(painted.get(EDITED), H, x, y) === pixel(before, H, x, y), `pixel ${x},${y} changed away from the stroke`);
+    }
+  });
+
+  await runner.test('track again: it goes on from the corrected frame, which keeps its mask; later frames change', async () => {
+    const detail = await track();
+    const notice = await page.locator('.notice').allTextContents();
+    assert(notice.some((t) => t.includes(`forward from frame ${EDITED}`)), `tracking did not start at the corrected frame: ${notice} (${detail})`);
+    assert(detail.startsWith(`${FRAMES - EDITED} / ${FRAMES - EDITED} frames`), `tracked ${detail}`);
+    const after = await masksOfObject1();
+    assert(onStroke(after.get(EDITED)).every((v) => v === flipsTo(first)), `the corrected frame lost the stroke: ${onStroke(after.get(EDITED))}`);
+    let changed = 0;
+    for (let f = EDITED + 1; f < FRAMES; f++) if (iou(after.get(f), tracked.get(f)) < 0.999) changed++;
+    assert(changed > 0, 'no frame after the correction changed');
+    for (let f = 0; f < EDITED; f++) assert(iou(after.get(f), tracked.get(f)) === 1, `frame ${f}, before the correction, changed`);
+    console.log(`    ${changed} of ${FRAMES - EDITED - 1} later frames changed`);
+    assert(!/stale/.test(await row().textContent()), `stale after tracking: ${await row().textContent()}`);
+  });
+
+  await runner.test('the other tool across the middle of the stroke: only that band flips back', async () => {
+    await goToFrame(EDITED); // tracking left the view on its last frame
+    await page.keyboard.press(KEY[other(first)]);
+    await drag([[0.19, 0.02], [0.19, 0.3]]);
+    await idle();
+    await shot('02-second-correction');
+    const [left, middle, right] = onStroke((await masksOfObject1()).get(EDITED));
+    const want = flipsTo(first);
+    assert(middle === 1 - want && left === want && right === want, `after the second correction: ${[left, middle, right]}`);
+  });
+
+  await runner.test('undo both: the second correction, then the first, are taken back', async () => {
+    await page.keyboard.press('p'); // back to points: undo must not depend on the tool
+    await page.locator('body').press('Control+z');
+    await idle();
+    await page.getByText(`Undid ${VERB[other(first)]}`, { exact: false }).waitFor();
+    assert(onStroke((await masksOfObject1()).get(EDITED)).every((v) => v === flipsTo(first)), 'undoing the second correction did not bring the band back');
+    await page.locator('body').press('Control+z');
+    await idle();
+    await page.getByText(`Undid ${VERB[first]}`, { exact: false }).waitFor();
+    const undone = (await masksOfObject1()).get(EDITED);
+    const before = tracked.get(EDITED);
+    assert(onStroke(undone).join() === onStroke(before).join(), `the stroke is still there: ${onStroke(undone)} (before: ${onStroke(before)})`);
+    assert(iou(undone, before) > 0.9, `frame ${EDITED} after undo differs from before the correction: IoU ${iou(undone, before).toFixed(3)}`);
+  });
+
+  await runner.test('keyboard only: with the brush or eraser, Enter on the video paints at the cursor', async () => {
+    await goToFrame(EDITED);
+    const was = pixel((await masksOfObject1()).get(EDITED), H, 0.5 * W, 0.1 * H);
+    await page.keyboard.press(was ? 'e' : 'b');
+    await page.locator('canvas.stage-canvas').focus();
+    for (let i = 0; i < 40; i++) await page.keyboard.press('ArrowUp'); // cursor from the centre to y = 0.1
+    await page.keyboard.press('Enter');
+    await idle();
+    const now = pixel((await masksOfObject1()).get(EDITED), H, 0.5 * W, 0.1 * H);
+    assert(now === 1 - was, 'Enter did not paint at the cursor');
+    await page.locator('body').press('Control+z');
+    await idle();
+  });
+
+  await runner.test('axe: no serious or critical violations with the paint tools shown', async () => {
+    await page.keyboard.press('b');
+    await page.evaluate(fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'));
+    const violations = await page.evaluate(async () => {
+      const r = await window.axe.run(document.querySelector('.center'), { resultTypes: ['violations'] });
+      return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help}`);
+    });
+    assert(violations.length === 0, `axe: ${violations.join('; ')}`);
+  });
+
+  await consoleErrors.test(runner);
+} finally {
+  await browser.close();
+  backend.stop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+}
+
+endSuite(runner, ARTIFACTS);
