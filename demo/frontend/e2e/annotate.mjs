@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { unzipSync } from 'fflate';
 import { decodeRle, iou, pixel } from './rle.mjs';
 import {
   FRONTEND_DIR, ConsoleErrors, assert, launchChromium, makeDataDir, endSuite, startBackend, startSuite,
@@ -193,6 +194,44 @@ try {
     await page.evaluate(fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'));
     const violations = await page.evaluate(async () => {
       const r = await window.axe.run(document.querySelector('.center'), { resultTypes: ['violations'] });
+      return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help}`);
+    });
+    assert(violations.length === 0, `axe: ${violations.join('; ')}`);
+  });
+
+  await runner.test('labels: two labels over three objects are two COCO categories and three instances', async () => {
+    await page.keyboard.press('p');
+    for (const [x, y] of [[0.2, 0.7], [0.8, 0.3]]) {
+      await button('Add object').click();
+      const p = await at(x, y);
+      await page.mouse.click(p.x, p.y);
+      await idle();
+    }
+    for (const name of ['animal', 'plant']) {
+      await page.getByLabel('New label', { exact: true }).fill(name);
+      await page.getByLabel('New label', { exact: true }).press('Enter');
+    }
+    const labelOf = { 'Object 1': 'animal', 'Object 2': 'plant', 'Object 3': 'animal' };
+    for (const [object, label] of Object.entries(labelOf)) await page.getByLabel(`Label of ${object}`, { exact: true }).selectOption(label);
+    await shot('03-labels');
+    const [download] = await Promise.all([page.waitForEvent('download'), button('Export COCO JSON').click()]);
+    const coco = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
+    assert(JSON.stringify(coco.categories) === JSON.stringify([{ id: 1, name: 'animal' }, { id: 2, name: 'plant' }]), `categories ${JSON.stringify(coco.categories)}`);
+    assert(coco.instances.length === 3, `${coco.instances.length} instances`);
+    const categoryOfObject = new Map();
+    for (const a of coco.annotations) {
+      assert(!categoryOfObject.has(a.object_id) || categoryOfObject.get(a.object_id) === a.category_id, `object ${a.object_id} in two categories`);
+      categoryOfObject.set(a.object_id, a.category_id);
+    }
+    assert(JSON.stringify([...categoryOfObject].sort((a, b) => a[0] - b[0])) === JSON.stringify([[1, 1], [2, 2], [3, 1]]), `categories by object ${[...categoryOfObject]}`);
+    const [zipDownload] = await Promise.all([page.waitForEvent('download'), button('Export masks').click()]);
+    const files = unzipSync(new Uint8Array(fs.readFileSync(await zipDownload.path())));
+    const summary = JSON.parse(new TextDecoder().decode(files['objects.json']));
+    assert(summary.labels.map((l) => l.name).join() === 'animal,plant', `objects.json labels ${JSON.stringify(summary.labels)}`);
+    assert(summary.objects.map((o) => `${o.id}:${o.label}:${o.category_id}`).join() === '1:animal:1,2:plant:2,3:animal:1', `objects.json objects ${JSON.stringify(summary.objects)}`);
+    await page.evaluate(fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'));
+    const violations = await page.evaluate(async () => {
+      const r = await window.axe.run(document.querySelector('aside.right'), { resultTypes: ['violations'] });
       return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help}`);
     });
     assert(violations.length === 0, `axe: ${violations.join('; ')}`);

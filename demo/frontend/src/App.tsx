@@ -2,6 +2,7 @@
 import { useEffect } from 'react';
 import { EffectsPanel } from './components/EffectsPanel';
 import { ExportPanel } from './components/ExportPanel';
+import { LabelsPanel } from './components/LabelsPanel';
 import { DropOverlay, Header, HelpOverlay, NoticeBar, RandomWeightsBanner } from './components/Chrome';
 import { ObjectList } from './components/ObjectList';
 import { PromptToolbar } from './components/PromptToolbar';
@@ -50,6 +51,7 @@ export function App() {
         </aside>
         <aside className="right" aria-label="Objects and tools">
           <ObjectList />
+          <LabelsPanel />
           <SegmentEverythingPanel />
           <TrackingPanel />
           <EffectsPanel />

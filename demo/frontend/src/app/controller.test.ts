@@ -144,6 +144,28 @@ describe('renaming and recolouring', () => {
   });
 });
 
+describe('labels', () => {
+  it('are undoable, and each object\'s label reaches the server with its name and colour', async () => {
+    const server = fakeServer();
+    const c = await openPage();
+    vi.useFakeTimers();
+    c.addLabel('animal');
+    c.addLabel('toy');
+    c.setObjectLabel(1, 'toy');
+    expect(c.getState().objects.objects[0].label).toBe('toy');
+    await vi.advanceTimersByTimeAsync(SYNC_DELAY_MS + 10);
+    const sent = ops(server, 'updateObjects');
+    expect((sent[sent.length - 1].variables.input as { objects: unknown[] }).objects).toEqual([{ objectId: 1, name: 'Object 1', color: '#3b82f6', label: 'toy' }]);
+    c.undo();
+    expect(c.getState().objects.objects[0].label ?? '').toBe('');
+    c.undo();
+    expect(c.getState().objects.labels?.map((l) => l.name)).toEqual(['animal']);
+    // Starting over keeps the video's label set.
+    c.startOver();
+    expect(c.getState().objects.labels?.map((l) => l.name)).toEqual(['animal']);
+  });
+});
+
 describe('brush and eraser', () => {
   // VIDEO is 8 x 4 pixels: pixel (x, y) of the decoded mask is at y * 8 + x.
   const maskOn = (c: DemoController, frame: number) => {

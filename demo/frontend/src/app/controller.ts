@@ -16,6 +16,7 @@ import { decodeMask, encodeMask, type RleMask } from '../render/rle';
 import { popStep, pushStep, type UndoStep, type Work } from '../state/history';
 import { MAX_BRUSH_RADIUS, MIN_BRUSH_RADIUS, paintStroke, type PaintPoint, type PaintTool } from '../state/maskPaint';
 import { MaskStore, type SavedMask } from '../state/masks';
+import * as labelsState from '../state/labels';
 import * as objectsState from '../state/objects';
 import * as promptsState from '../state/prompts';
 import { idleProgress } from '../state/tracking';
@@ -462,6 +463,38 @@ export class DemoController extends Store {
     this.changeObject(id, 'recolouring', (objects) => objectsState.recolorObject(objects, id, color));
   }
 
+  // ---- labels: the video's label set and each object's label (undoable, like names) ----
+
+  addLabel(name: string): void {
+    this.changeObjects('adding a label', (objects) => labelsState.addLabel(objects, name));
+  }
+
+  renameLabel(from: string, to: string): void {
+    this.changeObjects(`renaming label ${from}`, (objects) => labelsState.renameLabel(objects, from, to));
+  }
+
+  recolorLabel(name: string, color: string): void {
+    this.changeObjects(`recolouring label ${name}`, (objects) => labelsState.recolorLabel(objects, name, color), true);
+  }
+
+  removeLabel(name: string): void {
+    this.changeObjects(`removing label ${name}`, (objects) => labelsState.removeLabel(objects, name));
+  }
+
+  setObjectLabel(id: number, label: string): void {
+    this.changeObjects(`labelling object ${id}`, (objects) => labelsState.setObjectLabel(objects, id, label));
+  }
+
+  /** An undoable change of the objects or labels; `coalesce`: the same change in a row is one step (a colour drag). */
+  private changeObjects(label: string, change: (objects: objectsState.ObjectsState) => objectsState.ObjectsState, coalesce = false): void {
+    if (this.state.access === 'view') return;
+    const objects = change(this.state.objects);
+    if (objects === this.state.objects) return;
+    const last = this.state.history[this.state.history.length - 1];
+    if (!coalesce || last?.label !== label) this.remember(label, this.work());
+    this.set({ objects });
+  }
+
   /**
    * A name or colour change, undoable. A colour picker fires on every move:
    * changes of the same kind to the same object in a row make one step.
@@ -510,7 +543,8 @@ export class DemoController extends Store {
     const dropped = this.state.objects.objects.flatMap((o) => this.masks.objectMasks(o.id));
     const hadPrompts = promptsState.promptedObjects(this.state.prompts).length > 0;
     this.remember('starting over', before, dropped);
-    const objects = objectsState.addObject({ objects: [], selectedId: null, nextId: this.state.objects.nextId }, this.limits.maxObjects);
+    // The label set is the video's: it stays.
+    const objects = objectsState.addObject({ objects: [], selectedId: null, nextId: this.state.objects.nextId, labels: this.state.objects.labels }, this.limits.maxObjects);
     this.masks.clear();
     this.set({ objects, prompts: promptsState.emptyPrompts, maskVersion: this.state.maskVersion + 1 });
     if (hadPrompts) {

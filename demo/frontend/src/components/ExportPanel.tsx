@@ -6,6 +6,7 @@ import { buildCocoJson, buildMaskZip, downloadBlob, type ExportVideoInfo } from 
 import { exportEffectVideo, videoExportUnsupportedReason } from '../export/videoExport';
 import { effectFileTag } from '../render/effectCatalog';
 import type { GlMask } from '../render/glEffects';
+import { labelsOf } from '../state/labels';
 
 function baseName(path: string): string {
   const name = path.split('/').pop() ?? 'video';
@@ -29,7 +30,7 @@ export function ExportPanel() {
 
   const exportZip = () => {
     try {
-      const zip = buildMaskZip(info, objects, c.masks);
+      const zip = buildMaskZip(info, objects, c.masks, labelsOf(st.objects));
       downloadBlob(zip as Uint8Array<ArrayBuffer>, `${name}_masks.zip`, 'application/zip');
       setStatus(`Saved ${objects.length * video.numFrames} PNG masks (${objects.length} object${objects.length === 1 ? '' : 's'} × ${video.numFrames} frames).`);
     } catch (err) {
@@ -39,7 +40,7 @@ export function ExportPanel() {
 
   const exportCoco = () => {
     try {
-      const json = JSON.stringify(buildCocoJson(info, objects, c.masks));
+      const json = JSON.stringify(buildCocoJson(info, objects, c.masks, labelsOf(st.objects)));
       downloadBlob(json, `${name}_masks_coco.json`, 'application/json');
       setStatus('Saved COCO RLE JSON.');
     } catch (err) {

@@ -1,6 +1,7 @@
 /** The objects: select, rename, recolour, clear, remove, add (up to the server's limit). */
 import { useState } from 'react';
 import { useController, useDemoState } from '../app/useController';
+import { labelOf, labelsOf } from '../state/labels';
 import type { TrackedObject } from '../state/objects';
 import { promptedFrames } from '../state/prompts';
 
@@ -50,6 +51,7 @@ export function ObjectList() {
   const viewOnly = st.access === 'view';
   const busy = st.tracking.status === 'running' || viewOnly;
   const n = st.video?.numFrames ?? 1;
+  const labels = labelsOf(st.objects);
   return (
     <section className="panel objects" aria-labelledby="objects-heading">
       <h2 id="objects-heading">
@@ -74,6 +76,23 @@ export function ObjectList() {
               />
               <NameField object={o} readOnly={viewOnly} onCommit={(name) => c.renameObject(o.id, name)} />
               <input type="color" aria-label={`Colour of ${o.name}`} value={o.color} disabled={viewOnly} onChange={(e) => c.recolorObject(o.id, e.target.value)} />
+              {labels.length > 0 && (
+                <select
+                  className="object-label"
+                  aria-label={`Label of ${o.name}`}
+                  value={labelOf(o)}
+                  disabled={viewOnly}
+                  onClick={(e) => e.stopPropagation()}
+                  onChange={(e) => c.setObjectLabel(o.id, e.target.value)}
+                >
+                  <option value="">No label</option>
+                  {labels.map((l) => (
+                    <option key={l.name} value={l.name}>
+                      {l.name}
+                    </option>
+                  ))}
+                </select>
+              )}
               <span className="muted object-info">{objectStatus(frames.length, c.masks.laneOf(o.id, n))}</span>
               <button type="button" aria-label={`Clear ${o.name}`} title="Forget its prompts and masks (undoable)" disabled={busy} onClick={(e) => { e.stopPropagation(); c.clearObject(o.id); }}>
                 Clear
