@@ -61,3 +61,42 @@ def test_a_corrected_mask_is_kept_and_tracked_from(client, short_clip):
         assert any(not np.array_equal(after[f], tracked[f]) for f in range(EDITED + 1, 10))
     finally:
         client.close_session(sid)
+
+
+UPDATE_OBJECTS = "mutation($i: UpdateObjectsInput!) { updateObjects(input: $i) { success } }"
+WORK = "query($s: String!) { work(sessionId: $s) { objects { objectId label firstFrame lastFrame } } }"
+
+
+def test_an_object_ended_at_a_frame_has_no_masks_after_it(client, short_clip):
+    sid = client.start_session(short_clip["path"])
+    try:
+        client.add_points(sid, 0, 1, [[0.5, 0.5]], [1])
+        client.add_points(sid, 0, 2, [[0.2, 0.3]], [1])
+        track(client, sid, 0, "forward")
+        assert {f for f, o in client.session_masks(sid) if o == 1} == set(range(10))
+
+        # Object 1 leaves the scene after frame 4; object 2 stays.
+        objects = [{"objectId": 1, "name": "cat", "label": "animal", "lastFrame": 4}, {"objectId": 2, "name": "dog"}]
+        assert client.graphql(UPDATE_OBJECTS, {"i": {"sessionId": sid, "objects": objects}})["updateObjects"]["success"]
+        masks = client.session_masks(sid)
+        assert {f for f, o in masks if o == 1} == set(range(5))
+        assert {f for f, o in masks if o == 2} == set(range(10))
+        work = client.graphql(WORK, {"s": sid})["work"]["objects"]
+        assert work[0] == {"objectId": 1, "label": "animal", "firstFrame": None, "lastFrame": 4}
+
+        # Tracking again keeps none after its end, in the stream and in the exports.
+        parts = track(client, sid, 0, "forward")
+        streamed = {p["frame_index"]: {r["object_id"] for r in p["results"]} for p in parts}
+        assert all(objs == ({1, 2} if f <= 4 else {2}) for f, objs in streamed.items())
+        assert {f for f, o in client.session_masks(sid) if o == 1} == set(range(5))
+
+        # A start frame too; a range outside the video or upside down is refused.
+        objects[0]["firstFrame"] = 2
+        client.graphql(UPDATE_OBJECTS, {"i": {"sessionId": sid, "objects": objects}})
+        assert {f for f, o in client.session_masks(sid) if o == 1} == {2, 3, 4}
+        for first, last in ((5, 3), (0, 10)):
+            bad = [{"objectId": 1, "firstFrame": first, "lastFrame": last}]
+            response = client.graphql_raw(UPDATE_OBJECTS, {"i": {"sessionId": sid, "objects": bad}})
+            assert "frame range" in response["errors"][0]["message"]
+    finally:
+        client.close_session(sid)

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { unzipSync } from 'fflate';
+import { pngHasForeground } from './png.mjs';
 import { decodeRle, iou, pixel } from './rle.mjs';
 import {
   FRONTEND_DIR, ConsoleErrors, assert, launchChromium, makeDataDir, endSuite, startBackend, startSuite,
@@ -235,6 +236,33 @@ try {
       return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help}`);
     });
     assert(violations.length === 0, `axe: ${violations.join('; ')}`);
+  });
+
+  await runner.test('end an object at frame 40: no masks after 40 in any export, even after tracking again', async () => {
+    const END = 40;
+    await button('Select Object 1').click();
+    await goToFrame(END);
+    await button(`End at frame ${END}`).click();
+    await page.getByRole('group', { name: 'Frame range of Object 1' }).filter({ hasText: `frames 0–${END}` }).waitFor();
+    await track(); // whatever is stale is tracked again: nothing may come back after the end
+    await shot('04-range');
+    const coco = await masksOfObject1();
+    const frames = [...coco.keys()];
+    assert(frames.length > 0 && Math.max(...frames) === END, `object 1's COCO frames end at ${Math.max(...frames)}`);
+    const [zipDownload] = await Promise.all([page.waitForEvent('download'), button('Export masks').click()]);
+    const files = unzipSync(new Uint8Array(fs.readFileSync(await zipDownload.path())));
+    const withPixels = Object.keys(files).filter((n) => n.startsWith('object_01/') && pngHasForeground(files[n])).map((n) => Number(/frame_(\d+)/.exec(n)[1]));
+    assert(withPixels.length > 0 && Math.max(...withPixels) <= END, `object 1's PNGs with pixels reach frame ${Math.max(...withPixels)}`);
+    const summary = JSON.parse(new TextDecoder().decode(files['objects.json']));
+    assert(summary.objects[0].last_frame === END, `objects.json: ${JSON.stringify(summary.objects[0])}`);
+    // The server's own export (what the page fetches back on a reload, and API clients read).
+    const served = await page.evaluate(async () => {
+      const saved = JSON.parse(localStorage.getItem('sam2-demo-work-v1'));
+      const sessionId = Object.values(saved.videos)[0].sessionId;
+      const r = await fetch(`/export_masks?format=coco&session_id=${encodeURIComponent(sessionId)}`, { headers: { 'X-Client-Id': localStorage.getItem('sam2-demo-client-id') ?? '' } });
+      return (await r.json()).annotations.filter((a) => a.object_id === 1).map((a) => a.frame_index);
+    });
+    assert(served.length > 0 && Math.max(...served) === END, `the server's export has object 1 up to frame ${Math.max(...served)}`);
   });
 
   await consoleErrors.test(runner);

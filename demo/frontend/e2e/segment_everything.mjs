@@ -11,9 +11,9 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import { unzipSync } from 'fflate';
 import { countChanged, snapshot } from './pixels.mjs';
+import { pngHasForeground } from './png.mjs';
 import {
   FRONTEND_DIR, ConsoleErrors, assert, launchChromium, makeDataDir, endSuite, startBackend, startSuite,
 } from './harness.mjs';
@@ -25,22 +25,6 @@ const W = 640;
 const H = 360;
 const FRAMES = 60;
 const FRAME = 20; // segment a frame in the middle, so tracking runs both ways
-
-/** True when an 8-bit grey PNG has a non-zero pixel (all-zero filtered rows decode to all-zero pixels). */
-function pngHasForeground(bytes) {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const width = view.getUint32(16);
-  const idat = [];
-  for (let at = 8; at < bytes.length;) {
-    const length = view.getUint32(at);
-    const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
-    if (type === 'IDAT') idat.push(bytes.subarray(at + 8, at + 8 + length));
-    at += 12 + length;
-  }
-  const raw = zlib.inflateSync(Buffer.concat(idat));
-  for (let i = 0; i < raw.length; i++) if (i % (width + 1) !== 0 && raw[i] !== 0) return true;
-  return false;
-}
 
 let page = null;
 const runner = startSuite('segment everything flow', ARTIFACTS, () => page);

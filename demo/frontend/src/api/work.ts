@@ -45,6 +45,9 @@ interface WorkObjectFromServer {
   color: string;
   /** Its label's name ("" = none; absent from servers before labels). */
   label?: string;
+  /** Its frame range (null: open; absent from servers before ranges). */
+  firstFrame?: number | null;
+  lastFrame?: number | null;
 }
 
 /** The page's prompts from the server's, keyed "objectId:frameIndex"; a mask prompt is at the video's size. */
@@ -68,7 +71,8 @@ export function objectsFromServer(objects: readonly WorkObjectFromServer[], prom
   const byId = new Map<number, TrackedObject>();
   const fallback = (id: number): TrackedObject => ({ id, name: `Object ${id}`, color: OBJECT_PALETTE[(id - 1) % OBJECT_PALETTE.length] });
   for (const o of objects) {
-    byId.set(o.objectId, { ...fallback(o.objectId), ...(o.name ? { name: o.name } : {}), ...(o.color ? { color: o.color } : {}), ...(o.label ? { label: o.label } : {}) });
+    byId.set(o.objectId, { ...fallback(o.objectId), ...(o.name ? { name: o.name } : {}), ...(o.color ? { color: o.color } : {}), ...(o.label ? { label: o.label } : {}),
+      ...(o.firstFrame != null ? { firstFrame: o.firstFrame } : {}), ...(o.lastFrame != null ? { lastFrame: o.lastFrame } : {}) });
   }
   for (const id of prompted) if (!byId.has(id)) byId.set(id, fallback(id));
   const list = [...byId.values()].sort((a, b) => a.id - b.id);
@@ -83,7 +87,7 @@ export async function fetchWork(client: GraphQLClient, sessionId: string): Promi
     work: { sessionId: string; mode: AccessMode; routeKey: string; video: VideoFromServer; objects: WorkObjectFromServer[]; prompts: WorkPromptFromServer[] };
   }>(
     `query Work($sessionId: String!) { work(sessionId: $sessionId) { sessionId mode routeKey video { ${fields} }
-      objects { objectId name color label } prompts { frameIndex objectId points labels box maskCounts } } }`,
+      objects { objectId name color label firstFrame lastFrame } prompts { frameIndex objectId points labels box maskCounts } } }`,
     { sessionId },
   );
   const w = data.work;
@@ -98,7 +102,7 @@ export async function fetchWork(client: GraphQLClient, sessionId: string): Promi
 export async function updateObjects(client: GraphQLClient, sessionId: string, objects: readonly TrackedObject[]): Promise<boolean> {
   const data = await client.request<{ updateObjects: { success: boolean } }>(
     `mutation UpdateObjects($input: UpdateObjectsInput!) { updateObjects(input: $input) { success } }`,
-    { input: { sessionId, objects: objects.map((o) => ({ objectId: o.id, name: o.name, color: o.color, label: o.label ?? '' })) } },
+    { input: { sessionId, objects: objects.map((o) => ({ objectId: o.id, name: o.name, color: o.color, label: o.label ?? '', firstFrame: o.firstFrame ?? null, lastFrame: o.lastFrame ?? null })) } },
   );
   return data.updateObjects.success;
 }

@@ -120,7 +120,7 @@ describe('object names', () => {
     await vi.advanceTimersByTimeAsync(SYNC_DELAY_MS + 10);
     const sent = ops(server, 'updateObjects');
     expect(sent.length).toBeLessThanOrEqual(2); // the first object on start, then the edits
-    expect((sent[sent.length - 1].variables.input as { objects: unknown[] }).objects).toEqual([{ objectId: 1, name: 'Dog', color: '#ff0000', label: '' }]);
+    expect((sent[sent.length - 1].variables.input as { objects: unknown[] }).objects).toEqual([{ objectId: 1, name: 'Dog', color: '#ff0000', label: '', firstFrame: null, lastFrame: null }]);
     c.selectObject(1);
     await vi.advanceTimersByTimeAsync(SYNC_DELAY_MS + 10);
     expect(ops(server, 'updateObjects')).toHaveLength(sent.length);
@@ -155,7 +155,7 @@ describe('labels', () => {
     expect(c.getState().objects.objects[0].label).toBe('toy');
     await vi.advanceTimersByTimeAsync(SYNC_DELAY_MS + 10);
     const sent = ops(server, 'updateObjects');
-    expect((sent[sent.length - 1].variables.input as { objects: unknown[] }).objects).toEqual([{ objectId: 1, name: 'Object 1', color: '#3b82f6', label: 'toy' }]);
+    expect((sent[sent.length - 1].variables.input as { objects: unknown[] }).objects).toEqual([{ objectId: 1, name: 'Object 1', color: '#3b82f6', label: 'toy', firstFrame: null, lastFrame: null }]);
     c.undo();
     expect(c.getState().objects.objects[0].label ?? '').toBe('');
     c.undo();
@@ -163,6 +163,24 @@ describe('labels', () => {
     // Starting over keeps the video's label set.
     c.startOver();
     expect(c.getState().objects.labels?.map((l) => l.name)).toEqual(['animal']);
+  });
+});
+
+describe('frame ranges', () => {
+  it('ending an object drops its masks after the frame at once, tells the server before anything else, and undoes', async () => {
+    const server = fakeServer();
+    const c = await openPage();
+    for (let f = 0; f < 10; f++) c.masks.setFrame(f, [{ objectId: 1, rleMask: MASK }]);
+    c.set({ prompts: { byKey: { '1:0': { points: [{ x: 0.5, y: 0.5, label: 1 }], box: null } } } });
+    c.endObjectAt(1, 6);
+    expect(c.masks.frameIndices()).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    await c.promptsSettled(); // what Track waits for
+    const sent = ops(server, 'updateObjects');
+    expect((sent[sent.length - 1].variables.input as { objects: { lastFrame: number }[] }).objects[0].lastFrame).toBe(6);
+    c.undo();
+    expect(c.getState().objects.objects[0].lastFrame ?? null).toBeNull();
+    expect(c.masks.frameIndices()).toHaveLength(10);
+    expect(c.masks.isStale(8, 1)).toBe(true); // back, to be tracked again
   });
 });
 
@@ -222,7 +240,7 @@ describe('brush and eraser', () => {
 describe('a share link', () => {
   const shared = (mode: string) => ({
     sessionId: 'share.t', mode, routeKey: 'rk', video: VIDEO,
-    objects: [{ objectId: 1, name: 'Dog', color: '#ff0000', label: '' }],
+    objects: [{ objectId: 1, name: 'Dog', color: '#ff0000', label: '', firstFrame: null, lastFrame: null }],
     prompts: [{ frameIndex: 0, objectId: 1, points: [[0.5, 0.5]], labels: [1], box: null, maskCounts: null }],
   });
 

@@ -19,6 +19,7 @@ import { MaskStore, type SavedMask } from '../state/masks';
 import * as labelsState from '../state/labels';
 import * as objectsState from '../state/objects';
 import * as promptsState from '../state/prompts';
+import * as rangesState from '../state/ranges';
 import { idleProgress } from '../state/tracking';
 import { staleRangesAfterEdit } from '../state/trackPlan';
 import { EverythingStore } from './segmentEverything';
@@ -49,6 +50,8 @@ export class DemoController extends Store {
   readonly everything: EverythingStore;
   /** The open work's share links (app/sharing.ts). */
   readonly sharing: ShareFlow;
+  /** Sends names, colours, labels and ranges to the server (app/objectsSync.ts). */
+  private readonly objectsSync: ObjectsSync;
   /** Server calls of the prompts and objects run one after another so the last edit's answer wins. */
   private queue: Promise<void> = Promise.resolve();
   private seekNonce = 0;
@@ -62,7 +65,7 @@ export class DemoController extends Store {
     this.uploads = new UploadFlow(this);
     this.everything = new EverythingStore(this);
     this.sharing = new ShareFlow(this);
-    new ObjectsSync(this); // lives as long as the store it subscribes to
+    this.objectsSync = new ObjectsSync(this);
   }
 
   get limits() {
@@ -483,6 +486,38 @@ export class DemoController extends Store {
 
   setObjectLabel(id: number, label: string): void {
     this.changeObjects(`labelling object ${id}`, (objects) => labelsState.setObjectLabel(objects, id, label));
+  }
+
+  // ---- frame ranges: when an object is in the scene ----
+
+  /** The object leaves the scene after `frame`: its masks after it go (undoable). */
+  endObjectAt(id: number, frame: number): void {
+    this.changeRange(id, `ending object ${id} at frame ${frame}`, (objects) => rangesState.endAt(objects, id, frame));
+  }
+
+  /** The object enters the scene at `frame`: its masks before it go (undoable). */
+  startObjectAt(id: number, frame: number): void {
+    this.changeRange(id, `starting object ${id} at frame ${frame}`, (objects) => rangesState.startAt(objects, id, frame));
+  }
+
+  clearObjectRange(id: number): void {
+    this.changeRange(id, `the range of object ${id}`, (objects) => rangesState.clearRange(objects, id));
+  }
+
+  /**
+   * A new frame range: masks outside it leave the page (kept in the undo step)
+   * and the server (sent at once, ahead of any Track, which waits for it).
+   */
+  private changeRange(id: number, label: string, change: (objects: objectsState.ObjectsState) => objectsState.ObjectsState): void {
+    if (!this.canEdit()) return;
+    const objects = change(this.state.objects);
+    if (objects === this.state.objects) return;
+    const o = objectsState.findObject(objects, id);
+    const dropped = this.masks.objectMasks(id).filter((m) => !rangesState.inRange(o, m.frameIndex));
+    this.remember(label, this.work(), dropped);
+    for (const m of dropped) this.masks.removeMask(m.frameIndex, id);
+    this.set({ objects, maskVersion: this.state.maskVersion + 1 });
+    this.queue = this.queue.then(() => this.objectsSync.flush());
   }
 
   /** An undoable change of the objects or labels; `coalesce`: the same change in a row is one step (a colour drag). */

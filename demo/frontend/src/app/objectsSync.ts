@@ -21,7 +21,7 @@ export interface ObjectsSyncHost {
 }
 
 function fingerprint(objects: readonly TrackedObject[]): string {
-  return JSON.stringify(objects.map((o) => [o.id, o.name, o.color, o.label ?? '']));
+  return JSON.stringify(objects.map((o) => [o.id, o.name, o.color, o.label ?? '', o.firstFrame ?? null, o.lastFrame ?? null]));
 }
 
 export class ObjectsSync {

@@ -7,6 +7,7 @@ import * as ops from '../api/operations';
 import { streamPropagation } from '../api/propagate';
 import { framesCovered, planTracking } from '../state/trackPlan';
 import * as promptsState from '../state/prompts';
+import { inRange } from '../state/ranges';
 import { finishProgress, onFrameReceived, startProgress } from '../state/tracking';
 import type { PageHost } from './host';
 import type { SessionKeeper } from './sessions';
@@ -66,7 +67,9 @@ export class TrackingRunner {
       c.notify('Click an object first: tracking needs at least one prompt.', 'info', 'hint');
       return;
     }
-    const passes = planTracking(video.numFrames, promptFrames, (o, f) => !work.masks.isFresh(f, o));
+    // Frames outside an object's range need nothing (the server keeps no mask there).
+    const objectById = new Map(objects.objects.map((o) => [o.id, o]));
+    const passes = planTracking(video.numFrames, promptFrames, (o, f) => inRange(objectById.get(o), f) && !work.masks.isFresh(f, o));
     if (passes.length === 0) {
       c.notify('Every frame is already tracked with your latest prompts: nothing to redo.');
       return;
@@ -89,7 +92,7 @@ export class TrackingRunner {
           direction: pass.direction,
           signal: abort.signal,
           onFrame: (list) => {
-            work.masks.setFrame(list.frameIndex, list.rleMaskList);
+            work.masks.setFrame(list.frameIndex, list.rleMaskList.filter((m) => inRange(objectById.get(m.objectId), list.frameIndex)));
             c.masksChanged(work);
             const firstVisit = !received.has(list.frameIndex);
             received.add(list.frameIndex);

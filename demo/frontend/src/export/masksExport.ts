@@ -7,6 +7,7 @@ import { decodeMask, rleArea, rleBBox, type RleMask } from '../render/rle';
 import type { MaskStore } from '../state/masks';
 import { cocoCategories, labelOf } from '../state/labels';
 import type { Label, TrackedObject } from '../state/objects';
+import { inRange } from '../state/ranges';
 import { encodeGrayPng } from './png';
 
 export interface ExportVideoInfo {
@@ -34,7 +35,7 @@ export function buildMaskZip(video: ExportVideoInfo, objects: readonly TrackedOb
   const empty = encodeGrayPng(new Uint8Array(width * height), width, height);
   for (const object of objects) {
     for (let f = 0; f < video.numFrames; f++) {
-      const rle = masks.get(f, object.id);
+      const rle = inRange(object, f) ? masks.get(f, object.id) : undefined;
       files[maskPngName(object, f)] = rle ? maskToPng(rle, width, height) : empty;
     }
   }
@@ -65,6 +66,7 @@ function objectsSummary(video: ExportVideoInfo, objects: readonly TrackedObject[
     categories,
     objects: objects.map((o) => ({
       id: o.id, name: o.name, color: o.color, label: labelOf(o), category_id: categoryOf.get(o.id), folder: maskPngName(o, 0).split('/')[0],
+      first_frame: o.firstFrame ?? 0, last_frame: o.lastFrame ?? video.numFrames - 1,
     })),
   };
 }
@@ -88,7 +90,7 @@ export function buildCocoJson(video: ExportVideoInfo, objects: readonly TrackedO
   for (let f = 0; f < video.numFrames; f++) {
     for (const object of objects) {
       const rle = masks.get(f, object.id);
-      if (!rle) continue;
+      if (!rle || !inRange(object, f)) continue;
       annotations.push({
         id: annotations.length + 1,
         image_id: f,

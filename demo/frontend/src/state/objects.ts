@@ -12,6 +12,9 @@ export interface TrackedObject {
   color: string;
   /** The name of its label (its class: "person", "car"); absent or "" = none. */
   label?: string;
+  /** Its frame range, inclusive (state/ranges.ts); absent or null: from the start / to the end. */
+  firstFrame?: number | null;
+  lastFrame?: number | null;
 }
 
 /** A class objects can belong to (state/labels.ts keeps the set). */
