@@ -265,6 +265,51 @@ try {
     assert(served.length > 0 && Math.max(...served) === END, `the server's export has object 1 up to frame ${Math.max(...served)}`);
   });
 
+  await runner.test('zoom to 4x and pan: a click lands on the video pixel under the pointer', async () => {
+    await page.locator('body').press('0');
+    const frame = await page.locator('.stage-frame').boundingBox();
+    const inFrame = (x, y) => ({ x: frame.x + x * frame.width, y: frame.y + y * frame.height });
+    // The wheel zooms around the pointer: 300 px of wheel doubles.
+    let p = inFrame(0.25, 0.25);
+    await page.mouse.move(p.x, p.y);
+    await page.mouse.wheel(0, -300);
+    await page.waitForFunction(() => document.querySelector('.stage-zoom')?.dataset.zoom === '2');
+    await page.locator('body').press('0');
+    // + twice: 4x around the centre; then Space+drag pans by a fifth and a tenth of the view.
+    await page.locator('body').press('+');
+    await page.locator('body').press('+');
+    await page.waitForFunction(() => document.querySelector('.stage-zoom')?.dataset.zoom === '4');
+    p = inFrame(0.5, 0.5);
+    await page.mouse.move(p.x, p.y);
+    await page.keyboard.down(' ');
+    await page.mouse.down();
+    await page.mouse.move(p.x + 0.2 * frame.width, p.y + 0.1 * frame.height, { steps: 5 });
+    await page.mouse.up();
+    await page.keyboard.up(' ');
+    assert((await button('Play').count()) === 1, 'Space over the zoomed video started playback instead of panning');
+    await shot('05-zoomed');
+    // The view's centre is now video point (0.45, 0.475): a click at (0.75, 0.25) of the view is (0.5125, 0.4125).
+    await button('Add object').click();
+    const id = await page.locator('li.object').count();
+    p = inFrame(0.75, 0.25);
+    await page.mouse.click(p.x, p.y);
+    await idle();
+    const point = await page.evaluate(async (objectId) => {
+      const saved = JSON.parse(localStorage.getItem('sam2-demo-work-v1'));
+      const sessionId = Object.values(saved.videos)[0].sessionId;
+      const r = await fetch('/graphql', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-Client-Id': localStorage.getItem('sam2-demo-client-id') ?? '' },
+        body: JSON.stringify({ query: 'query($s: String!) { work(sessionId: $s) { prompts { objectId points } } }', variables: { s: sessionId } }),
+      });
+      return (await r.json()).data.work.prompts.find((x) => x.objectId === objectId).points[0];
+    }, id);
+    const [x, y] = point;
+    assert(Math.abs(x - 0.5125) * W < 1.5 && Math.abs(y - 0.4125) * H < 1.5, `the click landed on (${(x * W).toFixed(1)}, ${(y * H).toFixed(1)}), not (${0.5125 * W}, ${0.4125 * H})`);
+    await page.locator('body').press('0');
+    await page.waitForFunction(() => document.querySelector('.stage-zoom')?.dataset.zoom === '1');
+  });
+
   await consoleErrors.test(runner);
 } finally {
   await browser.close();

@@ -22,6 +22,7 @@ import * as promptsState from '../state/prompts';
 import * as rangesState from '../state/ranges';
 import { idleProgress } from '../state/tracking';
 import { staleRangesAfterEdit } from '../state/trackPlan';
+import { NO_ZOOM, clampZoom, zoomAt, type StageZoom } from '../state/zoom';
 import { EverythingStore } from './segmentEverything';
 import { ObjectsSync } from './objectsSync';
 import { SessionKeeper, sendEdit } from './sessions';
@@ -140,6 +141,7 @@ export class DemoController extends Store {
       playing: false,
       seekRequest: { frame: work.currentFrame, nonce: ++this.seekNonce },
       notice: null,
+      zoom: NO_ZOOM,
     });
   }
 
@@ -216,6 +218,18 @@ export class DemoController extends Store {
   setBrushRadius(radius: number): void {
     const brushRadius = Math.round(Math.min(MAX_BRUSH_RADIUS, Math.max(MIN_BRUSH_RADIUS, radius)));
     if (brushRadius !== this.state.brushRadius) this.set({ brushRadius });
+  }
+
+  setZoom(zoom: StageZoom): void {
+    const z = clampZoom(zoom);
+    const cur = this.state.zoom;
+    if (z.scale !== cur.scale || z.cx !== cur.cx || z.cy !== cur.cy) this.set({ zoom: z });
+  }
+
+  /** Zoom in (factor > 1) or out around the centre of the view. */
+  zoomBy(factor: number): void {
+    const z = this.state.zoom;
+    this.setZoom(zoomAt(z, factor, z.cx, z.cy));
   }
 
   setHelpOpen(helpOpen: boolean): void {

@@ -9,6 +9,7 @@ import { DEFAULT_EFFECTS, type EffectChoice } from '../render/effectCatalog';
 import type { History } from '../state/history';
 import type { MaskStore } from '../state/masks';
 import type { PaintTool } from '../state/maskPaint';
+import { NO_ZOOM, type StageZoom } from '../state/zoom';
 import * as objectsState from '../state/objects';
 import * as promptsState from '../state/prompts';
 import { idleProgress, type TrackingProgress } from '../state/tracking';
@@ -73,6 +74,8 @@ export interface DemoState {
   tool: StageTool;
   /** Brush and eraser radius in video pixels. */
   brushRadius: number;
+  /** How the video is zoomed and panned (the view only: prompts stay in video coordinates). */
+  zoom: StageZoom;
   currentFrame: number;
   /** Mirrors the <video> element's play/pause events; change it with play()/pause(). */
   playing: boolean;
@@ -118,6 +121,7 @@ export const initialState: DemoState = {
   negativeMode: false,
   tool: 'points',
   brushRadius: DEFAULT_BRUSH_RADIUS,
+  zoom: NO_ZOOM,
   currentFrame: 0,
   playing: false,
   seekRequest: null,

@@ -2,6 +2,7 @@
  * Global shortcuts: Space play/pause, arrows step a frame (Shift: ten),
  * Home/End, T track, Esc cancel tracking, N new object, 1-9 select an
  * object, X negative clicks, P/B/E points/brush/eraser, [ ] brush size,
+ * + - 0 zoom,
  * Ctrl/Cmd+Z undo, ? help. They never take a
  * key from a focused control: text fields keep every key, buttons keep Space
  * and Enter, sliders and the video canvas keep their arrows.
@@ -26,6 +27,9 @@ export const SHORTCUTS: [string, string][] = [
   ['X', 'Toggle negative clicks'],
   ['P / B / E', 'Points / brush / eraser on the video'],
   ['[ / ]', 'Smaller / larger brush'],
+  ['+ / − / 0', 'Zoom in / out / fit the video'],
+  ['Wheel or pinch on the video', 'Zoom there'],
+  ['Space+drag, middle-button drag or two fingers', 'Pan the zoomed video'],
   ['Brush drag (right button or Alt: eraser)', "Paint the selected object's mask on this frame; Track then goes on from it"],
   ['Ctrl+Z / ⌘Z', 'Undo (prompts, added / removed / cleared objects, start over)'],
   ['?', 'Show or hide this help'],
@@ -106,6 +110,16 @@ export function useKeyboard(c: DemoController): void {
         case 'e':
         case 'E':
           c.setTool('eraser');
+          break;
+        case '+':
+        case '=':
+          c.zoomBy(2);
+          break;
+        case '-':
+          c.zoomBy(0.5);
+          break;
+        case '0':
+          c.setZoom({ scale: 1, cx: 0.5, cy: 0.5 });
           break;
         case '[':
           c.setBrushRadius(c.getState().brushRadius / BRUSH_STEP);

@@ -55,6 +55,20 @@ export function PromptToolbar() {
       <button type="button" onClick={() => c.clearFrameOfSelected()} title="Remove the selected object's prompts on this frame">
         Clear frame
       </button>
+      <span className="tool-group" role="group" aria-label="Zoom">
+        <button type="button" aria-label="Zoom out" aria-keyshortcuts="-" title="Zoom out (−)" disabled={st.zoom.scale <= 1} onClick={() => c.zoomBy(0.5)}>
+          −
+        </button>
+        <output className="zoom-level" aria-label="Zoom level">{Math.round(st.zoom.scale * 100)}%</output>
+        <button type="button" aria-label="Zoom in" aria-keyshortcuts="+" title="Zoom in (+; wheel or pinch on the video)" onClick={() => c.zoomBy(2)}>
+          +
+        </button>
+        {st.zoom.scale > 1 && (
+          <button type="button" aria-keyshortcuts="0" title="Show the whole frame (0)" onClick={() => c.setZoom({ scale: 1, cx: 0.5, cy: 0.5 })}>
+            Fit
+          </button>
+        )}
+      </span>
       {st.pendingPrompts > 0 && <span className="pending" role="status">Segmenting…</span>}
     </div>
   );

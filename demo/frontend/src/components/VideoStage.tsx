@@ -19,6 +19,7 @@ import { PlaneReader, type PlanarFrame } from '../render/videoPlanes';
 import { frameForTime, timeForFrame } from '../render/frameTime';
 import type { PaintPoint, PaintTool } from '../state/maskPaint';
 import type { PromptBox } from '../state/prompts';
+import { panBy, videoPointAt, zoomAt, zoomTransform } from '../state/zoom';
 import { drawBrush, drawOverlay, overlayHasMarks, type Cursor, type Stroke } from './stageDrawing';
 
 /** Pointer travel (CSS px) that turns a click into a box drag. */
@@ -46,6 +47,16 @@ interface Drag {
   /** The long-press already placed its point. */
   done: boolean;
   timer: ReturnType<typeof setTimeout> | null;
+}
+
+/** Wheel travel (pixels) that doubles the zoom. */
+const WHEEL_PER_DOUBLING = 300;
+
+/** A pan in progress: a drag with Space held or the middle button, or two fingers. */
+interface PanDrag {
+  pointerId: number;
+  lastX: number;
+  lastY: number;
 }
 
 /** A brush or eraser drag in progress. */
@@ -85,6 +96,13 @@ export function VideoStage() {
   const [rubber, setRubber] = useState<PromptBox | null>(null);
   const [cursor, setCursor] = useState<Cursor | null>(null);
   const paintRef = useRef<PaintDrag | null>(null);
+  const frameRef = useRef<HTMLDivElement | null>(null);
+  const panRef = useRef<PanDrag | null>(null);
+  /** Touch points down on the video (two: a pinch). */
+  const touches = useRef(new Map<number, { x: number; y: number }>());
+  const pinch = useRef<{ dist: number; midX: number; midY: number } | null>(null);
+  const spaceHeld = useRef(false);
+  const pointerInside = useRef(false);
   const [stroke, setStroke] = useState<Stroke | null>(null);
   /** Where the pointer hovers (normalised), for the brush outline; drawn without a React render. */
   const hover = useRef<Cursor | null>(null);
@@ -196,6 +214,49 @@ export function VideoStage() {
     return () => observer.disconnect();
   }, [fitCanvases, src]);
 
+  // Zoomed in, the canvases draw at the size they are shown (up to the video's own).
+  const zoom = st.zoom;
+  useEffect(() => {
+    fitCanvases();
+  }, [zoom, fitCanvases]);
+
+  // The wheel zooms around the pointer (a listener that may cancel the page's scroll).
+  useEffect(() => {
+    const el = overlayRef.current;
+    if (!el) return;
+    const onWheel = (e: WheelEvent) => {
+      e.preventDefault();
+      const r = el.getBoundingClientRect();
+      const u = (e.clientX - r.left) / r.width;
+      const v = (e.clientY - r.top) / r.height;
+      const pixels = e.deltaMode === 1 ? e.deltaY * 40 : e.deltaY; // lines, from some mice
+      c.setZoom(zoomAt(c.getState().zoom, 2 ** (-pixels / WHEEL_PER_DOUBLING), u, v));
+    };
+    el.addEventListener('wheel', onWheel, { passive: false });
+    return () => el.removeEventListener('wheel', onWheel);
+  }, [c, src]);
+
+  // Space held over the zoomed video pans with the mouse instead of playing.
+  useEffect(() => {
+    const down = (e: KeyboardEvent) => {
+      if (e.key !== ' ' || !pointerInside.current || c.getState().zoom.scale <= 1) return;
+      const t = e.target instanceof HTMLElement ? e.target : null;
+      if (t && (['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName) || t.isContentEditable)) return;
+      e.preventDefault();
+      e.stopImmediatePropagation(); // before the page's shortcuts see it
+      spaceHeld.current = true;
+    };
+    const up = (e: KeyboardEvent) => {
+      if (e.key === ' ') spaceHeld.current = false;
+    };
+    window.addEventListener('keydown', down, true);
+    window.addEventListener('keyup', up, true);
+    return () => {
+      window.removeEventListener('keydown', down, true);
+      window.removeEventListener('keyup', up, true);
+    };
+  }, [c]);
+
   // Video element events: size, seeks, play state, presented frames.
   useEffect(() => {
     const el = videoRef.current;
@@ -281,7 +342,45 @@ export function VideoStage() {
     c.clickAt(shownFrame.current, x, y, negative, radius / rect.width, radius / rect.height);
   };
 
+  /** Two fingers: the change of their distance zooms, their midpoint pans. */
+  const followPinch = () => {
+    const frameEl = frameRef.current;
+    const last = pinch.current;
+    if (!frameEl || !last || touches.current.size < 2) return;
+    const [a, b] = [...touches.current.values()];
+    const dist = Math.max(1, Math.hypot(a.x - b.x, a.y - b.y));
+    const midX = (a.x + b.x) / 2;
+    const midY = (a.y + b.y) / 2;
+    const r = frameEl.getBoundingClientRect();
+    let z = panBy(c.getState().zoom, (midX - last.midX) / r.width, (midY - last.midY) / r.height);
+    const at = videoPointAt(z, (midX - r.left) / r.width, (midY - r.top) / r.height);
+    z = zoomAt(z, dist / last.dist, at.x, at.y);
+    c.setZoom(z);
+    pinch.current = { dist, midX, midY };
+  };
+
   const onPointerDown = (e: React.PointerEvent<HTMLCanvasElement>) => {
+    if (e.pointerType === 'touch') {
+      touches.current.set(e.pointerId, { x: e.clientX, y: e.clientY });
+      if (touches.current.size === 2) {
+        // A second finger: a pinch, not a prompt or a stroke.
+        if (dragRef.current?.timer) clearTimeout(dragRef.current.timer);
+        dragRef.current = null;
+        paintRef.current = null;
+        setRubber(null);
+        setStroke(null);
+        const [a, b] = [...touches.current.values()];
+        pinch.current = { dist: Math.max(1, Math.hypot(a.x - b.x, a.y - b.y)), midX: (a.x + b.x) / 2, midY: (a.y + b.y) / 2 };
+        e.currentTarget.setPointerCapture(e.pointerId);
+        return;
+      }
+    }
+    if (e.button === 1 || (e.button === 0 && spaceHeld.current)) {
+      e.preventDefault();
+      e.currentTarget.setPointerCapture(e.pointerId);
+      panRef.current = { pointerId: e.pointerId, lastX: e.clientX, lastY: e.clientY };
+      return;
+    }
     if (e.button !== 0 && e.button !== 2) return;
     e.preventDefault();
     c.pause();
@@ -312,6 +411,21 @@ export function VideoStage() {
   };
 
   const onPointerMove = (e: React.PointerEvent<HTMLCanvasElement>) => {
+    if (touches.current.has(e.pointerId)) {
+      touches.current.set(e.pointerId, { x: e.clientX, y: e.clientY });
+      if (pinch.current) {
+        followPinch();
+        return;
+      }
+    }
+    const pan = panRef.current;
+    if (pan && pan.pointerId === e.pointerId) {
+      const r = frameRef.current?.getBoundingClientRect();
+      if (r) c.setZoom(panBy(c.getState().zoom, (e.clientX - pan.lastX) / r.width, (e.clientY - pan.lastY) / r.height));
+      pan.lastX = e.clientX;
+      pan.lastY = e.clientY;
+      return;
+    }
     const paint = paintRef.current;
     if (st.tool !== 'points' || paint) {
       const { x, y } = toNormalised(e);
@@ -337,6 +451,15 @@ export function VideoStage() {
   };
 
   const onPointerUp = (e: React.PointerEvent<HTMLCanvasElement>) => {
+    touches.current.delete(e.pointerId);
+    if (pinch.current) {
+      if (touches.current.size < 2) pinch.current = null; // the last finger up ends nothing else
+      return;
+    }
+    if (panRef.current?.pointerId === e.pointerId) {
+      panRef.current = null;
+      return;
+    }
     const paint = paintRef.current;
     if (paint && paint.pointerId === e.pointerId) {
       paintRef.current = null;
@@ -360,7 +483,10 @@ export function VideoStage() {
     pointAt(d.x0, d.y0, d.negative, rect, d.touch);
   };
 
-  const onPointerCancel = () => {
+  const onPointerCancel = (e: React.PointerEvent<HTMLCanvasElement>) => {
+    touches.current.delete(e.pointerId);
+    if (touches.current.size < 2) pinch.current = null;
+    panRef.current = null;
     if (dragRef.current?.timer) clearTimeout(dragRef.current.timer);
     dragRef.current = null;
     paintRef.current = null;
@@ -369,6 +495,7 @@ export function VideoStage() {
   };
 
   const onPointerLeave = () => {
+    pointerInside.current = false;
     hover.current = null;
     if (st.tool !== 'points') draw();
   };
@@ -402,7 +529,9 @@ export function VideoStage() {
   return (
     <div className="stage">
       {/* As wide as the stage allows, capped by the height budget; small videos scale up. */}
-      <div className="stage-frame" style={{ width: `min(100%, calc(var(--stage-height) * ${video.width / Math.max(video.height, 1)}))` }}>
+      <div ref={frameRef} className="stage-frame" style={{ width: `min(100%, calc(var(--stage-height) * ${video.width / Math.max(video.height, 1)}))` }}>
+        {/* Zoom and pan move the picture and its overlay together: pointer positions read off the overlay stay right. */}
+        <div className="stage-zoom" style={{ transform: zoomTransform(zoom) }} data-zoom={zoom.scale}>
         <video ref={videoRef} className="stage-video" src={src} crossOrigin="anonymous" muted playsInline preload="auto" aria-hidden="true" />
         <canvas ref={glRef} className="stage-gl" width={video.width} height={video.height} aria-hidden="true" />
         <canvas
@@ -419,11 +548,15 @@ export function VideoStage() {
           onPointerUp={onPointerUp}
           onPointerCancel={onPointerCancel}
           onPointerLeave={onPointerLeave}
+          onPointerEnter={() => {
+            pointerInside.current = true;
+          }}
           onContextMenu={(e) => e.preventDefault()}
           onKeyDown={onKeyDown}
           onFocus={() => setCursor((cur) => cur ?? { x: 0.5, y: 0.5 })}
           onBlur={() => setCursor(null)}
         />
+        </div>
         {staleHere && (
           <p className="stale-badge" role="status">
             Masks here predate your last change: Track to update them
