@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { unzipSync } from 'fflate';
+import { countChanged } from './pixels.mjs';
 import { pngHasForeground } from './png.mjs';
 import { decodeRle, iou, pixel } from './rle.mjs';
 import {
@@ -308,6 +309,30 @@ try {
     assert(Math.abs(x - 0.5125) * W < 1.5 && Math.abs(y - 0.4125) * H < 1.5, `the click landed on (${(x * W).toFixed(1)}, ${(y * H).toFixed(1)}), not (${0.5125 * W}, ${0.4125 * H})`);
     await page.locator('body').press('0');
     await page.waitForFunction(() => document.querySelector('.stage-zoom')?.dataset.zoom === '1');
+  });
+
+  await runner.test('hide, show and solo objects on the video (review only)', async () => {
+    await goToFrame(EDITED);
+    const drawn = () => page.evaluate(countChanged, { region: [0, 0, W, H], reference: 'video' });
+    const settle = async (test, what) => {
+      for (let i = 0; i < 25; i++) {
+        const n = await drawn();
+        if (test(n)) return n;
+        await page.waitForTimeout(200);
+      }
+      throw new Error(`${what}: ${await drawn()} mask pixels drawn`);
+    };
+    const all = await settle((n) => n > 500, 'masks drawn at first');
+    const names = await page.locator('li.object .object-name').evaluateAll((els) => els.map((e) => e.value));
+    for (const name of names) await button(`Hide ${name}`).click();
+    await settle((n) => n < 50, 'every object hidden');
+    await button(`Solo ${names[0]}`).click(); // a solo shows it even though it is hidden
+    const solo = await settle((n) => n > 200, 'object 1 soloed');
+    assert(solo <= all, `solo draws ${solo} pixels, all objects ${all}`);
+    await button(`Solo ${names[0]}`).click();
+    await settle((n) => n < 50, 'the solo ended');
+    for (const name of names) await button(`Hide ${name}`).click();
+    await settle((n) => n > 500, 'every object shown again');
   });
 
   await consoleErrors.test(runner);

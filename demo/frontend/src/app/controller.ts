@@ -22,6 +22,7 @@ import * as promptsState from '../state/prompts';
 import * as rangesState from '../state/ranges';
 import { idleProgress } from '../state/tracking';
 import { staleRangesAfterEdit } from '../state/trackPlan';
+import { ALL_VISIBLE, toggleHidden, toggleSolo } from '../state/visibility';
 import { NO_ZOOM, clampZoom, zoomAt, type StageZoom } from '../state/zoom';
 import { EverythingStore } from './segmentEverything';
 import { ObjectsSync } from './objectsSync';
@@ -142,6 +143,7 @@ export class DemoController extends Store {
       seekRequest: { frame: work.currentFrame, nonce: ++this.seekNonce },
       notice: null,
       zoom: NO_ZOOM,
+      visibility: ALL_VISIBLE,
     });
   }
 
@@ -230,6 +232,16 @@ export class DemoController extends Store {
   zoomBy(factor: number): void {
     const z = this.state.zoom;
     this.setZoom(zoomAt(z, factor, z.cx, z.cy));
+  }
+
+  /** Hide or show an object on the video. */
+  toggleHidden(id: number): void {
+    this.set({ visibility: toggleHidden(this.state.visibility, id) });
+  }
+
+  /** Show only this object on the video (again: all of them). */
+  toggleSolo(id: number): void {
+    this.set({ visibility: toggleSolo(this.state.visibility, id) });
   }
 
   setHelpOpen(helpOpen: boolean): void {

@@ -9,6 +9,7 @@ import { DEFAULT_EFFECTS, type EffectChoice } from '../render/effectCatalog';
 import type { History } from '../state/history';
 import type { MaskStore } from '../state/masks';
 import type { PaintTool } from '../state/maskPaint';
+import { ALL_VISIBLE, type Visibility } from '../state/visibility';
 import { NO_ZOOM, type StageZoom } from '../state/zoom';
 import * as objectsState from '../state/objects';
 import * as promptsState from '../state/prompts';
@@ -76,6 +77,8 @@ export interface DemoState {
   brushRadius: number;
   /** How the video is zoomed and panned (the view only: prompts stay in video coordinates). */
   zoom: StageZoom;
+  /** Objects hidden or soloed on the video (review; exports show every object). */
+  visibility: Visibility;
   currentFrame: number;
   /** Mirrors the <video> element's play/pause events; change it with play()/pause(). */
   playing: boolean;
@@ -122,6 +125,7 @@ export const initialState: DemoState = {
   tool: 'points',
   brushRadius: DEFAULT_BRUSH_RADIUS,
   zoom: NO_ZOOM,
+  visibility: ALL_VISIBLE,
   currentFrame: 0,
   playing: false,
   seekRequest: null,

@@ -25,6 +25,7 @@ export const SHORTCUTS: [string, string][] = [
   ['N', 'New object'],
   ['1 … 9', 'Select the first … ninth object'],
   ['X', 'Toggle negative clicks'],
+  ['H / S', 'Hide / solo the selected object on the video'],
   ['P / B / E', 'Points / brush / eraser on the video'],
   ['[ / ]', 'Smaller / larger brush'],
   ['+ / − / 0', 'Zoom in / out / fit the video'],
@@ -95,6 +96,18 @@ export function useKeyboard(c: DemoController): void {
           e.preventDefault();
           c.seek(Number.MAX_SAFE_INTEGER); // clamped to the last frame
           break;
+        case 'h':
+        case 'H': {
+          const id = c.getState().objects.selectedId;
+          if (id !== null) c.toggleHidden(id);
+          break;
+        }
+        case 's':
+        case 'S': {
+          const id = c.getState().objects.selectedId;
+          if (id !== null) c.toggleSolo(id);
+          break;
+        }
         case 'x':
         case 'X':
           c.setNegativeMode(!c.getState().negativeMode);

@@ -4,6 +4,7 @@ import { useController, useDemoState } from '../app/useController';
 import { labelOf, labelsOf } from '../state/labels';
 import type { TrackedObject } from '../state/objects';
 import { promptedFrames } from '../state/prompts';
+import { isShown } from '../state/visibility';
 
 function NameField({ object, onCommit, readOnly }: { object: TrackedObject; onCommit: (name: string) => void; readOnly: boolean }) {
   const [draft, setDraft] = useState<string | null>(null);
@@ -93,6 +94,32 @@ export function ObjectList() {
                   ))}
                 </select>
               )}
+              <span className="view-toggles">
+                <button
+                  type="button"
+                  aria-label={`Hide ${o.name}`}
+                  aria-pressed={st.visibility.hidden.includes(o.id)}
+                  title={isShown(st.visibility, o.id) ? 'Hide it on the video (H)' : 'Hidden on the video'}
+                  onClick={(e) => {
+                    e.stopPropagation();
+                    c.toggleHidden(o.id);
+                  }}
+                >
+                  Hide
+                </button>
+                <button
+                  type="button"
+                  aria-label={`Solo ${o.name}`}
+                  aria-pressed={st.visibility.solo === o.id}
+                  title="Show only this object on the video (S)"
+                  onClick={(e) => {
+                    e.stopPropagation();
+                    c.toggleSolo(o.id);
+                  }}
+                >
+                  Solo
+                </button>
+              </span>
               <span className="muted object-info">{objectStatus(frames.length, c.masks.laneOf(o.id, n))}</span>
               <button type="button" aria-label={`Clear ${o.name}`} title="Forget its prompts and masks (undoable)" disabled={busy} onClick={(e) => { e.stopPropagation(); c.clearObject(o.id); }}>
                 Clear

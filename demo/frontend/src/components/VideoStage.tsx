@@ -19,6 +19,7 @@ import { PlaneReader, type PlanarFrame } from '../render/videoPlanes';
 import { frameForTime, timeForFrame } from '../render/frameTime';
 import type { PaintPoint, PaintTool } from '../state/maskPaint';
 import type { PromptBox } from '../state/prompts';
+import { isShown } from '../state/visibility';
 import { panBy, videoPointAt, zoomAt, zoomTransform } from '../state/zoom';
 import { drawBrush, drawOverlay, overlayHasMarks, type Cursor, type Stroke } from './stageDrawing';
 
@@ -74,6 +75,7 @@ type VideoWithFrameCallback = HTMLVideoElement & {
 function masksOnFrame(c: DemoController, st: DemoState, frame: number): GlMask[] {
   const out: GlMask[] = [];
   for (const o of st.objects.objects) {
+    if (!isShown(st.visibility, o.id)) continue;
     const rle = c.masks.get(frame, o.id);
     if (rle) out.push({ color: o.color, rle, stale: c.masks.isStale(frame, o.id) });
   }
@@ -160,11 +162,11 @@ export function VideoStage() {
     overlayState.current = { rubber, cursor, stroke };
   });
   // Redraw when what is drawn changes (frame changes draw themselves).
-  const { maskVersion, effect, objects, prompts, tool, brushRadius } = st;
+  const { maskVersion, effect, objects, prompts, tool, brushRadius, visibility } = st;
   const proposals = useEverythingState();
   useEffect(() => {
     draw();
-  }, [maskVersion, effect, objects, prompts, proposals, rubber, cursor, stroke, tool, brushRadius, draw]);
+  }, [maskVersion, effect, objects, prompts, proposals, rubber, cursor, stroke, tool, brushRadius, visibility, draw]);
 
   const lastStateUpdate = useRef(0);
   const showFrame = useCallback(

@@ -2,6 +2,7 @@
 import type { DemoState } from '../app/controller';
 import type { PaintPoint, PaintTool } from '../state/maskPaint';
 import { getPrompt, isEmptyPrompt, type PromptBox } from '../state/prompts';
+import { isShown } from '../state/visibility';
 
 export interface Cursor {
   x: number; // normalised
@@ -34,6 +35,7 @@ export function drawOverlay(
   ctx.clearRect(0, 0, w, h);
   const unit = Math.max(w, h) / 100;
   for (const o of st.objects.objects) {
+    if (!isShown(st.visibility, o.id)) continue;
     const prompt = getPrompt(st.prompts, o.id, frame);
     ctx.globalAlpha = o.id === st.objects.selectedId ? 1 : 0.6;
     if (prompt.box) {
