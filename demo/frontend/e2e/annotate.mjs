@@ -13,7 +13,7 @@ import { countChanged } from './pixels.mjs';
 import { pngHasForeground } from './png.mjs';
 import { decodeRle, iou, pixel } from './rle.mjs';
 import {
-  FRONTEND_DIR, ConsoleErrors, assert, launchChromium, makeDataDir, endSuite, startBackend, startSuite,
+  FRONTEND_DIR, ConsoleErrors, assert, launchChromium, launchChromiumBrowser, makeDataDir, endSuite, startBackend, startSuite,
 } from './harness.mjs';
 
 const ARTIFACTS = path.join(FRONTEND_DIR, 'test-artifacts', 'e2e-annotate');
@@ -333,6 +333,46 @@ try {
     await settle((n) => n < 50, 'the solo ended');
     for (const name of names) await button(`Hide ${name}`).click();
     await settle((n) => n > 500, 'every object shown again');
+  });
+
+  await runner.test('phone 390x844: the first hint whole, no empty notice slot, round colour dots; tracking shows the video and the progress together', async () => {
+    const phone = await launchChromiumBrowser();
+    try {
+      const ctx = await phone.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+      const p = await ctx.newPage();
+      consoleErrors.watch(p, 'phone');
+      await p.goto(backend.url);
+      await p.getByRole('button', { name: 'Track objects', exact: true }).and(p.locator(':enabled')).waitFor({ timeout: 60_000 });
+      await p.waitForFunction(() => document.querySelector('video')?.readyState >= 2);
+      const hint = p.locator('.notice-text').filter({ hasText: 'Tap the object' });
+      await hint.waitFor();
+      const cut = await hint.evaluate((el) => el.scrollHeight > el.clientHeight + 1 || el.scrollWidth > el.clientWidth + 1);
+      assert(!cut, `the first hint is cut off: "${await hint.textContent()}"`);
+      const dot = await p.locator('.object-select').first().boundingBox();
+      assert(Math.abs(dot.width - dot.height) < 1, `the colour dot is ${dot.width}x${dot.height}`);
+      await p.getByRole('button', { name: 'Dismiss', exact: true }).tap();
+      const slot = await p.locator('.notice-slot').boundingBox();
+      assert(slot.height < 10, `an empty notice slot takes ${slot.height} px above the video`);
+      const box = await p.locator('canvas.stage-canvas').boundingBox();
+      await p.touchscreen.tap(box.x + box.width / 2, box.y + box.height / 2);
+      await p.waitForFunction(() => !document.querySelector('.pending'));
+      await p.getByRole('button', { name: 'Track objects', exact: true }).tap();
+      await p.waitForFunction(() => Number(document.querySelector('[aria-label="Tracking progress"]')?.getAttribute('aria-valuenow')) > 0, null, { timeout: 60_000 });
+      await p.waitForTimeout(800); // the page settles where it scrolled
+      const seen = await p.evaluate(() => {
+        const inView = (el) => {
+          const r = el.getBoundingClientRect();
+          return r.top >= -1 && r.bottom <= window.innerHeight + 1;
+        };
+        return { video: inView(document.querySelector('canvas.stage-gl')), progress: inView(document.querySelector('[aria-label="Tracking progress"]')) };
+      });
+      await p.screenshot({ path: path.join(ARTIFACTS, '06-phone-tracking.png') });
+      assert(seen.video && seen.progress, `while tracking on a phone: video on screen ${seen.video}, progress on screen ${seen.progress}`);
+      await p.getByRole('button', { name: 'Cancel tracking', exact: true }).tap().catch(() => undefined);
+      await ctx.close();
+    } finally {
+      await phone.close();
+    }
   });
 
   await consoleErrors.test(runner);

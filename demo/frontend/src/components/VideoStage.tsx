@@ -216,6 +216,14 @@ export function VideoStage() {
     return () => observer.disconnect();
   }, [fitCanvases, src]);
 
+  // On a narrow screen, Track brings the video to the top: the tracking panel sits right under
+  // it there, so the masks streaming in and the progress are on screen together.
+  const trackingStatus = st.tracking.status;
+  const stageRef = useRef<HTMLDivElement | null>(null);
+  useEffect(() => {
+    if (trackingStatus === 'running' && window.matchMedia?.('(max-width: 1000px)').matches) stageRef.current?.scrollIntoView({ block: 'start' });
+  }, [trackingStatus]);
+
   // Zoomed in, the canvases draw at the size they are shown (up to the video's own).
   const zoom = st.zoom;
   useEffect(() => {
@@ -529,7 +537,7 @@ export function VideoStage() {
   const staleHere = st.objects.objects.some((o) => c.masks.isStale(frame, o.id));
 
   return (
-    <div className="stage">
+    <div ref={stageRef} className="stage">
       {/* As wide as the stage allows, capped by the height budget; small videos scale up. */}
       <div ref={frameRef} className="stage-frame" style={{ width: `min(100%, calc(var(--stage-height) * ${video.width / Math.max(video.height, 1)}))` }}>
         {/* Zoom and pan move the picture and its overlay together: pointer positions read off the overlay stay right. */}
