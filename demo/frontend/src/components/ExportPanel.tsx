@@ -7,6 +7,7 @@ import { exportEffectVideo, videoExportUnsupportedReason } from '../export/video
 import { effectFileTag } from '../render/effectCatalog';
 import type { GlMask } from '../render/glEffects';
 import { labelsOf } from '../state/labels';
+import { promptedObjects } from '../state/prompts';
 
 function baseName(path: string): string {
   const name = path.split('/').pop() ?? 'video';
@@ -26,6 +27,8 @@ export function ExportPanel() {
   const objects = st.objects.objects.filter((o) => c.masks.hasPixels(o.id));
   const skipped = st.objects.objects.length - objects.length;
   const unsupported = videoExportUnsupportedReason();
+  // After a reload the masks come back from the server a moment later: not "nothing".
+  const loading = (st.sessionStatus === 'starting' || st.sessionStatus === 'recovering') && promptedObjects(st.prompts).length > 0;
   const name = baseName(video.displayName || video.path);
 
   const exportZip = () => {
@@ -104,7 +107,9 @@ export function ExportPanel() {
         )}
       </div>
       <p className="muted">
-        {objects.length === 0
+        {loading
+          ? 'Loading the masks from the server…'
+          : objects.length === 0
           ? 'Nothing to export yet: no object has a mask.'
           : `${objects.length} object${objects.length === 1 ? '' : 's'} with masks${skipped > 0 ? ` (${skipped} without masks left out)` : ''}.`}
       </p>

@@ -1,6 +1,7 @@
 /** The tool on the video (points, brush, eraser), prompt mode (positive / negative clicks and taps), brush size, clearing the frame. */
 import { useController, useDemoState } from '../app/useController';
-import type { StageTool } from '../app/controller';
+import type { DemoState, StageTool } from '../app/controller';
+import { promptedObjects } from '../state/prompts';
 import { MAX_BRUSH_RADIUS, MIN_BRUSH_RADIUS } from '../state/maskPaint';
 
 const TOOLS: { tool: StageTool; label: string; key: string; title: string }[] = [
@@ -70,6 +71,12 @@ export function PromptToolbar() {
         )}
       </span>
       {st.pendingPrompts > 0 && <span className="pending" role="status">Segmenting…</span>}
+      {st.pendingPrompts === 0 && loadingMasks(st) && <span className="pending" role="status">Loading your masks…</span>}
     </div>
   );
+}
+
+/** A reopened video whose masks are still on their way from the server. */
+function loadingMasks(st: DemoState): boolean {
+  return (st.sessionStatus === 'starting' || st.sessionStatus === 'recovering') && promptedObjects(st.prompts).length > 0;
 }
