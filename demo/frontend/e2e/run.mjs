@@ -234,7 +234,9 @@ try {
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export COCO JSON', exact: true }).click()]);
     const coco = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
     assert(coco.images.length === FRAMES, `${coco.images.length} images`);
-    assert(coco.categories.length === 2, `${coco.categories.length} categories`);
+    // No labels given: one category for both objects, each its own instance.
+    assert(coco.categories.length === 1 && coco.categories[0].name === 'unlabelled', `categories ${JSON.stringify(coco.categories)}`);
+    assert(coco.instances.length === 2, `${coco.instances.length} instances`);
     assert(coco.annotations.length === 2 * FRAMES, `${coco.annotations.length} annotations`);
     for (const a of coco.annotations) assert(a.segmentation.size[0] === H && a.segmentation.size[1] === W, 'annotation size');
   });

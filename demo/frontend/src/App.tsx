@@ -51,12 +51,13 @@ export function App() {
         </aside>
         <aside className="right" aria-label="Objects and tools">
           <ObjectList />
-          <LabelsPanel />
           <SegmentEverythingPanel />
           <TrackingPanel />
           <EffectsPanel />
           {/* keyed by video: export messages belong to the video they were made for */}
           <ExportPanel key={videoPath} />
+          {/* the label set: the categories of the COCO export (below it, so Export stays in view with many objects) */}
+          <LabelsPanel />
           <SharePanel key={`share-${videoPath}`} />
         </aside>
       </main>
