@@ -93,11 +93,13 @@ async function goToFrame(frame) {
 async function trackToTheEnd(label) {
   await page.getByRole('button', { name: 'Track objects', exact: true }).click();
   await page.getByRole('progressbar', { name: 'Tracking progress' }).waitFor();
+  // Every frame received (100%) comes a moment before the stream's end: wait for the run to end.
   await page.waitForFunction(
-    () => document.querySelector('[role="progressbar"][aria-label="Tracking progress"]')?.getAttribute('aria-valuenow') === '100',
+    () => /done|failed|cancelled/.test(document.querySelector('.tracking-detail')?.textContent ?? ''),
     null,
     { timeout: 240_000, polling: 250 },
   );
+  assert((await page.getByRole('progressbar', { name: 'Tracking progress' }).getAttribute('aria-valuenow')) === '100', 'not at 100% when done');
   await shot(label);
   const detail = await page.locator('.tracking-detail').textContent();
   assert(/done/.test(detail), `tracking did not finish cleanly: ${detail}`);
