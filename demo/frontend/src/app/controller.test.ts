@@ -144,6 +144,16 @@ describe('renaming and recolouring', () => {
   });
 });
 
+describe('keeping proposals', () => {
+  it('the objects take the colours the proposals had', async () => {
+    fakeServer();
+    const c = await openPage();
+    const mask = encodeMask(new Uint8Array(32).fill(1), 4, 8);
+    expect(c.keepMasks(0, [mask, mask], undefined, ['#112233', '#445566'])).toBe(2);
+    expect(c.getState().objects.objects.map((o) => o.color)).toEqual(['#112233', '#445566']);
+  });
+});
+
 describe('labels', () => {
   it('are undoable, and each object\'s label reaches the server with its name and colour', async () => {
     const server = fakeServer();

@@ -622,13 +622,14 @@ export class DemoController extends Store {
    * prompted by it on `frame` (one undo step for them all). Objects without
    * prompts (the empty one a video starts with) are used first. Returns how
    * many objects were made; undoing the step calls `undoAlso` with that count.
+   * `colors`: each mask's colour as proposed; its object takes it (it does not change when kept).
    */
-  keepMasks(frame: number, masks: readonly RleMask[], undoAlso?: (kept: number) => void): number {
+  keepMasks(frame: number, masks: readonly RleMask[], undoAlso?: (kept: number) => void, colors: readonly string[] = []): number {
     if (masks.length === 0 || !this.canEdit()) return 0;
     const before = this.work();
     let { objects, prompts } = before;
     const edits: promptsState.PromptEdit[] = [];
-    for (const mask of masks) {
+    for (const [i, mask] of masks.entries()) {
       const prompted = new Set(promptsState.promptedObjects(prompts));
       let id = objects.objects.find((o) => !prompted.has(o.id))?.id;
       if (id === undefined) {
@@ -640,6 +641,7 @@ export class DemoController extends Store {
         }
         id = objects.selectedId as number;
       }
+      if (colors[i]) objects = objectsState.recolorObject(objects, id, colors[i]);
       const [next, edit] = promptsState.setMask(prompts, id, frame, mask);
       prompts = next;
       edits.push(edit);

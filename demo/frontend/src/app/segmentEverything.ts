@@ -37,7 +37,7 @@ interface Run {
 export interface EverythingHost extends PageHost {
   pause(): void;
   /** Make objects of kept masks (one undo step, whose undo calls `undoAlso`); returns how many. */
-  keepMasks(frame: number, masks: readonly RleMask[], undoAlso?: (kept: number) => void): number;
+  keepMasks(frame: number, masks: readonly RleMask[], undoAlso?: (kept: number) => void, colors?: readonly string[]): number;
 }
 
 export class EverythingStore {
@@ -142,7 +142,7 @@ export class EverythingStore {
         this.setFor(video, idleProposals);
         if (here()) this.c.notify(`Segment everything found no objects on frame ${frame} (${result.candidates} candidate masks); try a lower minimum score or a higher density.`);
       } else {
-        this.setFor(video, fromResult(result));
+        this.setFor(video, fromResult(result, this.c.getState().objects.objects.map((o) => o.color)));
         if (here()) this.c.notify(`${result.proposals.length} proposals on frame ${frame}: keep or drop each (or keep all), then track.`);
       }
     } catch (err) {
@@ -186,7 +186,7 @@ export class EverythingStore {
     const [, taken] = takeProposals(state, keys);
     // Undoing the keep puts the proposals it took back on their frame.
     const putBack = (kept: number) => this.setFor(video, returnProposals(this.stateOf(video), frame, taken.slice(0, kept)));
-    const made = this.c.keepMasks(frame, taken.map((i) => i.proposal.rleMask), putBack);
+    const made = this.c.keepMasks(frame, taken.map((i) => i.proposal.rleMask), putBack, taken.map((i) => i.color));
     if (made > 0) this.setFor(video, takeProposals(state, taken.slice(0, made).map((i) => i.key))[0]);
   }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { OBJECT_PALETTE } from './objects';
 import type { Proposal, SegmentEverythingResult } from '../api/segmentEverything';
 import {
   failed, fromResult, idleProposals, progressPercent, proposalsOnFrame, returnProposals, startRun, takeProposals, withProgress,
@@ -65,5 +66,13 @@ describe('proposals state', () => {
     expect(returnProposals(startRun(3), 7, taken)).toEqual(startRun(3));
     const other = { ...fromResult(result), frameIndex: 3 };
     expect(returnProposals(other, 7, taken)).toBe(other);
+  });
+});
+
+describe('proposal colours', () => {
+  it('are none of the objects\' colours, so a proposal never looks like an object', () => {
+    const inUse = [OBJECT_PALETTE[0], OBJECT_PALETTE[1].toUpperCase()];
+    const colours = fromResult(result, inUse).items.map((i) => i.color);
+    expect(colours).toEqual([OBJECT_PALETTE[2], OBJECT_PALETTE[3], OBJECT_PALETTE[4]]);
   });
 });

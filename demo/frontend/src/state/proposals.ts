@@ -44,15 +44,22 @@ export function progressPercent(state: ProposalsState): number {
   return state.total > 0 ? Math.round((100 * state.done) / state.total) : 0;
 }
 
-/** The server's answer: proposals best first (the server sorts them by score). */
-export function fromResult(result: SegmentEverythingResult): ProposalsState {
+/**
+ * The server's answer: proposals best first (the server sorts them by score).
+ * Their colours are those no object has yet (`inUse`), so a proposal never
+ * looks like an existing object; a kept one keeps its colour.
+ */
+export function fromResult(result: SegmentEverythingResult, inUse: readonly string[] = []): ProposalsState {
   const sorted = [...result.proposals].sort((a, b) => b.score - a.score);
+  const taken = new Set(inUse.map((c) => c.toLowerCase()));
+  const free = OBJECT_PALETTE.filter((c) => !taken.has(c.toLowerCase()));
+  const palette = free.length > 0 ? free : OBJECT_PALETTE;
   return {
     ...idleProposals,
     status: 'ready',
     frameIndex: result.frameIndex,
     candidates: result.candidates,
-    items: sorted.map((proposal, key) => ({ key, proposal, color: OBJECT_PALETTE[key % OBJECT_PALETTE.length] })),
+    items: sorted.map((proposal, key) => ({ key, proposal, color: palette[key % palette.length] })),
   };
 }
 
