@@ -335,6 +335,28 @@ try {
     await settle((n) => n > 500, 'every object shown again');
   });
 
+  await runner.test('keyboard only: a label added, given to an object and a range ended, with keys', async () => {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.locator('body').press('1'); // select the first object
+    await page.getByLabel('New label', { exact: true }).focus();
+    await page.keyboard.type('rock');
+    await page.keyboard.press('Enter');
+    await page.getByLabel('Name of label rock', { exact: true }).waitFor();
+    const select = page.getByLabel('Label of Object 1', { exact: true });
+    await select.focus();
+    await select.selectOption({ label: 'rock' }); // what arrow keys on a focused select do
+    assert((await select.inputValue()) === 'rock', 'the label was not set');
+    await goToFrame(20);
+    // Tab from the "Start at" button reaches "End at": Enter presses it.
+    await button('Start at frame 20').focus();
+    await page.keyboard.press('Tab');
+    assert((await page.evaluate(() => document.activeElement?.textContent)) === 'End at frame 20', 'Tab did not reach "End at frame 20"');
+    await page.keyboard.press('Enter');
+    await page.getByRole('group', { name: 'Frame range of Object 1' }).filter({ hasText: /frames \d+–20/ }).waitFor();
+    await page.keyboard.press('Control+z');
+    await page.getByRole('group', { name: 'Frame range of Object 1' }).filter({ hasText: /frames \d+–40/ }).waitFor();
+  });
+
   await runner.test('phone 390x844: the first hint whole, no empty notice slot, round colour dots; tracking shows the video and the progress together', async () => {
     const phone = await launchChromiumBrowser();
     try {
