@@ -88,6 +88,15 @@ try {
     assert(scores.every((s, i) => i === 0 || scores[i - 1] >= s), 'proposals are not sorted by score');
     const drawn = await page.evaluate(countChanged, { region: [0, 0, W, H], reference: 'snapshot' });
     assert(drawn > 1000, `only ${drawn} pixels changed: proposals are not drawn`);
+    // Hovering a row draws its proposal alone; leaving it draws them all again.
+    await proposals().first().hover();
+    await page.waitForTimeout(300);
+    const alone = await page.evaluate(countChanged, { region: [0, 0, W, H], reference: 'snapshot' });
+    assert(alone > 0 && alone < drawn, `hovering proposal 1 draws ${alone} pixels, all of them ${drawn}`);
+    await page.mouse.move(0, 0);
+    await page.waitForTimeout(300);
+    const again = await page.evaluate(countChanged, { region: [0, 0, W, H], reference: 'snapshot' });
+    assert(Math.abs(again - drawn) < drawn * 0.05, `after the hover ${again} pixels, before ${drawn}`);
     // The open panel with its proposals passes an axe audit (evaluated over the DevTools
     // protocol: the page's Content-Security-Policy refuses injected inline scripts).
     await page.evaluate(fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'));

@@ -9,7 +9,7 @@
  */
 import { cancelSegmentEverything, fetchSegmentEverythingProgress, segmentEverything, type SegmentEverythingParams } from '../api/segmentEverything';
 import {
-  failed, fromResult, idleProposals, returnProposals, startRun, takeProposals, withProgress, type ProposalsState,
+  failed, fromResult, highlight, idleProposals, returnProposals, startRun, takeProposals, withProgress, type ProposalsState,
 } from '../state/proposals';
 import { promptedObjects } from '../state/prompts';
 import type { RleMask } from '../render/rle';
@@ -113,7 +113,7 @@ export class EverythingStore {
     const run: Run = { video, sessionId, cancelPending: false };
     this.runs.set(video, run);
     this.c.pause();
-    this.setFor(video, startRun(frame));
+    this.setFor(video, startRun(frame, performance.now()));
     const params: SegmentEverythingParams = { pointsPerSide: settings.pointsPerSide, minScore: settings.minScore, maxObjects: free };
     if (st.serverInfo?.randomWeights) {
       // Random weights: stability and box overlap say nothing, and near-identical
@@ -124,7 +124,7 @@ export class EverythingStore {
       fetchSegmentEverythingProgress(this.c.client, sessionId)
         .then((p) => {
           if (this.runs.get(video) !== run || !p.running) return;
-          this.setFor(video, withProgress(this.stateOf(video), p.done, p.total));
+          this.setFor(video, withProgress(this.stateOf(video), p.done, p.total, performance.now()));
           if (run.cancelPending) {
             run.cancelPending = false;
             cancelSegmentEverything(this.c.client, sessionId).catch(() => undefined);
@@ -188,6 +188,12 @@ export class EverythingStore {
     const putBack = (kept: number) => this.setFor(video, returnProposals(this.stateOf(video), frame, taken.slice(0, kept)));
     const made = this.c.keepMasks(frame, taken.map((i) => i.proposal.rleMask), putBack, taken.map((i) => i.color));
     if (made > 0) this.setFor(video, takeProposals(state, taken.slice(0, made).map((i) => i.key))[0]);
+  }
+
+  /** The row under the pointer or focus: its mask is drawn alone (null: all again). */
+  highlight(key: number | null): void {
+    const video = this.currentVideo();
+    if (video) this.setFor(video, highlight(this.stateOf(video), key));
   }
 
   keepAll(): void {
