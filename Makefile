@@ -121,7 +121,8 @@ test: test-python test-frontend test-e2e  ## run every test (use `make -k test` 
 test-python: $(DEPS_STAMP)  ## pytest: library, parity replay, backend integration, packaging
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-frontend: $(NODE_STAMP)  ## vitest unit tests of the web UI
+test-frontend: $(NODE_STAMP)  ## the UI's import rules (dependency-cruiser) and its vitest unit tests
+	$(NPM) run --silent deps
 	$(NPM) test
 
 test-e2e: $(DEPS_STAMP) $(DIST_INDEX)  ## browser end-to-end tests (headless Chromium vs the real server)

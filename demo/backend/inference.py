@@ -91,6 +91,10 @@ def build_predictor(model: ModelSettings):
             hydra_overrides_extra=[
                 f"++model.feature_cache_bytes={model.feature_cache_mb * 1024 * 1024}",
                 f"++model.decoded_cache_bytes={model.decoded_cache_mb * 1024 * 1024}",
+                # A correction on a tracked frame (click, box, brush) anchors tracking as a
+                # conditioning frame: Track keeps it there and remembers it. The library's default
+                # (off, as the reference) stores it as a tracked frame, which Track then re-tracks over.
+                "++model.add_all_frames_to_correct_as_cond=true",
             ],
         )
     except Exception as exc:  # hydra/torch errors: say which file failed

@@ -88,6 +88,8 @@ class SessionRebuilder:
             restored=True,
             pending=pending,
             revision=stored.revision,
+            ranges={o.object_id: (o.first_frame, o.last_frame) for o in self.db.objects(session_id)
+                    if o.first_frame is not None or o.last_frame is not None},
         )
         self.store.add(session)
         if record.is_upload:

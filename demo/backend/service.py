@@ -475,11 +475,23 @@ class DemoService:
         return self._remember(s, result)
 
     def _remember(self, s: Session, result: FrameMasks) -> FrameMasks:
-        """Keep a frame's masks here (exports read them) and in the database (queued)."""
+        """Keep a frame's masks here (exports read them) and in the database (queued).
+
+        Objects whose frame range leaves this frame out have no mask here: they are dropped from
+        what is kept and from the answer.
+        """
+        if s.ranges:
+            result = FrameMasks(result.frame_index, [(o, m) for o, m in result.masks if in_range(s, o, result.frame_index)])
         s.masks[result.frame_index] = dict(result.masks)
         s.masks_version += 1
         self.writer.put_masks(s.id, result.frame_index, result.masks)
         return result
+
+
+def in_range(s: Session, obj: int, frame: int) -> bool:
+    """Is `frame` inside the object's frame range (every frame when it has none)?"""
+    first, last = s.ranges.get(obj, (None, None))
+    return (first is None or frame >= first) and (last is None or frame <= last)
 
 
 def _exact(points) -> list[list[float]]:
@@ -547,7 +559,7 @@ class Propagation:
                                 return
                             if sent_start and result.frame_index == self.start:
                                 continue
-                            service._remember(s, result)
+                            result = service._remember(s, result)
                             service.store.touch(s)
                             yield result
             except DemoError:

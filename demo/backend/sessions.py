@@ -58,6 +58,8 @@ class Session:
     # Frames holding prompts, per object id (the objects the session tracks).
     prompted: dict[int, set[int]] = field(default_factory=dict)
     masks_version: int = 0  # bumped on every change of `masks` (exports are cached by it)
+    # Frame ranges (first, last; None: open) of objects that have one: no masks are kept outside.
+    ranges: dict[int, tuple[int | None, int | None]] = field(default_factory=dict)
     stream_abort: Callable[[], None] | None = None  # breaks a propagation's stalled write
     owner: str = ""  # the client id that started it
     # Rebuilt from the database: prompts not yet replayed into `state` (object -> frame ->

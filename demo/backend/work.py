@@ -13,6 +13,7 @@ from .storage.replay import PromptView, fold, prompt_views
 
 if TYPE_CHECKING:
     from .service import DemoService
+    from .sessions import Session
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,35 @@ class WorkAccess:
             for name, value, limit in (("name", obj.name, 200), ("color", obj.color, 32), ("label", obj.label, 200)):
                 if not isinstance(value, str) or len(value) > limit:
                     raise BadInput(f"an object's {name} must be text of at most {limit} characters.")
+            first, last = obj.first_frame, obj.last_frame
+            if any(f is not None and not 0 <= f < s.num_frames for f in (first, last)) or (
+                first is not None and last is not None and first > last
+            ):
+                raise BadInput(
+                    f"an object's frame range must lie in 0..{s.num_frames - 1} with firstFrame <= lastFrame."
+                )
         acks = [self.service.writer.put_object(s.id, obj) for obj in objects]
+        moved = [o for o in objects if s.ranges.get(o.object_id, (None, None)) != (o.first_frame, o.last_frame)]
+        if moved:  # names alone need no lock (they may change while a propagation holds it)
+            with self.service._locked(s.id) as locked:
+                self._apply_ranges(locked, moved, acks)
         for ack in acks:
             self.service._acknowledged(ack)
         return True
+
+    def _apply_ranges(self, s: Session, objects: list[StoredObject], acks: list) -> None:
+        """Objects' frame ranges take effect: their masks outside are gone, here and stored."""
+        changed = False
+        for obj in objects:
+            bounds = (obj.first_frame, obj.last_frame)
+            if bounds == (None, None):
+                s.ranges.pop(obj.object_id, None)
+            else:
+                s.ranges[obj.object_id] = bounds
+            for frame, masks in s.masks.items():
+                if obj.object_id in masks and not obj.covers(frame):
+                    del masks[obj.object_id]
+                    changed = True
+            acks.append(self.service.writer.delete_masks_outside(s.id, obj))
+        if changed:
+            s.masks_version += 1

@@ -27,6 +27,8 @@ class WorkObject:
     name: str
     color: str
     label: str
+    first_frame: int | None = None  # its frame range, inclusive (null: from the start / to the end)
+    last_frame: int | None = None
 
 
 @strawberry.type
@@ -69,6 +71,10 @@ class WorkObjectInput:
     name: str = ""
     color: str = ""
     label: str = ""
+    # Its frame range, inclusive (null: from the start / to the end): masks outside it are deleted
+    # and tracking keeps none there.
+    first_frame: int | None = None
+    last_frame: int | None = None
 
 
 @strawberry.input
@@ -97,7 +103,11 @@ def work(info: Info, session_id: str) -> Work:
         mode=w.mode,
         route_key=route_key(w.real_session_id),
         video=Video.from_record(w.video, service.settings.public_url),
-        objects=[WorkObject(object_id=o.object_id, name=o.name, color=o.color, label=o.label) for o in w.objects],
+        objects=[
+            WorkObject(object_id=o.object_id, name=o.name, color=o.color, label=o.label, first_frame=o.first_frame,
+                       last_frame=o.last_frame)
+            for o in w.objects
+        ],
         prompts=[
             WorkPrompt(
                 frame_index=p.frame_index, object_id=p.object_id, points=p.points, labels=p.labels, box=p.box,
@@ -122,5 +132,7 @@ def revoke_share_link(info: Info, input: RevokeShareLinkInput) -> RevokeShareLin
 
 
 def update_objects(info: Info, input: UpdateObjectsInput) -> UpdateObjects:
-    objects = [StoredObject(o.object_id, o.name, o.color, o.label) for o in input.objects]
+    objects = [
+        StoredObject(o.object_id, o.name, o.color, o.label, o.first_frame, o.last_frame) for o in input.objects
+    ]
     return UpdateObjects(success=info.context["service"].work.update_objects(input.session_id, objects))

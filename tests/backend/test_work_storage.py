@@ -226,3 +226,30 @@ def test_a_removed_object_leaves_the_stored_names(start):
         assert client.graphql(WORK, {"s": sid})["work"]["objects"] == []
     finally:
         server.stop()
+
+
+def test_an_objects_frame_range_outlives_a_restart(start):
+    server = start("first")
+    client = DemoClient(server.url)
+    sid = client.start_session(CLIP)
+    client.add_points(sid, 0, 1, [[0.3, 0.4]], [1])
+    track(client, sid, direction="forward", max_frames=10)
+    client.graphql(
+        "mutation($i: UpdateObjectsInput!) { updateObjects(input: $i) { success } }",
+        {"i": {"sessionId": sid, "objects": [{"objectId": 1, "name": "cat", "lastFrame": 4}]}},
+    )
+    server.kill()
+
+    server = start("second")
+    try:
+        client = DemoClient(server.url)
+        assert {f for f, _ in client.session_masks(sid)} == set(range(5))
+        objects = client.graphql(
+            "query($s: String!) { work(sessionId: $s) { objects { objectId firstFrame lastFrame } } }", {"s": sid}
+        )["work"]["objects"]
+        assert objects == [{"objectId": 1, "firstFrame": None, "lastFrame": 4}]
+        # The rebuilt session keeps the range: tracking again brings nothing back after it.
+        assert {f for f, _ in track(client, sid, direction="forward", max_frames=10)} == set(range(5))
+        assert {f for f, _ in client.session_masks(sid)} == set(range(5))
+    finally:
+        server.stop()

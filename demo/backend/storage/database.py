@@ -17,7 +17,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, delete, event, select, text, update
+from sqlalchemy import Engine, create_engine, delete, event, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .replay import PromptEvent
@@ -47,6 +47,14 @@ class StoredObject:
     name: str
     color: str
     label: str
+    # Frames it has masks on, inclusive (None: from the start / to the end of the video).
+    first_frame: int | None = None
+    last_frame: int | None = None
+
+    def covers(self, frame: int) -> bool:
+        return (self.first_frame is None or frame >= self.first_frame) and (
+            self.last_frame is None or frame <= self.last_frame
+        )
 
 
 @dataclass(frozen=True)
@@ -178,14 +186,33 @@ class WorkDatabase:
 
     def put_object(self, conn, session_id: str, obj: StoredObject) -> None:
         stmt = self._insert(work_objects).values(
-            session_id=session_id, object_id=obj.object_id, name=obj.name, color=obj.color, label=obj.label
+            session_id=session_id, object_id=obj.object_id, name=obj.name, color=obj.color, label=obj.label,
+            first_frame=obj.first_frame, last_frame=obj.last_frame,
         )
         conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=["session_id", "object_id"],
-                set_={"name": obj.name, "color": obj.color, "label": obj.label},
+                set_={"name": obj.name, "color": obj.color, "label": obj.label,
+                      "first_frame": obj.first_frame, "last_frame": obj.last_frame},
             )
         )
+
+    @staticmethod
+    def delete_masks_outside(conn, session_id: str, obj: StoredObject) -> None:
+        """Delete an object's masks outside its frame range."""
+        outside = []
+        if obj.first_frame is not None:
+            outside.append(frame_masks.c.frame_index < obj.first_frame)
+        if obj.last_frame is not None:
+            outside.append(frame_masks.c.frame_index > obj.last_frame)
+        if outside:
+            conn.execute(
+                delete(frame_masks).where(
+                    (frame_masks.c.session_id == session_id)
+                    & (frame_masks.c.object_id == obj.object_id)
+                    & or_(*outside)
+                )
+            )
 
     @staticmethod
     def delete_objects(conn, session_id: str, object_id: int | None = None) -> None:
@@ -239,7 +266,7 @@ class WorkDatabase:
     def objects(self, session_id: str) -> list[StoredObject]:
         with self.engine.connect() as conn:
             return [
-                StoredObject(int(r.object_id), r.name, r.color, r.label)
+                StoredObject(int(r.object_id), r.name, r.color, r.label, r.first_frame, r.last_frame)
                 for r in conn.execute(
                     select(work_objects).where(work_objects.c.session_id == session_id).order_by(work_objects.c.object_id)
                 )

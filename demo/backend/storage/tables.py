@@ -5,7 +5,7 @@
   session's model state is rebuilt by folding them (see `storage/replay.py`).
 - `frame_masks`: the latest mask of each object on each frame (COCO RLE counts), the
   derived data a rebuilt session serves without tracking again.
-- `work_objects`: what the page calls an object (name, colour, label).
+- `work_objects`: what the page calls an object (name, colour, label, frame range).
 - `share_links`: tokens that open a session's work in another browser, editable or not.
 
 Changing a table means a new migration in `migrations/versions/`.
@@ -73,6 +73,9 @@ work_objects = Table(
     Column("name", String(256), nullable=False, server_default=""),
     Column("color", String(32), nullable=False, server_default=""),
     Column("label", String(256), nullable=False, server_default=""),
+    # Its frame range, inclusive (NULL: from the start / to the end): no masks outside it.
+    Column("first_frame", Integer, nullable=True),
+    Column("last_frame", Integer, nullable=True),
 )
 
 share_links = Table(

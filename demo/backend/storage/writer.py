@@ -103,6 +103,9 @@ class WorkWriter:
     def put_object(self, session_id: str, obj: StoredObject) -> Ack:
         return self._call(lambda conn: self.db.put_object(conn, session_id, obj))
 
+    def delete_masks_outside(self, session_id: str, obj: StoredObject) -> Ack:
+        return self._call(lambda conn: self.db.delete_masks_outside(conn, session_id, obj))
+
     def delete_objects(self, session_id: str, object_id: int | None = None) -> Ack:
         return self._call(lambda conn: self.db.delete_objects(conn, session_id, object_id))
 

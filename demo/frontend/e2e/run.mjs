@@ -93,11 +93,13 @@ async function goToFrame(frame) {
 async function trackToTheEnd(label) {
   await page.getByRole('button', { name: 'Track objects', exact: true }).click();
   await page.getByRole('progressbar', { name: 'Tracking progress' }).waitFor();
+  // Every frame received (100%) comes a moment before the stream's end: wait for the run to end.
   await page.waitForFunction(
-    () => document.querySelector('[role="progressbar"][aria-label="Tracking progress"]')?.getAttribute('aria-valuenow') === '100',
+    () => /done|failed|cancelled/.test(document.querySelector('.tracking-detail')?.textContent ?? ''),
     null,
     { timeout: 240_000, polling: 250 },
   );
+  assert((await page.getByRole('progressbar', { name: 'Tracking progress' }).getAttribute('aria-valuenow')) === '100', 'not at 100% when done');
   await shot(label);
   const detail = await page.locator('.tracking-detail').textContent();
   assert(/done/.test(detail), `tracking did not finish cleanly: ${detail}`);
@@ -234,7 +236,9 @@ try {
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export COCO JSON', exact: true }).click()]);
     const coco = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
     assert(coco.images.length === FRAMES, `${coco.images.length} images`);
-    assert(coco.categories.length === 2, `${coco.categories.length} categories`);
+    // No labels given: one category for both objects, each its own instance.
+    assert(coco.categories.length === 1 && coco.categories[0].name === 'unlabelled', `categories ${JSON.stringify(coco.categories)}`);
+    assert(coco.instances.length === 2, `${coco.instances.length} instances`);
     assert(coco.annotations.length === 2 * FRAMES, `${coco.annotations.length} annotations`);
     for (const a of coco.annotations) assert(a.segmentation.size[0] === H && a.segmentation.size[1] === W, 'annotation size');
   });
@@ -334,13 +338,16 @@ try {
 
   await runner.test('objects: N adds one, rename, recolour, remove', async () => {
     await page.locator('body').press('n');
-    const row = page.getByLabel('Object 3', { exact: true });
+    let row = page.getByLabel('Object 3', { exact: true });
     await row.waitFor();
     const name = page.getByLabel('Name of Object 3', { exact: true });
     await name.fill('the rock');
     await name.press('Enter');
     assert((await name.inputValue()) === 'the rock', 'rename did not stick');
-    await page.getByLabel('Colour of Object 3', { exact: true }).fill('#00ff00');
+    // A screen reader hears the new name on the row's buttons, not "Object 3".
+    assert((await page.getByRole('button', { name: 'Select Object 3', exact: true }).count()) === 0, 'a button still says "Select Object 3"');
+    row = page.getByLabel('the rock', { exact: true });
+    await page.getByLabel('Colour of the rock', { exact: true }).fill('#00ff00');
     // A prompt for the new object after tracking ran: the server must accept it.
     const p = await at(0.5, 0.5);
     await page.mouse.click(p.x, p.y);
@@ -348,7 +355,7 @@ try {
     await page.waitForFunction(() => !document.querySelector('.pending'));
     assert((await page.getByRole('alert').count()) === 0, `error shown: ${await page.getByRole('alert').allTextContents()}`);
     await shot('10-third-object');
-    await page.getByRole('button', { name: 'Remove Object 3', exact: true }).click();
+    await page.getByRole('button', { name: 'Remove the rock', exact: true }).click();
     await row.waitFor({ state: 'detached' });
   }, { independent: true });
 

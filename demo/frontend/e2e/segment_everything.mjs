@@ -11,9 +11,9 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import { unzipSync } from 'fflate';
 import { countChanged, snapshot } from './pixels.mjs';
+import { pngHasForeground } from './png.mjs';
 import {
   FRONTEND_DIR, ConsoleErrors, assert, launchChromium, makeDataDir, endSuite, startBackend, startSuite,
 } from './harness.mjs';
@@ -25,22 +25,6 @@ const W = 640;
 const H = 360;
 const FRAMES = 60;
 const FRAME = 20; // segment a frame in the middle, so tracking runs both ways
-
-/** True when an 8-bit grey PNG has a non-zero pixel (all-zero filtered rows decode to all-zero pixels). */
-function pngHasForeground(bytes) {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const width = view.getUint32(16);
-  const idat = [];
-  for (let at = 8; at < bytes.length;) {
-    const length = view.getUint32(at);
-    const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
-    if (type === 'IDAT') idat.push(bytes.subarray(at + 8, at + 8 + length));
-    at += 12 + length;
-  }
-  const raw = zlib.inflateSync(Buffer.concat(idat));
-  for (let i = 0; i < raw.length; i++) if (i % (width + 1) !== 0 && raw[i] !== 0) return true;
-  return false;
-}
 
 let page = null;
 const runner = startSuite('segment everything flow', ARTIFACTS, () => page);
@@ -104,6 +88,15 @@ try {
     assert(scores.every((s, i) => i === 0 || scores[i - 1] >= s), 'proposals are not sorted by score');
     const drawn = await page.evaluate(countChanged, { region: [0, 0, W, H], reference: 'snapshot' });
     assert(drawn > 1000, `only ${drawn} pixels changed: proposals are not drawn`);
+    // Hovering a row draws its proposal alone; leaving it draws them all again.
+    await proposals().first().hover();
+    await page.waitForTimeout(300);
+    const alone = await page.evaluate(countChanged, { region: [0, 0, W, H], reference: 'snapshot' });
+    assert(alone > 0 && alone < drawn, `hovering proposal 1 draws ${alone} pixels, all of them ${drawn}`);
+    await page.mouse.move(0, 0);
+    await page.waitForTimeout(300);
+    const again = await page.evaluate(countChanged, { region: [0, 0, W, H], reference: 'snapshot' });
+    assert(Math.abs(again - drawn) < drawn * 0.05, `after the hover ${again} pixels, before ${drawn}`);
     // The open panel with its proposals passes an axe audit (evaluated over the DevTools
     // protocol: the page's Content-Security-Policy refuses injected inline scripts).
     await page.evaluate(fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'));
@@ -150,11 +143,13 @@ try {
   await runner.test('track them all', async () => {
     await page.getByRole('button', { name: 'Track objects', exact: true }).click();
     await page.getByRole('progressbar', { name: 'Tracking progress' }).waitFor();
+    // Every frame received (100%) comes a moment before the stream's end: wait for the run to end.
     await page.waitForFunction(
-      () => document.querySelector('[role="progressbar"][aria-label="Tracking progress"]')?.getAttribute('aria-valuenow') === '100',
+      () => /done|failed|cancelled/.test(document.querySelector('.tracking-detail')?.textContent ?? ''),
       null,
       { timeout: 300_000, polling: 250 },
     );
+    assert((await page.getByRole('progressbar', { name: 'Tracking progress' }).getAttribute('aria-valuenow')) === '100', 'not at 100% when done');
     const detail = await page.locator('.tracking-detail').textContent();
     assert(/done/.test(detail), `tracking did not finish cleanly: ${detail}`);
     await shot('03-tracked');

@@ -8,6 +8,7 @@ import type { GraphQLClient } from './graphql';
 import { videoFields } from './operations';
 import { rememberRouteKey } from './sessionHeaders';
 import { withDefaults, type Video, type VideoFromServer } from './types';
+import { labelsFromObjects } from '../state/labels';
 import { OBJECT_PALETTE, type ObjectsState, type TrackedObject } from '../state/objects';
 import { keyOf, type FramePrompt, type PromptPoint } from '../state/prompts';
 
@@ -42,6 +43,11 @@ interface WorkObjectFromServer {
   objectId: number;
   name: string;
   color: string;
+  /** Its label's name ("" = none; absent from servers before labels). */
+  label?: string;
+  /** Its frame range (null: open; absent from servers before ranges). */
+  firstFrame?: number | null;
+  lastFrame?: number | null;
 }
 
 /** The page's prompts from the server's, keyed "objectId:frameIndex"; a mask prompt is at the video's size. */
@@ -64,10 +70,14 @@ export function promptsFromServer(prompts: readonly WorkPromptFromServer[], vide
 export function objectsFromServer(objects: readonly WorkObjectFromServer[], prompted: readonly number[]): ObjectsState {
   const byId = new Map<number, TrackedObject>();
   const fallback = (id: number): TrackedObject => ({ id, name: `Object ${id}`, color: OBJECT_PALETTE[(id - 1) % OBJECT_PALETTE.length] });
-  for (const o of objects) byId.set(o.objectId, { ...fallback(o.objectId), ...(o.name ? { name: o.name } : {}), ...(o.color ? { color: o.color } : {}) });
+  for (const o of objects) {
+    byId.set(o.objectId, { ...fallback(o.objectId), ...(o.name ? { name: o.name } : {}), ...(o.color ? { color: o.color } : {}), ...(o.label ? { label: o.label } : {}),
+      ...(o.firstFrame != null ? { firstFrame: o.firstFrame } : {}), ...(o.lastFrame != null ? { lastFrame: o.lastFrame } : {}) });
+  }
   for (const id of prompted) if (!byId.has(id)) byId.set(id, fallback(id));
   const list = [...byId.values()].sort((a, b) => a.id - b.id);
-  return { objects: list, selectedId: list[0]?.id ?? null, nextId: list.reduce((n, o) => Math.max(n, o.id + 1), 1) };
+  // The server keeps each object's label, not the set: the set is the labels in use.
+  return { objects: list, selectedId: list[0]?.id ?? null, nextId: list.reduce((n, o) => Math.max(n, o.id + 1), 1), labels: labelsFromObjects(list) };
 }
 
 /** Open a session's work by its id or a share link's token (throws linkGone when the link was revoked). */
@@ -77,7 +87,7 @@ export async function fetchWork(client: GraphQLClient, sessionId: string): Promi
     work: { sessionId: string; mode: AccessMode; routeKey: string; video: VideoFromServer; objects: WorkObjectFromServer[]; prompts: WorkPromptFromServer[] };
   }>(
     `query Work($sessionId: String!) { work(sessionId: $sessionId) { sessionId mode routeKey video { ${fields} }
-      objects { objectId name color label } prompts { frameIndex objectId points labels box maskCounts } } }`,
+      objects { objectId name color label firstFrame lastFrame } prompts { frameIndex objectId points labels box maskCounts } } }`,
     { sessionId },
   );
   const w = data.work;
@@ -88,11 +98,11 @@ export async function fetchWork(client: GraphQLClient, sessionId: string): Promi
   return { sessionId: w.sessionId, mode: w.mode, video, objects: objectsFromServer(w.objects, prompted), prompts };
 }
 
-/** Store the objects' names and colours with the work (what a link's holder sees). */
+/** Store the objects' names, colours and labels with the work (what a link's holder sees). */
 export async function updateObjects(client: GraphQLClient, sessionId: string, objects: readonly TrackedObject[]): Promise<boolean> {
   const data = await client.request<{ updateObjects: { success: boolean } }>(
     `mutation UpdateObjects($input: UpdateObjectsInput!) { updateObjects(input: $input) { success } }`,
-    { input: { sessionId, objects: objects.map((o) => ({ objectId: o.id, name: o.name, color: o.color, label: '' })) } },
+    { input: { sessionId, objects: objects.map((o) => ({ objectId: o.id, name: o.name, color: o.color, label: o.label ?? '', firstFrame: o.firstFrame ?? null, lastFrame: o.lastFrame ?? null })) } },
   );
   return data.updateObjects.success;
 }

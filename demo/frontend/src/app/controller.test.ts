@@ -3,6 +3,7 @@
 // does when a prompt fails, when the server no longer has the session, with
 // a view-only link, and which object names it tells the server.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { decodeMask, encodeMask } from '../render/rle';
 import { DemoController } from './controller';
 import { SYNC_DELAY_MS } from './objectsSync';
 
@@ -27,6 +28,12 @@ function fakeServer() {
     if (op.includes('defaultVideo')) return { data: { defaultVideo: VIDEO } };
     if (op.includes('startSession')) return { data: { startSession: { sessionId: `s${++server.sessions}`, routeKey: `rk${server.sessions}` } } };
     if (op.includes('addPoints')) return server.prompt(String(input.sessionId));
+    // A mask prompt comes back as it was sent (what the model does with one).
+    if (op.includes('addMask')) {
+      const { size, counts } = input.rleMask as { size: [number, number]; counts: string };
+      return { data: { addMask: { frameIndex: input.frameIndex, rleMaskList: [{ objectId: input.objectId, rleMask: { size, counts } }] } } };
+    }
+    if (op.includes('clearPointsInFrame')) return { data: { clearPointsInFrame: { frameIndex: input.frameIndex, rleMaskList: [] } } };
     if (op.includes('updateObjects')) return { data: { updateObjects: { success: true } } };
     if (op.includes('shareLinks')) return { data: { shareLinks: [] } };
     if (op.includes('work(')) return { data: { work: server.work } };
@@ -113,17 +120,137 @@ describe('object names', () => {
     await vi.advanceTimersByTimeAsync(SYNC_DELAY_MS + 10);
     const sent = ops(server, 'updateObjects');
     expect(sent.length).toBeLessThanOrEqual(2); // the first object on start, then the edits
-    expect((sent[sent.length - 1].variables.input as { objects: unknown[] }).objects).toEqual([{ objectId: 1, name: 'Dog', color: '#ff0000', label: '' }]);
+    expect((sent[sent.length - 1].variables.input as { objects: unknown[] }).objects).toEqual([{ objectId: 1, name: 'Dog', color: '#ff0000', label: '', firstFrame: null, lastFrame: null }]);
     c.selectObject(1);
     await vi.advanceTimersByTimeAsync(SYNC_DELAY_MS + 10);
     expect(ops(server, 'updateObjects')).toHaveLength(sent.length);
   });
 });
 
+describe('renaming and recolouring', () => {
+  it('can be undone; a colour dragged through many values is one step', async () => {
+    fakeServer();
+    const c = await openPage();
+    c.renameObject(1, 'Bunny');
+    for (const colour of ['#ff0000', '#ff1100', '#ff2200']) c.recolorObject(1, colour);
+    expect(c.getState().objects.objects[0]).toMatchObject({ name: 'Bunny', color: '#ff2200' });
+    c.undo();
+    expect(c.getState().objects.objects[0]).toMatchObject({ name: 'Bunny', color: '#3b82f6' });
+    c.undo();
+    expect(c.getState().objects.objects[0].name).toBe('Object 1');
+    // The same name again is no change and no undo step.
+    c.renameObject(1, 'Object 1');
+    expect(c.getState().history).toHaveLength(0);
+  });
+});
+
+describe('keeping proposals', () => {
+  it('the objects take the colours the proposals had', async () => {
+    fakeServer();
+    const c = await openPage();
+    const mask = encodeMask(new Uint8Array(32).fill(1), 4, 8);
+    expect(c.keepMasks(0, [mask, mask], undefined, ['#112233', '#445566'])).toBe(2);
+    expect(c.getState().objects.objects.map((o) => o.color)).toEqual(['#112233', '#445566']);
+  });
+});
+
+describe('labels', () => {
+  it('are undoable, and each object\'s label reaches the server with its name and colour', async () => {
+    const server = fakeServer();
+    const c = await openPage();
+    vi.useFakeTimers();
+    c.addLabel('animal');
+    c.addLabel('toy');
+    c.setObjectLabel(1, 'toy');
+    expect(c.getState().objects.objects[0].label).toBe('toy');
+    await vi.advanceTimersByTimeAsync(SYNC_DELAY_MS + 10);
+    const sent = ops(server, 'updateObjects');
+    expect((sent[sent.length - 1].variables.input as { objects: unknown[] }).objects).toEqual([{ objectId: 1, name: 'Object 1', color: '#3b82f6', label: 'toy', firstFrame: null, lastFrame: null }]);
+    c.undo();
+    expect(c.getState().objects.objects[0].label ?? '').toBe('');
+    c.undo();
+    expect(c.getState().objects.labels?.map((l) => l.name)).toEqual(['animal']);
+    // Starting over keeps the video's label set.
+    c.startOver();
+    expect(c.getState().objects.labels?.map((l) => l.name)).toEqual(['animal']);
+  });
+});
+
+describe('frame ranges', () => {
+  it('ending an object drops its masks after the frame at once, tells the server before anything else, and undoes', async () => {
+    const server = fakeServer();
+    const c = await openPage();
+    for (let f = 0; f < 10; f++) c.masks.setFrame(f, [{ objectId: 1, rleMask: MASK }]);
+    c.set({ prompts: { byKey: { '1:0': { points: [{ x: 0.5, y: 0.5, label: 1 }], box: null } } } });
+    c.endObjectAt(1, 6);
+    expect(c.masks.frameIndices()).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    await c.promptsSettled(); // what Track waits for
+    const sent = ops(server, 'updateObjects');
+    expect((sent[sent.length - 1].variables.input as { objects: { lastFrame: number }[] }).objects[0].lastFrame).toBe(6);
+    c.undo();
+    expect(c.getState().objects.objects[0].lastFrame ?? null).toBeNull();
+    expect(c.masks.frameIndices()).toHaveLength(10);
+    expect(c.masks.isStale(8, 1)).toBe(true); // back, to be tracked again
+  });
+});
+
+describe('brush and eraser', () => {
+  // VIDEO is 8 x 4 pixels: pixel (x, y) of the decoded mask is at y * 8 + x.
+  const maskOn = (c: DemoController, frame: number) => {
+    const rle = c.masks.get(frame, 1);
+    return rle ? Array.from(decodeMask(rle)) : null;
+  };
+
+  it('a stroke becomes the frame\'s mask prompt, marks later frames stale, and undoes to the mask before', async () => {
+    const server = fakeServer();
+    const c = await openPage();
+    // Tracked masks on frames 2..5: the left half of the picture.
+    const left = new Uint8Array(32).map((_, i) => (i % 8 < 4 ? 1 : 0));
+    for (let f = 2; f <= 5; f++) c.masks.setFrame(f, [{ objectId: 1, rleMask: encodeMask(left, 4, 8) }]);
+    c.set({ prompts: { byKey: { '1:0': { points: [{ x: 0.2, y: 0.5, label: 1 }], box: null } } } });
+    c.setBrushRadius(2);
+    // Brush along the right edge of frame 3: pixels there join the mask at once.
+    c.paint(3, [{ x: 7 / 8, y: 0.1 }, { x: 7 / 8, y: 0.9 }], 'brush');
+    const painted = maskOn(c, 3)!;
+    expect(painted[0 * 8 + 7]).toBe(1);
+    expect(painted[3 * 8 + 7]).toBe(1);
+    expect(painted[0]).toBe(1); // what was there stays
+    expect(c.masks.isStale(4, 1) && c.masks.isStale(5, 1)).toBe(true);
+    expect(c.masks.isStale(2, 1)).toBe(false);
+    await c.promptsSettled();
+    const sent = ops(server, 'addMask');
+    expect(sent).toHaveLength(1);
+    expect(decodeMask({ ...(sent[0].variables.input as { rleMask: { size: [number, number]; counts: string } }).rleMask })).toEqual(Uint8Array.from(painted));
+    expect(c.getState().prompts.byKey['1:3'].mask).toBeTruthy();
+    // The eraser takes the top-left corner away.
+    c.paint(3, [{ x: 0, y: 0 }], 'eraser');
+    expect(maskOn(c, 3)![0]).toBe(0);
+    expect(c.getState().history.map((h) => h.label)).toEqual(['a brush stroke', 'an eraser stroke']);
+    await c.promptsSettled();
+    // Undo both: the frame gets its tracked mask back (as its prompt, so the server keeps it).
+    c.undo();
+    await c.promptsSettled();
+    expect(maskOn(c, 3)).toEqual(painted);
+    c.undo();
+    await c.promptsSettled();
+    expect(maskOn(c, 3)).toEqual(Array.from(left));
+  });
+
+  it('a stroke that changes nothing is no step; the eraser needs a selected object', async () => {
+    fakeServer();
+    const c = await openPage();
+    c.paint(0, [{ x: 0.5, y: 0.5 }], 'eraser');
+    expect(c.getState().history).toHaveLength(0);
+    c.set({ objects: { ...c.getState().objects, selectedId: null } });
+    c.paint(0, [{ x: 0.5, y: 0.5 }], 'eraser');
+    expect(c.getState().notice?.text).toMatch(/Select an object/);
+  });
+});
+
 describe('a share link', () => {
   const shared = (mode: string) => ({
     sessionId: 'share.t', mode, routeKey: 'rk', video: VIDEO,
-    objects: [{ objectId: 1, name: 'Dog', color: '#ff0000', label: '' }],
+    objects: [{ objectId: 1, name: 'Dog', color: '#ff0000', label: '', firstFrame: null, lastFrame: null }],
     prompts: [{ frameIndex: 0, objectId: 1, points: [[0.5, 0.5]], labels: [1], box: null, maskCounts: null }],
   });
 

@@ -12,22 +12,27 @@ import * as ops from '../api/operations';
 import { DEFAULT_LIMITS, type RleMaskListOnFrame, type Video } from '../api/types';
 import type { EffectChoice } from '../render/effectCatalog';
 import { clampFrame } from '../render/frameTime';
-import type { RleMask } from '../render/rle';
+import { decodeMask, encodeMask, type RleMask } from '../render/rle';
 import { popStep, pushStep, type UndoStep, type Work } from '../state/history';
+import { MAX_BRUSH_RADIUS, MIN_BRUSH_RADIUS, paintStroke, type PaintPoint, type PaintTool } from '../state/maskPaint';
 import { MaskStore, type SavedMask } from '../state/masks';
+import * as labelsState from '../state/labels';
 import * as objectsState from '../state/objects';
 import * as promptsState from '../state/prompts';
+import * as rangesState from '../state/ranges';
 import { idleProgress } from '../state/tracking';
 import { staleRangesAfterEdit } from '../state/trackPlan';
+import { ALL_VISIBLE, toggleHidden, toggleSolo } from '../state/visibility';
+import { NO_ZOOM, clampZoom, zoomAt, type StageZoom } from '../state/zoom';
 import { EverythingStore } from './segmentEverything';
 import { ObjectsSync } from './objectsSync';
 import { SessionKeeper, sendEdit } from './sessions';
 import { ShareFlow } from './sharing';
-import { Store, type PlayerHandle, type VideoWork } from './store';
+import { Store, type PlayerHandle, type StageTool, type VideoWork } from './store';
 import { TrackingRunner } from './trackingRunner';
 import { UploadFlow } from './uploads';
 
-export type { DemoState, Notice, PlayerHandle, UploadState } from './store';
+export type { DemoState, Notice, PlayerHandle, StageTool, UploadState } from './store';
 
 /** What a view-only link's holder is told on a change the page does not send (the server's words for those it does). */
 const VIEW_ONLY = 'This link is view-only: you can play, apply effects and export, but not edit.';
@@ -47,6 +52,8 @@ export class DemoController extends Store {
   readonly everything: EverythingStore;
   /** The open work's share links (app/sharing.ts). */
   readonly sharing: ShareFlow;
+  /** Sends names, colours, labels and ranges to the server (app/objectsSync.ts). */
+  private readonly objectsSync: ObjectsSync;
   /** Server calls of the prompts and objects run one after another so the last edit's answer wins. */
   private queue: Promise<void> = Promise.resolve();
   private seekNonce = 0;
@@ -60,7 +67,7 @@ export class DemoController extends Store {
     this.uploads = new UploadFlow(this);
     this.everything = new EverythingStore(this);
     this.sharing = new ShareFlow(this);
-    new ObjectsSync(this); // lives as long as the store it subscribes to
+    this.objectsSync = new ObjectsSync(this);
   }
 
   get limits() {
@@ -135,6 +142,8 @@ export class DemoController extends Store {
       playing: false,
       seekRequest: { frame: work.currentFrame, nonce: ++this.seekNonce },
       notice: null,
+      zoom: NO_ZOOM,
+      visibility: ALL_VISIBLE,
     });
   }
 
@@ -202,6 +211,37 @@ export class DemoController extends Store {
 
   setNegativeMode(negativeMode: boolean): void {
     this.set({ negativeMode });
+  }
+
+  setTool(tool: StageTool): void {
+    if (tool !== this.state.tool) this.set({ tool });
+  }
+
+  setBrushRadius(radius: number): void {
+    const brushRadius = Math.round(Math.min(MAX_BRUSH_RADIUS, Math.max(MIN_BRUSH_RADIUS, radius)));
+    if (brushRadius !== this.state.brushRadius) this.set({ brushRadius });
+  }
+
+  setZoom(zoom: StageZoom): void {
+    const z = clampZoom(zoom);
+    const cur = this.state.zoom;
+    if (z.scale !== cur.scale || z.cx !== cur.cx || z.cy !== cur.cy) this.set({ zoom: z });
+  }
+
+  /** Zoom in (factor > 1) or out around the centre of the view. */
+  zoomBy(factor: number): void {
+    const z = this.state.zoom;
+    this.setZoom(zoomAt(z, factor, z.cx, z.cy));
+  }
+
+  /** Hide or show an object on the video. */
+  toggleHidden(id: number): void {
+    this.set({ visibility: toggleHidden(this.state.visibility, id) });
+  }
+
+  /** Show only this object on the video (again: all of them). */
+  toggleSolo(id: number): void {
+    this.set({ visibility: toggleSolo(this.state.visibility, id) });
   }
 
   setHelpOpen(helpOpen: boolean): void {
@@ -362,6 +402,39 @@ export class DemoController extends Store {
     this.editPrompt('box', (objectId, prompts) => promptsState.setBox(prompts, objectId, frame, box));
   }
 
+  /**
+   * A brush or eraser stroke on `frame` (points normalised, as clicks): the
+   * selected object's mask there, edited, becomes its prompt on that frame
+   * (the server takes it as is and tracks from it), one undo step. Shown at
+   * once; the server's answer replaces it.
+   */
+  paint(frame: number, points: readonly PaintPoint[], tool: PaintTool): void {
+    const video = this.state.video;
+    if (!video || points.length === 0 || !this.canEdit(true)) return;
+    if (this.state.objects.selectedId === null && tool === 'eraser') {
+      this.notify('Select an object to erase from.');
+      return;
+    }
+    const before = this.work();
+    const objectId = this.targetObjectId();
+    if (objectId === null) return;
+    const { width: w, height: h } = video;
+    const previous = this.masks.get(frame, objectId);
+    const pixels = previous && previous.size[0] === h && previous.size[1] === w ? decodeMask(previous) : new Uint8Array(w * h);
+    const inPixels = points.map((p) => ({ x: p.x * w, y: p.y * h }));
+    if (paintStroke(pixels, w, h, inPixels, this.state.brushRadius, tool) === 0) return; // nothing changed: no step
+    const rle = encodeMask(pixels, h, w);
+    // Undo must bring the old mask back. A frame that had a mask but no prompt gets it
+    // back as its prompt: cleared, the server would keep the painted result there.
+    const hadPrompt = !promptsState.isEmptyPrompt(promptsState.getPrompt(before.prompts, objectId, frame));
+    const undoTo = !hadPrompt && previous ? { ...before, prompts: promptsState.setMask(before.prompts, objectId, frame, previous)[0] } : before;
+    const step = this.remember(tool === 'brush' ? 'a brush stroke' : 'an eraser stroke', undoTo);
+    const [prompts, edit] = promptsState.setMask(this.state.prompts, objectId, frame, rle);
+    this.set({ prompts });
+    this.masks.setFrame(frame, [{ objectId, rleMask: rle }], false);
+    this.afterPromptEdits([edit], step);
+  }
+
   clearFrameOfSelected(): void {
     if (this.state.objects.selectedId === null) return;
     this.editPrompt('clear frame', (objectId, prompts) => promptsState.clearFrame(prompts, objectId, this.state.currentFrame));
@@ -412,13 +485,90 @@ export class DemoController extends Store {
   }
 
   renameObject(id: number, name: string): void {
-    if (this.state.access === 'view') return;
-    this.set({ objects: objectsState.renameObject(this.state.objects, id, name) });
+    this.changeObject(id, 'renaming', (objects) => objectsState.renameObject(objects, id, name));
   }
 
   recolorObject(id: number, color: string): void {
+    this.changeObject(id, 'recolouring', (objects) => objectsState.recolorObject(objects, id, color));
+  }
+
+  // ---- labels: the video's label set and each object's label (undoable, like names) ----
+
+  addLabel(name: string): void {
+    this.changeObjects('adding a label', (objects) => labelsState.addLabel(objects, name));
+  }
+
+  renameLabel(from: string, to: string): void {
+    this.changeObjects(`renaming label ${from}`, (objects) => labelsState.renameLabel(objects, from, to));
+  }
+
+  recolorLabel(name: string, color: string): void {
+    this.changeObjects(`recolouring label ${name}`, (objects) => labelsState.recolorLabel(objects, name, color), true);
+  }
+
+  removeLabel(name: string): void {
+    this.changeObjects(`removing label ${name}`, (objects) => labelsState.removeLabel(objects, name));
+  }
+
+  setObjectLabel(id: number, label: string): void {
+    this.changeObjects(`labelling object ${id}`, (objects) => labelsState.setObjectLabel(objects, id, label));
+  }
+
+  // ---- frame ranges: when an object is in the scene ----
+
+  /** The object leaves the scene after `frame`: its masks after it go (undoable). */
+  endObjectAt(id: number, frame: number): void {
+    this.changeRange(id, `ending object ${id} at frame ${frame}`, (objects) => rangesState.endAt(objects, id, frame));
+  }
+
+  /** The object enters the scene at `frame`: its masks before it go (undoable). */
+  startObjectAt(id: number, frame: number): void {
+    this.changeRange(id, `starting object ${id} at frame ${frame}`, (objects) => rangesState.startAt(objects, id, frame));
+  }
+
+  clearObjectRange(id: number): void {
+    this.changeRange(id, `the range of object ${id}`, (objects) => rangesState.clearRange(objects, id));
+  }
+
+  /**
+   * A new frame range: masks outside it leave the page (kept in the undo step)
+   * and the server (sent at once, ahead of any Track, which waits for it).
+   */
+  private changeRange(id: number, label: string, change: (objects: objectsState.ObjectsState) => objectsState.ObjectsState): void {
+    if (!this.canEdit()) return;
+    const objects = change(this.state.objects);
+    if (objects === this.state.objects) return;
+    const o = objectsState.findObject(objects, id);
+    const dropped = this.masks.objectMasks(id).filter((m) => !rangesState.inRange(o, m.frameIndex));
+    this.remember(label, this.work(), dropped);
+    for (const m of dropped) this.masks.removeMask(m.frameIndex, id);
+    this.set({ objects, maskVersion: this.state.maskVersion + 1 });
+    this.queue = this.queue.then(() => this.objectsSync.flush());
+  }
+
+  /** An undoable change of the objects or labels; `coalesce`: the same change in a row is one step (a colour drag). */
+  private changeObjects(label: string, change: (objects: objectsState.ObjectsState) => objectsState.ObjectsState, coalesce = false): void {
     if (this.state.access === 'view') return;
-    this.set({ objects: objectsState.recolorObject(this.state.objects, id, color) });
+    const objects = change(this.state.objects);
+    if (objects === this.state.objects) return;
+    const last = this.state.history[this.state.history.length - 1];
+    if (!coalesce || last?.label !== label) this.remember(label, this.work());
+    this.set({ objects });
+  }
+
+  /**
+   * A name or colour change, undoable. A colour picker fires on every move:
+   * changes of the same kind to the same object in a row make one step.
+   */
+  private changeObject(id: number, verb: string, change: (objects: objectsState.ObjectsState) => objectsState.ObjectsState): void {
+    if (this.state.access === 'view') return;
+    const o = objectsState.findObject(this.state.objects, id);
+    const objects = change(this.state.objects);
+    if (!o || objects === this.state.objects || JSON.stringify(objectsState.findObject(objects, id)) === JSON.stringify(o)) return;
+    const label = `${verb} object ${id}`;
+    const last = this.state.history[this.state.history.length - 1];
+    if (last?.label !== label) this.remember(label, this.work());
+    this.set({ objects });
   }
 
   /** Drop an object's prompts and masks (undoable); `keep` leaves its row. */
@@ -454,7 +604,8 @@ export class DemoController extends Store {
     const dropped = this.state.objects.objects.flatMap((o) => this.masks.objectMasks(o.id));
     const hadPrompts = promptsState.promptedObjects(this.state.prompts).length > 0;
     this.remember('starting over', before, dropped);
-    const objects = objectsState.addObject({ objects: [], selectedId: null, nextId: this.state.objects.nextId }, this.limits.maxObjects);
+    // The label set is the video's: it stays.
+    const objects = objectsState.addObject({ objects: [], selectedId: null, nextId: this.state.objects.nextId, labels: this.state.objects.labels }, this.limits.maxObjects);
     this.masks.clear();
     this.set({ objects, prompts: promptsState.emptyPrompts, maskVersion: this.state.maskVersion + 1 });
     if (hadPrompts) {
@@ -471,13 +622,14 @@ export class DemoController extends Store {
    * prompted by it on `frame` (one undo step for them all). Objects without
    * prompts (the empty one a video starts with) are used first. Returns how
    * many objects were made; undoing the step calls `undoAlso` with that count.
+   * `colors`: each mask's colour as proposed; its object takes it (it does not change when kept).
    */
-  keepMasks(frame: number, masks: readonly RleMask[], undoAlso?: (kept: number) => void): number {
+  keepMasks(frame: number, masks: readonly RleMask[], undoAlso?: (kept: number) => void, colors: readonly string[] = []): number {
     if (masks.length === 0 || !this.canEdit()) return 0;
     const before = this.work();
     let { objects, prompts } = before;
     const edits: promptsState.PromptEdit[] = [];
-    for (const mask of masks) {
+    for (const [i, mask] of masks.entries()) {
       const prompted = new Set(promptsState.promptedObjects(prompts));
       let id = objects.objects.find((o) => !prompted.has(o.id))?.id;
       if (id === undefined) {
@@ -489,6 +641,7 @@ export class DemoController extends Store {
         }
         id = objects.selectedId as number;
       }
+      if (colors[i]) objects = objectsState.recolorObject(objects, id, colors[i]);
       const [next, edit] = promptsState.setMask(prompts, id, frame, mask);
       prompts = next;
       edits.push(edit);

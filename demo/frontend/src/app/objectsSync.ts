@@ -1,5 +1,5 @@
 /**
- * Keeps the server's copy of the objects' names and colours (`updateObjects`)
+ * Keeps the server's copy of the objects' names, colours and labels (`updateObjects`)
  * so a share link's holder sees them: after objects are added, renamed or
  * recoloured, once the changes settle, for the open session. Selecting an
  * object changes nothing the server keeps, so it sends nothing.
@@ -21,7 +21,7 @@ export interface ObjectsSyncHost {
 }
 
 function fingerprint(objects: readonly TrackedObject[]): string {
-  return JSON.stringify(objects.map((o) => [o.id, o.name, o.color]));
+  return JSON.stringify(objects.map((o) => [o.id, o.name, o.color, o.label ?? '', o.firstFrame ?? null, o.lastFrame ?? null]));
 }
 
 export class ObjectsSync {

@@ -7,15 +7,13 @@
  * videos and back shows them again, and a run still going when the user
  * switched lands on its own video.
  */
-import { useSyncExternalStore } from 'react';
 import { cancelSegmentEverything, fetchSegmentEverythingProgress, segmentEverything, type SegmentEverythingParams } from '../api/segmentEverything';
-import type { GlMask } from '../render/glEffects';
 import {
-  failed, fromResult, idleProposals, proposalsOnFrame, returnProposals, startRun, takeProposals, withProgress, type ProposalsState,
+  failed, fromResult, highlight, idleProposals, returnProposals, startRun, takeProposals, withProgress, type ProposalsState,
 } from '../state/proposals';
 import { promptedObjects } from '../state/prompts';
-import type { DemoController } from './controller';
-import { useController } from './useController';
+import type { RleMask } from '../render/rle';
+import type { PageHost } from './host';
 
 const POLL_MS = 400;
 
@@ -35,6 +33,13 @@ interface Run {
   cancelPending: boolean;
 }
 
+/** What segment everything needs of the page beyond the basics. */
+export interface EverythingHost extends PageHost {
+  pause(): void;
+  /** Make objects of kept masks (one undo step, whose undo calls `undoAlso`); returns how many. */
+  keepMasks(frame: number, masks: readonly RleMask[], undoAlso?: (kept: number) => void, colors?: readonly string[]): number;
+}
+
 export class EverythingStore {
   /** Proposals by video path (absent: idle). */
   private readonly byVideo = new Map<string, ProposalsState>();
@@ -42,7 +47,7 @@ export class EverythingStore {
   private readonly listeners = new Set<() => void>();
   private shownVideo: string | null = null;
 
-  constructor(private readonly c: DemoController) {
+  constructor(private readonly c: EverythingHost) {
     // Another video opened: its own proposals show.
     c.subscribe(() => {
       const path = this.currentVideo();
@@ -108,7 +113,7 @@ export class EverythingStore {
     const run: Run = { video, sessionId, cancelPending: false };
     this.runs.set(video, run);
     this.c.pause();
-    this.setFor(video, startRun(frame));
+    this.setFor(video, startRun(frame, performance.now()));
     const params: SegmentEverythingParams = { pointsPerSide: settings.pointsPerSide, minScore: settings.minScore, maxObjects: free };
     if (st.serverInfo?.randomWeights) {
       // Random weights: stability and box overlap say nothing, and near-identical
@@ -119,7 +124,7 @@ export class EverythingStore {
       fetchSegmentEverythingProgress(this.c.client, sessionId)
         .then((p) => {
           if (this.runs.get(video) !== run || !p.running) return;
-          this.setFor(video, withProgress(this.stateOf(video), p.done, p.total));
+          this.setFor(video, withProgress(this.stateOf(video), p.done, p.total, performance.now()));
           if (run.cancelPending) {
             run.cancelPending = false;
             cancelSegmentEverything(this.c.client, sessionId).catch(() => undefined);
@@ -137,7 +142,7 @@ export class EverythingStore {
         this.setFor(video, idleProposals);
         if (here()) this.c.notify(`Segment everything found no objects on frame ${frame} (${result.candidates} candidate masks); try a lower minimum score or a higher density.`);
       } else {
-        this.setFor(video, fromResult(result));
+        this.setFor(video, fromResult(result, this.c.getState().objects.objects.map((o) => o.color)));
         if (here()) this.c.notify(`${result.proposals.length} proposals on frame ${frame}: keep or drop each (or keep all), then track.`);
       }
     } catch (err) {
@@ -181,21 +186,17 @@ export class EverythingStore {
     const [, taken] = takeProposals(state, keys);
     // Undoing the keep puts the proposals it took back on their frame.
     const putBack = (kept: number) => this.setFor(video, returnProposals(this.stateOf(video), frame, taken.slice(0, kept)));
-    const made = this.c.keepMasks(frame, taken.map((i) => i.proposal.rleMask), putBack);
+    const made = this.c.keepMasks(frame, taken.map((i) => i.proposal.rleMask), putBack, taken.map((i) => i.color));
     if (made > 0) this.setFor(video, takeProposals(state, taken.slice(0, made).map((i) => i.key))[0]);
+  }
+
+  /** The row under the pointer or focus: its mask is drawn alone (null: all again). */
+  highlight(key: number | null): void {
+    const video = this.currentVideo();
+    if (video) this.setFor(video, highlight(this.stateOf(video), key));
   }
 
   keepAll(): void {
     this.keep(this.getState().items.map((i) => i.key));
   }
-}
-
-export function useEverythingState(): ProposalsState {
-  const store = useController().everything;
-  return useSyncExternalStore(store.subscribe, store.getState);
-}
-
-/** The open video's proposals to draw on `frame` (not objects yet: never stale). */
-export function proposalMasksOnFrame(c: DemoController, frame: number): GlMask[] {
-  return proposalsOnFrame(c.everything.getState(), frame).map((i) => ({ color: i.color, rle: i.proposal.rleMask, stale: false }));
 }

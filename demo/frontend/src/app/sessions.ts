@@ -15,7 +15,7 @@ import { fetchWork } from '../api/work';
 import { MaskStore } from '../state/masks';
 import * as objectsState from '../state/objects';
 import * as promptsState from '../state/prompts';
-import type { DemoController } from './controller';
+import type { PageHost } from './host';
 import { loadWork, saveWorks, showVideoInUrl, type SavedWork } from './pageMemory';
 import type { VideoWork } from './store';
 import { TabClaims } from './tabClaims';
@@ -44,14 +44,23 @@ export function isSessionGone(err: unknown): boolean {
 
 const SAVE_DELAY_MS = 300;
 
+/** What the session keeper needs of the page beyond the basics. */
+export interface SessionHost extends PageHost {
+  /** Show a video's work. */
+  activate(work: VideoWork): void;
+  cancelTracking(): void;
+  masksChanged(work: VideoWork): void;
+  seek(frame: number): void;
+}
+
 export class SessionKeeper {
   private readonly works = new Map<string, VideoWork>();
   private readonly recovering = new Map<VideoWork, Promise<string | null>>();
   private saveTimer: ReturnType<typeof setTimeout> | null = null;
-  private readonly c: DemoController;
+  private readonly c: SessionHost;
   private readonly claims: TabClaims;
 
-  constructor(controller: DemoController) {
+  constructor(controller: SessionHost) {
     this.c = controller;
     controller.subscribe(() => this.scheduleSave());
     this.claims = new TabClaims(() => [...this.works.values()].filter((w) => w.access === 'owner').map((w) => this.view(w).sessionId));

@@ -8,6 +8,9 @@ import type { AccessMode, ShareLink } from '../api/work';
 import { DEFAULT_EFFECTS, type EffectChoice } from '../render/effectCatalog';
 import type { History } from '../state/history';
 import type { MaskStore } from '../state/masks';
+import type { PaintTool } from '../state/maskPaint';
+import { ALL_VISIBLE, type Visibility } from '../state/visibility';
+import { NO_ZOOM, type StageZoom } from '../state/zoom';
 import * as objectsState from '../state/objects';
 import * as promptsState from '../state/prompts';
 import { idleProgress, type TrackingProgress } from '../state/tracking';
@@ -42,6 +45,12 @@ export interface UploadState {
 
 export const idleUpload: UploadState = { status: 'idle', sent: 0, total: 0, error: null, tooLong: null };
 
+/** What a press on the video does: prompt clicks and boxes, or paint / erase the selected object's mask. */
+export type StageTool = 'points' | PaintTool;
+
+/** Brush radius a page starts with (video pixels). */
+export const DEFAULT_BRUSH_RADIUS = 12;
+
 export type SessionStatus = 'none' | 'starting' | 'ready' | 'recovering' | 'error';
 
 export interface DemoState {
@@ -63,6 +72,13 @@ export interface DemoState {
   tracking: TrackingProgress;
   effect: EffectChoice;
   negativeMode: boolean;
+  tool: StageTool;
+  /** Brush and eraser radius in video pixels. */
+  brushRadius: number;
+  /** How the video is zoomed and panned (the view only: prompts stay in video coordinates). */
+  zoom: StageZoom;
+  /** Objects hidden or soloed on the video (review; exports show every object). */
+  visibility: Visibility;
   currentFrame: number;
   /** Mirrors the <video> element's play/pause events; change it with play()/pause(). */
   playing: boolean;
@@ -106,6 +122,10 @@ export const initialState: DemoState = {
   tracking: idleProgress,
   effect: DEFAULT_EFFECTS,
   negativeMode: false,
+  tool: 'points',
+  brushRadius: DEFAULT_BRUSH_RADIUS,
+  zoom: NO_ZOOM,
+  visibility: ALL_VISIBLE,
   currentFrame: 0,
   playing: false,
   seekRequest: null,

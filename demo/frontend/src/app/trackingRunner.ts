@@ -5,10 +5,13 @@
  */
 import * as ops from '../api/operations';
 import { streamPropagation } from '../api/propagate';
-import { planTracking } from '../state/trackPlan';
+import { framesCovered, planTracking } from '../state/trackPlan';
 import * as promptsState from '../state/prompts';
+import { inRange } from '../state/ranges';
 import { finishProgress, onFrameReceived, startProgress } from '../state/tracking';
-import type { DemoController } from './controller';
+import type { PageHost } from './host';
+import type { SessionKeeper } from './sessions';
+import type { VideoWork } from './store';
 
 /** How often (ms) the view jumps to the newest tracked frame. */
 const FOLLOW_EVERY_MS = 150;
@@ -17,12 +20,22 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** What tracking needs of the page beyond the basics. */
+export interface TrackingHost extends PageHost {
+  readonly sessions: Pick<SessionKeeper, 'current' | 'sessionLost'>;
+  pause(): void;
+  /** Resolves once the server has every prompt sent so far. */
+  promptsSettled(): Promise<void>;
+  masksChanged(work: VideoWork): void;
+  showTrackedFrame(frame: number): void;
+}
+
 export class TrackingRunner {
   private abort: AbortController | null = null;
   private lastFollowAt = 0;
-  private readonly c: DemoController;
+  private readonly c: TrackingHost;
 
-  constructor(controller: DemoController) {
+  constructor(controller: TrackingHost) {
     this.c = controller;
   }
 
@@ -54,7 +67,9 @@ export class TrackingRunner {
       c.notify('Click an object first: tracking needs at least one prompt.', 'info', 'hint');
       return;
     }
-    const passes = planTracking(video.numFrames, promptFrames, (o, f) => !work.masks.isFresh(f, o));
+    // Frames outside an object's range need nothing (the server keeps no mask there).
+    const objectById = new Map(objects.objects.map((o) => [o.id, o]));
+    const passes = planTracking(video.numFrames, promptFrames, (o, f) => inRange(objectById.get(o), f) && !work.masks.isFresh(f, o));
     if (passes.length === 0) {
       c.notify('Every frame is already tracked with your latest prompts: nothing to redo.');
       return;
@@ -62,7 +77,9 @@ export class TrackingRunner {
     const abort = new AbortController();
     this.abort = abort;
     c.pause();
-    c.set({ tracking: startProgress(passes.reduce((n, p) => n + p.frames, 0), performance.now()) });
+    const planned = framesCovered(video.numFrames, passes);
+    const received = new Set<number>();
+    c.set({ tracking: startProgress(planned, performance.now()) });
     c.endNotice('hint');
     c.endNotice('tracking');
     try {
@@ -75,9 +92,11 @@ export class TrackingRunner {
           direction: pass.direction,
           signal: abort.signal,
           onFrame: (list) => {
-            work.masks.setFrame(list.frameIndex, list.rleMaskList);
+            work.masks.setFrame(list.frameIndex, list.rleMaskList.filter((m) => inRange(objectById.get(m.objectId), list.frameIndex)));
             c.masksChanged(work);
-            c.set({ tracking: onFrameReceived(c.getState().tracking, list.frameIndex, performance.now()) });
+            const firstVisit = !received.has(list.frameIndex);
+            received.add(list.frameIndex);
+            c.set({ tracking: onFrameReceived(c.getState().tracking, list.frameIndex, performance.now(), firstVisit) });
             this.follow(list.frameIndex);
           },
         });
@@ -89,7 +108,7 @@ export class TrackingRunner {
         }
       }
       c.set({ tracking: finishProgress(c.getState().tracking, 'done', performance.now()) });
-      const frames = passes.reduce((n, p) => n + p.frames, 0);
+      const frames = received.size;
       const from = passes.map((p) => `${p.direction === 'both' ? 'both ways' : p.direction} from frame ${p.start}`).join(', then ');
       c.notify(`Tracking done (${frames} frames, ${from}). Click on any frame to refine, then track again.`);
     } catch (err) {

@@ -2,7 +2,8 @@
 import { uploadVideo } from '../api/upload';
 import * as ops from '../api/operations';
 import { checkUploadFile } from '../state/uploadCheck';
-import type { DemoController } from './controller';
+import type { Video } from '../api/types';
+import type { PageHost } from './host';
 import { probeVideoDuration } from './mediaProbe';
 import { idleUpload } from './store';
 
@@ -10,11 +11,17 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** What an upload needs of the page beyond the basics: open the new video. */
+export interface UploadHost extends PageHost {
+  openVideo(video: Video): Promise<void>;
+  refreshVideos(): Promise<void>;
+}
+
 export class UploadFlow {
   private abort: AbortController | null = null;
-  private readonly c: DemoController;
+  private readonly c: UploadHost;
 
-  constructor(controller: DemoController) {
+  constructor(controller: UploadHost) {
     this.c = controller;
   }
 

@@ -1,18 +1,37 @@
 /**
- * Global shortcuts: Space play/pause, arrows step a frame, T track, Esc
- * cancel tracking, N new object, Ctrl/Cmd+Z undo, ? help. They never take a
+ * Global shortcuts: Space play/pause, arrows step a frame (Shift: ten),
+ * Home/End, T track, Esc cancel tracking, N new object, 1-9 select an
+ * object, X negative clicks, P/B/E points/brush/eraser, [ ] brush size,
+ * + - 0 zoom,
+ * Ctrl/Cmd+Z undo, ? help. They never take a
  * key from a focused control: text fields keep every key, buttons keep Space
  * and Enter, sliders and the video canvas keep their arrows.
  */
 import { useEffect } from 'react';
 import type { DemoController } from './controller';
 
+/** Frames Shift+arrow steps. */
+export const BIG_STEP = 10;
+/** Factor [ and ] change the brush radius by (at least one pixel: rounding). */
+const BRUSH_STEP = 1.25;
+
 export const SHORTCUTS: [string, string][] = [
   ['Space', 'Play / pause'],
   ['← / →', 'Previous / next frame'],
+  ['Shift+← / Shift+→', 'Ten frames back / on'],
+  ['Home / End', 'First / last frame'],
   ['T', 'Track objects'],
   ['Esc', 'Cancel tracking (or close this help)'],
   ['N', 'New object'],
+  ['1 … 9', 'Select the first … ninth object'],
+  ['X', 'Toggle negative clicks'],
+  ['H / S', 'Hide / solo the selected object on the video'],
+  ['P / B / E', 'Points / brush / eraser on the video'],
+  ['[ / ]', 'Smaller / larger brush'],
+  ['+ / − / 0', 'Zoom in / out / fit the video'],
+  ['Wheel or pinch on the video', 'Zoom there'],
+  ['Space+drag, middle-button drag or two fingers', 'Pan the zoomed video'],
+  ['Brush drag (right button or Alt: eraser)', "Paint the selected object's mask on this frame; Track then goes on from it"],
   ['Ctrl+Z / ⌘Z', 'Undo (prompts, added / removed / cleared objects, start over)'],
   ['?', 'Show or hide this help'],
   ['Click / tap', 'Positive point (click a point again to remove it)'],
@@ -63,11 +82,63 @@ export function useKeyboard(c: DemoController): void {
           break;
         case 'ArrowLeft':
           e.preventDefault();
-          c.step(-1);
+          c.step(e.shiftKey ? -BIG_STEP : -1);
           break;
         case 'ArrowRight':
           e.preventDefault();
-          c.step(1);
+          c.step(e.shiftKey ? BIG_STEP : 1);
+          break;
+        case 'Home':
+          e.preventDefault();
+          c.seek(0);
+          break;
+        case 'End':
+          e.preventDefault();
+          c.seek(Number.MAX_SAFE_INTEGER); // clamped to the last frame
+          break;
+        case 'h':
+        case 'H': {
+          const id = c.getState().objects.selectedId;
+          if (id !== null) c.toggleHidden(id);
+          break;
+        }
+        case 's':
+        case 'S': {
+          const id = c.getState().objects.selectedId;
+          if (id !== null) c.toggleSolo(id);
+          break;
+        }
+        case 'x':
+        case 'X':
+          c.setNegativeMode(!c.getState().negativeMode);
+          break;
+        case 'p':
+        case 'P':
+          c.setTool('points');
+          break;
+        case 'b':
+        case 'B':
+          c.setTool('brush');
+          break;
+        case 'e':
+        case 'E':
+          c.setTool('eraser');
+          break;
+        case '+':
+        case '=':
+          c.zoomBy(2);
+          break;
+        case '-':
+          c.zoomBy(0.5);
+          break;
+        case '0':
+          c.setZoom({ scale: 1, cx: 0.5, cy: 0.5 });
+          break;
+        case '[':
+          c.setBrushRadius(c.getState().brushRadius / BRUSH_STEP);
+          break;
+        case ']':
+          c.setBrushRadius(c.getState().brushRadius * BRUSH_STEP);
           break;
         case 't':
         case 'T':
@@ -77,6 +148,11 @@ export function useKeyboard(c: DemoController): void {
         case 'N':
           c.addObject();
           break;
+        case '1': case '2': case '3': case '4': case '5': case '6': case '7': case '8': case '9': {
+          const o = c.getState().objects.objects[Number(e.key) - 1];
+          if (o) c.selectObject(o.id);
+          break;
+        }
         case '?':
           c.setHelpOpen(!c.getState().helpOpen);
           break;

@@ -6,6 +6,8 @@ import { buildCocoJson, buildMaskZip, downloadBlob, type ExportVideoInfo } from 
 import { exportEffectVideo, videoExportUnsupportedReason } from '../export/videoExport';
 import { effectFileTag } from '../render/effectCatalog';
 import type { GlMask } from '../render/glEffects';
+import { labelsOf } from '../state/labels';
+import { promptedObjects } from '../state/prompts';
 
 function baseName(path: string): string {
   const name = path.split('/').pop() ?? 'video';
@@ -25,11 +27,13 @@ export function ExportPanel() {
   const objects = st.objects.objects.filter((o) => c.masks.hasPixels(o.id));
   const skipped = st.objects.objects.length - objects.length;
   const unsupported = videoExportUnsupportedReason();
+  // After a reload the masks come back from the server a moment later: not "nothing".
+  const loading = (st.sessionStatus === 'starting' || st.sessionStatus === 'recovering') && promptedObjects(st.prompts).length > 0;
   const name = baseName(video.displayName || video.path);
 
   const exportZip = () => {
     try {
-      const zip = buildMaskZip(info, objects, c.masks);
+      const zip = buildMaskZip(info, objects, c.masks, labelsOf(st.objects));
       downloadBlob(zip as Uint8Array<ArrayBuffer>, `${name}_masks.zip`, 'application/zip');
       setStatus(`Saved ${objects.length * video.numFrames} PNG masks (${objects.length} object${objects.length === 1 ? '' : 's'} × ${video.numFrames} frames).`);
     } catch (err) {
@@ -39,7 +43,7 @@ export function ExportPanel() {
 
   const exportCoco = () => {
     try {
-      const json = JSON.stringify(buildCocoJson(info, objects, c.masks));
+      const json = JSON.stringify(buildCocoJson(info, objects, c.masks, labelsOf(st.objects)));
       downloadBlob(json, `${name}_masks_coco.json`, 'application/json');
       setStatus('Saved COCO RLE JSON.');
     } catch (err) {
@@ -103,7 +107,9 @@ export function ExportPanel() {
         )}
       </div>
       <p className="muted">
-        {objects.length === 0
+        {loading
+          ? 'Loading the masks from the server…'
+          : objects.length === 0
           ? 'Nothing to export yet: no object has a mask.'
           : `${objects.length} object${objects.length === 1 ? '' : 's'} with masks${skipped > 0 ? ` (${skipped} without masks left out)` : ''}.`}
       </p>

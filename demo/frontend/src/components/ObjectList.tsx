@@ -1,8 +1,10 @@
 /** The objects: select, rename, recolour, clear, remove, add (up to the server's limit). */
 import { useState } from 'react';
 import { useController, useDemoState } from '../app/useController';
+import { labelOf, labelsOf } from '../state/labels';
 import type { TrackedObject } from '../state/objects';
 import { promptedFrames } from '../state/prompts';
+import { isShown } from '../state/visibility';
 
 function NameField({ object, onCommit, readOnly }: { object: TrackedObject; onCommit: (name: string) => void; readOnly: boolean }) {
   const [draft, setDraft] = useState<string | null>(null);
@@ -50,6 +52,7 @@ export function ObjectList() {
   const viewOnly = st.access === 'view';
   const busy = st.tracking.status === 'running' || viewOnly;
   const n = st.video?.numFrames ?? 1;
+  const labels = labelsOf(st.objects);
   return (
     <section className="panel objects" aria-labelledby="objects-heading">
       <h2 id="objects-heading">
@@ -60,12 +63,12 @@ export function ObjectList() {
           const frames = promptedFrames(st.prompts, o.id);
           const selected = o.id === selectedId;
           return (
-            <li key={o.id} aria-label={`Object ${o.id}`} className={selected ? 'object selected' : 'object'} onClick={() => c.selectObject(o.id)}>
+            <li key={o.id} aria-label={o.name} className={selected ? 'object selected' : 'object'} onClick={() => c.selectObject(o.id)}>
               <button
                 type="button"
                 className="object-select"
                 aria-pressed={selected}
-                aria-label={`Select Object ${o.id}`}
+                aria-label={`Select ${o.name}`}
                 onClick={(e) => {
                   e.stopPropagation();
                   c.selectObject(o.id);
@@ -73,12 +76,55 @@ export function ObjectList() {
                 style={{ background: o.color }}
               />
               <NameField object={o} readOnly={viewOnly} onCommit={(name) => c.renameObject(o.id, name)} />
-              <input type="color" aria-label={`Colour of Object ${o.id}`} value={o.color} disabled={viewOnly} onChange={(e) => c.recolorObject(o.id, e.target.value)} />
+              <input type="color" aria-label={`Colour of ${o.name}`} value={o.color} disabled={viewOnly} onChange={(e) => c.recolorObject(o.id, e.target.value)} />
+              {labels.length > 0 && (
+                <select
+                  className="object-label"
+                  aria-label={`Label of ${o.name}`}
+                  value={labelOf(o)}
+                  disabled={viewOnly}
+                  onClick={(e) => e.stopPropagation()}
+                  onChange={(e) => c.setObjectLabel(o.id, e.target.value)}
+                >
+                  <option value="">No label</option>
+                  {labels.map((l) => (
+                    <option key={l.name} value={l.name}>
+                      {l.name}
+                    </option>
+                  ))}
+                </select>
+              )}
+              <span className="view-toggles">
+                <button
+                  type="button"
+                  aria-label={`Hide ${o.name}`}
+                  aria-pressed={st.visibility.hidden.includes(o.id)}
+                  title={isShown(st.visibility, o.id) ? 'Hide it on the video (H)' : 'Hidden on the video'}
+                  onClick={(e) => {
+                    e.stopPropagation();
+                    c.toggleHidden(o.id);
+                  }}
+                >
+                  Hide
+                </button>
+                <button
+                  type="button"
+                  aria-label={`Solo ${o.name}`}
+                  aria-pressed={st.visibility.solo === o.id}
+                  title="Show only this object on the video (S)"
+                  onClick={(e) => {
+                    e.stopPropagation();
+                    c.toggleSolo(o.id);
+                  }}
+                >
+                  Solo
+                </button>
+              </span>
               <span className="muted object-info">{objectStatus(frames.length, c.masks.laneOf(o.id, n))}</span>
-              <button type="button" aria-label={`Clear Object ${o.id}`} title="Forget its prompts and masks (undoable)" disabled={busy} onClick={(e) => { e.stopPropagation(); c.clearObject(o.id); }}>
+              <button type="button" aria-label={`Clear ${o.name}`} title="Forget its prompts and masks (undoable)" disabled={busy} onClick={(e) => { e.stopPropagation(); c.clearObject(o.id); }}>
                 Clear
               </button>
-              <button type="button" aria-label={`Remove Object ${o.id}`} title="Remove it (undoable)" disabled={busy} onClick={(e) => { e.stopPropagation(); c.removeObject(o.id); }}>
+              <button type="button" aria-label={`Remove ${o.name}`} title="Remove it (undoable)" disabled={busy} onClick={(e) => { e.stopPropagation(); c.removeObject(o.id); }}>
                 Remove
               </button>
             </li>

@@ -7,9 +7,11 @@
  * the tracking and export panels below stay in view.
  */
 import { useState } from 'react';
-import { DENSITIES, useEverythingState } from '../app/segmentEverything';
+import { DENSITIES } from '../app/segmentEverything';
+import { useEverythingState } from '../app/useEverything';
 import { useController, useDemoState } from '../app/useController';
-import { progressPercent } from '../state/proposals';
+import { progressPercent, secondsLeft } from '../state/proposals';
+import { formatDuration } from '../state/tracking';
 
 export function SegmentEverythingPanel() {
   const c = useController();
@@ -21,6 +23,7 @@ export function SegmentEverythingPanel() {
   const score = minScore ?? (st.serverInfo?.randomWeights ? 0 : 0.7);
   const running = ev.status === 'running';
   const pct = progressPercent(ev);
+  const left = secondsLeft(ev);
   const busy = running || st.tracking.status === 'running' || st.sessionStatus !== 'ready';
   const elsewhere = ev.frameIndex !== null && ev.items.length > 0 && ev.frameIndex !== st.currentFrame;
   const [opened, setOpened] = useState(false);
@@ -72,6 +75,12 @@ export function SegmentEverythingPanel() {
           <div className="progress-fill" style={{ width: `${pct}%` }} />
         </div>
       )}
+      {running && (
+        <p className="muted everything-detail">
+          {ev.total > 0 ? `${ev.done} of ${ev.total} batches` : 'Starting…'}
+          {left !== null && ` · about ${formatDuration(left)} left`}
+        </p>
+      )}
       {ev.items.length > 0 && (
         <>
           <p className="muted">
@@ -85,7 +94,16 @@ export function SegmentEverythingPanel() {
           </p>
           <ul className="proposal-list">
             {ev.items.map((item, rank) => (
-              <li key={item.key} className="proposal" aria-label={`Proposal ${rank + 1}`}>
+              <li
+                key={item.key}
+                className={ev.highlighted === item.key ? 'proposal highlighted' : 'proposal'}
+                aria-label={`Proposal ${rank + 1}`}
+                // Pointer or keyboard on a row: its mask alone on the video.
+                onMouseEnter={() => c.everything.highlight(item.key)}
+                onMouseLeave={() => c.everything.highlight(null)}
+                onFocus={() => c.everything.highlight(item.key)}
+                onBlur={() => c.everything.highlight(null)}
+              >
                 <span className="swatch" style={{ background: item.color }} />
                 <span className="muted">
                   score {item.proposal.score.toFixed(2)} · {item.proposal.area.toLocaleString()} px

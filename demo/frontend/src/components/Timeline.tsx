@@ -1,10 +1,16 @@
 /**
  * One lane per object under the video: where it has masks (tracked),
- * where they are stale (hatched), its prompts (ticks you can jump to) and
- * the current frame. A click on a lane jumps to that frame.
+ * where they are stale (hatched), its frame range (shaded outside), its
+ * prompts (keyframes: ticks you can jump to) and the current frame, under
+ * a ruler of frame numbers. A click on a lane jumps to that frame. Below,
+ * the selected object's range: start or end it at the current frame.
  */
 import { useController, useDemoState } from '../app/useController';
+import { findObject } from '../state/objects';
 import { promptedFrames } from '../state/prompts';
+import { hasRange, rangeText } from '../state/ranges';
+import { rulerFrames } from './ruler';
+
 
 interface Segment {
   from: number;
@@ -39,12 +45,25 @@ export function Timeline() {
   const n = Math.max(1, video.numFrames);
   const pct = (f: number) => `${(100 * f) / n}%`;
   const width = (from: number, to: number) => `${(100 * (to - from + 1)) / n}%`;
+  const selected = findObject(st.objects, st.objects.selectedId);
+  const editable = st.access !== 'view' && st.tracking.status !== 'running';
   return (
     <section className="timeline" aria-label="Timeline">
+      <div className="lane ruler" aria-hidden="true">
+        <span />
+        <div className="ruler-track">
+          {rulerFrames(n).map((f) => (
+            <span key={f} className="ruler-mark" style={{ left: pct(f + 0.5) }}>
+              {f}
+            </span>
+          ))}
+        </div>
+      </div>
       {st.objects.objects.map((o) => {
         const segments = laneSegments(c.masks.laneOf(o.id, n));
         const prompts = promptedFrames(st.prompts, o.id);
-        const summary = `${o.name}: tracked frames ${describe(segments, 1)}; stale frames ${describe(segments, 2)}`;
+        const range = hasRange(o) ? `; in the scene ${rangeText(o, n)}` : '';
+        const summary = `${o.name}: tracked frames ${describe(segments, 1)}; stale frames ${describe(segments, 2)}${range}; keyframes ${prompts.join(', ') || 'none'}`;
         return (
           <div key={o.id} className={o.id === st.objects.selectedId ? 'lane selected' : 'lane'}>
             <span className="lane-name" style={{ borderColor: o.color }} title={o.name}>
@@ -61,6 +80,8 @@ export function Timeline() {
                 c.seek(Math.floor(((e.clientX - rect.left) / rect.width) * n));
               }}
             >
+              {o.firstFrame != null && o.firstFrame > 0 && <span className="out-of-range" style={{ left: 0, width: pct(o.firstFrame) }} />}
+              {o.lastFrame != null && o.lastFrame < n - 1 && <span className="out-of-range" style={{ left: pct(o.lastFrame + 1), right: 0 }} />}
               {segments.map((s) => (
                 <span
                   key={`${s.from}-${s.kind}`}
@@ -89,6 +110,24 @@ export function Timeline() {
           </div>
         );
       })}
+      {selected && (
+        <div className="range-controls" role="group" aria-label={`Frame range of ${selected.name}`}>
+          <span className="muted">
+            {selected.name}: {rangeText(selected, n)}
+          </span>
+          <button type="button" disabled={!editable} onClick={() => c.startObjectAt(selected.id, st.currentFrame)} title="It enters the scene here: no masks before this frame">
+            Start at frame {st.currentFrame}
+          </button>
+          <button type="button" disabled={!editable} onClick={() => c.endObjectAt(selected.id, st.currentFrame)} title="It leaves the scene after this frame: no masks after it">
+            End at frame {st.currentFrame}
+          </button>
+          {hasRange(selected) && (
+            <button type="button" disabled={!editable} onClick={() => c.clearObjectRange(selected.id)}>
+              Whole video
+            </button>
+          )}
+        </div>
+      )}
     </section>
   );
 }

@@ -1,6 +1,6 @@
 /** Track / cancel, and the progress bar with frames done, rate and time left. */
 import { useController, useDemoState } from '../app/useController';
-import { formatDuration, formatRate, framesPerSecond, percent, secondsLeft } from '../state/tracking';
+import { formatDuration, formatRate, framesPerSecond, percent, runFramesPerSecond, secondsLeft } from '../state/tracking';
 
 export function TrackingPanel() {
   const c = useController();
@@ -8,7 +8,8 @@ export function TrackingPanel() {
   const p = st.tracking;
   const running = p.status === 'running';
   const pct = percent(p);
-  const fps = framesPerSecond(p);
+  // While running: the latest frames' rate (what the time left follows); after: the whole run's.
+  const fps = p.status === 'running' ? framesPerSecond(p) : runFramesPerSecond(p);
   const left = secondsLeft(p);
   let detail = 'Add prompts, then track them through the video.';
   if (p.status !== 'idle') {

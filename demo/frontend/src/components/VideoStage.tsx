@@ -4,19 +4,24 @@
  * prompts and turns input into prompts: click = point, right/Alt-click =
  * negative, drag = box; touch: tap = point, long-press = negative;
  * keyboard (canvas focused): arrows move a cursor, Enter / Shift+Enter add
- * a positive / negative point there.
+ * a positive / negative point there. With the brush or eraser, a drag
+ * paints the selected object's mask (right button or Alt: the other one)
+ * and Enter dabs at the cursor.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { resolveApiUrl } from '../api/config';
-import { proposalMasksOnFrame, useEverythingState } from '../app/segmentEverything';
+import { proposalMasksOnFrame, useEverythingState } from '../app/useEverything';
 import { useController, useDemoState } from '../app/useController';
 import type { DemoController, DemoState } from '../app/controller';
 import { createFrameRenderer, type FrameRenderer } from '../render/frameRenderer';
 import type { GlMask } from '../render/glEffects';
 import { PlaneReader, type PlanarFrame } from '../render/videoPlanes';
 import { frameForTime, timeForFrame } from '../render/frameTime';
+import type { PaintPoint, PaintTool } from '../state/maskPaint';
 import type { PromptBox } from '../state/prompts';
-import { drawOverlay, overlayHasMarks, type Cursor } from './stageDrawing';
+import { isShown } from '../state/visibility';
+import { panBy, videoPointAt, zoomAt, zoomTransform } from '../state/zoom';
+import { drawBrush, drawOverlay, overlayHasMarks, type Cursor, type Stroke } from './stageDrawing';
 
 /** Pointer travel (CSS px) that turns a click into a box drag. */
 const DRAG_THRESHOLD_PX = 6;
@@ -45,6 +50,23 @@ interface Drag {
   timer: ReturnType<typeof setTimeout> | null;
 }
 
+/** Wheel travel (pixels) that doubles the zoom. */
+const WHEEL_PER_DOUBLING = 300;
+
+/** A pan in progress: a drag with Space held or the middle button, or two fingers. */
+interface PanDrag {
+  pointerId: number;
+  lastX: number;
+  lastY: number;
+}
+
+/** A brush or eraser drag in progress. */
+interface PaintDrag {
+  pointerId: number;
+  tool: PaintTool;
+  points: PaintPoint[]; // normalised
+}
+
 type VideoWithFrameCallback = HTMLVideoElement & {
   requestVideoFrameCallback?: (cb: (now: number, meta: { mediaTime: number }) => void) => number;
   cancelVideoFrameCallback?: (handle: number) => void;
@@ -53,6 +75,7 @@ type VideoWithFrameCallback = HTMLVideoElement & {
 function masksOnFrame(c: DemoController, st: DemoState, frame: number): GlMask[] {
   const out: GlMask[] = [];
   for (const o of st.objects.objects) {
+    if (!isShown(st.visibility, o.id)) continue;
     const rle = c.masks.get(frame, o.id);
     if (rle) out.push({ color: o.color, rle, stale: c.masks.isStale(frame, o.id) });
   }
@@ -74,7 +97,18 @@ export function VideoStage() {
   const dragRef = useRef<Drag | null>(null);
   const [rubber, setRubber] = useState<PromptBox | null>(null);
   const [cursor, setCursor] = useState<Cursor | null>(null);
-  const overlayState = useRef<{ rubber: PromptBox | null; cursor: Cursor | null }>({ rubber: null, cursor: null });
+  const paintRef = useRef<PaintDrag | null>(null);
+  const frameRef = useRef<HTMLDivElement | null>(null);
+  const panRef = useRef<PanDrag | null>(null);
+  /** Touch points down on the video (two: a pinch). */
+  const touches = useRef(new Map<number, { x: number; y: number }>());
+  const pinch = useRef<{ dist: number; midX: number; midY: number } | null>(null);
+  const spaceHeld = useRef(false);
+  const pointerInside = useRef(false);
+  const [stroke, setStroke] = useState<Stroke | null>(null);
+  /** Where the pointer hovers (normalised), for the brush outline; drawn without a React render. */
+  const hover = useRef<Cursor | null>(null);
+  const overlayState = useRef<{ rubber: PromptBox | null; cursor: Cursor | null; stroke: Stroke | null }>({ rubber: null, cursor: null, stroke: null });
   /** The overlay may show marks; false once it has been cleared with nothing to show. */
   const overlayMarked = useRef(true);
   const [loadError, setLoadError] = useState<string | null>(null);
@@ -103,14 +137,21 @@ export function VideoStage() {
     renderer.render(source, masks, s.effect, el.videoWidth, el.videoHeight);
     canvas.dataset.drawnFrame = String(frame); // lets tests and tools count the frames actually drawn
     canvas.dataset.frameSource = source === el ? 'video' : 'planes'; // and which way the frame went
-    const { rubber: band, cursor: mark } = overlayState.current;
-    const marked = overlayHasMarks(s, frame, band, mark);
+    const { rubber: band, cursor: mark, stroke: painting } = overlayState.current;
+    const brushAt = s.tool === 'points' ? null : (hover.current ?? mark);
+    const marked = overlayHasMarks(s, frame, band, mark) || Boolean(painting || brushAt);
     // A blank overlay is left alone: in playback, redrawing it would cost a layer upload per frame for nothing.
     if (!marked && !overlayMarked.current) return;
     const ctx = overlay.getContext('2d');
     const scale = overlay.width / Math.max(1, overlay.clientWidth);
     const coarse = window.matchMedia?.('(pointer: coarse)').matches ?? false;
-    if (ctx) drawOverlay(ctx, s, frame, overlay.width, overlay.height, band, mark, scale, coarse ? 9 : 5);
+    if (ctx) {
+      drawOverlay(ctx, s, frame, overlay.width, overlay.height, band, s.tool === 'points' ? mark : null, scale, coarse ? 9 : 5);
+      const colour = s.objects.objects.find((o) => o.id === s.objects.selectedId)?.color ?? '#ffffff';
+      // The brush radius is in video pixels; the overlay may be drawn smaller.
+      const radius = (s.brushRadius * overlay.width) / Math.max(1, s.video?.width ?? overlay.width);
+      drawBrush(ctx, overlay.width, overlay.height, painting, brushAt, radius, colour);
+    }
     overlayMarked.current = marked;
   }, [c]);
 
@@ -118,14 +159,14 @@ export function VideoStage() {
   useEffect(() => {
     redraw.current = draw;
     latest.current = st;
-    overlayState.current = { rubber, cursor };
+    overlayState.current = { rubber, cursor, stroke };
   });
   // Redraw when what is drawn changes (frame changes draw themselves).
-  const { maskVersion, effect, objects, prompts } = st;
+  const { maskVersion, effect, objects, prompts, tool, brushRadius, visibility } = st;
   const proposals = useEverythingState();
   useEffect(() => {
     draw();
-  }, [maskVersion, effect, objects, prompts, proposals, rubber, cursor, draw]);
+  }, [maskVersion, effect, objects, prompts, proposals, rubber, cursor, stroke, tool, brushRadius, visibility, draw]);
 
   const lastStateUpdate = useRef(0);
   const showFrame = useCallback(
@@ -174,6 +215,57 @@ export function VideoStage() {
     observer.observe(overlay);
     return () => observer.disconnect();
   }, [fitCanvases, src]);
+
+  // On a narrow screen, Track brings the video to the top: the tracking panel sits right under
+  // it there, so the masks streaming in and the progress are on screen together.
+  const trackingStatus = st.tracking.status;
+  const stageRef = useRef<HTMLDivElement | null>(null);
+  useEffect(() => {
+    if (trackingStatus === 'running' && window.matchMedia?.('(max-width: 1000px)').matches) stageRef.current?.scrollIntoView({ block: 'start' });
+  }, [trackingStatus]);
+
+  // Zoomed in, the canvases draw at the size they are shown (up to the video's own).
+  const zoom = st.zoom;
+  useEffect(() => {
+    fitCanvases();
+  }, [zoom, fitCanvases]);
+
+  // The wheel zooms around the pointer (a listener that may cancel the page's scroll).
+  useEffect(() => {
+    const el = overlayRef.current;
+    if (!el) return;
+    const onWheel = (e: WheelEvent) => {
+      e.preventDefault();
+      const r = el.getBoundingClientRect();
+      const u = (e.clientX - r.left) / r.width;
+      const v = (e.clientY - r.top) / r.height;
+      const pixels = e.deltaMode === 1 ? e.deltaY * 40 : e.deltaY; // lines, from some mice
+      c.setZoom(zoomAt(c.getState().zoom, 2 ** (-pixels / WHEEL_PER_DOUBLING), u, v));
+    };
+    el.addEventListener('wheel', onWheel, { passive: false });
+    return () => el.removeEventListener('wheel', onWheel);
+  }, [c, src]);
+
+  // Space held over the zoomed video pans with the mouse instead of playing.
+  useEffect(() => {
+    const down = (e: KeyboardEvent) => {
+      if (e.key !== ' ' || !pointerInside.current || c.getState().zoom.scale <= 1) return;
+      const t = e.target instanceof HTMLElement ? e.target : null;
+      if (t && (['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName) || t.isContentEditable)) return;
+      e.preventDefault();
+      e.stopImmediatePropagation(); // before the page's shortcuts see it
+      spaceHeld.current = true;
+    };
+    const up = (e: KeyboardEvent) => {
+      if (e.key === ' ') spaceHeld.current = false;
+    };
+    window.addEventListener('keydown', down, true);
+    window.addEventListener('keyup', up, true);
+    return () => {
+      window.removeEventListener('keydown', down, true);
+      window.removeEventListener('keyup', up, true);
+    };
+  }, [c]);
 
   // Video element events: size, seeks, play state, presented frames.
   useEffect(() => {
@@ -260,12 +352,58 @@ export function VideoStage() {
     c.clickAt(shownFrame.current, x, y, negative, radius / rect.width, radius / rect.height);
   };
 
+  /** Two fingers: the change of their distance zooms, their midpoint pans. */
+  const followPinch = () => {
+    const frameEl = frameRef.current;
+    const last = pinch.current;
+    if (!frameEl || !last || touches.current.size < 2) return;
+    const [a, b] = [...touches.current.values()];
+    const dist = Math.max(1, Math.hypot(a.x - b.x, a.y - b.y));
+    const midX = (a.x + b.x) / 2;
+    const midY = (a.y + b.y) / 2;
+    const r = frameEl.getBoundingClientRect();
+    let z = panBy(c.getState().zoom, (midX - last.midX) / r.width, (midY - last.midY) / r.height);
+    const at = videoPointAt(z, (midX - r.left) / r.width, (midY - r.top) / r.height);
+    z = zoomAt(z, dist / last.dist, at.x, at.y);
+    c.setZoom(z);
+    pinch.current = { dist, midX, midY };
+  };
+
   const onPointerDown = (e: React.PointerEvent<HTMLCanvasElement>) => {
+    if (e.pointerType === 'touch') {
+      touches.current.set(e.pointerId, { x: e.clientX, y: e.clientY });
+      if (touches.current.size === 2) {
+        // A second finger: a pinch, not a prompt or a stroke.
+        if (dragRef.current?.timer) clearTimeout(dragRef.current.timer);
+        dragRef.current = null;
+        paintRef.current = null;
+        setRubber(null);
+        setStroke(null);
+        const [a, b] = [...touches.current.values()];
+        pinch.current = { dist: Math.max(1, Math.hypot(a.x - b.x, a.y - b.y)), midX: (a.x + b.x) / 2, midY: (a.y + b.y) / 2 };
+        e.currentTarget.setPointerCapture(e.pointerId);
+        return;
+      }
+    }
+    if (e.button === 1 || (e.button === 0 && spaceHeld.current)) {
+      e.preventDefault();
+      e.currentTarget.setPointerCapture(e.pointerId);
+      panRef.current = { pointerId: e.pointerId, lastX: e.clientX, lastY: e.clientY };
+      return;
+    }
     if (e.button !== 0 && e.button !== 2) return;
     e.preventDefault();
     c.pause();
     const { x, y, rect } = toNormalised(e);
     e.currentTarget.setPointerCapture(e.pointerId);
+    if (st.tool !== 'points') {
+      // Right button or Alt: the other paint tool for this stroke.
+      const other: PaintTool = st.tool === 'brush' ? 'eraser' : 'brush';
+      const paint: PaintDrag = { pointerId: e.pointerId, tool: e.button === 2 || e.altKey ? other : st.tool, points: [{ x, y }] };
+      paintRef.current = paint;
+      setStroke({ tool: paint.tool, points: paint.points });
+      return;
+    }
     const touch = e.pointerType === 'touch' || e.pointerType === 'pen';
     const drag: Drag = {
       pointerId: e.pointerId, startX: e.clientX, startY: e.clientY, x0: x, y0: y,
@@ -283,6 +421,33 @@ export function VideoStage() {
   };
 
   const onPointerMove = (e: React.PointerEvent<HTMLCanvasElement>) => {
+    if (touches.current.has(e.pointerId)) {
+      touches.current.set(e.pointerId, { x: e.clientX, y: e.clientY });
+      if (pinch.current) {
+        followPinch();
+        return;
+      }
+    }
+    const pan = panRef.current;
+    if (pan && pan.pointerId === e.pointerId) {
+      const r = frameRef.current?.getBoundingClientRect();
+      if (r) c.setZoom(panBy(c.getState().zoom, (e.clientX - pan.lastX) / r.width, (e.clientY - pan.lastY) / r.height));
+      pan.lastX = e.clientX;
+      pan.lastY = e.clientY;
+      return;
+    }
+    const paint = paintRef.current;
+    if (st.tool !== 'points' || paint) {
+      const { x, y } = toNormalised(e);
+      hover.current = { x, y };
+      if (paint && paint.pointerId === e.pointerId) {
+        paint.points.push({ x, y });
+        setStroke({ tool: paint.tool, points: [...paint.points] });
+      } else {
+        draw();
+      }
+      return;
+    }
     const d = dragRef.current;
     if (!d || d.pointerId !== e.pointerId || d.done) return;
     if (!d.isBox && Math.hypot(e.clientX - d.startX, e.clientY - d.startY) >= DRAG_THRESHOLD_PX && !d.negative) {
@@ -296,6 +461,22 @@ export function VideoStage() {
   };
 
   const onPointerUp = (e: React.PointerEvent<HTMLCanvasElement>) => {
+    touches.current.delete(e.pointerId);
+    if (pinch.current) {
+      if (touches.current.size < 2) pinch.current = null; // the last finger up ends nothing else
+      return;
+    }
+    if (panRef.current?.pointerId === e.pointerId) {
+      panRef.current = null;
+      return;
+    }
+    const paint = paintRef.current;
+    if (paint && paint.pointerId === e.pointerId) {
+      paintRef.current = null;
+      setStroke(null);
+      c.paint(shownFrame.current, paint.points, paint.tool);
+      return;
+    }
     const d = dragRef.current;
     if (!d || d.pointerId !== e.pointerId) return;
     dragRef.current = null;
@@ -312,10 +493,21 @@ export function VideoStage() {
     pointAt(d.x0, d.y0, d.negative, rect, d.touch);
   };
 
-  const onPointerCancel = () => {
+  const onPointerCancel = (e: React.PointerEvent<HTMLCanvasElement>) => {
+    touches.current.delete(e.pointerId);
+    if (touches.current.size < 2) pinch.current = null;
+    panRef.current = null;
     if (dragRef.current?.timer) clearTimeout(dragRef.current.timer);
     dragRef.current = null;
+    paintRef.current = null;
+    setStroke(null);
     setRubber(null);
+  };
+
+  const onPointerLeave = () => {
+    pointerInside.current = false;
+    hover.current = null;
+    if (st.tool !== 'points') draw();
   };
 
   const onKeyDown = (e: React.KeyboardEvent<HTMLCanvasElement>) => {
@@ -325,6 +517,9 @@ export function VideoStage() {
     if (e.key in moves) {
       const [dx, dy] = moves[e.key];
       setCursor({ x: Math.min(1, Math.max(0, here.x + dx)), y: Math.min(1, Math.max(0, here.y + dy)) });
+    } else if (e.key === 'Enter' && st.tool !== 'points') {
+      c.pause();
+      c.paint(shownFrame.current, [here], st.tool);
     } else if (e.key === 'Enter') {
       c.pause();
       pointAt(here.x, here.y, e.shiftKey, e.currentTarget.getBoundingClientRect());
@@ -342,14 +537,16 @@ export function VideoStage() {
   const staleHere = st.objects.objects.some((o) => c.masks.isStale(frame, o.id));
 
   return (
-    <div className="stage">
+    <div ref={stageRef} className="stage">
       {/* As wide as the stage allows, capped by the height budget; small videos scale up. */}
-      <div className="stage-frame" style={{ width: `min(100%, calc(var(--stage-height) * ${video.width / Math.max(video.height, 1)}))` }}>
+      <div ref={frameRef} className="stage-frame" style={{ width: `min(100%, calc(var(--stage-height) * ${video.width / Math.max(video.height, 1)}))` }}>
+        {/* Zoom and pan move the picture and its overlay together: pointer positions read off the overlay stay right. */}
+        <div className="stage-zoom" style={{ transform: zoomTransform(zoom) }} data-zoom={zoom.scale}>
         <video ref={videoRef} className="stage-video" src={src} crossOrigin="anonymous" muted playsInline preload="auto" aria-hidden="true" />
         <canvas ref={glRef} className="stage-gl" width={video.width} height={video.height} aria-hidden="true" />
         <canvas
           ref={overlayRef}
-          className="stage-canvas"
+          className={`stage-canvas tool-${st.tool}`}
           width={video.width}
           height={video.height}
           aria-label="Video canvas"
@@ -360,11 +557,16 @@ export function VideoStage() {
           onPointerMove={onPointerMove}
           onPointerUp={onPointerUp}
           onPointerCancel={onPointerCancel}
+          onPointerLeave={onPointerLeave}
+          onPointerEnter={() => {
+            pointerInside.current = true;
+          }}
           onContextMenu={(e) => e.preventDefault()}
           onKeyDown={onKeyDown}
           onFocus={() => setCursor((cur) => cur ?? { x: 0.5, y: 0.5 })}
           onBlur={() => setCursor(null)}
         />
+        </div>
         {staleHere && (
           <p className="stale-badge" role="status">
             Masks here predate your last change: Track to update them
@@ -372,7 +574,8 @@ export function VideoStage() {
         )}
       </div>
       <p id="stage-keys" className="visually-hidden">
-        Arrow keys move the cursor (Shift: faster); Enter adds a positive point, Shift+Enter a negative point, for the selected object.
+        Arrow keys move the cursor (Shift: faster); Enter adds a positive point, Shift+Enter a negative point, for the selected object;
+        with the brush or eraser, Enter paints or erases a dot of the brush size there.
       </p>
       {loadError && <p className="error" role="alert">{loadError}</p>}
     </div>

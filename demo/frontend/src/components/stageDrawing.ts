@@ -1,10 +1,18 @@
 /** What the video stage draws on its 2D overlay: prompts, the box being dragged, the keyboard cursor. */
 import type { DemoState } from '../app/controller';
+import type { PaintPoint, PaintTool } from '../state/maskPaint';
 import { getPrompt, isEmptyPrompt, type PromptBox } from '../state/prompts';
+import { isShown } from '../state/visibility';
 
 export interface Cursor {
   x: number; // normalised
   y: number;
+}
+
+/** A brush or eraser stroke being drawn (points normalised). */
+export interface Stroke {
+  tool: PaintTool;
+  points: readonly PaintPoint[];
 }
 
 /** Whether the overlay of `frame` shows anything (prompts, a rubber band, the keyboard cursor). */
@@ -27,6 +35,7 @@ export function drawOverlay(
   ctx.clearRect(0, 0, w, h);
   const unit = Math.max(w, h) / 100;
   for (const o of st.objects.objects) {
+    if (!isShown(st.visibility, o.id)) continue;
     const prompt = getPrompt(st.prompts, o.id, frame);
     ctx.globalAlpha = o.id === st.objects.selectedId ? 1 : 0.6;
     if (prompt.box) {
@@ -84,6 +93,39 @@ export function drawOverlay(
       ctx.lineTo(x, y - r / 3);
       ctx.moveTo(x, y + r / 3);
       ctx.lineTo(x, y + r);
+      ctx.stroke();
+    }
+  }
+}
+
+/**
+ * The stroke being painted (the brush in the object's colour, the eraser
+ * as a dark band) and the brush outline at `at`. `radius` in canvas px.
+ */
+export function drawBrush(ctx: CanvasRenderingContext2D, w: number, h: number, stroke: Stroke | null, at: Cursor | null, radius: number, colour: string): void {
+  if (stroke && stroke.points.length > 0) {
+    ctx.save();
+    ctx.globalAlpha = 0.55;
+    ctx.strokeStyle = ctx.fillStyle = stroke.tool === 'brush' ? colour : '#111';
+    ctx.lineWidth = radius * 2;
+    ctx.lineCap = 'round';
+    ctx.lineJoin = 'round';
+    ctx.beginPath();
+    const [first, ...rest] = stroke.points;
+    ctx.moveTo(first.x * w, first.y * h);
+    // A single dab: a zero-length line draws nothing, so a disc.
+    if (rest.length === 0) ctx.arc(first.x * w, first.y * h, radius, 0, Math.PI * 2);
+    for (const p of rest) ctx.lineTo(p.x * w, p.y * h);
+    if (rest.length === 0) ctx.fill();
+    else ctx.stroke();
+    ctx.restore();
+  }
+  if (at) {
+    for (const [shade, width] of [['#000', 3], ['#fff', 1.5]] as const) {
+      ctx.strokeStyle = shade;
+      ctx.lineWidth = width;
+      ctx.beginPath();
+      ctx.arc(at.x * w, at.y * h, Math.max(1, radius), 0, Math.PI * 2);
       ctx.stroke();
     }
   }

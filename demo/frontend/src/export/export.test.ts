@@ -77,9 +77,29 @@ describe('mask exports', () => {
     store.setFrame(2, [{ objectId: 2, rleMask: rle }]);
     const coco = buildCocoJson(video, objects, store);
     expect(coco.images).toHaveLength(3);
-    expect(coco.categories).toEqual([{ id: 1, name: 'dog' }, { id: 2, name: 'ball' }]);
+    // No labels: every object is an instance of one "unlabelled" category.
+    expect(coco.categories).toEqual([{ id: 1, name: 'unlabelled' }]);
     expect(coco.annotations).toEqual([
-      { id: 1, image_id: 2, frame_index: 2, category_id: 2, object_id: 2, segmentation: rle, area: 2, bbox: [0, 0, 6, 2], iscrowd: 0 },
+      { id: 1, image_id: 2, frame_index: 2, category_id: 1, object_id: 2, instance_id: 2, segmentation: rle, area: 2, bbox: [0, 0, 6, 2], iscrowd: 0 },
     ]);
+  });
+
+  it('labels are the categories and objects the instances, in the COCO JSON and objects.json', () => {
+    const labels = [{ name: 'animal', color: '#ff0000' }, { name: 'toy', color: '#00ff00' }];
+    const three = [
+      { id: 1, name: 'dog', color: '#ff0000', label: 'animal' },
+      { id: 2, name: 'ball', color: '#00ff00', label: 'toy' },
+      { id: 4, name: 'cat', color: '#0000ff', label: 'animal' },
+    ];
+    const store = new MaskStore();
+    for (const o of three) store.setFrame(1, [{ objectId: o.id, rleMask: rle }], false);
+    const coco = buildCocoJson(video, three, store, labels);
+    expect(coco.categories).toEqual([{ id: 1, name: 'animal' }, { id: 2, name: 'toy' }]);
+    expect(coco.instances.map((i) => [i.id, i.category_id])).toEqual([[1, 1], [2, 2], [4, 1]]);
+    expect(coco.annotations.map((a) => [(a as { instance_id: number }).instance_id, (a as { category_id: number }).category_id])).toEqual([[1, 1], [2, 2], [4, 1]]);
+    const files = unzipSync(buildMaskZip(video, three, store, labels));
+    const summary = JSON.parse(new TextDecoder().decode(files['objects.json']));
+    expect(summary.labels).toEqual(labels);
+    expect(summary.objects.map((o: { id: number; label: string; category_id: number }) => [o.id, o.label, o.category_id])).toEqual([[1, 'animal', 1], [2, 'toy', 2], [4, 'animal', 1]]);
   });
 });

@@ -5,7 +5,9 @@
 import { zipSync } from 'fflate';
 import { decodeMask, rleArea, rleBBox, type RleMask } from '../render/rle';
 import type { MaskStore } from '../state/masks';
-import type { TrackedObject } from '../state/objects';
+import { cocoCategories, labelOf } from '../state/labels';
+import type { Label, TrackedObject } from '../state/objects';
+import { inRange } from '../state/ranges';
 import { encodeGrayPng } from './png';
 
 export interface ExportVideoInfo {
@@ -27,17 +29,17 @@ export function maskPngName(object: TrackedObject, frameIndex: number): string {
  * where the object has no mask), so the archive's shape never depends on
  * how far tracking got. Mask pixels are 255, background 0.
  */
-export function buildMaskZip(video: ExportVideoInfo, objects: readonly TrackedObject[], masks: MaskStore): Uint8Array {
+export function buildMaskZip(video: ExportVideoInfo, objects: readonly TrackedObject[], masks: MaskStore, labels: readonly Label[] = []): Uint8Array {
   const { width, height } = video;
   const files: Record<string, Uint8Array> = {};
   const empty = encodeGrayPng(new Uint8Array(width * height), width, height);
   for (const object of objects) {
     for (let f = 0; f < video.numFrames; f++) {
-      const rle = masks.get(f, object.id);
+      const rle = inRange(object, f) ? masks.get(f, object.id) : undefined;
       files[maskPngName(object, f)] = rle ? maskToPng(rle, width, height) : empty;
     }
   }
-  files['objects.json'] = new TextEncoder().encode(JSON.stringify(objectsSummary(video, objects), null, 1));
+  files['objects.json'] = new TextEncoder().encode(JSON.stringify(objectsSummary(video, objects, labels), null, 1));
   // PNGs are already deflated; storing them keeps export fast.
   return zipSync(files, { level: 0 });
 }
@@ -52,21 +54,31 @@ function maskToPng(rle: RleMask, width: number, height: number): Uint8Array {
   return encodeGrayPng(bits, width, height);
 }
 
-function objectsSummary(video: ExportVideoInfo, objects: readonly TrackedObject[]) {
+/** objects.json: each object (instance) with its label and COCO category, and the label set. */
+function objectsSummary(video: ExportVideoInfo, objects: readonly TrackedObject[], labels: readonly Label[]) {
+  const { categories, categoryOf } = cocoCategories(objects, labels);
   return {
     video: video.path,
     width: video.width,
     height: video.height,
     num_frames: video.numFrames,
-    objects: objects.map((o) => ({ id: o.id, name: o.name, color: o.color, folder: maskPngName(o, 0).split('/')[0] })),
+    labels: labels.map((l) => ({ name: l.name, color: l.color })),
+    categories,
+    objects: objects.map((o) => ({
+      id: o.id, name: o.name, color: o.color, label: labelOf(o), category_id: categoryOf.get(o.id), folder: maskPngName(o, 0).split('/')[0],
+      first_frame: o.firstFrame ?? 0, last_frame: o.lastFrame ?? video.numFrames - 1,
+    })),
   };
 }
 
 /**
- * COCO-style JSON: one category per object, one image per frame, one
- * annotation per (frame, object) mask with compressed RLE, area and bbox.
+ * COCO-style JSON: the labels are the categories (objects without one share
+ * "unlabelled"), each object an instance (`instance_id`, its id), one image
+ * per frame, one annotation per (frame, object) mask with compressed RLE,
+ * area and bbox.
  */
-export function buildCocoJson(video: ExportVideoInfo, objects: readonly TrackedObject[], masks: MaskStore) {
+export function buildCocoJson(video: ExportVideoInfo, objects: readonly TrackedObject[], masks: MaskStore, labels: readonly Label[] = []) {
+  const { categories, categoryOf } = cocoCategories(objects, labels);
   const images = Array.from({ length: video.numFrames }, (_, f) => ({
     id: f,
     frame_index: f,
@@ -78,13 +90,14 @@ export function buildCocoJson(video: ExportVideoInfo, objects: readonly TrackedO
   for (let f = 0; f < video.numFrames; f++) {
     for (const object of objects) {
       const rle = masks.get(f, object.id);
-      if (!rle) continue;
+      if (!rle || !inRange(object, f)) continue;
       annotations.push({
         id: annotations.length + 1,
         image_id: f,
         frame_index: f,
-        category_id: object.id,
+        category_id: categoryOf.get(object.id),
         object_id: object.id,
+        instance_id: object.id,
         segmentation: { size: rle.size, counts: rle.counts },
         area: rleArea(rle),
         bbox: rleBBox(rle),
@@ -95,7 +108,8 @@ export function buildCocoJson(video: ExportVideoInfo, objects: readonly TrackedO
   return {
     info: { description: 'SAM 2 demo masks', video: video.path, fps: video.fps },
     images,
-    categories: objects.map((o) => ({ id: o.id, name: o.name })),
+    categories,
+    instances: objects.map((o) => ({ id: o.id, name: o.name, category_id: categoryOf.get(o.id) })),
     annotations,
   };
 }

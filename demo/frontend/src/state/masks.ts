@@ -117,6 +117,14 @@ export class MaskStore {
     return out;
   }
 
+  /** Drop one object's mask on one frame. */
+  removeMask(frameIndex: number, objectId: number): void {
+    const frame = this.frames.get(frameIndex);
+    if (!frame?.delete(objectId)) return;
+    if (frame.size === 0) this.frames.delete(frameIndex);
+    this.versionCounter++;
+  }
+
   removeObject(objectId: number): void {
     for (const [index, frame] of this.frames) {
       frame.delete(objectId);

@@ -10,12 +10,25 @@ export interface TrackedObject {
   name: string;
   /** CSS hex colour, e.g. "#1f77b4". */
   color: string;
+  /** The name of its label (its class: "person", "car"); absent or "" = none. */
+  label?: string;
+  /** Its frame range, inclusive (state/ranges.ts); absent or null: from the start / to the end. */
+  firstFrame?: number | null;
+  lastFrame?: number | null;
+}
+
+/** A class objects can belong to (state/labels.ts keeps the set). */
+export interface Label {
+  name: string;
+  color: string;
 }
 
 export interface ObjectsState {
   objects: TrackedObject[];
   selectedId: number | null;
   nextId: number;
+  /** The video's label set (absent in work saved before labels: none). */
+  labels?: readonly Label[];
 }
 
 /** Distinct colours, readable on dark and light video; cycled past the end. */
@@ -39,6 +52,7 @@ export function addObject(state: ObjectsState, maxObjects: number): ObjectsState
   const id = state.nextId;
   const color = OBJECT_PALETTE[(id - 1) % OBJECT_PALETTE.length];
   return {
+    ...state,
     objects: [...state.objects, { id, name: `Object ${id}`, color }],
     selectedId: id,
     nextId: id + 1,

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { OBJECT_PALETTE } from './objects';
 import type { Proposal, SegmentEverythingResult } from '../api/segmentEverything';
 import {
-  failed, fromResult, idleProposals, progressPercent, proposalsOnFrame, returnProposals, startRun, takeProposals, withProgress,
+  failed, fromResult, highlight, idleProposals, progressPercent, proposalsOnFrame, returnProposals, secondsLeft, startRun, takeProposals, withProgress,
 } from './proposals';
 
 function proposal(score: number): Proposal {
@@ -65,5 +66,30 @@ describe('proposals state', () => {
     expect(returnProposals(startRun(3), 7, taken)).toEqual(startRun(3));
     const other = { ...fromResult(result), frameIndex: 3 };
     expect(returnProposals(other, 7, taken)).toBe(other);
+  });
+});
+
+describe('proposal colours', () => {
+  it('are none of the objects\' colours, so a proposal never looks like an object', () => {
+    const inUse = [OBJECT_PALETTE[0], OBJECT_PALETTE[1].toUpperCase()];
+    const colours = fromResult(result, inUse).items.map((i) => i.color);
+    expect(colours).toEqual([OBJECT_PALETTE[2], OBJECT_PALETTE[3], OBJECT_PALETTE[4]]);
+  });
+});
+
+describe('reviewing proposals', () => {
+  it('a highlighted row\'s proposal is drawn alone; keeping it ends the highlight', () => {
+    const s = fromResult(result);
+    const h = highlight(s, 2);
+    expect(proposalsOnFrame(h, 7).map((i) => i.key)).toEqual([2]);
+    expect(highlight(h, 99).highlighted).toBeNull();
+    expect(proposalsOnFrame(takeProposals(h, [2])[0], 7).map((i) => i.key)).toEqual([0, 1]);
+  });
+
+  it('a running generator tells the time left from its rate so far', () => {
+    let s = startRun(7, 1000);
+    expect(secondsLeft(s)).toBeNull(); // no batch done yet
+    s = withProgress(s, 2, 8, 5000);
+    expect(secondsLeft(s)).toBeCloseTo(12); // 2 batches in 4 s: 6 more take 12 s
   });
 });

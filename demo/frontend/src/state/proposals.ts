@@ -24,35 +24,59 @@ export interface ProposalsState {
   /** Masks the generator found before the server made them disjoint. */
   candidates: number;
   error: string | null;
+  /** When the run started and its progress last moved (ms, performance.now()), for the time left. */
+  startedAt: number;
+  updatedAt: number;
+  /** The proposal whose row the pointer or focus is on: drawn alone. */
+  highlighted: number | null;
 }
 
 export const idleProposals: ProposalsState = {
-  status: 'idle', frameIndex: null, done: 0, total: 0, items: [], candidates: 0, error: null,
+  status: 'idle', frameIndex: null, done: 0, total: 0, items: [], candidates: 0, error: null, startedAt: 0, updatedAt: 0, highlighted: null,
 };
 
-export function startRun(frameIndex: number): ProposalsState {
-  return { ...idleProposals, status: 'running', frameIndex };
+export function startRun(frameIndex: number, now = 0): ProposalsState {
+  return { ...idleProposals, status: 'running', frameIndex, startedAt: now, updatedAt: now };
+}
+
+/** Seconds the running generator still needs at its rate so far; null until a batch is done. */
+export function secondsLeft(state: ProposalsState): number | null {
+  if (state.status !== 'running' || state.done <= 0 || state.total <= 0) return null;
+  return (((state.updatedAt - state.startedAt) / state.done) * (state.total - state.done)) / 1000;
+}
+
+/** Highlight one proposal (null: none); an unknown key highlights nothing. */
+export function highlight(state: ProposalsState, key: number | null): ProposalsState {
+  const next = key !== null && state.items.some((i) => i.key === key) ? key : null;
+  return next === state.highlighted ? state : { ...state, highlighted: next };
 }
 
 /** Progress of the running generator; ignored once the run has ended or if it goes backwards. */
-export function withProgress(state: ProposalsState, done: number, total: number): ProposalsState {
+export function withProgress(state: ProposalsState, done: number, total: number, now = state.updatedAt): ProposalsState {
   if (state.status !== 'running' || total <= 0 || done < state.done) return state;
-  return { ...state, done: Math.min(done, total), total };
+  return { ...state, done: Math.min(done, total), total, updatedAt: done > state.done ? now : state.updatedAt };
 }
 
 export function progressPercent(state: ProposalsState): number {
   return state.total > 0 ? Math.round((100 * state.done) / state.total) : 0;
 }
 
-/** The server's answer: proposals best first (the server sorts them by score). */
-export function fromResult(result: SegmentEverythingResult): ProposalsState {
+/**
+ * The server's answer: proposals best first (the server sorts them by score).
+ * Their colours are those no object has yet (`inUse`), so a proposal never
+ * looks like an existing object; a kept one keeps its colour.
+ */
+export function fromResult(result: SegmentEverythingResult, inUse: readonly string[] = []): ProposalsState {
   const sorted = [...result.proposals].sort((a, b) => b.score - a.score);
+  const taken = new Set(inUse.map((c) => c.toLowerCase()));
+  const free = OBJECT_PALETTE.filter((c) => !taken.has(c.toLowerCase()));
+  const palette = free.length > 0 ? free : OBJECT_PALETTE;
   return {
     ...idleProposals,
     status: 'ready',
     frameIndex: result.frameIndex,
     candidates: result.candidates,
-    items: sorted.map((proposal, key) => ({ key, proposal, color: OBJECT_PALETTE[key % OBJECT_PALETTE.length] })),
+    items: sorted.map((proposal, key) => ({ key, proposal, color: palette[key % palette.length] })),
   };
 }
 
@@ -66,7 +90,8 @@ export function takeProposals(state: ProposalsState, keys: readonly number[]): [
   const taken = state.items.filter((i) => wanted.has(i.key));
   const items = state.items.filter((i) => !wanted.has(i.key));
   const status = items.length === 0 && state.status === 'ready' ? 'idle' : state.status;
-  return [{ ...state, items, status, frameIndex: status === 'idle' ? null : state.frameIndex }, taken];
+  const highlighted = state.highlighted !== null && wanted.has(state.highlighted) ? null : state.highlighted;
+  return [{ ...state, items, status, highlighted, frameIndex: status === 'idle' ? null : state.frameIndex }, taken];
 }
 
 /**
@@ -82,7 +107,8 @@ export function returnProposals(state: ProposalsState, frameIndex: number, items
   return { ...state, status: 'ready', frameIndex, items: merged, error: null };
 }
 
-/** The proposals shown on `frameIndex` (none on other frames). */
+/** The proposals shown on `frameIndex` (none on other frames); only the highlighted one while there is one. */
 export function proposalsOnFrame(state: ProposalsState, frameIndex: number): ProposalItem[] {
-  return state.frameIndex === frameIndex ? state.items : [];
+  if (state.frameIndex !== frameIndex) return [];
+  return state.highlighted === null ? state.items : state.items.filter((i) => i.key === state.highlighted);
 }

@@ -5,8 +5,8 @@ import {
   removePoint, setBox, setMask, toRequest,
 } from './prompts';
 import { MaskStore } from './masks';
-import { finishProgress, formatRate, framesPerSecond, idleProgress, onFrameReceived, percent, secondsLeft, startProgress, formatDuration } from './tracking';
-import { planTracking, staleRangesAfterEdit } from './trackPlan';
+import { finishProgress, formatRate, framesPerSecond, idleProgress, onFrameReceived, percent, runFramesPerSecond, secondsLeft, startProgress, formatDuration } from './tracking';
+import { framesCovered, planTracking, staleRangesAfterEdit } from './trackPlan';
 import { popStep, pushStep } from './history';
 
 describe('objects', () => {
@@ -195,20 +195,52 @@ describe('stale masks and the tracking plan', () => {
   it('tracks only the frames that need it, in the directions they need', () => {
     const none = () => false;
     expect(planTracking(50, new Map([[1, [0]]]), none)).toEqual([]);
-    // Nothing tracked yet, first prompt on frame 10: both directions from 10.
-    expect(planTracking(50, new Map([[1, [10]]]), (_o, f) => f !== 10)).toEqual([{ start: 10, direction: 'both', frames: 51 }]);
+    // Nothing tracked yet, first prompt on frame 10: both directions from 10 (frame 10 is sent once: 50 frames).
+    expect(planTracking(50, new Map([[1, [10]]]), (_o, f) => f !== 10)).toEqual([{ start: 10, direction: 'both', frames: 50 }]);
     // Correction on frame 30: forward from 30 only (20 frames).
     expect(planTracking(50, new Map([[1, [0, 30]]]), (_o, f) => f > 30)).toEqual([{ start: 30, direction: 'forward', frames: 20 }]);
     // A second object first prompted on frame 20, after the first was tracked everywhere.
     const plan = planTracking(50, new Map([[1, [0]], [2, [20]]]), (o, f) => o === 2 && f !== 20);
-    expect(plan).toEqual([{ start: 20, direction: 'both', frames: 51 }]);
-    // Cancelled at frame 25: resume from the prompt before the gap.
-    expect(planTracking(50, new Map([[1, [0, 10]]]), (_o, f) => f > 25)).toEqual([{ start: 10, direction: 'forward', frames: 40 }]);
+    expect(plan).toEqual([{ start: 20, direction: 'both', frames: 50 }]);
+    // Refined on 10, cancelled when frame 25 had come: Track goes on from 26, not from 10 again.
+    expect(planTracking(50, new Map([[1, [0, 10]]]), (_o, f) => f > 25)).toEqual([{ start: 26, direction: 'forward', frames: 24 }]);
+    // Refined on 10, nothing tracked after it yet: from the refined frame.
+    expect(planTracking(50, new Map([[1, [0, 10]]]), (_o, f) => f > 10)).toEqual([{ start: 10, direction: 'forward', frames: 40 }]);
     // Forward and backward needs from different frames: two passes.
     expect(planTracking(50, new Map([[1, [0, 30]], [2, [5]]]), (o, f) => (o === 1 ? f > 30 : f < 5))).toEqual([
       { start: 30, direction: 'forward', frames: 20 },
       { start: 5, direction: 'backward', frames: 6 },
     ]);
+  });
+});
+
+describe('frame totals', () => {
+  it('never counts more frames than the video has', () => {
+    // The issue's clip: 132 frames, both ways from 60 was "133 / 133".
+    const both = planTracking(132, new Map([[1, [60]]]), (_o, f) => f !== 60);
+    expect(both[0].frames).toBe(132);
+    expect(framesCovered(132, both)).toBe(132);
+    // Overlapping passes (forward from 60, backward from 120) on 180 frames: 180, not 241.
+    const passes = [
+      { start: 60, direction: 'forward' as const, frames: 120 },
+      { start: 120, direction: 'backward' as const, frames: 121 },
+    ];
+    expect(framesCovered(180, passes)).toBe(180);
+    expect(framesCovered(50, [{ start: 30, direction: 'forward', frames: 20 }, { start: 5, direction: 'backward', frames: 6 }])).toBe(26);
+  });
+
+  it('counts a frame sent twice once, and reports the whole run\'s rate', () => {
+    let p = startProgress(3, 0);
+    p = onFrameReceived(p, 5, 1000);
+    p = onFrameReceived(p, 5, 1100, false);
+    p = onFrameReceived(p, 6, 1200);
+    expect(p.done).toBe(2);
+    // 4 frames in 2 s, the last two fast: the run did 2 frames/s, the latest ones 10.
+    p = onFrameReceived(p, 7, 1900);
+    p = onFrameReceived(p, 8, 2000);
+    p = finishProgress(p, 'done', 2000);
+    expect(framesPerSecond(p)).toBeGreaterThan(3);
+    expect(runFramesPerSecond(p)).toBeCloseTo(2);
   });
 });
 

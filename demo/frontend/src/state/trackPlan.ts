@@ -8,7 +8,10 @@
  *   (backward: nothing earlier anchors them);
  * - a frame needs tracking when the object has no mask there or a stale one;
  * - forward: the run starts at the latest prompt frame at or before the
- *   first frame that needs it (the server then has the memory it needs);
+ *   first frame that needs it (the server then has the memory it needs),
+ *   or at that frame itself when the frames since the prompt are tracked
+ *   (a cancelled run goes on where it stopped: the server keeps the
+ *   memories of the frames it tracked);
  * - backward: from p0 down to frame 0 when a frame before p0 needs it.
  */
 
@@ -21,13 +24,23 @@ export interface TrackPass {
   frames: number;
 }
 
-/** Frames a propagation visits: forward start..n-1, backward start..0. */
+/** Frames a propagation sends: forward start..n-1, backward start..0; both ways sends the start frame once. */
 export function passFrames(numFrames: number, start: number, direction: Direction): number {
   const forward = numFrames - start;
   const backward = start + 1;
   if (direction === 'forward') return forward;
   if (direction === 'backward') return backward;
-  return start > 0 ? forward + backward : forward;
+  return forward + start;
+}
+
+/** How many distinct frames the passes visit together (passes may overlap). */
+export function framesCovered(numFrames: number, passes: readonly TrackPass[]): number {
+  const seen = new Uint8Array(numFrames);
+  for (const p of passes) {
+    const [from, to] = p.direction === 'forward' ? [p.start, numFrames - 1] : p.direction === 'backward' ? [0, p.start] : [0, numFrames - 1];
+    seen.fill(1, from, to + 1);
+  }
+  return seen.reduce((n, v) => n + v, 0);
 }
 
 /**
@@ -49,7 +62,9 @@ export function planTracking(
       if (!needs(objectId, f)) continue;
       let anchor = p0;
       for (const p of sorted) if (p <= f) anchor = p;
-      forwardStart = forwardStart === null ? anchor : Math.min(forwardStart, anchor);
+      // Every frame from p0 to f - 1 is tracked (f is the first that is not): go on from f.
+      const start = f > anchor + 1 ? f : anchor;
+      forwardStart = forwardStart === null ? start : Math.min(forwardStart, start);
       break;
     }
     for (let f = 0; f < p0; f++) {

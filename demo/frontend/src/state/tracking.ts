@@ -11,9 +11,9 @@ export const RATE_WINDOW = 8;
 
 export interface TrackingProgress {
   status: TrackingStatus;
-  /** Parts received so far (a frame visited in both directions counts twice). */
+  /** Distinct frames received so far. */
   done: number;
-  /** Parts planned, over all passes. */
+  /** Distinct frames planned, over all passes. */
   total: number;
   /** ms timestamps (performance.now()) of start and of the latest frame. */
   startedAt: number;
@@ -39,9 +39,13 @@ export function startProgress(total: number, now: number): TrackingProgress {
   return { ...idleProgress, status: 'running', total, startedAt: now, updatedAt: now };
 }
 
-/** One more frame arrived at `now` (ms). */
-export function onFrameReceived(p: TrackingProgress, frameIndex: number, now: number): TrackingProgress {
-  const done = p.done + 1;
+/**
+ * One more frame arrived at `now` (ms). `firstVisit`: false for a frame
+ * this run had already sent (passes may overlap): it counts for the rate,
+ * not for the frames done.
+ */
+export function onFrameReceived(p: TrackingProgress, frameIndex: number, now: number, firstVisit = true): TrackingProgress {
+  const done = p.done + (firstVisit ? 1 : 0);
   const recent = [...p.recent, now].slice(-(RATE_WINDOW + 1));
   return { ...p, done, total: Math.max(p.total, done), updatedAt: now, recent, lastFrameIndex: frameIndex };
 }
@@ -68,6 +72,12 @@ export function framesPerSecond(p: TrackingProgress): number {
   if (r.length < 2) return 0;
   const seconds = (r[r.length - 1] - r[0]) / 1000;
   return seconds > 0 ? (r.length - 1) / seconds : 0;
+}
+
+/** Frames per second over the whole run, start-up included: what a finished run reports. */
+export function runFramesPerSecond(p: TrackingProgress): number {
+  const seconds = (p.updatedAt - p.startedAt) / 1000;
+  return seconds > 0 && p.done > 0 ? p.done / seconds : 0;
 }
 
 /** Seconds left at the measured rate, or null when unknown. */

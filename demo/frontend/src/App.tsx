@@ -1,20 +1,21 @@
 /** Page layout: library on the left, the video and its timeline in the middle, tools on the right (stacked on narrow screens, video first). */
 import { useEffect } from 'react';
-import { EffectsPanel } from '../components/EffectsPanel';
-import { ExportPanel } from '../components/ExportPanel';
-import { DropOverlay, Header, HelpOverlay, NoticeBar, RandomWeightsBanner } from '../components/Chrome';
-import { ObjectList } from '../components/ObjectList';
-import { PromptToolbar } from '../components/PromptToolbar';
-import { SegmentEverythingPanel } from '../components/SegmentEverythingPanel';
-import { SharePanel } from '../components/SharePanel';
-import { Timeline } from '../components/Timeline';
-import { TrackingPanel } from '../components/TrackingPanel';
-import { Transport } from '../components/Transport';
-import { VideoLibrary } from '../components/VideoLibrary';
-import { VideoStage } from '../components/VideoStage';
-import { shareToOpen, videoToReopen } from './pageMemory';
-import { useController, useDemoState } from './useController';
-import { useKeyboard } from './useKeyboard';
+import { EffectsPanel } from './components/EffectsPanel';
+import { ExportPanel } from './components/ExportPanel';
+import { LabelsPanel } from './components/LabelsPanel';
+import { DropOverlay, Header, HelpOverlay, NoticeBar, RandomWeightsBanner } from './components/Chrome';
+import { ObjectList } from './components/ObjectList';
+import { PromptToolbar } from './components/PromptToolbar';
+import { SegmentEverythingPanel } from './components/SegmentEverythingPanel';
+import { SharePanel } from './components/SharePanel';
+import { Timeline } from './components/Timeline';
+import { TrackingPanel } from './components/TrackingPanel';
+import { Transport } from './components/Transport';
+import { VideoLibrary } from './components/VideoLibrary';
+import { VideoStage } from './components/VideoStage';
+import { shareToOpen, videoToReopen } from './app/pageMemory';
+import { useController, useDemoState } from './app/useController';
+import { useKeyboard } from './app/useKeyboard';
 
 export function App() {
   const c = useController();
@@ -55,6 +56,8 @@ export function App() {
           <EffectsPanel />
           {/* keyed by video: export messages belong to the video they were made for */}
           <ExportPanel key={videoPath} />
+          {/* the label set: the categories of the COCO export (below it, so Export stays in view with many objects) */}
+          <LabelsPanel />
           <SharePanel key={`share-${videoPath}`} />
         </aside>
       </main>
