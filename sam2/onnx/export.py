@@ -62,33 +62,65 @@ def _graph_specs(model, limits: Dict[str, int]):
         (
             "memory_attention",
             graphs.MemoryAttentionGraph(model),
-            (features, rand(B, 2, mem_dim, h, h), torch.tensor([0, model.num_maskmem - 1]), rand(B, 2, C),
-             torch.tensor([0.25, 0.5])),
-            {"vision_features": {0: d["objects"]}, "memory": {0: d["objects"], 1: d["frames"]},
-             "memory_slots": {0: d["frames"]}, "obj_ptrs": {0: d["objects"], 1: d["pointers"]},
-             "obj_ptr_pos": {0: d["pointers"]}},
+            (
+                features,
+                rand(B, 2, mem_dim, h, h),
+                torch.tensor([0, model.num_maskmem - 1]),
+                rand(B, 2, C),
+                torch.tensor([0.25, 0.5]),
+            ),
+            {
+                "vision_features": {0: d["objects"]},
+                "memory": {0: d["objects"], 1: d["frames"]},
+                "memory_slots": {0: d["frames"]},
+                "obj_ptrs": {0: d["objects"], 1: d["pointers"]},
+                "obj_ptr_pos": {0: d["pointers"]},
+            },
         ),
         (
             "decoder",
             graphs.DecoderGraph(model),
-            (features, rand(B, C // 8, 4 * h, 4 * h), rand(B, C // 4, 2 * h, 2 * h), torch.rand(B, 2, 2) * S,
-             torch.tensor([[1, 0], [1, -1]]), rand(B, 1, 4 * h, 4 * h), torch.ones(1), torch.ones(B, 1)),
-            {"image_embed": {0: d["objects"]}, "high_res_0": {0: d["objects"]}, "high_res_1": {0: d["objects"]},
-             "point_coords": {0: d["objects"], 1: d["points"]}, "point_labels": {0: d["objects"], 1: d["points"]},
-             "mask_input": {0: d["objects"]}, "has_mask_input": None, "ptr_presence": {0: d["objects"]}},
+            (
+                features,
+                rand(B, C // 8, 4 * h, 4 * h),
+                rand(B, C // 4, 2 * h, 2 * h),
+                torch.rand(B, 2, 2) * S,
+                torch.tensor([[1, 0], [1, -1]]),
+                rand(B, 1, 4 * h, 4 * h),
+                torch.ones(1),
+                torch.ones(B, 1),
+            ),
+            {
+                "image_embed": {0: d["objects"]},
+                "high_res_0": {0: d["objects"]},
+                "high_res_1": {0: d["objects"]},
+                "point_coords": {0: d["objects"], 1: d["points"]},
+                "point_labels": {0: d["objects"], 1: d["points"]},
+                "mask_input": {0: d["objects"]},
+                "has_mask_input": None,
+                "ptr_presence": {0: d["objects"]},
+            },
         ),
         (
             "memory_encoder",
             graphs.MemoryEncoderGraph(model),
             (features, rand(B, 1, 4 * h, 4 * h), rand(B, 1), torch.ones(1)),
-            {"vision_features": {0: d["objects"]}, "mask_logits": {0: d["objects"]},
-             "object_score_logits": {0: d["objects"]}, "binarize": None},
+            {
+                "vision_features": {0: d["objects"]},
+                "mask_logits": {0: d["objects"]},
+                "object_score_logits": {0: d["objects"]},
+                "binarize": None,
+            },
         ),
     ]
     if model.use_mask_input_as_output_without_sam:
         specs.append(
-            ("mask_prompt", graphs.MaskPromptGraph(model), ((torch.rand(B, 1, S, S) > 0.5).float(),),
-             {"mask": {0: d["objects"]}})
+            (
+                "mask_prompt",
+                graphs.MaskPromptGraph(model),
+                ((torch.rand(B, 1, S, S) > 0.5).float(),),
+                {"mask": {0: d["objects"]}},
+            )
         )
     return specs
 
@@ -98,12 +130,21 @@ def _export_graph(name, module, args, dynamic_shapes, path: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
-            module, args, dynamo=True, opset_version=OPSET, input_names=module.input_names,
-            output_names=module.output_names, dynamic_shapes=dynamic_shapes, external_data=False,
-            optimize=True, verbose=False,
+            module,
+            args,
+            dynamo=True,
+            opset_version=OPSET,
+            input_names=module.input_names,
+            output_names=module.output_names,
+            dynamic_shapes=dynamic_shapes,
+            external_data=False,
+            optimize=True,
+            verbose=False,
         )
     program.model.producer_version = torch.__version__.split("+")[0]
-    size = sum(t.const_value.nbytes for t in program.model.graph.initializers.values() if t.const_value is not None)
+    size = sum(
+        t.const_value.nbytes for t in program.model.graph.initializers.values() if t.const_value is not None
+    )
     program.save(path, external_data=size > EXTERNAL_DATA_BYTES)
 
 
@@ -166,8 +207,12 @@ def _parse_args(argv=None) -> Tuple:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m sam2.export onnx", description=export_onnx.__doc__)
-    parser.add_argument("--config", required=True, help="config name (configs/sam2.1/sam2.1_hiera_t.yaml) or YAML path")
-    parser.add_argument("--checkpoint", help="checkpoint file ({'model': state_dict}); omit for random weights")
+    parser.add_argument(
+        "--config", required=True, help="config name (configs/sam2.1/sam2.1_hiera_t.yaml) or YAML path"
+    )
+    parser.add_argument(
+        "--checkpoint", help="checkpoint file ({'model': state_dict}); omit for random weights"
+    )
     parser.add_argument("--out", required=True, help="output folder")
     return parser.parse_args(argv)
 

@@ -50,7 +50,9 @@ def check_exportable(model: SAM2Base) -> None:
     if not attn.batch_first:
         problems.append("memory attention must be batch_first")
     for layer in attn.layers:
-        if not isinstance(layer.self_attn, RoPEAttention) or not isinstance(layer.cross_attn_image, RoPEAttention):
+        if not isinstance(layer.self_attn, RoPEAttention) or not isinstance(
+            layer.cross_attn_image, RoPEAttention
+        ):
             problems.append("memory attention layers must use RoPEAttention")
             break
     if problems:
@@ -59,8 +61,9 @@ def check_exportable(model: SAM2Base) -> None:
 
 def _rotation_tables(attn: RoPEAttention, side: int) -> Tuple[Tensor, Tensor]:
     """cos and sin (side*side, head_dim/2) of the RoPE rotations on a side x side grid."""
-    cis = compute_axial_cis(dim=attn.internal_dim // attn.num_heads, end_x=side, end_y=side,
-                            theta=_rope_theta(attn))
+    cis = compute_axial_cis(
+        dim=attn.internal_dim // attn.num_heads, end_x=side, end_y=side, theta=_rope_theta(attn)
+    )
     return cis.real.contiguous(), cis.imag.contiguous()
 
 
@@ -79,8 +82,9 @@ def rotate_pairs(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     return torch.stack([a * cos - b * sin, a * sin + b * cos], dim=-1).flatten(-2)
 
 
-def _rope_attention(attn: RoPEAttention, q: Tensor, k_grid: Tensor, k_extra: Tensor, v: Tensor,
-                    cos: Tensor, sin: Tensor) -> Tensor:
+def _rope_attention(
+    attn: RoPEAttention, q: Tensor, k_grid: Tensor, k_extra: Tensor, v: Tensor, cos: Tensor, sin: Tensor
+) -> Tensor:
     """RoPEAttention.forward with keys in two parts: whole frames of the grid (rotated) and extra
     tokens (object pointers, not rotated). q: (B, N, C); k_grid: (B, F*N, kv); k_extra: (B, P, kv);
     v: (B, F*N + P, kv)."""
@@ -176,8 +180,14 @@ class MemoryAttentionGraph(nn.Module):
         pos = pos[:, None, :].expand(p, split, mem_dim).reshape(1, p * split, mem_dim)
         return tokens, pos
 
-    def forward(self, vision_features: Tensor, memory: Tensor, memory_slots: Tensor, obj_ptrs: Tensor,
-                obj_ptr_pos: Tensor) -> Tensor:
+    def forward(
+        self,
+        vision_features: Tensor,
+        memory: Tensor,
+        memory_slots: Tensor,
+        obj_ptrs: Tensor,
+        obj_ptr_pos: Tensor,
+    ) -> Tensor:
         m = self.model
         attn = m.memory_attention
         b, c, h, w = vision_features.shape
@@ -217,18 +227,37 @@ class DecoderGraph(nn.Module):
     obj_ptr (B, 1+M, C) the object pointer each token would give; object_score_logits (B, 1).
     """
 
-    input_names = ["image_embed", "high_res_0", "high_res_1", "point_coords", "point_labels", "mask_input",
-                   "has_mask_input", "ptr_presence"]
+    input_names = [
+        "image_embed",
+        "high_res_0",
+        "high_res_1",
+        "point_coords",
+        "point_labels",
+        "mask_input",
+        "has_mask_input",
+        "ptr_presence",
+    ]
     output_names = ["masks", "iou", "obj_ptr", "object_score_logits"]
 
     def __init__(self, model: SAM2Base):
         super().__init__()
         self.model = model
         with torch.no_grad():
-            self.register_buffer("dense_pe", model.sam_prompt_encoder.get_dense_pe().clone(), persistent=False)
+            self.register_buffer(
+                "dense_pe", model.sam_prompt_encoder.get_dense_pe().clone(), persistent=False
+            )
 
-    def forward(self, image_embed, high_res_0, high_res_1, point_coords, point_labels, mask_input,
-                has_mask_input, ptr_presence):
+    def forward(
+        self,
+        image_embed,
+        high_res_0,
+        high_res_1,
+        point_coords,
+        point_labels,
+        mask_input,
+        has_mask_input,
+        ptr_presence,
+    ):
         m = self.model
         pe = m.sam_prompt_encoder
         decoder = m.sam_mask_decoder
@@ -237,8 +266,12 @@ class DecoderGraph(nn.Module):
         no_mask = pe.no_mask_embed.weight.reshape(1, -1, 1, 1).expand(point_coords.shape[0], -1, h, w)
         dense = torch.where(has_mask_input.reshape(1, 1, 1, 1) > 0, pe._embed_masks(mask_input), no_mask)
         masks, iou, tokens, object_score_logits = decoder.predict_masks(
-            image_embeddings=image_embed, image_pe=self.dense_pe, sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense, repeat_image=False, high_res_features=[high_res_0, high_res_1],
+            image_embeddings=image_embed,
+            image_pe=self.dense_pe,
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            repeat_image=False,
+            high_res_features=[high_res_0, high_res_1],
         )
         obj_ptr = m.obj_ptr_proj(tokens)  # (B, 1+M, C)
         if m.pred_obj_scores:
@@ -300,5 +333,7 @@ class MaskPromptGraph(nn.Module):
     def forward(self, mask):
         high_res = mask * MASK_AS_OUTPUT_SCALE + MASK_AS_OUTPUT_BIAS
         side = mask.shape[-1] // 4
-        low_res = F.interpolate(high_res, size=(side, side), mode="bilinear", align_corners=False, antialias=True)
+        low_res = F.interpolate(
+            high_res, size=(side, side), mode="bilinear", align_corners=False, antialias=True
+        )
         return low_res, self.model.mask_downsample(mask)
