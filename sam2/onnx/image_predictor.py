@@ -240,7 +240,9 @@ class SAM2ImagePredictorONNX:
 
 
 def build_sam2_image_predictor_onnx(
-    folder: str, providers=None, threads: int = 0, **kwargs
+    folder: str, providers=None, threads: int = 0, config=None, **kwargs
 ) -> SAM2ImagePredictorONNX:
     """Image predictor from an export folder (``python -m sam2.export onnx ... --out folder``)."""
-    return SAM2ImagePredictorONNX(OnnxModel(folder, providers=providers, threads=threads), **kwargs)
+    return SAM2ImagePredictorONNX(
+        OnnxModel(folder, providers=providers, threads=threads, config=config), **kwargs
+    )

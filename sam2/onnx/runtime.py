@@ -48,15 +48,27 @@ class OnnxModel:
     """The graphs of one export folder, ready to run.
 
     ``providers``: onnxruntime execution providers in order of preference (CPU by default);
-    ``threads``: intra-op threads per session (0: onnxruntime's default).
+    ``threads``: intra-op threads per session (0: onnxruntime's default); ``config``: when given,
+    the config the folder must have been exported from (name or YAML file name), so a folder of
+    another model is refused instead of silently used.
     """
 
     def __init__(
-        self, folder: str, providers: Optional[Sequence] = None, threads: int = 0, verify_hashes: bool = True
+        self,
+        folder: str,
+        providers: Optional[Sequence] = None,
+        threads: int = 0,
+        verify_hashes: bool = True,
+        config: Optional[str] = None,
     ):
         ort = _import_onnxruntime()
         self.folder = os.fspath(folder)
         self.manifest: Manifest = read_manifest(self.folder, verify_hashes=verify_hashes)
+        if config is not None and os.path.basename(config) != os.path.basename(self.manifest.config):
+            raise ExportFolderError(
+                f"{self.folder!r} holds an export of {self.manifest.config}, not of {config}; export {config} "
+                "with `python -m sam2.export onnx --config ... --checkpoint ... --out <dir>` or pass that folder"
+            )
         self.providers = check_providers(providers or ["CPUExecutionProvider"])
         options = ort.SessionOptions()
         if threads:

@@ -547,11 +547,14 @@ def _check_inside(coords: np.ndarray, limit, name: str) -> None:
 
 
 def build_sam2_video_predictor_onnx(
-    folder: str, providers=None, threads: int = 0, **kwargs
+    folder: str, providers=None, threads: int = 0, config=None, **kwargs
 ) -> SAM2VideoPredictorONNX:
     """Video predictor from an export folder (``python -m sam2.export onnx ... --out folder``).
 
     ``providers``: onnxruntime execution providers (CPU by default), e.g.
-    ``["CUDAExecutionProvider", "CPUExecutionProvider"]``.
+    ``["CUDAExecutionProvider", "CPUExecutionProvider"]``; ``config``: refuse a folder exported
+    from another config (see :class:`sam2.onnx.runtime.OnnxModel`).
     """
-    return SAM2VideoPredictorONNX(OnnxModel(folder, providers=providers, threads=threads), **kwargs)
+    return SAM2VideoPredictorONNX(
+        OnnxModel(folder, providers=providers, threads=threads, config=config), **kwargs
+    )
