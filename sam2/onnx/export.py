@@ -214,10 +214,24 @@ def _parse_args(argv=None) -> Tuple:
         "--checkpoint", help="checkpoint file ({'model': state_dict}); omit for random weights"
     )
     parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument(
+        "--precision",
+        default="fp32",
+        choices=["fp32", "fp16", "int8"],
+        help="fp32 (default); int8: linear layers quantised, for CPUs; fp16: for GPU providers",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = _parse_args(argv)
-    export_onnx(args.config, args.checkpoint, args.out, verbose=True)
+    if args.precision == "fp32":
+        export_onnx(args.config, args.checkpoint, args.out, verbose=True)
+        return 0
+    from sam2.onnx.variants import make_variant
+
+    with tempfile.TemporaryDirectory() as fp32_dir:
+        export_onnx(args.config, args.checkpoint, fp32_dir, verbose=True)
+        make_variant(fp32_dir, args.out, args.precision)
+    print(f"wrote the {args.precision} variant to {args.out}")
     return 0

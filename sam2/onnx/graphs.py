@@ -28,6 +28,9 @@ from sam2.modeling.sam.transformer import RoPEAttention
 from sam2.modeling.sam2_base import MASK_AS_OUTPUT_BIAS, MASK_AS_OUTPUT_SCALE, SAM2Base
 from sam2.modeling.sam2_utils import get_1d_sine_pe
 
+# Queries per attention call in the memory-attention graph (see _rope_attention).
+QUERY_CHUNK = 1024
+
 
 class UnsupportedConfig(ValueError):
     """The model uses an option the ONNX graphs do not implement."""
@@ -96,7 +99,18 @@ def _rope_attention(
     ke = attn._split_heads(attn.k_proj(k_extra))
     kh = torch.cat([kg, ke], dim=2)
     vh = attn._split_heads(attn.v_proj(v))
-    return attn._attend(qh, kh, vh)
+    # onnxruntime materialises the (queries x keys) attention matrix; with 7 memory frames of a
+    # 64x64 grid that is 0.5 GB per object and head. Queries are independent, so they run in
+    # fixed chunks (the query count is static) to bound it.
+    n = qh.shape[2]
+    out = torch.cat(
+        [
+            F.scaled_dot_product_attention(qh[:, :, s : s + QUERY_CHUNK], kh, vh)
+            for s in range(0, n, QUERY_CHUNK)
+        ],
+        dim=2,
+    )
+    return attn.out_proj(attn._merge_heads(out))
 
 
 class ImageEncoderGraph(nn.Module):

@@ -60,6 +60,8 @@ class Manifest:
     normalization: Dict[str, List[float]] = field(
         default_factory=lambda: {"mean": list(IMG_MEAN), "std": list(IMG_STD)}
     )
+    # fp32 (as exported), or a variant made by sam2.onnx.variants: fp16, int8
+    precision: str = "fp32"
 
     @property
     def image_size(self) -> int:

@@ -86,8 +86,7 @@ class SAM2VideoPredictorONNX:
 
     def _features(self, state: OnnxInferenceState, frame_idx: int) -> FrameFeatures:
         def compute() -> FrameFeatures:
-            image = self.model.normalize_uint8(state.source.read(frame_idx))
-            out = self.model.run("image_encoder", image=image)
+            out = self.model.run("image_encoder", image=state.images.model_input(frame_idx))
             return dict(zip(("vision_features", "image_embed", "high_res_0", "high_res_1"), out))
 
         return state.features.get_or_compute(frame_idx, compute)

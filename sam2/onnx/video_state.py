@@ -124,8 +124,12 @@ class NormalizedFrames:
     def __len__(self) -> int:
         return self._count()
 
+    def model_input(self, index: int) -> np.ndarray:
+        """(1, 3, S, S) float32: what the image encoder graph reads."""
+        return self._read(index)
+
     def __getitem__(self, index: int) -> np.ndarray:
-        return self._read(index)[0]
+        return self.model_input(index)[0]
 
 
 @dataclass
