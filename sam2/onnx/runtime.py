@@ -50,7 +50,8 @@ class OnnxModel:
     ``providers``: onnxruntime execution providers in order of preference (CPU by default);
     ``threads``: intra-op threads per session (0: onnxruntime's default); ``config``: when given,
     the config the folder must have been exported from (name or YAML file name), so a folder of
-    another model is refused instead of silently used.
+    another model is refused instead of silently used; ``cpu_mem_arena``: onnxruntime's CPU memory
+    arena (off by default: it holds on to peak memory).
     """
 
     def __init__(
@@ -60,6 +61,7 @@ class OnnxModel:
         threads: int = 0,
         verify_hashes: bool = True,
         config: Optional[str] = None,
+        cpu_mem_arena: bool = False,
     ):
         ort = _import_onnxruntime()
         self.folder = os.fspath(folder)
@@ -71,6 +73,9 @@ class OnnxModel:
             )
         self.providers = check_providers(providers or ["CPUExecutionProvider"])
         options = ort.SessionOptions()
+        # The arena keeps every block it ever grew to, per shape the dynamic axes take: tracking
+        # tiny (2 objects, 8 frames) peaked at 3.8 GB resident with it, 2.3 GB without.
+        options.enable_cpu_mem_arena = cpu_mem_arena
         if threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
