@@ -80,6 +80,7 @@ class SAM2VideoPredictorONNX:
     def reset_state(self, inference_state: OnnxInferenceState) -> None:
         """Forget every object, prompt and result (frames and image features stay)."""
         inference_state.objects.clear()
+        inference_state.conditioned.clear()
 
     def close_state(self, inference_state: OnnxInferenceState) -> None:
         inference_state.close()
@@ -209,7 +210,9 @@ class SAM2VideoPredictorONNX:
                 conditioned = features["image_embed"]
             else:
                 selection = self._select(state, track, frame_idx, reverse)
-                conditioned = self._condition(state, features, [selection])
+                conditioned = self._condition(
+                    state, features, [(track.obj_id, frame_idx, reverse)], [selection]
+                )
             if mask is not None:  # a mask prompt the decoder reads (configs without mask-as-output)
                 side = 4 * conditioned.shape[-1]
                 prev_logits = resize.bilinear_antialias(mask, (side, side))
@@ -259,6 +262,7 @@ class SAM2VideoPredictorONNX:
         track = state.objects[idx]
         prompted = sorted(set(track.point_inputs) | set(track.mask_inputs))
         del state.objects[idx]
+        state.conditioned.clear()
         updated = []
         if need_output:
             for frame_idx in prompted:
@@ -357,7 +361,8 @@ class SAM2VideoPredictorONNX:
             tracks = [state.objects[i] for i in to_track]
             features = self._features(state, frame_idx)
             selections = [self._select(state, t, frame_idx, reverse) for t in tracks]
-            conditioned = self._condition(state, features, selections)
+            keys = [(t.obj_id, frame_idx, reverse) for t in tracks]
+            conditioned = self._condition(state, features, keys, selections)
             prediction = self._decode(
                 features, conditioned, None, None, use_multimask(self.settings, False, 0)
             )
@@ -388,12 +393,21 @@ class SAM2VideoPredictorONNX:
         )
 
     def _condition(
-        self, state: OnnxInferenceState, features: FrameFeatures, selections: Sequence[MemorySelection]
+        self,
+        state: OnnxInferenceState,
+        features: FrameFeatures,
+        keys: Sequence[tuple],
+        selections: Sequence[MemorySelection],
     ) -> np.ndarray:
-        """Memory-conditioned features (N, C, h, w), one memory-attention run per memory layout."""
-        results: List[Optional[np.ndarray]] = [None] * len(selections)
+        """Memory-conditioned features (N, C, h, w): from the state's cache where the memories are
+        unchanged, else one memory-attention run per memory layout. keys: (obj_id, frame, reverse)."""
+        results: List[Optional[np.ndarray]] = [
+            state.conditioned.lookup(k, sel) for k, sel in zip(keys, selections)
+        ]
+        todo = [i for i, r in enumerate(results) if r is None]
         max_ptrs = min(state.num_frames, self.policy.max_obj_ptrs)
-        for group in group_by_layout(selections):
+        for todo_group in group_by_layout([selections[i] for i in todo]):
+            group = [todo[g] for g in todo_group]
             first = selections[group[0]]
             slots, distances = first.layout
             self.model.check_limit("max_memory_frames", len(slots))
@@ -425,6 +439,7 @@ class SAM2VideoPredictorONNX:
             )
             for k, i in enumerate(group):
                 results[i] = conditioned[k : k + 1]
+                state.conditioned.store(keys[i], selections[i], results[i])
         return np.concatenate(results, axis=0)
 
     def _decode(

@@ -103,3 +103,30 @@ def test_runtime_imports_no_torch(micro_export, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "tracked without torch: 4 frames" in out.stdout
+
+
+def test_click_on_a_tracked_frame_reuses_conditioned_features(micro_export, monkeypatch):
+    """Like the torch tracker: memory attention is skipped while the memories are unchanged,
+    and the click's masks are the same as without the cache."""
+    if not (GOLDEN / "micro" / "frames").exists():
+        pytest.skip("golden fixtures (../shared/golden) are absent")
+    predictor = build_sam2_video_predictor_onnx(micro_export, threads=1)
+    real_run = predictor.model.run
+    results = {}
+    for cached in (True, False):
+        state = predictor.init_state(str(GOLDEN / "micro" / "frames"))
+        predictor.add_new_points_or_box(state, 0, 1, points=[[60, 40]], labels=[1])
+        list(predictor.propagate_in_video(state))
+        if not cached:
+            state.conditioned.clear()
+        runs = []
+
+        def counting_run(graph, _runs=runs, **kw):
+            _runs.append(graph)
+            return real_run(graph, **kw)
+
+        monkeypatch.setattr(predictor.model, "run", counting_run)
+        results[cached] = predictor.add_new_points_or_box(state, 5, 1, points=[[70, 50]], labels=[1])[2]
+        monkeypatch.setattr(predictor.model, "run", real_run)
+        assert ("memory_attention" in runs) == (not cached) and "decoder" in runs
+    np.testing.assert_array_equal(results[True], results[False])
