@@ -6,7 +6,6 @@ The same input gives the same bytes: graphs are traced on fixed example inputs, 
 stored in the files as they are, and the manifest is written with sorted keys.
 """
 
-import hashlib
 import os
 import tempfile
 import time
@@ -16,21 +15,20 @@ from typing import Dict, Optional, Tuple
 import torch
 
 from sam2.onnx import graphs
-from sam2.onnx.manifest import GraphInfo, Manifest, model_settings, package_version, write_manifest
+from sam2.onnx.manifest import (
+    GraphInfo,
+    Manifest,
+    file_sha256,
+    model_settings,
+    package_version,
+    write_manifest,
+)
 
 # ONNX opset of the graphs: 18 has Resize with antialiasing, which the mask prompt needs;
 # every onnxruntime release since 1.14 runs it.
 OPSET = 18
 # Files above 2 GB cannot hold their weights inside the protobuf.
 EXTERNAL_DATA_BYTES = 2 * 1024**3 - 64 * 1024**2
-
-
-def file_sha256(path: str, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _dims(limits: Dict[str, int]):
@@ -84,7 +82,7 @@ def _graph_specs(model, limits: Dict[str, int]):
                 features,
                 rand(B, C // 8, 4 * h, 4 * h),
                 rand(B, C // 4, 2 * h, 2 * h),
-                torch.rand(B, 2, 2) * S,
+                torch.rand(B, 2, 2, generator=gen) * S,
                 torch.tensor([[1, 0], [1, -1]]),
                 rand(B, 1, 4 * h, 4 * h),
                 torch.ones(1),
@@ -118,7 +116,7 @@ def _graph_specs(model, limits: Dict[str, int]):
             (
                 "mask_prompt",
                 graphs.MaskPromptGraph(model),
-                ((torch.rand(B, 1, S, S) > 0.5).float(),),
+                ((torch.rand(B, 1, S, S, generator=gen) > 0.5).float(),),
                 {"mask": {0: d["objects"]}},
             )
         )

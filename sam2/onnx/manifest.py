@@ -44,7 +44,9 @@ class GraphInfo:
 
     @classmethod
     def of_file(cls, path: str, inputs: List[str], outputs: List[str]) -> "GraphInfo":
-        return cls(os.path.basename(path), os.path.getsize(path), _sha256(path), list(inputs), list(outputs))
+        return cls(
+            os.path.basename(path), os.path.getsize(path), file_sha256(path), list(inputs), list(outputs)
+        )
 
 
 @dataclass
@@ -100,7 +102,7 @@ def model_settings(model) -> Dict[str, object]:
     }
 
 
-def _sha256(path: str, chunk: int = 1 << 20) -> str:
+def file_sha256(path: str, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(chunk), b""):
@@ -146,7 +148,7 @@ def read_manifest(folder: str, verify_hashes: bool = True) -> Manifest:
                 f"graph {info.file} in {folder!r} has {size} bytes, the manifest says {info.bytes} "
                 f"(truncated or replaced); {redo}"
             )
-        if verify_hashes and _sha256(file) != info.sha256:
+        if verify_hashes and file_sha256(file) != info.sha256:
             raise ExportFolderError(
                 f"graph {info.file} in {folder!r} does not match the manifest's SHA-256 "
                 f"(corrupted or from another export); {redo}"
