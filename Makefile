@@ -47,7 +47,7 @@ SERVER_ENV = DATA_PATH="$(DATA_PATH)" CHECKPOINT_DIR="$(CHECKPOINT_DIR)" HOST="$
              $(if $(strip $(MODEL_SIZE)),MODEL_SIZE="$(strip $(MODEL_SIZE))")
 SERVER_CMD = env $(SERVER_ENV) $(VENV)/bin/gunicorn -c demo/backend/gunicorn.conf.py 'demo.backend.app:create_app()'
 
-.PHONY: help demo serve test test-python test-frontend test-e2e test-packaging packaging-tools lint bench schema \
+.PHONY: help demo serve onnx test test-python test-frontend test-e2e test-packaging packaging-tools lint bench schema \
         checkpoints demo-checkpoint gallery frontend venv node-modules docker-build docker-up \
         clean distclean
 
@@ -114,6 +114,18 @@ demo: $(DEPS_STAMP) $(DIST_INDEX) gallery demo-checkpoint  ## run the web demo o
 
 serve: $(DEPS_STAMP)  ## start the server only (no build, no downloads)
 	exec $(SERVER_CMD)
+
+# ---- onnx --------------------------------------------------------------------------------------
+# The graphs of sam2.onnx (docs/onnx.md) for the size `make demo` would use on this machine's CPU.
+ONNX_SIZE      = $(or $(strip $(MODEL_SIZE)),tiny)
+ONNX_PRECISION ?= fp32
+ONNX_CONFIG    = configs/sam2.1/sam2.1_hiera_$(subst tiny,t,$(subst small,s,$(subst base_plus,b+,$(subst large,l,$(ONNX_SIZE))))).yaml
+ONNX_DIR       ?= onnx/sam2.1_hiera_$(ONNX_SIZE)$(if $(filter-out fp32,$(ONNX_PRECISION)),_$(ONNX_PRECISION))
+
+onnx: $(DEPS_STAMP)  ## export the model to ONNX into onnx/<model>/ (MODEL_SIZE, default tiny; ONNX_PRECISION=fp32|int8|fp16)
+	$(PY) tools/download_checkpoints.py --dir "$(CHECKPOINT_DIR)" $(ONNX_SIZE)
+	$(PY) -m sam2.export onnx --config $(ONNX_CONFIG) --checkpoint "$(CHECKPOINT_DIR)/sam2.1_hiera_$(ONNX_SIZE).pt" \
+	  --precision $(ONNX_PRECISION) --out "$(ONNX_DIR)"
 
 # ---- tests ------------------------------------------------------------------------------------
 test: test-python test-frontend test-e2e  ## run every test (use `make -k test` to keep going after a failure)

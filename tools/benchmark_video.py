@@ -12,6 +12,9 @@ Measures, for one config, N objects and one video (CPU or CUDA):
     python tools/benchmark_video.py --baseline-tree ../old-checkout   # against an older commit of ours
     python tools/benchmark_video.py --precisions fp32,bf16,int8       # each precision of ours, and its
                                                                      # masks' agreement with our fp32
+    python tools/benchmark_video.py --runtime onnxruntime --precision fp32 --objects 1,3 --threads 2
+                      # our tracker on onnxruntime (fp32 and int8 graphs, --onnx-precisions) beside
+                      # our torch tracker; add --reference-python for the reference too
 
 Ours runs at --precision (default auto: bf16 where the CPU has native bf16, else fp32; see
 sam2/precision.py). --reference-autocast also runs the reference under
@@ -32,11 +35,17 @@ file paths); this script applies them when it runs the reference. Weights: the g
 fixtures' deterministic weights (../shared/golden/weights.py) unless --checkpoint is given,
 so both implementations compute the same thing. Frames: the first --frames frames of the
 1280x720 gallery clip (../shared/data/gallery), written as JPEGs, unless --video is given.
+
+With --runtime onnxruntime the weights are exported once (python -m sam2.export onnx, plus
+the int8/fp16 variants) into the scratch folder; the onnxruntime runs import no torch, so
+their resident memory is what a torch-free install uses. Their masks are compared with our
+torch fp32 run's, and the variants' also with the onnxruntime fp32 run's.
 """
 
 import argparse
 import json
 import os
+import resource
 import shlex
 import statistics
 import subprocess
@@ -89,6 +98,8 @@ def _stub_torchvision_if_missing() -> None:
 
 
 def run(args) -> dict:
+    if args.impl == "onnx":
+        return run_onnx(args)
     import torch
 
     if args.impl == "reference":
@@ -108,7 +119,6 @@ def run(args) -> dict:
         sys.path.insert(0, args.repo or REPO)
     if args.threads:
         torch.set_num_threads(args.threads)
-    import numpy as np
 
     from sam2.build_sam import build_sam2_video_predictor
 
@@ -134,6 +144,27 @@ def run(args) -> dict:
 
             result["reference_kernel"] = importlib.util.find_spec("sam2._C") is not None
 
+    with torch.inference_mode(), autocast:
+        return measure(args, predictor, result, sync, torch.Tensor)
+
+
+def run_onnx(args) -> dict:
+    """Our tracker on onnxruntime, from the export folder the parent process made (no torch here)."""
+    sys.path.insert(0, args.repo or REPO)
+    from sam2.onnx import build_sam2_video_predictor_onnx
+
+    predictor = build_sam2_video_predictor_onnx(args.onnx_dir, threads=args.threads)
+    precision = predictor.model.manifest.precision
+    result = {"impl": args.label or f"onnxruntime {precision}", "config": args.config, "objects": args.objects,
+              "device": args.device, "vos_optimized": False, "precision": precision,
+              "providers": predictor.model.providers}
+    return measure(args, predictor, result, lambda: None, None)
+
+
+def measure(args, predictor, result: dict, sync, tensor_type) -> dict:
+    """The timed session: init, clicks, first pass, a click on a tracked frame, re-track pass."""
+    import numpy as np
+
     def timed(fn):
         sync()
         t0 = time.perf_counter()
@@ -141,108 +172,118 @@ def run(args) -> dict:
         sync()
         return out, time.perf_counter() - t0
 
-    with torch.inference_mode(), autocast:
-        if args.warmup:
-            # Untimed full run first: kernels autotuned, graphs compiled, caches of the allocator warm.
-            t0 = time.perf_counter()
-            state = predictor.init_state(args.video_dir)
-            for k, (x, y) in enumerate(click_points(state["video_width"], state["video_height"], args.objects)):
-                predictor.add_new_points_or_box(state, 0, k + 1, points=[[x, y]], labels=[1])
-            for _ in predictor.propagate_in_video(state):
-                pass
-            sync()
-            result["warmup_s"] = time.perf_counter() - t0
-            if hasattr(predictor, "close_state"):  # ours; the reference has no such call
-                predictor.close_state(state)
-            del state
-            if args.device.startswith("cuda"):
-                torch.cuda.reset_peak_memory_stats()
-        base_rss = rss_mb()
-        state, result["init_s"] = timed(lambda: predictor.init_state(args.video_dir))
-        result["rss_after_init_mb"] = round(rss_mb(), 1)
-        result["rss_init_growth_mb"] = round(result["rss_after_init_mb"] - base_rss, 1)
-        n = state["num_frames"]
-        w, h = state["video_width"], state["video_height"]
-        points = click_points(w, h, args.objects)
-        clicks = []
-        for k, (x, y) in enumerate(points):
-            _, t = timed(lambda k=k, x=x, y=y: predictor.add_new_points_or_box(
-                state, 0, k + 1, points=[[x, y]], labels=[1]))
-            clicks.append(t)
-        result["first_click_s"] = clicks[0]
-        _, result["refine_click_s"] = timed(lambda: predictor.add_new_points_or_box(
-            state, 0, 1, points=[[points[0][0] + 5, points[0][1] + 5]], labels=[0], clear_old_points=False))
-
-        def propagate(keep=None):
-            times, t0 = [], time.perf_counter()
-            cpu0 = time.thread_time()
-            for _, _, masks in predictor.propagate_in_video(state):
-                sync()
-                times.append(time.perf_counter() - t0)
-                if keep is not None:  # copied now (ours reuses its output tensor), outside the timing
-                    keep.append(np.packbits((masks[:, 0] > 0).cpu().numpy(), axis=-1))
-                t0 = time.perf_counter()
-            # CPU time of the tracking thread itself (with --threads 1 it includes the model's
-            # compute): what work sits on the tracker's path, little affected by a busy machine.
-            main_cpu.append(time.thread_time() - cpu0)
-            return times
-
-        main_cpu = []
-        # Wall time the tracker spends getting frames (waiting, decoding, normalising), whatever
-        # the implementation calls its frame getter: comparable between ours and the reference.
-        frame_seconds = [0.0]
-        frames_type = type(state["images"]) if not isinstance(state["images"], torch.Tensor) else None
-        for name in ("model_input", "__getitem__"):
-            getter = getattr(frames_type, name, None) if frames_type is not None else None
-            if getter is None:
-                continue
-
-            def timed_getter(self, *a, _getter=getter, **kw):
-                t0 = time.perf_counter()
-                try:
-                    return _getter(self, *a, **kw)
-                finally:
-                    frame_seconds[0] += time.perf_counter() - t0
-
-            setattr(frames_type, name, timed_getter)
-            break
-        frames = getattr(state, "frames", None)  # ours: counts the time spent waiting for frames
-        waited = getattr(frames, "wait_seconds", None)
-        kept = [] if args.save_masks else None
-        first = propagate(kept)
-        if args.save_masks:
-            np.savez_compressed(args.save_masks, width=w, masks=np.stack(kept))
-        # frame 0 holds the prompts and costs nothing to "track": report the tracked frames
-        result["first_pass_s_per_frame"] = statistics.mean(first[1:]) if len(first) > 1 else float("nan")
-        result["first_pass_frames_per_s"] = 1.0 / result["first_pass_s_per_frame"]
-        result["first_pass_tracker_cpu_s_per_frame"] = main_cpu[0] / max(1, len(first) - 1)
-        result["first_pass_frame_time_share"] = frame_seconds[0] / sum(first) if first else None
-        # Share of the first pass the tracker spent blocked on frames not prepared in time.
-        result["first_pass_frame_wait_share"] = (
-            (frames.wait_seconds - waited) / sum(first) if waited is not None and first else None)
-        if args.first_pass_only:
-            result["frames"] = n
-            result["rss_end_mb"] = round(rss_mb(), 1)
-            return result
-        mid = n // 2
-        _, result["click_on_tracked_frame_s"] = timed(lambda: predictor.add_new_points_or_box(
-            state, mid, 1, points=[points[0]], labels=[1], clear_old_points=False))
-        second = propagate()
-        result["retrack_pass_s_per_frame"] = statistics.mean(second[1:]) if len(second) > 1 else float("nan")
-        result["rss_end_mb"] = round(rss_mb(), 1)
+    if args.warmup:
+        # Untimed full run first: kernels autotuned, graphs compiled, caches of the allocator warm.
+        t0 = time.perf_counter()
+        state = predictor.init_state(args.video_dir)
+        for k, (x, y) in enumerate(click_points(state["video_width"], state["video_height"], args.objects)):
+            predictor.add_new_points_or_box(state, 0, k + 1, points=[[x, y]], labels=[1])
+        for _ in predictor.propagate_in_video(state):
+            pass
+        sync()
+        result["warmup_s"] = time.perf_counter() - t0
+        if hasattr(predictor, "close_state"):  # ours; the reference has no such call
+            predictor.close_state(state)
+        del state
         if args.device.startswith("cuda"):
-            result["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+            import torch
+
+            torch.cuda.reset_peak_memory_stats()
+    base_rss = rss_mb()
+    state, result["init_s"] = timed(lambda: predictor.init_state(args.video_dir))
+    result["rss_after_init_mb"] = round(rss_mb(), 1)
+    result["rss_init_growth_mb"] = round(result["rss_after_init_mb"] - base_rss, 1)
+    n = state["num_frames"]
+    w, h = state["video_width"], state["video_height"]
+    points = click_points(w, h, args.objects)
+    clicks = []
+    for k, (x, y) in enumerate(points):
+        _, t = timed(lambda k=k, x=x, y=y: predictor.add_new_points_or_box(
+            state, 0, k + 1, points=[[x, y]], labels=[1]))
+        clicks.append(t)
+    result["first_click_s"] = clicks[0]
+    _, result["refine_click_s"] = timed(lambda: predictor.add_new_points_or_box(
+        state, 0, 1, points=[[points[0][0] + 5, points[0][1] + 5]], labels=[0], clear_old_points=False))
+
+    def propagate(keep=None):
+        times, t0 = [], time.perf_counter()
+        cpu0 = time.thread_time()
+        for _, _, masks in predictor.propagate_in_video(state):
+            sync()
+            times.append(time.perf_counter() - t0)
+            if keep is not None:  # copied now (ours reuses its output tensor), outside the timing
+                binary = masks[:, 0] > 0
+                binary = binary.cpu().numpy() if hasattr(binary, "cpu") else binary
+                keep.append(np.packbits(binary, axis=-1))
+            t0 = time.perf_counter()
+        # CPU time of the tracking thread itself (with --threads 1 it includes the model's
+        # compute): what work sits on the tracker's path, little affected by a busy machine.
+        main_cpu.append(time.thread_time() - cpu0)
+        return times
+
+    main_cpu = []
+    # Wall time the tracker spends getting frames (waiting, decoding, normalising), whatever
+    # the implementation calls its frame getter: comparable between ours and the reference.
+    frame_seconds = [0.0]
+    images = state["images"]
+    frames_type = type(images) if tensor_type is None or not isinstance(images, tensor_type) else None
+    for name in ("model_input", "__getitem__"):
+        getter = getattr(frames_type, name, None) if frames_type is not None else None
+        if getter is None:
+            continue
+
+        def timed_getter(self, *a, _getter=getter, **kw):
+            t0 = time.perf_counter()
+            try:
+                return _getter(self, *a, **kw)
+            finally:
+                frame_seconds[0] += time.perf_counter() - t0
+
+        setattr(frames_type, name, timed_getter)
+        break
+    frames = getattr(state, "frames", None)  # ours: counts the time spent waiting for frames
+    waited = getattr(frames, "wait_seconds", None)
+    kept = [] if args.save_masks else None
+    first = propagate(kept)
+    if args.save_masks:
+        np.savez_compressed(args.save_masks, width=w, masks=np.stack(kept))
+    # frame 0 holds the prompts and costs nothing to "track": report the tracked frames
+    result["first_pass_s_per_frame"] = statistics.mean(first[1:]) if len(first) > 1 else float("nan")
+    result["first_pass_frames_per_s"] = 1.0 / result["first_pass_s_per_frame"]
+    result["first_pass_tracker_cpu_s_per_frame"] = main_cpu[0] / max(1, len(first) - 1)
+    result["first_pass_frame_time_share"] = frame_seconds[0] / sum(first) if first else None
+    # Share of the first pass the tracker spent blocked on frames not prepared in time.
+    result["first_pass_frame_wait_share"] = (
+        (frames.wait_seconds - waited) / sum(first) if waited is not None and first else None)
+    if args.first_pass_only:
         result["frames"] = n
+        result["rss_end_mb"] = round(rss_mb(), 1)
+        result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        return result
+    mid = n // 2
+    _, result["click_on_tracked_frame_s"] = timed(lambda: predictor.add_new_points_or_box(
+        state, mid, 1, points=[points[0]], labels=[1], clear_old_points=False))
+    second = propagate()
+    result["retrack_pass_s_per_frame"] = statistics.mean(second[1:]) if len(second) > 1 else float("nan")
+    result["rss_end_mb"] = round(rss_mb(), 1)
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    if args.device.startswith("cuda"):
+        import torch
+
+        result["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    result["frames"] = n
     return result
 
 
 def spawn(python: str, args, impl: str, repo: str = None, label: str = None, precision: str = None,
-          reference_autocast: bool = False, masks: str = None) -> dict:
+          reference_autocast: bool = False, masks: str = None, onnx_dir: str = None) -> dict:
     cmd = [python, os.path.abspath(__file__), "--impl", impl, "--json", "--config", args.config,
            "--objects", str(args.objects), "--device", args.device, "--video-dir", args.video_dir,
            "--workdir", args.workdir, "--threads", str(args.threads), "--precision", precision or args.precision]
     if reference_autocast:
         cmd.append("--reference-autocast")
+    if onnx_dir:
+        cmd += ["--onnx-dir", onnx_dir]
     if masks:
         cmd += ["--save-masks", masks]
     if args.first_pass_only:
@@ -303,7 +344,7 @@ def show_agreement(results, baseline_name: str) -> None:
 
 
 def show(results) -> None:
-    rows = ["warmup_s", "init_s", "rss_after_init_mb", "rss_end_mb", "peak_gpu_mb", "first_click_s", "refine_click_s",
+    rows = ["warmup_s", "init_s", "rss_after_init_mb", "rss_end_mb", "peak_rss_mb", "peak_gpu_mb", "first_click_s", "refine_click_s",
             "first_pass_s_per_frame", "first_pass_frames_per_s", "first_pass_tracker_cpu_s_per_frame",
             "click_on_tracked_frame_s", "retrack_pass_s_per_frame"]
     rows = [k for k in rows if all(k in r for r in results)]
@@ -332,12 +373,42 @@ def show(results) -> None:
     print(f"({r['config']}, {r['objects']} object(s), {r['frames']} frames, device {r.get('gpu', r['device'])}{compiled})")
 
 
+def prepare_onnx(args) -> dict:
+    """Export the benchmark's weights once per scratch folder: {precision: export folder}."""
+    sys.path.insert(0, REPO)
+    from sam2.onnx.export import export_onnx
+    from sam2.onnx.variants import make_variant
+
+    folders = {}
+    fp32 = os.path.join(args.workdir, "onnx_fp32")
+    if not os.path.exists(os.path.join(fp32, "manifest.json")):
+        t0 = time.perf_counter()
+        export_onnx(args.config, args.checkpoint or golden_checkpoint(args.config, args.workdir), fp32)
+        print(f"exported the ONNX graphs in {time.perf_counter() - t0:.1f} s", flush=True)
+    folders["fp32"] = fp32
+    for precision in args.onnx_precisions.split(","):
+        if precision and precision != "fp32":
+            folder = os.path.join(args.workdir, f"onnx_{precision}")
+            if not os.path.exists(os.path.join(folder, "manifest.json")):
+                t0 = time.perf_counter()
+                make_variant(fp32, folder, precision)
+                print(f"made the {precision} variant in {time.perf_counter() - t0:.1f} s", flush=True)
+            folders[precision] = folder
+    return folders
+
+
 def compare(args, extra) -> list:
     """Every run asked for, side by side, for args.objects objects; first-pass masks against our fp32."""
     def masks(i):
         return os.path.join(args.workdir, f"masks_{args.objects}obj_{i}.npz")
 
     results = [spawn(sys.executable, args, "ours", label=f"ours {args.precision}", masks=masks(0))]
+    onnx_runs = []
+    if args.runtime == "onnxruntime":
+        for precision, folder in prepare_onnx(args).items():
+            onnx_runs.append(spawn(sys.executable, args, "onnx", label=f"onnxruntime {precision}",
+                                   masks=masks(len(results)), onnx_dir=folder))
+            results.append(onnx_runs[-1])
     for p in extra:
         results.append(spawn(sys.executable, args, "ours", precision=p, label=f"ours {p}", masks=masks(len(results))))
     if args.baseline_tree:
@@ -358,6 +429,12 @@ def compare(args, extra) -> list:
     add_agreement(results, fp32)
     show(results)
     show_agreement(results, "our fp32")
+    if len(onnx_runs) > 1:  # the variants against the onnxruntime fp32 graphs
+        variants = [dict(r) for r in onnx_runs[1:]]
+        add_agreement(variants, onnx_runs[0])
+        show_agreement(variants, "onnxruntime fp32")
+        for r, v in zip(onnx_runs[1:], variants):
+            r["agreement_vs_onnx_fp32"] = v["agreement"]
     return results
 
 
@@ -384,7 +461,12 @@ def main(argv=None):
     ap.add_argument("--first-pass-only", action="store_true", help="skip the clicks and the re-track pass")
     ap.add_argument("--save-masks", help=argparse.SUPPRESS)  # .npz of the first pass's binary masks
     ap.add_argument("--out", help="write every run's results (JSON) here")
-    ap.add_argument("--impl", choices=["ours", "reference"], default="ours")
+    ap.add_argument("--runtime", choices=["torch", "onnxruntime"], default="torch",
+                    help="onnxruntime: also run our tracker on exported ONNX graphs, beside our torch tracker")
+    ap.add_argument("--onnx-precisions", default="fp32,int8",
+                    help="with --runtime onnxruntime: the graph variants to run (fp32, int8, fp16)")
+    ap.add_argument("--onnx-dir", help=argparse.SUPPRESS)  # the export folder a spawned onnx run reads
+    ap.add_argument("--impl", choices=["ours", "reference", "onnx"], default="ours")
     ap.add_argument("--reference-python", help="python of a venv with sam2==1.1.0: run both and compare")
     ap.add_argument("--baseline-tree", help="a checkout of another commit of this project: run it too and compare")
     ap.add_argument("--repo", help=argparse.SUPPRESS)  # which checkout a spawned run imports
@@ -402,7 +484,7 @@ def main(argv=None):
         args.video_dir = extract_frames(args.video, args.frames, tempfile.mkdtemp(dir=args.workdir))
     counts = [int(n) for n in str(args.objects).split(",")]
     extra = [p for p in args.precisions.split(",") if p and p != args.precision]
-    if args.reference_python or args.baseline_tree or extra or len(counts) > 1:
+    if args.reference_python or args.baseline_tree or extra or len(counts) > 1 or args.runtime == "onnxruntime":
         every = []
         print("load average (1, 5, 15 min) at the start: %.2f %.2f %.2f" % os.getloadavg(), flush=True)
         for count in counts:

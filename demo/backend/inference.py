@@ -51,6 +51,7 @@ class ModelInfo:
     random_weights: bool
     checkpoint: str | None
     precision: str = "fp32"  # what SAM2_DEMO_PRECISION resolved to: fp32 | bf16 | int8
+    runtime: str = "torch"  # SAM2_DEMO_RUNTIME: torch | onnxruntime
 
 
 def check_checkpoint(model: ModelSettings) -> None:
@@ -63,8 +64,38 @@ def check_checkpoint(model: ModelSettings) -> None:
         )
 
 
+def build_onnx_predictor(model: ModelSettings):
+    """The onnxruntime tracker on the export folder SAM2_DEMO_ONNX_DIR (CPU provider)."""
+    from sam2.onnx import ExportFolderError, ProviderError, build_sam2_video_predictor_onnx
+
+    if model.random_weights:
+        raise ModelUnavailable(
+            "SAM2_DEMO_RANDOM_WEIGHTS=1 needs the torch runtime; unset SAM2_DEMO_RUNTIME (or export random "
+            "weights with `python -m sam2.export onnx --config ... --out <dir>`, no --checkpoint)"
+        )
+    try:
+        predictor = build_sam2_video_predictor_onnx(
+            model.onnx_dir, threads=model.torch_threads, feature_cache_bytes=model.feature_cache_mb * 1024 * 1024
+        )
+    except (ExportFolderError, ProviderError, ImportError) as exc:
+        raise ModelUnavailable(f"{exc} (SAM2_DEMO_RUNTIME=onnxruntime; `make onnx` exports the graphs)") from exc
+    manifest = predictor.model.manifest
+    info = ModelInfo(
+        size=model.size,
+        config_file=manifest.config,
+        device="cpu",
+        random_weights=False,
+        checkpoint=str(model.onnx_dir),
+        precision=manifest.precision,
+        runtime="onnxruntime",
+    )
+    return predictor, info
+
+
 def build_predictor(model: ModelSettings):
     """Build the SAM 2 video predictor the settings ask for; raises ModelUnavailable."""
+    if model.runtime == "onnxruntime":
+        return build_onnx_predictor(model)
     check_checkpoint(model)
     from sam2.build_sam import build_sam2_video_predictor  # heavy import, only when serving
 
@@ -278,15 +309,15 @@ class _PendingMasks:
 
     frame_idx: int
     obj_ids: list
-    binary: torch.Tensor  # (num_objects, H, W) bool, on the host once `done` has fired
+    binary: torch.Tensor | np.ndarray  # (num_objects, H, W) bool, on the host once `done` has fired
     done: Any  # torch.cuda.Event, or None when the masks were already on the host
 
     @classmethod
     def start(cls, frame_idx: int, obj_ids, masks: torch.Tensor) -> _PendingMasks:
-        """masks: (num_objects, 1, H, W) logits on any device."""
+        """masks: (num_objects, 1, H, W) logits on any device (a NumPy array from onnxruntime)."""
         binary = masks[:, 0] > 0.0
         done = None
-        if binary.is_cuda:
+        if isinstance(binary, torch.Tensor) and binary.is_cuda:
             binary = binary.to("cpu", non_blocking=True)  # into pinned memory
             done = torch.cuda.Event()
             done.record()
@@ -296,7 +327,7 @@ class _PendingMasks:
         """Wait for the copy (if any) and run-length encode `logit > 0` per object."""
         if self.done is not None:
             self.done.synchronize()
-        binary = self.binary.numpy() if self.obj_ids else np.zeros((0, 1, 1), bool)
+        binary = np.asarray(self.binary) if self.obj_ids else np.zeros((0, 1, 1), bool)
         return FrameMasks(
             frame_index=self.frame_idx,
             masks=[(int(obj_id), rle.encode(binary[i])) for i, obj_id in enumerate(self.obj_ids)],

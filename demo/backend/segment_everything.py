@@ -201,6 +201,8 @@ class SegmentEverything:
         from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator  # heavy: only when used
 
         segmenter = self.service.segmenter
+        if segmenter.info.runtime == "onnxruntime":  # no automatic mask generator on exported graphs
+            raise BadInput("Segment everything needs the torch runtime: this server runs SAM2_DEMO_RUNTIME=onnxruntime")
         try:
             image = s.state.frames.original(p.frame_index)
         except (OSError, ValueError, RuntimeError) as exc:

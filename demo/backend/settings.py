@@ -15,6 +15,10 @@ Environment variables (defaults in brackets):
 - `SAM2_DEMO_RANDOM_WEIGHTS` [0]: 1 runs on seeded random weights when no checkpoint is used
 - `SAM2_DEMO_SEED` [0]: seed of those random weights
 - `SAM2_DEMO_DEVICE` [auto]: auto | cpu | cuda | cuda:N
+- `SAM2_DEMO_RUNTIME` [torch]: torch | onnxruntime. onnxruntime serves the tracker from the
+  exported graphs in `SAM2_DEMO_ONNX_DIR` (`make onnx`; see docs/onnx.md) on the CPU; the
+  model size, config and precision are the export's. Segment everything needs torch.
+- `SAM2_DEMO_ONNX_DIR` [onnx/sam2.1_hiera_<MODEL_SIZE>]: the export folder for onnxruntime
 - `SAM2_DEMO_PRECISION` [auto]: auto | fp32 | bf16 | int8, the model's compute precision (see
   sam2/precision.py); auto is bf16 on a GPU or a CPU with native bf16 (AVX-512 BF16, AMX, Arm
   BF16), else fp32. `serverInfo.precision` and the page header say what it resolved to
@@ -62,6 +66,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 MODEL_SIZES = ("tiny", "small", "base_plus", "large")
+RUNTIMES = ("torch", "onnxruntime")
 PRECISIONS = ("auto", "fp32", "bf16", "int8")  # as sam2.precision.PRECISIONS (not imported: torch)
 
 # Official config and checkpoint names per model size (SAM 2.1).
@@ -147,6 +152,8 @@ class ModelSettings:
     torch_threads: int = 1  # intra-op CPU threads of each model call
     feature_cache_mb: int = 512  # per session: cached image-encoder outputs
     decoded_cache_mb: int = 256  # per session: decoded pictures of the video file
+    runtime: str = "torch"  # torch | onnxruntime (the tracker on exported graphs, docs/onnx.md)
+    onnx_dir: Path | None = None  # the export folder the onnxruntime runtime reads
 
 
 @dataclass(frozen=True)
@@ -205,6 +212,8 @@ class Settings:
             torch_threads=reader.integer("TORCH_THREADS", max(1, _cpu_count() // concurrency), minimum=1),
             feature_cache_mb=reader.integer("FEATURE_CACHE_MB", 512, minimum=0),
             decoded_cache_mb=reader.integer("DECODED_CACHE_MB", 256, minimum=0),
+            runtime=reader.choice("SAM2_DEMO_RUNTIME", "torch", RUNTIMES),
+            onnx_dir=Path(reader.text("SAM2_DEMO_ONNX_DIR", f"onnx/sam2.1_hiera_{size}")),
         )
         limits = Limits(
             max_upload_bytes=round(reader.number("MAX_UPLOAD_MB", 200, minimum=0.001) * 1024 * 1024),

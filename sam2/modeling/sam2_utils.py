@@ -5,11 +5,13 @@ so changing them breaks checkpoint loading.
 """
 
 import copy
-from typing import Callable, Dict, Tuple
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from sam2.video.memory_policy import select_closest_cond_frames  # noqa: F401  (moved: torch-free)
 
 
 def get_activation_fn(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -110,29 +112,3 @@ def get_1d_sine_pe(positions: torch.Tensor, dim: int, temperature: float = 10000
     freq = temperature ** (2 * torch.div(idx, 2, rounding_mode="floor") / half)
     angles = positions.unsqueeze(-1) / freq
     return torch.cat([angles.sin(), angles.cos()], dim=-1)
-
-
-def select_closest_cond_frames(
-    frame_idx: int, cond_frame_outputs: Dict[int, dict], max_cond_frame_num: int
-) -> Tuple[Dict[int, dict], Dict[int, dict]]:
-    """Pick at most ``max_cond_frame_num`` conditioning frames to attend to.
-
-    Keeps the nearest one before and the nearest one after ``frame_idx``, then fills the
-    remaining slots with the frames closest in time. Returns (selected, unselected).
-    """
-    if max_cond_frame_num == -1 or len(cond_frame_outputs) <= max_cond_frame_num:
-        return cond_frame_outputs, {}
-    if max_cond_frame_num < 2:
-        raise ValueError("max_cond_frame_num must be -1 or at least 2")
-    chosen = {}
-    before = max((t for t in cond_frame_outputs if t < frame_idx), default=None)
-    after = min((t for t in cond_frame_outputs if t >= frame_idx), default=None)
-    for t in (before, after):
-        if t is not None:
-            chosen[t] = cond_frame_outputs[t]
-    slots = max_cond_frame_num - len(chosen)
-    rest = sorted((t for t in cond_frame_outputs if t not in chosen), key=lambda t: abs(t - frame_idx))
-    for t in rest[:slots]:
-        chosen[t] = cond_frame_outputs[t]
-    unchosen = {t: v for t, v in cond_frame_outputs.items() if t not in chosen}
-    return chosen, unchosen

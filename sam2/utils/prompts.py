@@ -7,14 +7,22 @@ what was expected and what was given.
 from typing import Optional, Tuple
 
 import numpy as np
-import torch
+
+try:
+    import torch
+except ImportError:  # the onnxruntime predictors (sam2.onnx) run without torch
+    torch = None
 
 # -1 padding, 0 negative click, 1 positive click, 2 / 3 top-left / bottom-right box corner.
 VALID_POINT_LABELS = (-1, 0, 1, 2, 3)
 
 
+def _is_tensor(value) -> bool:
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
 def _as_float_array(value, name: str) -> np.ndarray:
-    if isinstance(value, torch.Tensor):
+    if _is_tensor(value):
         value = value.detach().cpu().numpy()
     try:
         arr = np.asarray(value, dtype=np.float64)
@@ -32,7 +40,7 @@ def check_points(coords, labels, name: str = "point_coords") -> Tuple[np.ndarray
     pts = _as_float_array(coords, name)
     if pts.ndim not in (2, 3) or pts.shape[-1] != 2:
         raise ValueError(f"{name} must have shape (N, 2) or (B, N, 2) as (x, y), got {pts.shape}")
-    if isinstance(labels, torch.Tensor):
+    if _is_tensor(labels):
         labels = labels.detach().cpu().numpy()
     lab = np.asarray(labels)
     if lab.dtype.kind == "f":
@@ -84,7 +92,22 @@ def check_mask_input(mask, side: int) -> np.ndarray:
     return arr
 
 
-def check_frame_mask(mask, height: Optional[int] = None, width: Optional[int] = None) -> torch.Tensor:
+def check_frame_mask_array(mask) -> np.ndarray:
+    """:func:`check_frame_mask` for NumPy callers: a 2-D mask (H, W) -> bool array."""
+    if _is_tensor(mask):
+        mask = mask.detach().cpu().numpy()
+    if not isinstance(mask, np.ndarray):
+        raise TypeError(f"mask must be a numpy array, got {type(mask).__name__}")
+    if mask.ndim != 2:
+        raise ValueError(f"mask must be 2-D (H, W), got shape {mask.shape}")
+    if mask.size == 0:
+        raise ValueError("mask is empty")
+    if mask.dtype.kind == "f" and not np.isfinite(mask).all():
+        raise ValueError("mask contains NaN or infinite values")
+    return mask.astype(bool)
+
+
+def check_frame_mask(mask, height: Optional[int] = None, width: Optional[int] = None) -> "torch.Tensor":
     """A 2-D mask (H, W) of bool/0-1 values for the video predictor's add_new_mask."""
     if isinstance(mask, np.ndarray):
         mask = torch.from_numpy(mask)
