@@ -119,7 +119,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = limits.max_json_body_bytes  # uploads: see _upload_limit
     app.config["FRONTEND_DIST"] = settings.frontend_dist
     app.extensions["sam2_demo"] = service
-    live = app.extensions["sam2_live"] = LiveHub(settings.live, limits, segmenter)
+    live = app.extensions["sam2_live"] = LiveHub(settings.live, limits, segmenter, service, library.incoming_dir)
     draining.register(live.shut_down, live.busy)
     if settings.cors_origins:  # none listed: same origin only, no CORS headers at all
         # Listed origins may send cookies (the official page fetches with credentials: 'include');

@@ -23,7 +23,7 @@ from flask import Request
 from .errors import DemoError
 
 CLIENT_ID_HEADER = "X-Client-Id"
-_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+CLIENT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_VARIABLE_VALUES = 10_000  # values in a request's variables (64 points are ~200)
 MAX_VARIABLE_DEPTH = 12
@@ -98,7 +98,7 @@ def client_id(request: Request) -> str:
     value = request.headers.get(CLIENT_ID_HEADER)
     if value is None or value == "":
         return ""
-    if not _CLIENT_ID.fullmatch(value):
+    if not CLIENT_ID_PATTERN.fullmatch(value):
         raise BadHeader(f"{CLIENT_ID_HEADER} must be 8 to 64 characters of A-Z, a-z, 0-9, '_' and '-'.")
     return value
 

@@ -22,11 +22,17 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import live_protocol as proto
 from .errors import BadInput, DemoError, LimitExceeded, NotFound, ShuttingDown
 from .inference import FrameMasks, Segmenter
+from .live_recording import LiveRecording, save_to_library
 from .settings import Limits, LiveLimits
+
+if TYPE_CHECKING:
+    from .service import DemoService
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +91,8 @@ class LiveSession:
         self._state = None  # the predictor's stream state, made from the first frame
         self._held: OrderedDict[int, int] = OrderedDict()  # seq -> stream frame index, newest last
         self._objects: set[int] = set()
+        self._tracked_at: deque[float] = deque(maxlen=10)  # when the last frames were answered
+        self._recording: LiveRecording | None = None
         self.frames_tracked = 0
         self.end_reason: DemoError | None = None
         self._thread = threading.Thread(target=self._run, name=f"live-{live_id[:8]}", daemon=True)
@@ -156,13 +164,19 @@ class LiveSession:
                 if isinstance(item, proto.FrameHeader):
                     self._track(item)
                 elif isinstance(item, proto.Stop):
+                    self._save_recording()
                     self.end()
+                elif isinstance(item, proto.Record):
+                    self._record(item.on)
                 else:
                     self._prompt(item)
         except Exception as exc:  # a bug: end this session only, say so, keep the server
             log.exception("live session %s failed", self.live_id)
             self.end(DemoError(f"The live session failed: {type(exc).__name__}."))
         finally:
+            if self._recording is not None:  # ended otherwise than by "stop": not saved
+                self._recording.discard()
+                self._recording = None
             self._close_state()
 
     def _next(self) -> proto.FrameHeader | proto.Command | None:
@@ -194,6 +208,9 @@ class LiveSession:
         while len(self._held) > self.hub.live.keep_frames:
             self._held.popitem(last=False)
         self.frames_tracked += 1
+        self._tracked_at.append(time.monotonic())
+        if self._recording is not None:
+            self._recording.add(rgb, masks)
         with self._inbox.cond:
             dropped, count = self._inbox.dropped, self._inbox.dropped_count
             self._inbox.dropped, self._inbox.dropped_count = [], 0
@@ -205,6 +222,8 @@ class LiveSession:
             "droppedCount": count,
             "serverMs": round((time.monotonic() - received) * 1000, 1),
         })  # fmt: skip
+        if self._recording is not None and self._recording.full:
+            self._save_recording()  # LIVE_MAX_RECORD_SECONDS reached
 
     def _prompt(self, command: proto.Points | proto.RemoveObject) -> None:
         try:
@@ -234,6 +253,50 @@ class LiveSession:
         except DemoError as exc:
             self.send(_error(exc, fatal=False, request_id=command.request_id))
 
+    def _record(self, on: bool) -> None:
+        try:
+            if not on:
+                if self._recording is None:
+                    raise BadInput("Nothing is being recorded.")
+                self._save_recording()
+                return
+            if self._recording is not None:
+                raise BadInput("Already recording.")
+            live = self.hub.live
+            self._recording = LiveRecording.begin(
+                self.hub.recordings_dir, self.start_info.width, self.start_info.height,
+                self._tracking_rate(), live.max_record_seconds,
+            )  # fmt: skip
+            self.send({"type": "recording", "on": True, "fps": self._recording.fps,
+                       "maxSeconds": live.max_record_seconds})  # fmt: skip
+        except DemoError as exc:
+            self.send(_error(exc, fatal=False))
+
+    def _tracking_rate(self) -> float:
+        """Frames answered per second lately (the recording plays back at it); max fps at first."""
+        times = self._tracked_at
+        if len(times) < 2 or times[-1] <= times[0]:
+            return self.hub.live.max_fps
+        return min(self.hub.live.max_fps, (len(times) - 1) / (times[-1] - times[0]))
+
+    def _save_recording(self) -> None:
+        recording, self._recording = self._recording, None
+        if recording is None:
+            return
+        if not recording.masks:
+            recording.discard()
+            self.send({"type": "recording", "on": False})
+            return
+        self.send({"type": "recording", "on": False, "frames": len(recording.masks)})
+        try:
+            name = time.strftime("Camera %Y-%m-%d %H.%M.%S.mp4")
+            saved = save_to_library(recording, self.hub.service, self.start_info.client_id, name)
+        except DemoError as exc:
+            recording.discard()
+            self.send(_error(exc, fatal=False))
+            return
+        self.send({"type": "recorded", **saved})
+
     def _close_state(self) -> None:
         state, self._state = self._state, None
         if state is not None:
@@ -243,10 +306,13 @@ class LiveSession:
 class LiveHub:
     """The server's live sessions: at most `max_cameras` at once."""
 
-    def __init__(self, live: LiveLimits, limits: Limits, segmenter: Segmenter):
+    def __init__(self, live: LiveLimits, limits: Limits, segmenter: Segmenter, service: DemoService,
+                 recordings_dir: Path):  # fmt: skip
         self.live = live
         self.limits = limits
         self.segmenter = segmenter
+        self.service = service  # where recordings go: the library, a session, its masks
+        self.recordings_dir = recordings_dir
         self._lock = threading.Lock()
         self._sessions: dict[str, LiveSession] = {}
         self._admitted = 0  # connections holding a camera that have not started yet

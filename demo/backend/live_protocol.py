@@ -12,7 +12,7 @@ Client to server:
   "objectId", "box": [x0, y0, x1, y1]}`; `{"type": "removeObject", "objectId"}`; `{"type": "stop"}`.
 
 Server to client (text): `started`, `masks` (per tracked frame, with the frames dropped since the
-previous one), `prompted`, `removed`, `error` (`code`, `message`, `fatal`), `end`.
+previous one), `prompted`, `removed`, `recording`, `recorded` (path, numFrames, sessionId), `error` (`code`, `message`, `fatal`), `end`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import BadInput
+from .guards import CLIENT_ID_PATTERN
 
 IMAGE_FORMATS = ("JPEG", "PNG", "WEBP")
 _SEQ = struct.Struct(">I")
@@ -49,6 +50,7 @@ class LiveSessionTaken(BadInput):
 class Start:
     width: int
     height: int
+    client_id: str = ""  # the page's X-Client-Id: owner of what it records
 
 
 @dataclass(frozen=True)
@@ -69,11 +71,16 @@ class RemoveObject:
 
 
 @dataclass(frozen=True)
+class Record:
+    on: bool
+
+
+@dataclass(frozen=True)
 class Stop:
     pass
 
 
-Command = Points | RemoveObject | Stop
+Command = Points | RemoveObject | Record | Stop
 
 
 @dataclass(frozen=True)
@@ -111,7 +118,10 @@ def parse_start(message: dict, max_side: int) -> Start:
         raise BadInput(
             f"Camera frames must be 16 to {max_side} pixels a side (LIVE_MAX_SIDE), got {width}x{height}."
         )
-    return Start(width, height)
+    client_id = message.get("clientId", "")
+    if not isinstance(client_id, str) or (client_id and not CLIENT_ID_PATTERN.fullmatch(client_id)):
+        raise BadInput("clientId must be 8 to 64 characters of A-Z, a-z, 0-9, '_' and '-'.")
+    return Start(width, height, client_id)
 
 
 def parse_command(message: dict, max_points: int) -> Command:
@@ -122,6 +132,11 @@ def parse_command(message: dict, max_points: int) -> Command:
     request_id = None if request_id is None else str(request_id)
     if kind == "stop":
         return Stop()
+    if kind == "record":
+        on = message.get("on")
+        if not isinstance(on, bool):
+            raise BadInput('record needs "on": true (start recording) or false (stop and save).')
+        return Record(on)
     if kind == "removeObject":
         return RemoveObject(_object_id(message), request_id)
     if kind in ("addPoints", "addBox"):

@@ -120,6 +120,7 @@ class LiveLimits:
     max_frame_bytes: int = 1024 * 1024  # one encoded (JPEG/PNG/WebP) frame
     max_seconds: float = 600.0  # a live session ends after this
     keep_frames: int = 30  # newest tracked frames a prompt may name (memory: see sam2/video/live.py)
+    max_record_seconds: float = 60.0  # the longest recording of live tracking (then it is saved)
 
     @classmethod
     def from_reader(cls, reader: _EnvReader) -> LiveLimits:
@@ -130,6 +131,7 @@ class LiveLimits:
             max_frame_bytes=round(reader.number("LIVE_MAX_FRAME_KB", 1024, minimum=1) * 1024),
             max_seconds=reader.number("LIVE_MAX_SECONDS", 600, minimum=1),
             keep_frames=reader.integer("LIVE_KEEP_FRAMES", 30, minimum=1),
+            max_record_seconds=reader.number("LIVE_MAX_RECORD_SECONDS", 60, minimum=1),
         )
 
 

@@ -17,6 +17,7 @@ import requests
 from simple_websocket import ConnectionClosed
 
 from demo.backend.rle import decode
+from demo.testing.client import DemoClient
 from demo.testing.live_client import LiveClient, jpeg
 from demo.testing.local_server import LocalServer
 
@@ -106,6 +107,56 @@ def test_track_prompt_add_refine_remove(server):
         "droppedCount": 0,
         "reason": "STOPPED",
     }
+    _wait_for_cameras(server, 0)
+
+
+def test_recording_becomes_a_video_of_the_library_with_its_masks(server):
+    """Record 6 frames with two objects; stop: the browser's library lists the video, whose
+    session holds both objects' masks on every frame and can be refined like an upload."""
+    client_id = "camera-test-client"
+    camera = LiveClient(server.url)
+    camera.send_json({"type": "start", "width": W, "height": H, "clientId": client_id})
+    assert camera.receive()["type"] == "started"
+    _track(camera, 0)
+    camera.send_json({"type": "addPoints", "frame": 0, "objectId": 1, "points": [[0.3, 0.5]], "labels": [1]})
+    camera.send_json({"type": "addBox", "frame": 0, "objectId": 2, "box": [0.05, 0.05, 0.95, 0.95]})
+    assert [camera.receive()["type"] for _ in range(2)] == ["prompted", "prompted"]
+    camera.send_json({"type": "record", "on": True})
+    assert camera.receive()["type"] == "recording"
+    live_masks = {}
+    for seq in range(1, 7):
+        time.sleep(0.06)
+        answer = _track(camera, seq)
+        live_masks[seq - 1] = {o["objectId"]: o["rleMask"]["counts"] for o in answer["objects"]}
+    camera.send_json({"type": "record", "on": False})
+    recorded, before = camera.receive_until("recorded", timeout=120)
+    assert before == [{"type": "recording", "on": False, "frames": 6}]
+    assert recorded["numFrames"] == 6 and recorded["objects"] == [1, 2]
+    assert _track(camera, 7)["frame"] == 7, "the camera goes on after saving"
+    camera.send_json({"type": "stop"})
+    camera.drain()
+
+    demo = DemoClient(server.url, client_id=client_id)
+    videos = demo.graphql(
+        "{ videos { edges { node { path numFrames width height displayName isUpload } } } }"
+    )
+    mine = [e["node"] for e in videos["videos"]["edges"] if e["node"]["path"] == recorded["path"]]
+    assert mine and mine[0]["isUpload"] and (mine[0]["width"], mine[0]["height"]) == (W, H)
+    assert mine[0]["displayName"].startswith("Camera ")
+    stored = demo.session_masks(recorded["sessionId"])
+    assert set(stored) == {(f, o) for f in range(6) for o in (1, 2)}
+    for f in range(6):
+        for o in (1, 2):
+            if f > 0:  # frame 0 was given as a mask prompt: the model's own reading of it
+                assert stored[(f, o)] == live_masks[f][o], f"frame {f}, object {o}: not the live mask"
+    # Like any upload: refine on a frame (a click runs the model there).
+    result = demo.add_points(recorded["sessionId"], 3, 1, [[0.5, 0.5]], [1])
+    assert result["frameIndex"] == 3
+    other = DemoClient(server.url, client_id="someone-else-entirely")
+    others = other.graphql("{ videos { edges { node { path } } } }")["videos"]["edges"]
+    assert recorded["path"] not in [e["node"]["path"] for e in others], (
+        "a recording is private to its browser"
+    )
     _wait_for_cameras(server, 0)
 
 
