@@ -108,8 +108,8 @@ class SAM2VideoPredictor(SAM2Base):
         :meth:`track_new_frame`. Objects prompted later join the tracking from the next frame.
 
         Memory stays flat however long the stream runs: only the newest ``keep_last_frames``
-        frames (and their image features) are held, so prompts go on those; tracked outputs
-        are kept only as far back as tracking a held frame reads (:mod:`sam2.video.live`).
+        frames are held (image features of the newest 4), so prompts go on those; tracked
+        outputs are kept only as far back as tracking a held frame reads (:mod:`sam2.video.live`).
         Prompted frames are kept. A stream is treated as a video of unknown length, so its
         masks equal those of the same frames tracked forward from a long enough file
         (at least ``max_obj_ptrs_in_encoder`` frames).

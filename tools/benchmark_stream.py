@@ -136,36 +136,46 @@ def run_rate(predictor, frames: List[np.ndarray], fps: float, seconds: float) ->
 
 
 def run_flat(predictor, frames: List[np.ndarray], count: int, samples: int = 20) -> dict:
-    """Push ``count`` frames back to back; resident memory sampled ``samples`` times."""
+    """Push ``count`` frames back to back; resident memory sampled ``samples`` times.
+
+    Growth is measured once the stream's window is full (what it holds stops growing by then,
+    after keep_last_frames + reach frames) and allocator warm-up is over: from a tenth of the
+    run, or frame 200, whichever is later.
+    """
     h, w = frames[0].shape[:2]
     state = predictor.init_stream(frames[0])
     predictor.add_new_points_or_box(state, 0, 1, points=[[w / 2, h / 2]], labels=[1])
     every = max(1, count // samples)
-    rss = []
+    settled_after = max(200, count // 10)
+    rss: List[Tuple[int, float]] = []
     t0 = time.perf_counter()
     for i in range(1, count + 1):
         predictor.track_new_frame(state, frames[i % len(frames)])
         if i % every == 0:
-            rss.append(round(rss_mb(), 1))
+            rss.append((i, round(rss_mb(), 1)))
     seconds = time.perf_counter() - t0
-    # The first samples include allocator warm-up: compare from the second sample on.
-    steady = rss[1:] or rss
+    steady = [mb for i, mb in rss if i >= settled_after] or [mb for _, mb in rss]
     return {
         "frames": count,
         "fps": round(count / seconds, 2),
-        "rss_mb_samples": rss,
+        "rss_mb_samples": [mb for _, mb in rss],
+        "steady_from_frame": settled_after,
         "rss_growth_pct": round(100 * (max(steady) - min(steady)) / min(steady), 2),
         "held_tracked_outputs": state.stream_window.held_outputs(state),
     }
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="micro", choices=sorted(CONFIGS))
     parser.add_argument("--checkpoint", help="default: the golden deterministic weights")
     parser.add_argument("--clip", default=DEFAULT_CLIP)
     parser.add_argument("--size", help="WxH the clip is resized to (default: its own size)")
-    parser.add_argument("--rates", default="5,15,30", help="offered frame rates, comma-separated ('' for none)")
+    parser.add_argument(
+        "--rates", default="5,15,30", help="offered frame rates, comma-separated ('' for none)"
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="per rate")
     parser.add_argument("--flat-frames", type=int, default=0, help="frames pushed for the memory check")
     parser.add_argument("--device", default="cpu")
@@ -186,8 +196,13 @@ def main() -> int:
         ckpt = args.checkpoint or golden_checkpoint(config, tmp)
         predictor = build_sam2_video_predictor(config, ckpt, device=args.device, precision="fp32")
     h, w = frames[0].shape[:2]
-    report = {"model": args.model, "frame": f"{w}x{h}", "device": args.device,
-              "threads": torch.get_num_threads(), "rates": []}
+    report = {
+        "model": args.model,
+        "frame": f"{w}x{h}",
+        "device": args.device,
+        "threads": torch.get_num_threads(),
+        "rates": [],
+    }
     print(f"{args.model}, {w}x{h}, {args.device}, {torch.get_num_threads()} threads, 1 object", flush=True)
     for fps in [float(r) for r in args.rates.split(",") if r.strip()]:
         summary = run_rate(predictor, frames, fps, args.seconds).summary()
@@ -205,7 +220,8 @@ def main() -> int:
         print(
             f"  {flat['frames']} frames back to back: {flat['fps']} fps, resident memory "
             f"{min(flat['rss_mb_samples'])}..{max(flat['rss_mb_samples'])} MB "
-            f"(growth after warm-up {flat['rss_growth_pct']}%), tracked outputs held {flat['held_tracked_outputs']}",
+            f"(growth from frame {flat['steady_from_frame']} on: {flat['rss_growth_pct']}%), "
+            f"tracked outputs held {flat['held_tracked_outputs']}",
             flush=True,
         )
     if args.json:

@@ -243,10 +243,15 @@ class LiveSession:
             new = command.object_id not in self._objects
             if new and len(self._objects) >= self.hub.limits.max_objects:
                 raise LimitExceeded(f"A live session tracks at most {self.hub.limits.max_objects} objects.")
-            masks = self.hub.segmenter.add_points(
-                self._state, index, command.object_id, command.points, command.labels,
-                command.clear_old_points, command.box,
-            )  # fmt: skip
+            try:
+                masks = self.hub.segmenter.add_points(
+                    self._state, index, command.object_id, command.points, command.labels,
+                    command.clear_old_points, command.box,
+                )  # fmt: skip
+            except Exception:
+                if new:  # an object without prompts would stop the tracking of every frame
+                    self.hub.segmenter.remove_object(self._state, command.object_id)
+                raise
             self._objects.add(command.object_id)
             self.send({"type": "prompted", "id": command.request_id, "frame": command.frame,
                        "objects": _objects(masks)})  # fmt: skip

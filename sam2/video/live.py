@@ -21,19 +21,27 @@ from sam2.video.state import InferenceState
 T = TypeVar("T")
 
 
+# Image features are kept for the newest few frames only (17 MB a frame at 1024 px, where the
+# frame itself is 3 MB): a prompt on an older held frame runs the image encoder again.
+KEEP_FEATURES = 4
+
+
 @dataclass(frozen=True)
 class StreamWindow:
-    """keep_frames: newest frames held (prompts go there); reach: frames tracking reads back."""
+    """keep_frames: newest frames held (prompts go there); reach: frames tracking reads back;
+    keep_features: newest frames whose image features are kept."""
 
     keep_frames: int
     reach: int
+    keep_features: int = KEEP_FEATURES
 
     @classmethod
     def of(cls, model, keep_frames: int) -> "StreamWindow":
         policy = MemoryPolicy.of(model)
         spatial = policy.num_maskmem * policy.temporal_stride + 1
         pointers = policy.max_obj_ptrs if policy.use_obj_ptrs else 0
-        return cls(keep_frames=max(1, keep_frames), reach=max(spatial, pointers))
+        keep_frames = max(1, keep_frames)
+        return cls(keep_frames, max(spatial, pointers), min(keep_frames, KEEP_FEATURES))
 
     def oldest_held(self, newest: int) -> int:
         return max(0, newest - self.keep_frames + 1)
@@ -46,7 +54,8 @@ class StreamWindow:
             for kept in (track.outputs.tracked, track.frames_tracked):
                 for t in [t for t in kept if t < oldest_output]:
                     del kept[t]
-        for t in [t for t in state.features.frame_indices() if t < oldest_prompt]:
+        oldest_features = max(0, newest - self.keep_features + 1)
+        for t in [t for t in state.features.frame_indices() if t < oldest_features]:
             state.features.discard(t)
 
     def held_outputs(self, state: InferenceState) -> int:

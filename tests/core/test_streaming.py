@@ -86,9 +86,10 @@ def test_stream_gives_the_masks_of_the_same_frames_tracked_from_a_folder(golden_
 def test_a_long_stream_holds_only_its_window(golden_predictor, long_clip):
     _, frames = long_clip
     predictor = golden_predictor
-    live = predictor.init_stream(frames[0], keep_last_frames=4)
+    live = predictor.init_stream(frames[0], keep_last_frames=6)
     window = live.stream_window
-    assert (window.keep_frames, window.reach) == (4, 16)  # micro: 7 memories, 16 pointers
+    # micro: 7 spatial memories, 16 object pointers
+    assert (window.keep_frames, window.reach, window.keep_features) == (6, 16, 4)
     f, ids, masks = predictor.track_new_frame(live, frames[1])
     assert (f, ids, tuple(masks.shape)) == (1, [], (0, 1, 108, 192)), "no object yet: frames are only held"
     predictor.add_new_points_or_box(live, 1, 1, points=[[72, 62]], labels=[1])
@@ -99,13 +100,14 @@ def test_a_long_stream_holds_only_its_window(golden_predictor, long_clip):
         for track in live.objects:
             assert len(track.outputs.tracked) <= window.keep_frames + window.reach
             assert len(track.frames_tracked) <= window.keep_frames + window.reach + 1
-        assert len(live.features) <= window.keep_frames
-    assert min(live.objects[0].outputs.tracked) == 59 - 3 - 16
+        assert len(live.features) <= window.keep_features
+    assert min(live.objects[0].outputs.tracked) == 59 - 5 - 16
     assert list(live.objects[0].outputs.cond) == [1], "prompted frames are kept"
-    # Prompts go on any held frame; an older one says why it cannot.
-    _, ids, masks = predictor.add_new_points_or_box(live, 57, 3, points=[[20, 20]], labels=[1])
+    # Prompts go on any held frame (features of frame 54 are encoded again); an older one says
+    # why it cannot.
+    _, ids, masks = predictor.add_new_points_or_box(live, 54, 3, points=[[20, 20]], labels=[1])
     assert ids == [1, 2, 3] and masks.shape == (3, 1, 108, 192)
-    with pytest.raises(VideoLoadError, match="no longer held: a stream keeps its last 4 frames"):
+    with pytest.raises(VideoLoadError, match="no longer held: a stream keeps its last 6 frames"):
         predictor.add_new_points_or_box(live, 50, 3, points=[[20, 20]], labels=[1])
     f, ids, _ = predictor.track_new_frame(live, frames[0])
     assert (f, ids) == (60, [1, 2, 3]), "an object prompted on a held frame joins the next frame"
