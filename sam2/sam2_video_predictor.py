@@ -22,6 +22,7 @@ from sam2.video.compact import compact_tracked_output, offload_tracked_output, s
 from sam2.video.feature_cache import ConditionedFeatureCache, FrameFeatureCache
 from sam2.video.frames import StreamingFrameSource, VideoFrames, open_frame_source
 from sam2.video.host_copies import HostStore
+from sam2.video.live import StreamWindow
 from sam2.video.state import InferenceState, ObjectTrack
 
 logger = logging.getLogger(__name__)
@@ -100,15 +101,37 @@ class SAM2VideoPredictor(SAM2Base):
     @torch.inference_mode()
     def init_stream(self, first_frame: np.ndarray, offload_state_to_cpu: bool = False,
                     keep_last_frames: int = 64) -> InferenceState:
-        """Start a state for frames that arrive one at a time (see :meth:`track_new_frame`).
+        """Start a state for frames that arrive one at a time (a camera, a network stream).
 
-        ``first_frame``: (H, W, 3) uint8 RGB. Prompt objects on frame 0 (or on any frame
-        received so far), then push frames with :meth:`track_new_frame`. Only the newest
-        ``keep_last_frames`` frames are held, so a stream can run indefinitely.
+        ``first_frame``: (H, W, 3) uint8 RGB; every later frame must have its size. Prompt
+        objects on frame 0 (or on any frame still held), then push frames with
+        :meth:`track_new_frame`. Objects prompted later join the tracking from the next frame.
+
+        Memory stays flat however long the stream runs: only the newest ``keep_last_frames``
+        frames are held (image features of the newest 4), so prompts go on those; tracked
+        outputs are kept only as far back as tracking a held frame reads (:mod:`sam2.video.live`).
+        Prompted frames are kept. A stream is treated as a video of unknown length, so its
+        masks equal those of the same frames tracked forward from a long enough file
+        (at least ``max_obj_ptrs_in_encoder`` frames).
+
+        Example, frames from a camera or any file PyAV opens (``av.open("/dev/video0",
+        format="v4l2")`` on Linux)::
+
+            import av
+            container = av.open("clip.mp4")
+            frames = (f.to_ndarray(format="rgb24") for f in container.decode(video=0))
+            state = predictor.init_stream(next(frames))
+            predictor.add_new_points_or_box(state, 0, obj_id=1, points=[[320, 180]], labels=[1])
+            for rgb in frames:
+                frame_idx, obj_ids, logits = predictor.track_new_frame(state, rgb)
+                masks = (logits > 0).cpu().numpy()   # (objects, 1, H, W) bool
         """
         # The source holds the recent frames already; the view needs no cache of its own.
-        frames = VideoFrames(StreamingFrameSource(self.image_size, first_frame, keep_last_frames), cache_frames=1)
-        return self._new_state(frames, False, offload_state_to_cpu)
+        source = StreamingFrameSource(self.image_size, first_frame, keep_last_frames)
+        state = self._new_state(VideoFrames(source, cache_frames=1), False, offload_state_to_cpu)
+        state.open_ended = True
+        state.stream_window = StreamWindow.of(self, source.keep_last)
+        return state
 
     def _new_state(self, frames: VideoFrames, offload_video: bool, offload_state: bool) -> InferenceState:
         device = self.device
@@ -445,18 +468,23 @@ class SAM2VideoPredictor(SAM2Base):
 
     @torch.inference_mode()
     def track_new_frame(self, inference_state: InferenceState, frame: np.ndarray):
-        """Streaming: append a frame and track every object on it.
+        """Streaming: append a frame (H, W, 3) uint8 RGB and track every object on it.
 
-        Returns (frame_idx, obj_ids, video_res_masks). Objects must have been prompted on an
-        earlier frame; tracking runs forward only.
+        Returns (frame_idx, obj_ids, video_res_masks (num_objects, 1, H, W) logits). Objects
+        must have been prompted on an earlier frame; tracking runs forward only. With no
+        object yet, the frame is held (it can be prompted) and no masks are computed: the
+        masks come back as a (0, 1, H, W) tensor.
         """
         state = inference_state
         source = state.frames.source
-        if not isinstance(source, StreamingFrameSource):
+        if not isinstance(source, StreamingFrameSource) or state.stream_window is None:
             raise TypeError("track_new_frame needs a state from init_stream()")
         frame_idx = source.append(frame)
-        self.propagate_in_video_preflight(state)
+        if not state.objects:
+            state.stream_window.forget_before(state, frame_idx)
+            return frame_idx, [], torch.zeros((0, 1, state.video_height, state.video_width))
         *_, last = self.propagate_in_video(state, start_frame_idx=frame_idx, max_frame_num_to_track=0)
+        state.stream_window.forget_before(state, frame_idx)
         return last
 
     def _clear_non_cond_mem_around_input(self, state: InferenceState, frame_idx: int) -> None:

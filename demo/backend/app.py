@@ -17,11 +17,12 @@ from gunicorn.http.errors import ParseException
 from strawberry.flask.views import GraphQLView
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
-from . import draining, guards, identity, routes, streaming
+from . import draining, guards, identity, live_socket, routes, streaming
 from .compute_gate import ComputeGate
 from .errors import DemoError
 from .inference import Segmenter, build_predictor
 from .library import VideoLibrary
+from .live import LiveHub
 from .load_agent import LoadAgent, agent_reply
 from .memory import MemoryReleaser
 from .schema import format_error, schema
@@ -118,6 +119,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = limits.max_json_body_bytes  # uploads: see _upload_limit
     app.config["FRONTEND_DIST"] = settings.frontend_dist
     app.extensions["sam2_demo"] = service
+    live = app.extensions["sam2_live"] = LiveHub(settings.live, limits, segmenter, service, library.incoming_dir)
+    draining.register(live.shut_down, live.busy)
     if settings.cors_origins:  # none listed: same origin only, no CORS headers at all
         # Listed origins may send cookies (the official page fetches with credentials: 'include');
         # "*" never: any site could then act with a visitor's cookies.
@@ -137,6 +140,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         if request.path != "/healthy":  # probes may use any address; it tells nothing private
             guards.check_host(request, settings.allowed_hosts)
         guards.check_origin(request, settings.cors_origins)
+        if request.path == "/live":
+            guards.check_socket_origin(request, settings.cors_origins)
         g.client_id = guards.client_id(request)
         g.new_identity = None
         if not g.client_id and request.path == "/graphql":  # no X-Client-Id: the cookie's id
@@ -227,6 +232,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         ),
     )
     app.register_blueprint(streaming.blueprint)
+    app.register_blueprint(live_socket.blueprint)
     app.register_blueprint(routes.blueprint)  # last: it holds the frontend's catch-all route
     _start_sweeper(service, limits.session_ttl_sec)
     if settings.load_agent_port:

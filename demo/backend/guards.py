@@ -5,6 +5,7 @@
 - `check_origin`: state-changing requests from an origin that is neither the server's own nor
   listed in CORS_ORIGINS are refused before their body is read (CSRF: a "simple" cross-site
   POST, e.g. multipart, needs no preflight, so CORS alone does not stop it).
+- `check_socket_origin`: the same for a WebSocket upgrade (a GET, but it changes state).
 - `client_id`: the browser's `X-Client-Id` header (uploads are listed to their owner only).
 - `check_graphql_body`: a JSON or multipart GraphQL body is well-formed and small in shape
   before Strawberry parses it (its parsers answer some malformed bodies with a 500).
@@ -22,7 +23,7 @@ from flask import Request
 from .errors import DemoError
 
 CLIENT_ID_HEADER = "X-Client-Id"
-_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+CLIENT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_VARIABLE_VALUES = 10_000  # values in a request's variables (64 points are ~200)
 MAX_VARIABLE_DEPTH = 12
@@ -68,6 +69,21 @@ def check_origin(request: Request, allowed: tuple[str, ...]) -> None:
             origin = "null"
         else:
             return  # not sent by a browser page (curl, scripts): nothing to forge
+    _check_named_origin(request, origin, allowed)
+
+
+def check_socket_origin(request: Request, allowed: tuple[str, ...]) -> None:
+    """A WebSocket upgrade is a GET that changes state: browsers send its Origin, so check it.
+
+    Pages of any site may open a WebSocket to any server (no CORS), with the visitor's cookies.
+    """
+    origin = request.headers.get("Origin")
+    if origin is None or "*" in allowed:
+        return  # not a browser page (scripts, tests): nothing to forge
+    _check_named_origin(request, origin, allowed)
+
+
+def _check_named_origin(request: Request, origin: str, allowed: tuple[str, ...]) -> None:
     origin = origin.rstrip("/")
     if origin != "null" and (urlsplit(origin).netloc == request.host or origin in allowed):
         return
@@ -82,7 +98,7 @@ def client_id(request: Request) -> str:
     value = request.headers.get(CLIENT_ID_HEADER)
     if value is None or value == "":
         return ""
-    if not _CLIENT_ID.fullmatch(value):
+    if not CLIENT_ID_PATTERN.fullmatch(value):
         raise BadHeader(f"{CLIENT_ID_HEADER} must be 8 to 64 characters of A-Z, a-z, 0-9, '_' and '-'.")
     return value
 

@@ -284,6 +284,23 @@ class Segmenter:
         finally:
             frames.close()
 
+    # -- live streams (demo/backend/live.py) ----------------------------------------------
+
+    def open_stream(self, first_frame: np.ndarray, keep_frames: int) -> Any:
+        """A live stream's state from its first (H, W, 3) uint8 RGB frame (the image encoder runs)."""
+        with self._inference(BACKGROUND):
+            return self.predictor.init_stream(first_frame, keep_last_frames=keep_frames)
+
+    def track_stream(self, state, frame: np.ndarray) -> FrameMasks:
+        """Append a frame to a live stream and track every object on it (none yet: no masks)."""
+        with self._inference(BACKGROUND):
+            frame_idx, obj_ids, masks = self.predictor.track_new_frame(state, frame)
+            pending = _PendingMasks.start(frame_idx, obj_ids, masks)
+        return pending.encode()  # not in `usage`: that tells which video frames the model ran on
+
+    def close_stream(self, state) -> None:
+        self.predictor.close_state(state)
+
     @staticmethod
     def _prepare_frame(state, frame: int) -> None:
         """Decode and resize a click's frame before the gate, unless its features are cached.

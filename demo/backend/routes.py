@@ -30,6 +30,7 @@ def healthy() -> Response:
         stalled_streams=service.stalled_streams(),
         waiting_model_calls=service.segmenter.gate.waiting,
         model_runs=service.segmenter.usage.as_json(),
+        live=current_app.extensions["sam2_live"].as_json(),
     )
 
 

@@ -452,6 +452,13 @@ class DemoService:
             raise BadInput("box must have x1 > x0 and y1 > y0.")
         return np.asarray([x0, y0, x1, y1], dtype=np.float32)
 
+    def keep_tracked_masks(self, session_id, frames: list[FrameMasks]) -> None:
+        """Masks the server tracked itself (a live recording): kept as if tracked here."""
+        with self._locked(session_id) as s:
+            for result in frames:
+                self._remember(s, result)
+            self.settled(s)
+
     def settled(self, s: Session) -> None:
         """Mark the session changed once every write queued so far is committed (after a
         prompt's masks, after a tracking pass), so other workers' copies refresh with all of

@@ -116,6 +116,31 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class LiveLimits:
+    """Live cameras (demo/backend/live.py): each limit, when hit, answers with a clear error."""
+
+    max_cameras: int = 4  # live sessions at once; each holds a request thread while it runs
+    max_fps: float = 30.0  # frames a camera may send per second; faster ones are dropped unseen
+    max_side: int = 1280  # a camera frame's longer side, in pixels
+    max_frame_bytes: int = 1024 * 1024  # one encoded (JPEG/PNG/WebP) frame
+    max_seconds: float = 600.0  # a live session ends after this
+    keep_frames: int = 30  # newest tracked frames a prompt may name (memory: see sam2/video/live.py)
+    max_record_seconds: float = 60.0  # the longest recording of live tracking (then it is saved)
+
+    @classmethod
+    def from_reader(cls, reader: _EnvReader) -> LiveLimits:
+        return cls(
+            max_cameras=reader.integer("LIVE_MAX_CAMERAS", 4, minimum=0),
+            max_fps=reader.number("LIVE_MAX_FPS", 30, minimum=0.1),
+            max_side=reader.integer("LIVE_MAX_SIDE", 1280, minimum=16),
+            max_frame_bytes=round(reader.number("LIVE_MAX_FRAME_KB", 1024, minimum=1) * 1024),
+            max_seconds=reader.number("LIVE_MAX_SECONDS", 600, minimum=1),
+            keep_frames=reader.integer("LIVE_KEEP_FRAMES", 30, minimum=1),
+            max_record_seconds=reader.number("LIVE_MAX_RECORD_SECONDS", 60, minimum=1),
+        )
+
+
+@dataclass(frozen=True)
 class ClientTimeouts:
     """How long the transport waits on a client (read by the gunicorn worker, see worker.py).
 
@@ -164,6 +189,7 @@ class Settings:
     default_video: str | None
     model: ModelSettings
     limits: Limits = field(default_factory=Limits)
+    live: LiveLimits = field(default_factory=LiveLimits)
     cors_origins: tuple[str, ...] = ()  # empty: same origin only; ("*",): any origin
     timeouts: ClientTimeouts = field(default_factory=ClientTimeouts)
     database_url: str = ""  # empty: SQLite under data_path
@@ -242,6 +268,7 @@ class Settings:
             default_video=reader.text("DEFAULT_VIDEO", "") or None,
             model=model,
             limits=limits,
+            live=LiveLimits.from_reader(reader),
             cors_origins=(cors := _origins(reader.text("CORS_ORIGINS", ""))),
             timeouts=ClientTimeouts.from_env(env),
             database_url=reader.text("DATABASE_URL", ""),

@@ -115,6 +115,9 @@ class FrameFeatureCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def frame_indices(self) -> List[int]:
+        return list(self._entries)
+
     def __contains__(self, frame_idx: int) -> bool:
         return frame_idx in self._entries
 

@@ -7,7 +7,7 @@ documents (``num_frames``, ``video_height``, ``video_width``, ``images``, ``obj_
 """
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Dict, List, Optional, Union
 
 import torch
 
@@ -15,6 +15,11 @@ from sam2.video.compact import PackedMask
 from sam2.video.feature_cache import ConditionedFeatureCache, FrameFeatureCache
 from sam2.video.frames import VideoFrames
 from sam2.video.output_buffer import ReusableOutput
+
+if TYPE_CHECKING:
+    from sam2.video.live import StreamWindow
+
+OPEN_ENDED_FRAMES = 1 << 62
 
 
 @dataclass
@@ -114,10 +119,21 @@ class InferenceState:
     bounded_memory: bool = False
     # The tensors propagation yields masks in, each reused once the caller lets go of it.
     video_res_output: ReusableOutput = field(default_factory=ReusableOutput)
+    # A live stream has no known length. Memory selection treats it as a video longer than
+    # any memory window (object-pointer positions are scaled by min(num_frames, max_obj_ptrs)),
+    # so its masks equal those of the same frames read from a long enough file.
+    open_ended: bool = False
+    # What a live stream keeps (sam2.video.live.StreamWindow); None for files and folders.
+    stream_window: Optional["StreamWindow"] = None
 
     @property
     def num_frames(self) -> int:
         return len(self.frames)
+
+    @property
+    def memory_horizon(self) -> int:
+        """The video length memory selection works with (unbounded for a live stream)."""
+        return OPEN_ENDED_FRAMES if self.open_ended else len(self.frames)
 
     @property
     def video_height(self) -> int:

@@ -44,7 +44,7 @@ def conditioned_features(
     """
     policy = MemoryPolicy.of(model)
     selections = [
-        policy.select(frame_idx, t.outputs.cond, t.outputs.tracked, state.num_frames, reverse, model.training)
+        policy.select(frame_idx, t.outputs.cond, t.outputs.tracked, state.memory_horizon, reverse, model.training)
         for t in tracks
     ]
     results: List[Optional[torch.Tensor]] = [None] * len(tracks)
@@ -59,7 +59,7 @@ def conditioned_features(
         first = cache.first_self_attention(frame_idx, lambda: model.first_self_attention(features))
         for group in group_by_layout([selections[i] for i in todo]):
             members = [todo[g] for g in group]
-            memory = build_memory_context(model, [selections[i] for i in members], state.num_frames, state.device)
+            memory = build_memory_context(model, [selections[i] for i in members], state.memory_horizon, state.device)
             conditioned = model.condition(features.expand(len(members)), memory, first)
             for k, i in enumerate(members):
                 results[i] = conditioned[k : k + 1]

@@ -375,7 +375,7 @@ def test_compose_environment_is_accepted_by_the_server_settings(compose):
     """Every variable compose passes (empty ones included) must parse as the server's default."""
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    from demo.backend.settings import Limits, Settings
+    from demo.backend.settings import Limits, LiveLimits, Settings
 
     names = _compose_config(compose, "docker-compose.yaml")["services"]["demo"]["environment"]
     # Blank every variable in the calling shell too, so only compose's own defaults remain.
@@ -383,6 +383,7 @@ def test_compose_environment_is_accepted_by_the_server_settings(compose):
     environment = config["services"]["demo"]["environment"]
     settings = Settings.from_env({k: v or "" for k, v in environment.items()})
     assert settings.limits == Limits()
+    assert settings.live == LiveLimits()
     assert settings.model.random_weights is False
     for name in ("GUNICORN_THREADS", "GUNICORN_TIMEOUT", "GUNICORN_CONNECTIONS"):
         assert int(environment[name]) > 0

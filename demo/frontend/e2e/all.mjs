@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const suites = ['run.mjs', 'trust.mjs', 'segment_everything.mjs', 'work.mjs', 'annotate.mjs'];
+const suites = ['run.mjs', 'trust.mjs', 'segment_everything.mjs', 'work.mjs', 'annotate.mjs', 'camera.mjs'];
 const failed = [];
 for (const suite of suites) {
   const result = spawnSync(process.execPath, [path.join(here, suite)], { stdio: 'inherit' });

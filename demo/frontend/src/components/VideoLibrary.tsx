@@ -57,6 +57,7 @@ export function VideoLibrary() {
         <button type="button" onClick={() => fileRef.current?.click()} disabled={uploading}>
           Upload video
         </button>
+        <a href="/camera">Live camera</a>
         <p className="muted">
           or drop a file anywhere · up to {maxUploadMb} MB and {maxDurationSec} s
         </p>

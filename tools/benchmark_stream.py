@@ -1,0 +1,234 @@
+#!/usr/bin/env python
+"""Benchmark live tracking: a clip played as a camera at a given frame rate into init_stream.
+
+A capture thread plays the clip (looping) at each offered rate and never waits; the tracker
+takes the newest waiting frame (sam2.video.live.NewestFrameSlot: older ones are dropped), so
+no queue builds up. For each rate it reports processed fps, the share of frames dropped, and
+the delay from capture to mask (p50 / p95), for the first and the last third of the run (the
+delay must not grow with time). --flat-frames N then pushes N frames as fast as the tracker
+takes them and reports resident memory along the way (it must stay flat).
+
+    python tools/benchmark_stream.py                                  # micro, 5/15/30 fps, 20 s each
+    python tools/benchmark_stream.py --model tiny --seconds 30 --size 640x360
+    python tools/benchmark_stream.py --rates '' --flat-frames 20000   # memory only
+
+Weights: --checkpoint if given, else the golden fixtures' deterministic weights (what the
+masks look like does not matter for timing). One object, clicked in the frame's centre on
+the first frame.
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
+
+import numpy as np
+from bench_support import golden_checkpoint, rss_mb  # tools/, on sys.path when run as a script
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, REPO)  # this checkout's sam2, whatever is installed
+DEFAULT_CLIP = os.path.join(os.path.dirname(REPO), "shared", "data", "gallery", "bunny_1280x720_25fps.mp4")
+CONFIGS = {
+    "micro": "configs/sam2.1/sam2.1_hiera_micro.yaml",
+    "tiny": "configs/sam2.1/sam2.1_hiera_t.yaml",
+    "small": "configs/sam2.1/sam2.1_hiera_s.yaml",
+    "base_plus": "configs/sam2.1/sam2.1_hiera_b+.yaml",
+    "large": "configs/sam2.1/sam2.1_hiera_l.yaml",
+}
+
+
+def load_clip(path: str, size: Optional[Tuple[int, int]], limit: int) -> List[np.ndarray]:
+    """Up to ``limit`` RGB frames of the clip, resized to ``size`` (W, H) if given."""
+    import av
+
+    frames = []
+    with av.open(path) as container:
+        for frame in container.decode(video=0):
+            if size is not None:
+                frame = frame.reformat(width=size[0], height=size[1])
+            frames.append(frame.to_ndarray(format="rgb24"))
+            if len(frames) >= limit:
+                break
+    return frames
+
+
+@dataclass
+class RateResult:
+    offered_fps: float
+    seconds: float
+    offered: int = 0
+    processed: int = 0
+    dropped: int = 0
+    delays_ms: List[Tuple[float, float]] = field(default_factory=list)  # (capture time, delay)
+
+    def summary(self) -> dict:
+        delays = [d for _, d in self.delays_ms]
+        third = max(1, len(self.delays_ms) // 3)
+        early = [d for _, d in self.delays_ms[:third]]
+        late = [d for _, d in self.delays_ms[-third:]]
+        return {
+            "offered_fps": self.offered_fps,
+            "processed_fps": round(self.processed / self.seconds, 2),
+            "drop_rate": round(self.dropped / max(1, self.offered), 3),
+            "delay_p50_ms": round(_pct(delays, 50), 1),
+            "delay_p95_ms": round(_pct(delays, 95), 1),
+            "delay_p50_first_third_ms": round(_pct(early, 50), 1),
+            "delay_p50_last_third_ms": round(_pct(late, 50), 1),
+        }
+
+
+def _pct(values: List[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    return float(np.percentile(values, q))
+
+
+def run_rate(predictor, frames: List[np.ndarray], fps: float, seconds: float) -> RateResult:
+    """Play ``frames`` at ``fps`` for ``seconds`` into a fresh stream; track the newest frame."""
+    from sam2.video.live import NewestFrameSlot
+
+    h, w = frames[0].shape[:2]
+    state = predictor.init_stream(frames[0], keep_last_frames=8)
+    predictor.add_new_points_or_box(state, 0, 1, points=[[w / 2, h / 2]], labels=[1])
+    predictor.track_new_frame(state, frames[1 % len(frames)])  # warm-up: memories encoded
+    result = RateResult(fps, seconds)
+    slot: NewestFrameSlot = NewestFrameSlot()
+    start = time.perf_counter()
+    end = start + seconds
+
+    def capture() -> None:
+        k = 0
+        while True:
+            due = start + k / fps
+            now = time.perf_counter()
+            if due >= end:
+                break
+            if due > now:
+                time.sleep(due - now)
+            result.offered += 1
+            if slot.put((time.perf_counter(), frames[k % len(frames)])) is not None:
+                result.dropped += 1
+            k += 1
+        if slot.close() is not None:
+            result.dropped += 1
+
+    camera = threading.Thread(target=capture, daemon=True)
+    camera.start()
+    while True:
+        item = slot.take()
+        if item is None:
+            break
+        captured, rgb = item
+        _, _, masks = predictor.track_new_frame(state, rgb)
+        (masks > 0).cpu().numpy()  # the mask as the caller would use it
+        done = time.perf_counter()
+        result.processed += 1
+        result.delays_ms.append((captured - start, (done - captured) * 1000))
+    camera.join()
+    predictor.close_state(state)
+    return result
+
+
+def run_flat(predictor, frames: List[np.ndarray], count: int, samples: int = 20) -> dict:
+    """Push ``count`` frames back to back; resident memory sampled ``samples`` times.
+
+    Growth is measured once the stream's window is full (what it holds stops growing by then,
+    after keep_last_frames + reach frames) and allocator warm-up is over: from a tenth of the
+    run, or frame 200, whichever is later.
+    """
+    h, w = frames[0].shape[:2]
+    state = predictor.init_stream(frames[0])
+    predictor.add_new_points_or_box(state, 0, 1, points=[[w / 2, h / 2]], labels=[1])
+    every = max(1, count // samples)
+    settled_after = max(200, count // 10)
+    rss: List[Tuple[int, float]] = []
+    t0 = time.perf_counter()
+    for i in range(1, count + 1):
+        predictor.track_new_frame(state, frames[i % len(frames)])
+        if i % every == 0:
+            rss.append((i, round(rss_mb(), 1)))
+    seconds = time.perf_counter() - t0
+    steady = [mb for i, mb in rss if i >= settled_after] or [mb for _, mb in rss]
+    return {
+        "frames": count,
+        "fps": round(count / seconds, 2),
+        "rss_mb_samples": [mb for _, mb in rss],
+        "steady_from_frame": settled_after,
+        "rss_growth_pct": round(100 * (max(steady) - min(steady)) / min(steady), 2),
+        "held_tracked_outputs": state.stream_window.held_outputs(state),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", default="micro", choices=sorted(CONFIGS))
+    parser.add_argument("--checkpoint", help="default: the golden deterministic weights")
+    parser.add_argument("--clip", default=DEFAULT_CLIP)
+    parser.add_argument("--size", help="WxH the clip is resized to (default: its own size)")
+    parser.add_argument(
+        "--rates", default="5,15,30", help="offered frame rates, comma-separated ('' for none)"
+    )
+    parser.add_argument("--seconds", type=float, default=20.0, help="per rate")
+    parser.add_argument("--flat-frames", type=int, default=0, help="frames pushed for the memory check")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+
+    import torch
+
+    from sam2.build_sam import build_sam2_video_predictor
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    size = tuple(int(v) for v in args.size.lower().split("x")) if args.size else None
+    frames = load_clip(args.clip, size, limit=250)
+    config = CONFIGS[args.model]
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = args.checkpoint or golden_checkpoint(config, tmp)
+        predictor = build_sam2_video_predictor(config, ckpt, device=args.device, precision="fp32")
+    h, w = frames[0].shape[:2]
+    report = {
+        "model": args.model,
+        "frame": f"{w}x{h}",
+        "device": args.device,
+        "threads": torch.get_num_threads(),
+        "rates": [],
+    }
+    print(f"{args.model}, {w}x{h}, {args.device}, {torch.get_num_threads()} threads, 1 object", flush=True)
+    for fps in [float(r) for r in args.rates.split(",") if r.strip()]:
+        summary = run_rate(predictor, frames, fps, args.seconds).summary()
+        report["rates"].append(summary)
+        print(
+            f"  offered {fps:5.1f} fps: processed {summary['processed_fps']:6.2f} fps, "
+            f"dropped {100 * summary['drop_rate']:5.1f}%, delay p50 {summary['delay_p50_ms']:7.1f} ms "
+            f"p95 {summary['delay_p95_ms']:7.1f} ms (p50 first third {summary['delay_p50_first_third_ms']:.1f}, "
+            f"last third {summary['delay_p50_last_third_ms']:.1f})",
+            flush=True,
+        )
+    if args.flat_frames:
+        flat = run_flat(predictor, frames, args.flat_frames)
+        report["flat"] = flat
+        print(
+            f"  {flat['frames']} frames back to back: {flat['fps']} fps, resident memory "
+            f"{min(flat['rss_mb_samples'])}..{max(flat['rss_mb_samples'])} MB "
+            f"(growth from frame {flat['steady_from_frame']} on: {flat['rss_growth_pct']}%), "
+            f"tracked outputs held {flat['held_tracked_outputs']}",
+            flush=True,
+        )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
