@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from batch_support import (
+
+from .batch_support import (
     MICRO_CONFIG,
     WORKER_THREADS,
     mixed_lines,

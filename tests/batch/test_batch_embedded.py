@@ -12,7 +12,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from batch_support import (
+from PIL import Image
+
+from sam2.batch import JobOptions, ModelSpec, run_job
+from sam2.batch.pools import InProcessPool, ProcessPerDevicePool
+from sam2.utils.rle import rle_to_mask
+
+from .batch_support import (
     MICRO_CONFIG,
     WORKER_THREADS,
     mixed_lines,
@@ -20,11 +26,6 @@ from batch_support import (
     write_manifest,
     written_annotations,
 )
-from PIL import Image
-
-from sam2.batch import JobOptions, ModelSpec, run_job
-from sam2.batch.pools import InProcessPool, ProcessPerDevicePool
-from sam2.utils.rle import rle_to_mask
 
 REPO = Path(__file__).resolve().parents[2]
 # The CLI in a fresh interpreter where `import ray` fails: embedded mode must not need Ray.

@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from batch_support import MICRO_CONFIG, mixed_lines, read_report, write_manifest, written_annotations
 
 from sam2.batch import JobOptions, ModelSpec, run_job
+
+from .batch_support import MICRO_CONFIG, mixed_lines, read_report, write_manifest, written_annotations
 
 ray = pytest.importorskip("ray")
 
