@@ -5,21 +5,10 @@ from pathlib import Path
 
 import pytest
 import torch
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED = REPO_ROOT.parent / "shared"
-GOLDEN = SHARED / "golden"
-DATA = SHARED / "data"
-MICRO_CONFIG = "configs/sam2.1/sam2.1_hiera_micro.yaml"
+from shared_paths import DATA, GOLDEN, MICRO_CONFIG, require
 
 # Keep test runs predictable on the 2-core machines.
 torch.set_num_threads(min(2, os.cpu_count() or 1))
-
-
-def require(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"{path} is absent (the shared test data sits beside the repository)")
-    return path
 
 
 @pytest.fixture(scope="session")

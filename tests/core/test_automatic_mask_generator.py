@@ -6,9 +6,9 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import GOLDEN, MICRO_CONFIG, REPO_ROOT, require
 from pycocotools import mask as coco_mask
 from scipy import ndimage
+from shared_paths import GOLDEN, MICRO_CONFIG, REPO_ROOT, require
 
 from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
 from sam2.build_sam import build_sam2

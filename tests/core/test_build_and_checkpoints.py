@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import MICRO_CONFIG
+from shared_paths import MICRO_CONFIG
 
 from sam2.build_sam import (
     build_sam2,

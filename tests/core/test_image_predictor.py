@@ -6,8 +6,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import GOLDEN, MICRO_CONFIG, REPO_ROOT, require
 from PIL import Image
+from shared_paths import GOLDEN, MICRO_CONFIG, REPO_ROOT, require
 
 from sam2.build_sam import build_sam2
 from sam2.sam2_image_predictor import SAM2ImagePredictor

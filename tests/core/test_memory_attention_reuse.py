@@ -1,7 +1,7 @@
 """Reusing the memory attention's first self-attention gives exactly the same output."""
 
 import torch
-from conftest import MICRO_CONFIG
+from shared_paths import MICRO_CONFIG
 
 from sam2.build_sam import build_sam2
 

@@ -5,7 +5,7 @@ import logging
 import numpy as np
 import pytest
 import torch
-from conftest import MICRO_CONFIG
+from shared_paths import MICRO_CONFIG
 
 from sam2 import precision as prec
 from sam2.build_sam import build_sam2, build_sam2_video_predictor

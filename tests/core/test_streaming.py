@@ -5,8 +5,8 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import GOLDEN, MICRO_CONFIG, require
 from PIL import Image
+from shared_paths import GOLDEN, MICRO_CONFIG, REPO_ROOT, require
 
 from sam2.video.frames import VideoLoadError
 
@@ -156,7 +156,6 @@ def test_the_documented_example_runs(micro_video_predictor, long_clip, tmp_path)
     import re
 
     import av
-    from conftest import REPO_ROOT
 
     clip = tmp_path / "clip.mp4"
     _, frames = long_clip

@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 import numpy as np
-from conftest import DATA, REPO_ROOT, require
 from PIL import Image
 from pycocotools import mask as coco_mask
 from pycocotools.coco import COCO
+from shared_paths import DATA, REPO_ROOT, require
 
 
 def test_track_everything_writes_pngs_and_coco_json(tmp_path):

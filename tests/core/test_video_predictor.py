@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import GOLDEN, REPO_ROOT, require
 from PIL import Image
+from shared_paths import GOLDEN, REPO_ROOT, require
 
 from sam2.video.frames import VideoLoadError
 
