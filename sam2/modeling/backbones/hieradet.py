@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sam2.modeling.attention_ops import attend
 from sam2.modeling.backbones.utils import PatchEmbed, window_partition, window_unpartition
 from sam2.modeling.sam2_utils import MLP, DropPath
 
@@ -62,8 +63,8 @@ class MultiScaleAttention(nn.Module):
             h, w = q.shape[1], q.shape[2]
             q = q.reshape(b, h * w, self.num_heads, -1)
 
-        # SDPA wants (B, heads, N, head_dim); transposes are views.
-        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        # Attention wants (B, heads, N, head_dim); transposes are views.
+        out = attend(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
         out = out.transpose(1, 2).reshape(b, h, w, -1)
         return self.proj(out)
 

@@ -7,54 +7,18 @@
 * ``TwoWayAttentionBlock`` / ``TwoWayTransformer``: the mask decoder's transformer, in which
   prompt tokens and image tokens attend to each other in turn.
 
-Attention itself is ``torch.nn.functional.scaled_dot_product_attention`` (default scale
-1/sqrt(head_dim)), except for long bf16 attention on a CPU (see ``attend``).
+Attention itself is ``sam2.modeling.attention_ops.attend`` (scale 1/sqrt(head_dim)).
 """
 
 import math
 from functools import partial
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sam2.modeling.attention_ops import attend, attends_by_gemms
 from sam2.modeling.position_encoding import apply_rotary_enc, compute_axial_cis
 from sam2.modeling.sam2_utils import MLP
-
-# bf16 attention on a CPU over at least this many keys runs as two GEMMs per block of queries
-# (``_attention_by_blocks``): oneDNN's bf16 GEMMs use the CPU's bf16 units, while torch's CPU
-# flash-attention kernel computes bf16 at about its float32 rate. Memory cross-attention (4096
-# queries against 2-7 frames of 4096 tokens) took 0.70x SDPA's time this way (tiny's four
-# layers, 7 memories, 2 threads, AVX-512 BF16; the two run alternately, median of 4, on a loaded
-# machine); short attention (self-attention, the mask decoder) stays with SDPA.
-BLOCKED_ATTENTION_MIN_KEYS = 8192
-_QUERY_BLOCK = 512  # a block's scores: 512 x keys x 2 bytes (29 MB at 7 memories)
-
-
-def attend(q: Tensor, k: Tensor, v: Tensor, dropout_p: float = 0.0) -> Tensor:
-    """Softmax attention of q (B, H, Nq, C) over k, v (B, H, Nk, C), scale 1/sqrt(C)."""
-    if (
-        q.dtype == torch.bfloat16
-        and q.device.type == "cpu"
-        and dropout_p == 0.0
-        and k.shape[-2] >= BLOCKED_ATTENTION_MIN_KEYS
-        and not torch.is_grad_enabled()
-    ):
-        return _attention_by_blocks(q, k, v)
-    return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
-
-
-def _attention_by_blocks(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
-    """The same attention in bf16 GEMMs, ``_QUERY_BLOCK`` queries at a time (bounded memory).
-    Softmax reads the bf16 scores and accumulates in float32 (torch's CPU kernel)."""
-    with torch.autocast("cpu", enabled=False):  # the dtypes here are chosen, not cast
-        k_scaled_t = (k * (q.shape[-1] ** -0.5)).transpose(-1, -2)
-        out = torch.empty(*q.shape[:-1], v.shape[-1], dtype=q.dtype, device=q.device)
-        for start in range(0, q.shape[-2], _QUERY_BLOCK):
-            stop = start + _QUERY_BLOCK
-            weights = torch.softmax(torch.matmul(q[..., start:stop, :], k_scaled_t), dim=-1)
-            out[..., start:stop, :] = torch.matmul(weights, v)
-    return out
 
 
 class Attention(nn.Module):
@@ -113,8 +77,39 @@ class Attention(nn.Module):
         out = attend(q, k, v, dropout_p=drop)
         return self.out_proj(self._merge_heads(out))
 
+    def _values_after_weights(self, v_in: Tensor, q_in: Tensor) -> bool:
+        """Whether to weigh the raw values before projecting them (``_attend_raw_values``).
+
+        Softmax rows sum to one, so ``weights @ (v W^T + b) == (weights @ v) W^T + b``: with
+        narrow values (memory attention: 64 channels projected to 256) the second GEMM of
+        attention then costs a quarter. Only where attention runs as GEMMs: the fused SDPA
+        kernels were not faster with narrow values (measured on the CPU).
+        """
+        dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else q_in.dtype
+        return (
+            not self.training
+            and self.kv_in_dim < self.internal_dim // self.num_heads
+            and type(self.v_proj) is nn.Linear  # not int8 (packed weights)
+            and attends_by_gemms(dtype, q_in.device)
+        )
+
+    def _attend_raw_values(self, q: Tensor, k: Tensor, v_in: Tensor) -> Tensor:
+        """``_attend`` for unprojected values v_in (B, Nk, kv_in_dim): the attention weights
+        average v_in, then each head projects its average with its slice of ``v_proj``."""
+        b, heads = q.shape[0], self.num_heads
+        raw = v_in.to(q.dtype).unsqueeze(1).expand(b, heads, *v_in.shape[-2:])
+        averaged = attend(q, k, raw)  # (B, heads, Nq, kv_in_dim)
+        head_dim = self.internal_dim // heads
+        weight = self.v_proj.weight.view(heads, head_dim, self.kv_in_dim)
+        out = torch.matmul(averaged, weight.transpose(1, 2).to(averaged.dtype))
+        if self.v_proj.bias is not None:
+            out = out + self.v_proj.bias.view(heads, 1, head_dim).to(out.dtype)
+        return self.out_proj(self._merge_heads(out))
+
     def forward(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         """q: (B, Nq, embedding_dim); k, v: (B, Nk, kv_in_dim) -> (B, Nq, embedding_dim)."""
+        if self._values_after_weights(v, q):
+            return self._attend_raw_values(self._split_heads(self.q_proj(q)), self._split_heads(self.k_proj(k)), v)
         return self._attend(*self._project(q, k, v))
 
 
@@ -160,7 +155,11 @@ class RoPEAttention(Attention):
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor, num_k_exclude_rope: int = 0) -> Tensor:
         """q: (B, Nq, C); k, v: (B, Nk, kv_in_dim) -> (B, Nq, C)."""
-        q, k, v = self._project(q, k, v)
+        raw_values = self._values_after_weights(v, q)
+        if raw_values:
+            q, k = self._split_heads(self.q_proj(q)), self._split_heads(self.k_proj(k))
+        else:
+            q, k, v = self._project(q, k, v)
         num_q = q.shape[-2]
         rotations = self._rotations_for(num_q, q.device)
 
@@ -181,7 +180,7 @@ class RoPEAttention(Attention):
         )
         if not in_place:
             k = torch.cat([k_rot, k[:, :, num_k_rope:]], dim=-2) if num_k_exclude_rope > 0 else k_rot
-        return self._attend(q, k, v)
+        return self._attend_raw_values(q, k, v) if raw_values else self._attend(q, k, v)
 
 
 class TwoWayAttentionBlock(nn.Module):
