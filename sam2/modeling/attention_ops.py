@@ -43,9 +43,11 @@ def _attention_by_gemms(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
     *lead, num_q, width = q.shape
     num_k = k.shape[-2]
     with torch.autocast("cpu", enabled=False):  # the dtypes here are chosen, not cast
-        q = (q * width**-0.5).reshape(-1, num_q, width)
-        k_t = k.expand(*lead, num_k, width).reshape(-1, num_k, width).transpose(1, 2)
-        v = v.expand(*lead, num_k, v.shape[-1]).reshape(-1, num_k, v.shape[-1])
+        # Contiguous rows once here: the GEMMs would copy strided operands (Hiera's heads are
+        # interleaved in memory) at every block.
+        q = (q * width**-0.5).reshape(-1, num_q, width).contiguous()
+        k_t = k.expand(*lead, num_k, width).reshape(-1, num_k, width).contiguous().transpose(1, 2)
+        v = v.expand(*lead, num_k, v.shape[-1]).reshape(-1, num_k, v.shape[-1]).contiguous()
         out = torch.empty(q.shape[0], num_q, v.shape[-1], dtype=q.dtype, device=q.device)
         rows = min(num_q, _MAX_BLOCK_ROWS, max(64, _MAX_BLOCK_SCORES // max(num_k, 1)))
         groups = max(1, _MAX_BLOCK_SCORES // (rows * max(num_k, 1))) if rows == num_q else 1
