@@ -6,6 +6,7 @@ documents (``num_frames``, ``video_height``, ``video_width``, ``images``, ``obj_
 ``device``, ...) are readable with ``state["key"]``.
 """
 
+import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, List, Optional, Union
 
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from sam2.video.live import StreamWindow
 
 OPEN_ENDED_FRAMES = 1 << 62
+
+_serials = itertools.count()
 
 
 @dataclass
@@ -37,6 +40,10 @@ class TrackedOutput:
     obj_ptr: torch.Tensor
     memory: Optional[torch.Tensor] = None
     memory_pos: Optional[torch.Tensor] = None
+    # A number of its own (ids of freed objects recur), by which later outputs name their memories.
+    serial: int = field(default_factory=lambda: next(_serials), compare=False)
+    # A tracked output: the memories it was computed from (tracking.memory_fingerprint).
+    read_from: Optional[tuple] = field(default=None, compare=False)
 
     def as_dict(self) -> dict:
         """The official output-dict view (for code that reads ``output_dict_per_obj``)."""

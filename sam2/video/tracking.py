@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from sam2.modeling.frame_types import FrameFeatures, FrameOutput
 from sam2.video.compact import stored_mask_logits
 from sam2.video.hole_filling import fill_small_holes
-from sam2.video.memory_bank import MemoryPolicy, build_memory_context, group_by_layout
+from sam2.video.memory_bank import MemoryPolicy, MemorySelection, build_memory_context, group_by_layout
 from sam2.video.state import InferenceState, ObjectTrack, TrackedOutput
 
 
@@ -36,17 +36,16 @@ def conditioned_features(
     tracks: Sequence[ObjectTrack],
     frame_idx: int,
     reverse: bool,
+    selections: Optional[Sequence[MemorySelection]] = None,
 ) -> torch.Tensor:
     """Memory-conditioned features (N, C, H, W) of non-initial ``tracks`` on a frame.
 
     Objects whose memories are unchanged since the last time are served from the state's
     cache; the others run through memory attention in batches of equal memory layout.
+    ``selections``: the tracks' memories, if already chosen.
     """
-    policy = MemoryPolicy.of(model)
-    selections = [
-        policy.select(frame_idx, t.outputs.cond, t.outputs.tracked, state.memory_horizon, reverse, model.training)
-        for t in tracks
-    ]
+    if selections is None:
+        selections = [_select(model, state, t, frame_idx, reverse) for t in tracks]
     results: List[Optional[torch.Tensor]] = [None] * len(tracks)
     cache = state.conditioned
     todo = []
@@ -67,17 +66,68 @@ def conditioned_features(
     return results[0] if len(results) == 1 else torch.cat(results, dim=0)
 
 
+def memory_fingerprint(selection: MemorySelection) -> tuple:
+    """What a tracked output was computed from, comparable after its memories are gone."""
+    return (
+        tuple((slot, out.serial) for slot, out in selection.spatial),
+        tuple((distance, out.serial) for distance, out in selection.pointers),
+    )
+
+
 def track_objects(
     model, state: InferenceState, tracks: Sequence[ObjectTrack], frame_idx: int, reverse: bool
 ) -> Tuple[List[TrackedOutput], torch.Tensor]:
     """Track ``tracks`` (all with memories) onto a frame in one batch, memories encoded.
 
+    An object whose stored output on this frame was computed, in this direction, from the
+    very memories it would read now keeps that output: the same inputs give the same output,
+    so a re-track after a click on one object runs that object alone.
     Returns one output per track (to store) and the mask logits (N, 1, S/4, S/4) on the device.
     """
-    features = frame_features(model, state, frame_idx)
-    conditioned = conditioned_features(model, state, features, tracks, frame_idx, reverse)
-    out = model.step(features.expand(len(tracks)), None, conditioned=conditioned)
-    return _store(model, state, out)
+    selections = [_select(model, state, t, frame_idx, reverse) for t in tracks]
+    outputs = [_still_valid(model, t, frame_idx, reverse, sel) for t, sel in zip(tracks, selections)]
+    masks: List[Optional[torch.Tensor]] = [
+        None if o is None else stored_mask_logits(o, state.device) for o in outputs
+    ]
+    todo = [i for i, o in enumerate(outputs) if o is None]
+    if todo:
+        features = frame_features(model, state, frame_idx)
+        run = [tracks[i] for i in todo]
+        conditioned = conditioned_features(
+            model, state, features, run, frame_idx, reverse, [selections[i] for i in todo]
+        )
+        fresh, fresh_masks = _store(model, state, model.step(features.expand(len(todo)), None, conditioned=conditioned))
+        for k, i in enumerate(todo):
+            fresh[k].read_from = memory_fingerprint(selections[i])
+            outputs[i], masks[i] = fresh[k], fresh_masks[k : k + 1]
+    return outputs, masks[0] if len(masks) == 1 else torch.cat(masks, dim=0)
+
+
+def _select(model, state: InferenceState, track: ObjectTrack, frame_idx: int, reverse: bool) -> MemorySelection:
+    return MemoryPolicy.of(model).select(
+        frame_idx, track.outputs.cond, track.outputs.tracked, state.memory_horizon, reverse, model.training
+    )
+
+
+def _still_valid(
+    model, track: ObjectTrack, frame_idx: int, reverse: bool, selection: MemorySelection
+) -> Optional[TrackedOutput]:
+    """The object's stored output on the frame, if running it again would give the same one."""
+    previous = track.outputs.tracked.get(frame_idx)
+    if (
+        previous is None
+        or previous.read_from is None
+        or model.training
+        # Non-overlapping memories depend on the other objects' masks on the frame.
+        or model.non_overlap_masks_for_mem_enc
+        or frame_idx not in track.frames_tracked
+        or bool(track.frames_tracked[frame_idx]) != bool(reverse)
+        # Kept compactly (bounded memory): the logits or the memory are no longer whole.
+        or not isinstance(previous.mask_logits, torch.Tensor)
+        or previous.memory is None
+    ):
+        return None
+    return previous if previous.read_from == memory_fingerprint(selection) else None
 
 
 def predict_prompted(
