@@ -100,3 +100,38 @@ def test_an_object_ended_at_a_frame_has_no_masks_after_it(client, short_clip):
             assert "frame range" in response["errors"][0]["message"]
     finally:
         client.close_session(sid)
+
+
+DELETE_MASKS = "mutation($i: DeleteMasksInput!) { deleteMasks(input: $i) { deleted } }"
+PROMPTS = "query($s: String!) { work(sessionId: $s) { prompts { frameIndex objectId } } }"
+
+
+def test_a_range_of_bad_masks_is_deleted_with_its_prompts(client, short_clip):
+    sid = client.start_session(short_clip["path"])
+    try:
+        client.add_points(sid, 0, 1, [[0.5, 0.5]], [1])
+        client.add_points(sid, 6, 1, [[0.4, 0.5]], [1])
+        client.add_points(sid, 0, 2, [[0.2, 0.3]], [1])
+        track(client, sid, 0, "forward")
+        assert {f for f, o in client.session_masks(sid) if o == 1} == set(range(10))
+
+        answer = client.graphql(DELETE_MASKS, {"i": {"sessionId": sid, "objectId": 1, "firstFrame": 4, "lastFrame": 7}})
+        assert answer["deleteMasks"]["deleted"] == 4
+        masks = client.session_masks(sid)
+        assert {f for f, o in masks if o == 1} == {0, 1, 2, 3, 8, 9}
+        assert {f for f, o in masks if o == 2} == set(range(10)), "another object's masks went too"
+        # The prompt on frame 6 went with its mask; the one on frame 0 stays.
+        prompts = client.graphql(PROMPTS, {"s": sid})["work"]["prompts"]
+        assert sorted((p["objectId"], p["frameIndex"]) for p in prompts) == [(1, 0), (2, 0)]
+
+        # The frames are untracked: tracking again fills them from the prompts left.
+        track(client, sid, 0, "forward")
+        assert {f for f, o in client.session_masks(sid) if o == 1} == set(range(10))
+
+        for first, last in ((5, 3), (0, 10), (-1, 2)):
+            response = client.graphql_raw(
+                DELETE_MASKS, {"i": {"sessionId": sid, "objectId": 1, "firstFrame": first, "lastFrame": last}}
+            )
+            assert response.get("errors"), (first, last)
+    finally:
+        client.close_session(sid)
