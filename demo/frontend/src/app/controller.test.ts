@@ -34,6 +34,7 @@ function fakeServer() {
       return { data: { addMask: { frameIndex: input.frameIndex, rleMaskList: [{ objectId: input.objectId, rleMask: { size, counts } }] } } };
     }
     if (op.includes('clearPointsInFrame')) return { data: { clearPointsInFrame: { frameIndex: input.frameIndex, rleMaskList: [] } } };
+    if (op.includes('deleteMasks')) return { data: { deleteMasks: { deleted: 3 } } };
     if (op.includes('updateObjects')) return { data: { updateObjects: { success: true } } };
     if (op.includes('shareLinks')) return { data: { shareLinks: [] } };
     if (op.includes('work(')) return { data: { work: server.work } };
@@ -191,6 +192,43 @@ describe('frame ranges', () => {
     expect(c.getState().objects.objects[0].lastFrame ?? null).toBeNull();
     expect(c.masks.frameIndices()).toHaveLength(10);
     expect(c.masks.isStale(8, 1)).toBe(true); // back, to be tracked again
+  });
+});
+
+describe('deleting masks on a span of frames', () => {
+  it('drops the object\'s masks and prompts there at once, tells the server, and undoes (masks back stale, prompt sent again)', async () => {
+    const server = fakeServer();
+    const c = await openPage();
+    for (let f = 0; f < 10; f++) c.masks.setFrame(f, [{ objectId: 1, rleMask: MASK }, { objectId: 2, rleMask: MASK }]);
+    const click = { points: [{ x: 0.5, y: 0.5, label: 1 }], box: null };
+    c.set({ prompts: { byKey: { '1:0': click, '1:5': click } } });
+    c.deleteMasks(1, 6, 4); // either order
+    const framesOf = (id: number) => c.masks.frameIndices().filter((f) => c.masks.get(f, id));
+    expect(framesOf(1)).toEqual([0, 1, 2, 3, 7, 8, 9]);
+    expect(framesOf(2)).toHaveLength(10);
+    expect(Object.keys(c.getState().prompts.byKey)).toEqual(['1:0']);
+    await c.promptsSettled();
+    expect(ops(server, 'deleteMasks').map((r) => r.variables.input)).toEqual([{ sessionId: 's1', objectId: 1, firstFrame: 4, lastFrame: 6 }]);
+    expect(c.getState().notice?.text).toMatch(/Deleted 3 masks of Object 1 on frames 4–6/);
+
+    c.undo();
+    expect(framesOf(1)).toHaveLength(10);
+    expect(c.masks.isStale(4, 1)).toBe(true);
+    expect(Object.keys(c.getState().prompts.byKey).sort()).toEqual(['1:0', '1:5']);
+    await c.promptsSettled();
+    expect(ops(server, 'addPoints').at(-1)?.variables.input).toMatchObject({ frameIndex: 5, objectId: 1 });
+  });
+
+  it('nothing there: no step, no request, the user is told', async () => {
+    const server = fakeServer();
+    const c = await openPage();
+    c.masks.setFrame(0, [{ objectId: 1, rleMask: MASK }]);
+    const steps = c.getState().history.length;
+    c.deleteMasks(1, 3, 5);
+    await c.promptsSettled();
+    expect(c.getState().history).toHaveLength(steps);
+    expect(ops(server, 'deleteMasks')).toHaveLength(0);
+    expect(c.getState().notice?.text).toMatch(/no masks on frames 3–5/);
   });
 });
 

@@ -531,6 +531,38 @@ export class DemoController extends Store {
   }
 
   /**
+   * Delete an object's masks on frames from..to (inclusive) and its prompts
+   * there, on the page and the server (undoable: the masks come back stale,
+   * the prompts are sent again). The frames are then untracked: a later
+   * Track fills them from the object's other prompts; to keep it off frames
+   * for good, start or end its range.
+   */
+  deleteMasks(id: number, from: number, to: number): void {
+    const o = objectsState.findObject(this.state.objects, id);
+    if (!o || !this.canEdit()) return;
+    const n = this.state.video?.numFrames ?? 1;
+    const [first, last] = [clampFrame(Math.min(from, to), n), clampFrame(Math.max(from, to), n)];
+    const inside = (f: number) => f >= first && f <= last;
+    const dropped = this.masks.objectMasks(id).filter((m) => inside(m.frameIndex));
+    const promptFrames = promptsState.promptedFrames(this.state.prompts, id).filter(inside);
+    const span = first === last ? `frame ${first}` : `frames ${first}–${last}`;
+    if (dropped.length === 0 && promptFrames.length === 0) {
+      this.notify(`${o.name} has no masks on ${span}.`);
+      return;
+    }
+    let prompts = this.state.prompts;
+    for (const f of promptFrames) prompts = promptsState.clearFrame(prompts, id, f)[0];
+    this.remember(`deleting masks of ${o.name} on ${span}`, this.work(), dropped);
+    for (const m of dropped) this.masks.removeMask(m.frameIndex, id);
+    this.set({ prompts, maskVersion: this.state.maskVersion + 1 });
+    this.enqueue(async (sid) => {
+      await ops.deleteMasks(this.client, sid, id, first, last);
+      return [];
+    }, false, 'The server could not delete the masks');
+    this.notify(`Deleted ${dropped.length} mask${dropped.length === 1 ? '' : 's'} of ${o.name} on ${span}. Undo (Ctrl+Z) brings them back.`);
+  }
+
+  /**
    * A new frame range: masks outside it leave the page (kept in the undo step)
    * and the server (sent at once, ahead of any Track, which waits for it).
    */
