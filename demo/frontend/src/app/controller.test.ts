@@ -200,7 +200,7 @@ describe('deleting masks on a span of frames', () => {
     const server = fakeServer();
     const c = await openPage();
     for (let f = 0; f < 10; f++) c.masks.setFrame(f, [{ objectId: 1, rleMask: MASK }, { objectId: 2, rleMask: MASK }]);
-    const click = { points: [{ x: 0.5, y: 0.5, label: 1 }], box: null };
+    const click = { points: [{ x: 0.5, y: 0.5, label: 1 as const }], box: null };
     c.set({ prompts: { byKey: { '1:0': click, '1:5': click } } });
     c.deleteMasks(1, 6, 4); // either order
     const framesOf = (id: number) => c.masks.frameIndices().filter((f) => c.masks.get(f, id));
