@@ -135,3 +135,36 @@ def test_a_range_of_bad_masks_is_deleted_with_its_prompts(client, short_clip):
             assert response.get("errors"), (first, last)
     finally:
         client.close_session(sid)
+
+
+def test_the_servers_export_makes_labels_categories_and_objects_instances(client, short_clip, server):
+    import io
+    import json
+    import zipfile
+
+    sid = client.start_session(short_clip["path"])
+    try:
+        for obj, x in ((1, 0.2), (2, 0.5), (3, 0.8)):
+            client.add_points(sid, 0, obj, [[x, 0.5]], [1])
+        objects = [{"objectId": 1, "name": "cat", "label": "animal"}, {"objectId": 2, "name": "fern", "label": "plant"},
+                   {"objectId": 3, "name": "dog", "label": "animal"}]
+        client.graphql(UPDATE_OBJECTS, {"i": {"sessionId": sid, "objects": objects}})
+        url = f"{server.url}/export_masks"
+        coco = client.http.get(url, params={"session_id": sid, "format": "coco"}, timeout=30).json()
+        assert coco["categories"] == [{"id": 1, "name": "animal"}, {"id": 2, "name": "plant"}]
+        assert coco["instances"] == [{"id": 1, "name": "cat", "category_id": 1}, {"id": 2, "name": "fern", "category_id": 2},
+                                     {"id": 3, "name": "dog", "category_id": 1}]  # fmt: skip
+        assert {(a["object_id"], a["instance_id"], a["category_id"]) for a in coco["annotations"]} == {(1, 1, 1), (2, 2, 2), (3, 3, 1)}
+
+        # A label changed without a new mask: the export is not served stale from its cache.
+        objects[2]["label"] = ""
+        client.graphql(UPDATE_OBJECTS, {"i": {"sessionId": sid, "objects": objects}})
+        archive = zipfile.ZipFile(io.BytesIO(client.http.get(url, params={"session_id": sid, "format": "zip"}, timeout=30).content))
+        summary = json.loads(archive.read("objects.json"))
+        assert summary["labels"] == ["animal", "plant"]
+        assert summary["categories"][-1] == {"id": 3, "name": "unlabelled"}
+        assert [(o["id"], o["name"], o["label"], o["category_id"], o["folder"]) for o in summary["objects"]] == [
+            (1, "cat", "animal", 1, "object_1"), (2, "fern", "plant", 2, "object_2"), (3, "dog", "", 3, "object_3")]
+        assert json.loads(archive.read("masks.json"))["instances"][2] == {"id": 3, "name": "dog", "category_id": 3}
+    finally:
+        client.close_session(sid)
