@@ -34,6 +34,11 @@ function fakeServer() {
       return { data: { addMask: { frameIndex: input.frameIndex, rleMaskList: [{ objectId: input.objectId, rleMask: { size, counts } }] } } };
     }
     if (op.includes('clearPointsInFrame')) return { data: { clearPointsInFrame: { frameIndex: input.frameIndex, rleMaskList: [] } } };
+    if (op.includes('segmentEverythingProgress')) return { data: { segmentEverythingProgress: { running: false, done: 0, total: 0 } } };
+    if (op.includes('segmentEverything(')) {
+      const proposal = (score: number) => ({ score, stabilityScore: 0.9, area: 4, bbox: [0, 0, 2, 2], point: [0.1, 0.1], rleMask: MASK });
+      return { data: { segmentEverything: { frameIndex: input.frameIndex, candidates: 5, cancelled: false, seconds: 20, proposals: [proposal(0.9), proposal(0.8), proposal(0.7)] } } };
+    }
     if (op.includes('deleteMasks')) return { data: { deleteMasks: { deleted: 3 } } };
     if (op.includes('updateObjects')) return { data: { updateObjects: { success: true } } };
     if (op.includes('shareLinks')) return { data: { shareLinks: [] } };
@@ -229,6 +234,28 @@ describe('deleting masks on a span of frames', () => {
     expect(c.getState().history).toHaveLength(steps);
     expect(ops(server, 'deleteMasks')).toHaveLength(0);
     expect(c.getState().notice?.text).toMatch(/no masks on frames 3–5/);
+  });
+});
+
+describe('segment everything proposals', () => {
+  it('come back after a reload until kept or dropped', async () => {
+    fakeServer();
+    const c = await openPage();
+    c.seek(4);
+    await c.everything.run({ pointsPerSide: 8, minScore: 0.5 });
+    expect(c.everything.getState().items).toHaveLength(3);
+    c.everything.drop([1]);
+
+    const reloaded = await openPage(); // a reload: a new page on the same storage
+    const back = reloaded.everything.getState();
+    expect(back.status).toBe('ready');
+    expect(back.frameIndex).toBe(4);
+    expect(back.items.map((i) => i.key)).toEqual([0, 2]);
+    expect(back.items.map((i) => i.color)).toEqual(c.everything.getState().items.map((i) => i.color));
+    // Kept (one) and dropped (the other): nothing comes back after the next reload.
+    reloaded.everything.keep([0]);
+    reloaded.everything.drop([2]);
+    expect((await openPage()).everything.getState().items).toEqual([]);
   });
 });
 
