@@ -13,7 +13,7 @@ import { countChanged } from './pixels.mjs';
 import { pngHasForeground } from './png.mjs';
 import { decodeRle, iou, pixel } from './rle.mjs';
 import {
-  FRONTEND_DIR, ConsoleErrors, assert, launchChromium, launchChromiumBrowser, makeDataDir, endSuite, startBackend, startSuite,
+  FRONTEND_DIR, ConsoleErrors, assert, launchChromium, launchChromiumBrowser, makeDataDir, endSuite, pageSteps, startBackend, startSuite,
 } from './harness.mjs';
 
 const ARTIFACTS = path.join(FRONTEND_DIR, 'test-artifacts', 'e2e-annotate');
@@ -38,25 +38,8 @@ page = await browser.context.newPage();
 const consoleErrors = new ConsoleErrors();
 consoleErrors.watch(page);
 const shot = (name) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
-const idle = () => page.waitForFunction(() => !document.querySelector('.pending'), null, { timeout: 60_000 });
-const button = (name) => page.getByRole('button', { name, exact: true });
+const { button, at, idle, clickAt, goToFrame, openClip, track } = pageSteps(page);
 const row = () => page.locator('li.object').first();
-
-/** Page coordinates of a normalised point on the video. */
-async function at(x, y) {
-  const box = await page.locator('canvas.stage-canvas').boundingBox();
-  return { x: box.x + x * box.width, y: box.y + y * box.height };
-}
-
-async function goToFrame(frame) {
-  const slider = page.getByRole('slider', { name: 'Frame' });
-  await slider.evaluate((el, f) => {
-    const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
-    setter.call(el, String(f));
-    el.dispatchEvent(new Event('input', { bubbles: true }));
-  }, frame);
-  await page.waitForFunction((f) => document.querySelector('output[aria-label="Current frame"]')?.textContent === String(f), frame);
-}
 
 async function drag(points) {
   const [first, ...rest] = points;
@@ -68,14 +51,6 @@ async function drag(points) {
     await page.mouse.move(p.x, p.y, { steps: 8 });
   }
   await page.mouse.up();
-}
-
-async function track() {
-  await button('Track objects').click();
-  await page.waitForFunction(() => /done|failed|cancelled/.test(document.querySelector('.tracking-detail')?.textContent ?? ''), null, { timeout: 240_000, polling: 250 });
-  const detail = await page.locator('.tracking-detail').textContent();
-  assert(/done/.test(detail), `tracking: ${detail}`);
-  return detail;
 }
 
 /** The page's COCO export: object 1's masks by frame, decoded (column-major). */
@@ -93,12 +68,8 @@ let tracked = null;
 let painted = null;
 try {
   await runner.test('open the clip, click an object, track it', async () => {
-    await page.goto(backend.url);
-    await button('Track objects').and(page.locator(':enabled')).waitFor({ timeout: 60_000 });
-    await page.waitForFunction(() => document.querySelector('video')?.readyState >= 2);
-    const p = await at(0.55, 0.6);
-    await page.mouse.click(p.x, p.y);
-    await idle();
+    await openClip(backend.url);
+    await clickAt(0.55, 0.6);
     await track();
     tracked = await masksOfObject1();
     assert(tracked.size === FRAMES, `masks on ${tracked.size} frames`);
@@ -205,9 +176,7 @@ try {
     await page.keyboard.press('p');
     for (const [x, y] of [[0.2, 0.7], [0.8, 0.3]]) {
       await button('Add object').click();
-      const p = await at(x, y);
-      await page.mouse.click(p.x, p.y);
-      await idle();
+      await clickAt(x, y);
     }
     for (const name of ['animal', 'plant']) {
       await page.getByLabel('New label', { exact: true }).fill(name);
@@ -271,7 +240,7 @@ try {
     await button('Select Object 1').click();
     const form = page.getByRole('form', { name: 'Delete masks of Object 1' });
     await form.getByLabel('Delete masks from frame').fill(String(FROM));
-    await form.getByLabel('to').fill(String(TO));
+    await form.getByLabel('to frame').fill(String(TO));
     await form.getByRole('button', { name: `Delete masks on frames ${FROM}–${TO}` }).click();
     await idle();
     await page.getByText(`Deleted ${TO - FROM + 1} masks of Object 1 on frames ${FROM}–${TO}`).waitFor();
@@ -282,7 +251,7 @@ try {
     await idle();
     assert(gone((await masksOfObject1()).keys()).length === TO - FROM + 1, 'undo did not bring the masks back');
     await form.getByLabel('Delete masks from frame').fill(String(FROM));
-    await form.getByLabel('to').fill(String(TO));
+    await form.getByLabel('to frame').fill(String(TO));
     await form.getByRole('button', { name: `Delete masks on frames ${FROM}–${TO}` }).click();
     await idle();
     await shot('04b-deleted-range');
@@ -368,7 +337,7 @@ try {
     await settle((n) => n > 500, 'every object shown again');
   });
 
-  await runner.test('keyboard only: a label added, given to an object and a range ended, with keys', async () => {
+  await runner.test('keyboard only: a label added, given to an object, a range ended and masks deleted, with keys; axe on the timeline', async () => {
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.locator('body').press('1'); // select the first object
     await page.getByLabel('New label', { exact: true }).focus();
@@ -388,6 +357,27 @@ try {
     await page.getByRole('group', { name: 'Frame range of Object 1' }).filter({ hasText: /frames \d+–20/ }).waitFor();
     await page.keyboard.press('Control+z');
     await page.getByRole('group', { name: 'Frame range of Object 1' }).filter({ hasText: /frames \d+–40/ }).waitFor();
+    // Delete masks on frames 2–3: Tab from "Whole video" to the first end, type, Tab, type, Enter.
+    await button('Whole video').focus();
+    await page.keyboard.press('Tab');
+    assert((await page.evaluate(() => document.activeElement?.closest('label')?.textContent?.trim())) === 'Delete masks from frame', 'Tab did not reach "Delete masks from frame"');
+    await page.keyboard.type('2');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('3');
+    await page.keyboard.press('Enter');
+    await idle();
+    await page.getByText('Deleted 2 masks of Object 1 on frames 2–3', { exact: false }).waitFor();
+    await page.keyboard.press('Tab'); // out of the field (where Ctrl+Z undoes typing) to the button
+    await page.keyboard.press('Control+z');
+    await page.getByText('Undid deleting masks of Object 1 on frames 2–3', { exact: false }).waitFor();
+    await idle();
+    // axe over the timeline with its range and delete controls.
+    await page.evaluate(fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'));
+    const violations = await page.evaluate(async () => {
+      const r = await window.axe.run(document.querySelector('section.timeline'), { resultTypes: ['violations'] });
+      return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help}`);
+    });
+    assert(violations.length === 0, `axe: ${violations.join('; ')}`);
   });
 
   await runner.test('phone 390x844: the first hint whole, no empty notice slot, round colour dots; tracking shows the video and the progress together', async () => {

@@ -152,7 +152,7 @@ export function Timeline() {
             <input type="number" min={0} max={n - 1} value={deleteFrom} placeholder={String(st.currentFrame)} onChange={(e) => setDeleteFrom(e.target.value)} />
           </label>
           <label>
-            to{' '}
+            to frame{' '}
             <input type="number" min={0} max={n - 1} value={deleteTo} placeholder={String(st.currentFrame)} onChange={(e) => setDeleteTo(e.target.value)} />
           </label>
           <button type="submit" disabled={!editable} title="Its masks and prompts on these frames go; a later Track fills them again from its other prompts">
