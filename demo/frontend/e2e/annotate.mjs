@@ -380,6 +380,56 @@ try {
     assert(violations.length === 0, `axe: ${violations.join('; ')}`);
   });
 
+  await runner.test('polygon view: the outline of the mask, a vertex dragged reshapes it; undo takes it back', async () => {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await button('Select Object 1').click();
+    await goToFrame(EDITED);
+    const before = (await masksOfObject1()).get(EDITED);
+    await page.locator('body').press('g');
+    assert((await button('Polygon').getAttribute('aria-pressed')) === 'true', 'g did not pick the polygon view');
+    const outline = async () => (await page.locator('canvas.stage-canvas').getAttribute('data-outline')) ?? '';
+    await page.waitForFunction(() => (document.querySelector('canvas.stage-canvas')?.dataset.outline ?? '') !== '');
+    await shot('07-polygon');
+    // A vertex of the largest region (the one nearest the middle) dragged 50 px towards the middle.
+    const polygon = (await outline()).split('|')[0].split(' ').map((v) => v.split(',').map(Number));
+    const centre = (v) => Math.hypot(v[0] - W / 2, v[1] - H / 2);
+    const k = polygon.reduce((best, v, i) => (centre(v) < centre(polygon[best]) ? i : best), 0);
+    const [vx, vy] = polygon[k];
+    const len = Math.max(1, centre(polygon[k]));
+    const [ux, uy] = [(W / 2 - vx) / len, (H / 2 - vy) / len];
+    const from = await at(vx / W, vy / H);
+    const there = await at((vx + 50 * ux) / W, (vy + 50 * uy) / H);
+    // Just past the old vertex, on the way to the new one: inside before where the corner was
+    // convex (the drag cuts it off), outside where it was reflex (the drag fills it in).
+    const prev = polygon[(k + polygon.length - 1) % polygon.length];
+    const next = polygon[(k + 1) % polygon.length];
+    const signedArea = polygon.reduce((sum, v, i) => { const w = polygon[(i + 1) % polygon.length]; return sum + v[0] * w[1] - w[0] * v[1]; }, 0);
+    const turn = (vx - prev[0]) * (next[1] - vy) - (vy - prev[1]) * (next[0] - vx);
+    const convex = Math.sign(turn) === Math.sign(signedArea);
+    await page.mouse.move(from.x, from.y);
+    await page.mouse.down();
+    await page.mouse.move(there.x, there.y, { steps: 6 });
+    await page.mouse.up();
+    await idle();
+    // The frame's prompt is the reshaped mask (as the page saves it, a moment later).
+    const prompt = await page.waitForFunction((f) => {
+      const saved = JSON.parse(localStorage.getItem('sam2-demo-work-v1'));
+      return Object.values(saved.videos)[0].prompts[`1:${f}`]?.mask ?? null;
+    }, EDITED, { timeout: 5_000 }).catch(() => null);
+    assert(prompt, `no mask prompt on frame ${EDITED} after the drag`);
+    const sent = await prompt.jsonValue();
+    const shaped = decodeRle(sent);
+    const along = [4, 6, 8].map((t) => pixel(shaped, H, vx + t * ux, vy + t * uy));
+    assert(along.every((v) => v === (convex ? 0 : 1)), `past the dragged ${convex ? 'convex' : 'reflex'} vertex (${vx}, ${vy}) the mask is ${along}`);
+    console.log(`    a ${convex ? 'convex' : 'reflex'} vertex (${vx}, ${vy}) of ${polygon.length} dragged 50 px: the mask follows`);
+    await page.locator('body').press('Control+z');
+    await idle();
+    await page.getByText('Undid a polygon edit', { exact: false }).waitFor();
+    const undone = (await masksOfObject1()).get(EDITED);
+    assert(iou(undone, before) > 0.9, `after undo the mask differs from before: IoU ${iou(undone, before).toFixed(3)}`);
+    await page.locator('body').press('p');
+  });
+
   await runner.test('phone 390x844: the first hint whole, no empty notice slot, round colour dots; tracking shows the video and the progress together', async () => {
     const phone = await launchChromiumBrowser();
     try {

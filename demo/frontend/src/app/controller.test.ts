@@ -301,6 +301,25 @@ describe('brush and eraser', () => {
     expect(maskOn(c, 3)).toEqual(Array.from(left));
   });
 
+  it('a polygon edit: the outline with a vertex moved becomes the frame\'s mask prompt, and undoes', async () => {
+    const server = fakeServer();
+    const c = await openPage();
+    const left = new Uint8Array(32).map((_, i) => (i % 8 < 4 ? 1 : 0));
+    c.masks.setFrame(3, [{ objectId: 1, rleMask: encodeMask(left, 4, 8) }]);
+    c.set({ prompts: { byKey: { '1:0': { points: [{ x: 0.2, y: 0.5, label: 1 }], box: null } } } });
+    // The left half's outline, its top-right corner pulled to the right edge: a quadrilateral.
+    c.reshapeMask(3, [[{ x: 0, y: 0 }, { x: 8, y: 0 }, { x: 4, y: 4 }, { x: 0, y: 4 }]]);
+    const shaped = maskOn(c, 3)!;
+    expect(shaped.slice(0, 8)).toEqual([1, 1, 1, 1, 1, 1, 1, 0]); // the top row reaches (nearly) the edge now
+    expect(shaped.slice(24, 32)).toEqual([1, 1, 1, 1, 0, 0, 0, 0]);
+    await c.promptsSettled();
+    expect(ops(server, 'addMask')).toHaveLength(1);
+    expect(c.getState().history.at(-1)?.label).toBe('a polygon edit');
+    c.undo();
+    await c.promptsSettled();
+    expect(maskOn(c, 3)).toEqual(Array.from(left));
+  });
+
   it('a stroke that changes nothing is no step; the eraser needs a selected object', async () => {
     fakeServer();
     const c = await openPage();
