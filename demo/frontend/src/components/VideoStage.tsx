@@ -169,7 +169,8 @@ export function VideoStage() {
     const polygons = vertexRef.current?.polygons ?? polygonsOnFrame(c, s, frame);
     const marked = overlayHasMarks(s, frame, band, mark) || Boolean(painting || brushAt) || polygons.length > 0;
     // The outline's vertices (video pixels) for tests and tools, as the drawn frame above.
-    overlay.dataset.outline = polygons.map((p) => p.map((v) => `${Math.round(v.x)},${Math.round(v.y)}`).join(' ')).join('|');
+    const outlineText = polygons.map((p) => p.map((v) => `${Math.round(v.x)},${Math.round(v.y)}`).join(' ')).join('|');
+    if ((overlay.dataset.outline ?? '') !== outlineText) overlay.dataset.outline = outlineText; // no DOM write per played frame
     // A blank overlay is left alone: in playback, redrawing it would cost a layer upload per frame for nothing.
     if (!marked && !overlayMarked.current) return;
     const ctx = overlay.getContext('2d');
