@@ -1,5 +1,6 @@
 """Mask export formats: COCO RLE JSON, or a zip of 1-bit PNGs (one per object per frame) with that
-JSON inside as masks.json.
+JSON inside as masks.json and the objects' details as objects.json. Labels are COCO categories,
+objects (their ids) instances, as in the page's own exports.
 
 Works from a snapshot of the masks a session remembers (`Session.masks`: the last result of every
 frame, from clicks and propagation), so an export costs no model time. Building, caching and
@@ -16,7 +17,9 @@ zlib level 4 is nearly what level 9 gives.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator
@@ -31,6 +34,9 @@ from sam2.utils import mask_export
 
 from . import rle
 from .sessions import Session
+from .storage.database import StoredObject
+
+UNLABELLED = "unlabelled"  # the category of objects without a label (the page's name for it)
 
 _JSON_CHUNK = 1 << 20  # bytes of JSON written at once
 _JSON_LEVEL = 4  # zlib level of masks.json in the zip (see the top)
@@ -48,9 +54,18 @@ class MaskSnapshot:
     num_frames: int
     fps: float
     masks: list[tuple[int, int, dict]]  # (frame index, object id, RLE), sorted by frame, object
+    # The session's named objects (names, colours, labels, ranges), by id: the categories and
+    # instances. Objects with masks but no row here are unlabelled instances.
+    objects: tuple[StoredObject, ...] = ()
+
+    @staticmethod
+    def of_objects_key(objects) -> str:
+        """Changes when the objects' details do (exports are cached by it and `version`)."""
+        text = json.dumps([[o.object_id, o.name, o.color, o.label, o.first_frame, o.last_frame] for o in objects])
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     @classmethod
-    def of(cls, session: Session) -> MaskSnapshot:
+    def of(cls, session: Session, objects: list[StoredObject] | tuple[StoredObject, ...] = ()) -> MaskSnapshot:
         # The version first: a propagation may add frames meanwhile, and the cache must never
         # label newer masks with an older version than they had (older is harmless: rebuilt).
         version = session.masks_version
@@ -58,7 +73,7 @@ class MaskSnapshot:
         masks = [(f, obj, frames[f][obj]) for f in sorted(frames) for obj in sorted(frames[f])]
         video = session.video
         return cls(session.id, version, video.path, session.width, session.height,
-                   session.num_frames, video.fps, masks)  # fmt: skip
+                   session.num_frames, video.fps, masks, tuple(objects))  # fmt: skip
 
 
 png = mask_export.png  # the library's writer: the batch job writes the same PNGs
@@ -70,12 +85,58 @@ def area_and_png(mask_rle: dict) -> tuple[int, bytes]:
     return int(np.count_nonzero(mask)), png(mask)
 
 
+@dataclass(frozen=True)
+class Catalogue:
+    """Labels as COCO categories, objects as instances (as the page's own exports make them)."""
+
+    categories: list[dict]  # [{"id", "name"}]: each label once, in the order of its first object
+    instances: list[dict]  # [{"id", "name", "category_id"}]: every object, by id
+    category_of: dict[int, int]  # object id -> category id
+
+    @classmethod
+    def of(cls, snapshot: MaskSnapshot) -> Catalogue:
+        named = {o.object_id: o for o in snapshot.objects}
+        ids = sorted(set(named) | {obj for _, obj, _ in snapshot.masks})
+        labels = [named[i].label if i in named and named[i].label else UNLABELLED for i in ids]
+        # The labels objects have, then "unlabelled" last (after the label set, as the page puts it).
+        order = [name for name in dict.fromkeys(labels) if name != UNLABELLED]
+        if UNLABELLED in labels:
+            order.append(UNLABELLED)
+        category = {name: i + 1 for i, name in enumerate(order)}
+        category_of = {i: category[label] for i, label in zip(ids, labels, strict=True)}
+        instances = [{"id": i, "name": named[i].name if i in named and named[i].name else f"Object {i}",
+                      "category_id": category_of[i]} for i in ids]  # fmt: skip
+        return cls([{"id": c, "name": name} for name, c in category.items()], instances, category_of)
+
+
 def write_json(snapshot: MaskSnapshot, areas: list[int], out: BinaryIO) -> None:
-    """The COCO document (sam2/utils/mask_export.py: the format the batch job writes too)."""
+    """The COCO document (sam2/utils/mask_export.py: the format the batch job writes too, here
+    with the session's labels as categories and its objects as instances)."""
+    catalogue = Catalogue.of(snapshot)
     head = {"video": snapshot.video, "width": snapshot.width, "height": snapshot.height,
-            "num_frames": snapshot.num_frames, "fps": snapshot.fps}  # fmt: skip
+            "num_frames": snapshot.num_frames, "fps": snapshot.fps,
+            "categories": catalogue.categories, "instances": catalogue.instances}  # fmt: skip
     annotations = ((frame, obj, mask, area) for (frame, obj, mask), area in zip(snapshot.masks, areas, strict=True))
-    mask_export.write_coco_json(head, annotations, out)
+    mask_export.write_coco_json(head, annotations, out, catalogue.category_of)
+
+
+def objects_json(snapshot: MaskSnapshot) -> bytes:
+    """The zip's objects.json: the label set, the categories, and each object (instance) with
+    its label, category, PNG folder and frame range."""
+    catalogue = Catalogue.of(snapshot)
+    named = {o.object_id: o for o in snapshot.objects}
+    objects = []
+    for inst in catalogue.instances:
+        o = named.get(inst["id"])
+        first = o.first_frame if o is not None and o.first_frame is not None else 0
+        last = o.last_frame if o is not None and o.last_frame is not None else snapshot.num_frames - 1
+        objects.append({"id": inst["id"], "name": inst["name"], "color": o.color if o is not None else "",
+                        "label": o.label if o is not None else "", "category_id": inst["category_id"],
+                        "folder": f"object_{inst['id']}", "first_frame": first, "last_frame": last})  # fmt: skip
+    doc = {"video": snapshot.video, "width": snapshot.width, "height": snapshot.height,
+           "num_frames": snapshot.num_frames, "labels": [c["name"] for c in catalogue.categories if c["name"] != UNLABELLED],
+           "categories": catalogue.categories, "objects": objects}  # fmt: skip
+    return json.dumps(doc, indent=1).encode()
 
 
 def write_zip(
@@ -96,6 +157,7 @@ def write_zip(
         for (frame, obj, _), (area, data) in zip(snapshot.masks, rendered, strict=True):
             archive.writestr(_entry(f"object_{obj}/{frame:05d}.png"), data)
             areas.append(area)
+        archive.writestr(_entry("objects.json"), objects_json(snapshot), zipfile.ZIP_DEFLATED)
         with json_into(areas) as doc:
             entry = _entry("masks.json")
             # RLE text deflates to about 60 % (~2.4 s for 90 MB); the PNGs before it are

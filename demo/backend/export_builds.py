@@ -37,6 +37,7 @@ from typing import BinaryIO
 from . import export, rle
 from .errors import Busy
 from .sessions import Session
+from .storage.database import StoredObject
 
 log = logging.getLogger(__name__)
 FORMATS = {"coco": "json", "zip": "zip"}  # format -> file suffix
@@ -56,17 +57,20 @@ class ExportBuilds:
         shutil.rmtree(folder, ignore_errors=True)  # left over from an earlier run
         folder.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._building: dict[tuple[str, int, str], _Build] = {}
+        # (session id, "<masks version>_<objects key>", format) -> its build
+        self._building: dict[tuple[str, str, str], _Build] = {}
         lower = functools.partial(_lower_priority, nice)
         self._builders = ThreadPoolExecutor(max_concurrent, "export-build", initializer=lower)
         self._encoders = ThreadPoolExecutor(encoder_threads, "export-encode", initializer=lower)
         self._batch = 8 * encoder_threads  # masks decoded at once: bounds memory (~1 MB each)
 
-    def stream(self, session: Session, fmt: str) -> Iterator[bytes]:
+    def stream(self, session: Session, fmt: str, objects: list[StoredObject] | None = None) -> Iterator[bytes]:
         """The export's bytes: from the cache, or from a build while it is written. Raises Busy
-        when MAX_EXPORTS other builds are running."""
+        when MAX_EXPORTS other builds are running. `objects`: the session's named objects (their
+        labels are the categories); the cache tells their versions apart too."""
         suffix = FORMATS[fmt]
-        key = (session.id, session.masks_version, fmt)
+        objects_key = export.MaskSnapshot.of_objects_key(objects or [])
+        key = (session.id, f"{session.masks_version}_{objects_key}", fmt)
         with self._lock:
             build = self._building.get(key)
             if build is None:
@@ -76,8 +80,8 @@ class ExportBuilds:
                     raise Busy(
                         f"{self.max_concurrent} exports are being built right now; try again in a moment."
                     )
-                snapshot = export.MaskSnapshot.of(session)
-                key = (session.id, snapshot.version, fmt)
+                snapshot = export.MaskSnapshot.of(session, objects or [])
+                key = (session.id, f"{snapshot.version}_{objects_key}", fmt)
                 build = _Build(self.folder / f".{secrets.token_hex(8)}.{suffix}.part", self._path(*key))
                 self._building[key] = build
                 self._builders.submit(self._run, key, build, snapshot)
@@ -95,10 +99,10 @@ class ExportBuilds:
 
     # -- building ------------------------------------------------------------------------------
 
-    def _path(self, session_id: str, version: int, fmt: str) -> Path:
+    def _path(self, session_id: str, version: str, fmt: str) -> Path:
         return self.folder / f"{session_id}-{version}.{FORMATS[fmt]}"
 
-    def _run(self, key: tuple[str, int, str], build: _Build, snapshot: export.MaskSnapshot) -> None:
+    def _run(self, key: tuple[str, str, str], build: _Build, snapshot: export.MaskSnapshot) -> None:
         session_id, version, fmt = key
         error: BaseException | None = None
         try:
@@ -129,7 +133,7 @@ class ExportBuilds:
         while pending:
             yield pending.popleft().result()
 
-    def _json_beside(self, snapshot: export.MaskSnapshot, session_id: str, version: int):
+    def _json_beside(self, snapshot: export.MaskSnapshot, session_id: str, version: str):
         """For a zip's masks.json: write the COCO export to the cache too (the same bytes), unless
         it is there or being built, and hand it back for reading."""
 
@@ -149,10 +153,13 @@ class ExportBuilds:
 
         return json_into
 
-    def _forget_older(self, session_id: str, version: int, suffix: str) -> None:
+    def _forget_older(self, session_id: str, version: str, suffix: str) -> None:
+        """Remove exports of older mask versions, and of this one with other objects' details."""
+        masks_version = int(version.split("_")[0])
         for path in self.folder.glob(f"{session_id}-*.{suffix}"):
-            older = path.stem.rsplit("-", 1)[1]
-            if older.isdigit() and int(older) < version:
+            other = path.stem.rsplit("-", 1)[1]
+            older = other.split("_")[0]
+            if older.isdigit() and (int(older) < masks_version or (int(older) == masks_version and other != version)):
                 path.unlink(missing_ok=True)
 
 

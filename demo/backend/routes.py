@@ -65,7 +65,7 @@ def export_masks() -> Response:
     stem = Path(session.video.path).stem
     suffix, mimetype = {"coco": ("json", "application/json"), "zip": ("zip", "application/zip")}[fmt]
     return Response(
-        _service().exports.stream(session, fmt),
+        _service().exports.stream(session, fmt, _service().db.objects(session.id)),
         mimetype=mimetype,
         headers={"Content-Disposition": export.attachment(f"{stem}_masks.{suffix}")},
     )

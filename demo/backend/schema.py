@@ -213,6 +213,19 @@ class RemoveObjectInput:
 
 
 @strawberry.input
+class DeleteMasksInput:
+    session_id: str
+    object_id: int
+    first_frame: int  # inclusive
+    last_frame: int  # inclusive
+
+
+@strawberry.type
+class DeleteMasks:
+    deleted: int  # how many (frame, object) masks went
+
+
+@strawberry.input
 class CancelPropagateInVideoInput:
     session_id: str
 
@@ -329,6 +342,14 @@ class Mutation:
     def remove_object(self, info: Info, input: RemoveObjectInput) -> list[RLEMaskListOnFrame]:
         frames = _service(info).remove_object(input.session_id, input.object_id)
         return [RLEMaskListOnFrame.from_frame(f) for f in frames]
+
+    @strawberry.mutation(
+        description="Delete an object's masks on frames firstFrame..lastFrame and its prompts there; "
+        "the frames are untracked (a later propagation fills them again from its other prompts)."
+    )
+    def delete_masks(self, info: Info, input: DeleteMasksInput) -> DeleteMasks:
+        deleted = _service(info).delete_masks(input.session_id, input.object_id, input.first_frame, input.last_frame)
+        return DeleteMasks(deleted=deleted)
 
     @strawberry.mutation
     def cancel_propagate_in_video(

@@ -294,6 +294,33 @@ class DemoService:
                 return [FrameMasks(f, list(s.masks.get(f, {}).items())) for f in frames]
             return [self._remember(s, frame) for frame in updated]
 
+    def delete_masks(self, session_id, object_id, first_frame, last_frame) -> int:
+        """Delete an object's masks on frames first..last (inclusive), and its prompts there (a
+        prompt left there would bring its mask back on the next Track). The frames are then
+        untracked: a later Track fills them again from the object's other prompts; a frame range
+        (`updateObjects`) keeps an object off frames for good. Returns how many masks went."""
+        with self._locked(session_id) as s:
+            obj = self._check_object_id(object_id)
+            first = self._check_frame(s, first_frame, "firstFrame")
+            last = self._check_frame(s, last_frame, "lastFrame")
+            if first > last:
+                raise BadInput("firstFrame must not be after lastFrame.")
+            for frame in sorted(f for f in s.prompted.get(obj, ()) if first <= f <= last):
+                self._committed(s, self._event(s, PromptEvent(CLEAR_FRAME, frame, obj)))
+                s.prompted[obj].discard(frame)
+                if s.restored:
+                    s.pending.get(obj, {}).pop(frame, None)
+                if self.segmenter.has_output(s.state, obj, frame):
+                    self.segmenter.clear_points_in_frame(s.state, frame, obj)
+            deleted = 0
+            for frame, masks in s.masks.items():
+                if first <= frame <= last and masks.pop(obj, None) is not None:
+                    deleted += 1
+            self._acknowledged(self.writer.delete_masks_between(s.id, obj, first, last))
+            s.masks_version += 1
+            self.settled(s)
+            return deleted
+
     # -- propagation ---------------------------------------------------------------------------
 
     def cancel_propagation(self, session_id) -> bool:

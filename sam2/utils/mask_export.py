@@ -3,6 +3,10 @@
 COCO RLE JSON: ``{"video", "width", "height", "num_frames", "fps", "annotations": [{"frame_index",
 "object_id", "segmentation": {"size", "counts"}, "area"}, ...]}``, annotations sorted by frame,
 then object; and 1-bit PNGs, one per object per frame (0 = background, 1 = object).
+
+With classes (the web demo's labels): ``"categories": [{"id", "name"}]`` and ``"instances": [{"id",
+"name", "category_id"}]`` before the annotations, and each annotation's ``"category_id"`` and
+``"instance_id"`` (its object id).
 """
 
 from __future__ import annotations
@@ -27,17 +31,23 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 Annotation = tuple[int, int, dict, int]  # (frame index, object id, compressed RLE, area)
 
 
-def write_coco_json(head: dict, annotations: Iterable[Annotation], out: BinaryIO) -> None:
+def write_coco_json(
+    head: dict, annotations: Iterable[Annotation], out: BinaryIO, category_of: dict[int, int] | None = None
+) -> None:
     """The COCO document, written piece by piece (a heavy video's is ~100 MB).
 
-    ``head``: video, width, height, num_frames, fps. Byte for byte what ``json.dumps`` of the
-    whole document gives.
+    ``head``: video, width, height, num_frames, fps, and optionally categories and instances.
+    ``category_of``: object id -> category id, given with them. Byte for byte what ``json.dumps``
+    of the whole document gives.
     """
-    fields = {k: head[k] for k in ("video", "width", "height", "num_frames", "fps")}
+    fields = {k: head[k] for k in ("video", "width", "height", "num_frames", "fps", "categories", "instances")
+              if k in head}  # fmt: skip
     pieces, size = [json.dumps({**fields, "annotations": []})[:-2]], 0  # up to and including "annotations": [
     for i, (frame, obj, mask, area) in enumerate(annotations):
         ann = {"frame_index": frame, "object_id": obj,
                "segmentation": {"size": mask["size"], "counts": mask["counts"]}, "area": area}  # fmt: skip
+        if category_of is not None:
+            ann["category_id"], ann["instance_id"] = category_of[obj], obj
         piece = (", " if i else "") + json.dumps(ann)
         pieces.append(piece)
         size += len(piece)

@@ -100,3 +100,71 @@ def test_an_object_ended_at_a_frame_has_no_masks_after_it(client, short_clip):
             assert "frame range" in response["errors"][0]["message"]
     finally:
         client.close_session(sid)
+
+
+DELETE_MASKS = "mutation($i: DeleteMasksInput!) { deleteMasks(input: $i) { deleted } }"
+PROMPTS = "query($s: String!) { work(sessionId: $s) { prompts { frameIndex objectId } } }"
+
+
+def test_a_range_of_bad_masks_is_deleted_with_its_prompts(client, short_clip):
+    sid = client.start_session(short_clip["path"])
+    try:
+        client.add_points(sid, 0, 1, [[0.5, 0.5]], [1])
+        client.add_points(sid, 6, 1, [[0.4, 0.5]], [1])
+        client.add_points(sid, 0, 2, [[0.2, 0.3]], [1])
+        track(client, sid, 0, "forward")
+        assert {f for f, o in client.session_masks(sid) if o == 1} == set(range(10))
+
+        answer = client.graphql(DELETE_MASKS, {"i": {"sessionId": sid, "objectId": 1, "firstFrame": 4, "lastFrame": 7}})
+        assert answer["deleteMasks"]["deleted"] == 4
+        masks = client.session_masks(sid)
+        assert {f for f, o in masks if o == 1} == {0, 1, 2, 3, 8, 9}
+        assert {f for f, o in masks if o == 2} == set(range(10)), "another object's masks went too"
+        # The prompt on frame 6 went with its mask; the one on frame 0 stays.
+        prompts = client.graphql(PROMPTS, {"s": sid})["work"]["prompts"]
+        assert sorted((p["objectId"], p["frameIndex"]) for p in prompts) == [(1, 0), (2, 0)]
+
+        # The frames are untracked: tracking again fills them from the prompts left.
+        track(client, sid, 0, "forward")
+        assert {f for f, o in client.session_masks(sid) if o == 1} == set(range(10))
+
+        for first, last in ((5, 3), (0, 10), (-1, 2)):
+            response = client.graphql_raw(
+                DELETE_MASKS, {"i": {"sessionId": sid, "objectId": 1, "firstFrame": first, "lastFrame": last}}
+            )
+            assert response.get("errors"), (first, last)
+    finally:
+        client.close_session(sid)
+
+
+def test_the_servers_export_makes_labels_categories_and_objects_instances(client, short_clip, server):
+    import io
+    import json
+    import zipfile
+
+    sid = client.start_session(short_clip["path"])
+    try:
+        for obj, x in ((1, 0.2), (2, 0.5), (3, 0.8)):
+            client.add_points(sid, 0, obj, [[x, 0.5]], [1])
+        objects = [{"objectId": 1, "name": "cat", "label": "animal"}, {"objectId": 2, "name": "fern", "label": "plant"},
+                   {"objectId": 3, "name": "dog", "label": "animal"}]
+        client.graphql(UPDATE_OBJECTS, {"i": {"sessionId": sid, "objects": objects}})
+        url = f"{server.url}/export_masks"
+        coco = client.http.get(url, params={"session_id": sid, "format": "coco"}, timeout=30).json()
+        assert coco["categories"] == [{"id": 1, "name": "animal"}, {"id": 2, "name": "plant"}]
+        assert coco["instances"] == [{"id": 1, "name": "cat", "category_id": 1}, {"id": 2, "name": "fern", "category_id": 2},
+                                     {"id": 3, "name": "dog", "category_id": 1}]  # fmt: skip
+        assert {(a["object_id"], a["instance_id"], a["category_id"]) for a in coco["annotations"]} == {(1, 1, 1), (2, 2, 2), (3, 3, 1)}
+
+        # A label changed without a new mask: the export is not served stale from its cache.
+        objects[2]["label"] = ""
+        client.graphql(UPDATE_OBJECTS, {"i": {"sessionId": sid, "objects": objects}})
+        archive = zipfile.ZipFile(io.BytesIO(client.http.get(url, params={"session_id": sid, "format": "zip"}, timeout=30).content))
+        summary = json.loads(archive.read("objects.json"))
+        assert summary["labels"] == ["animal", "plant"]
+        assert summary["categories"][-1] == {"id": 3, "name": "unlabelled"}
+        assert [(o["id"], o["name"], o["label"], o["category_id"], o["folder"]) for o in summary["objects"]] == [
+            (1, "cat", "animal", 1, "object_1"), (2, "fern", "plant", 2, "object_2"), (3, "dog", "", 3, "object_3")]
+        assert json.loads(archive.read("masks.json"))["instances"][2] == {"id": 3, "name": "dog", "category_id": 3}
+    finally:
+        client.close_session(sid)

@@ -129,8 +129,8 @@ def test_zip_holds_the_sessions_masks_and_is_cached_with_its_json(tmp_path, coun
     assert len(chunks) > 2  # sent piece by piece while written, not as one buffer
     archive = zipfile.ZipFile(io.BytesIO(b"".join(chunks)))
     assert archive.testzip() is None
-    assert len(archive.namelist()) == 3 * 20 + 1 and archive.namelist()[-1] == "masks.json"
-    for name in archive.namelist()[:-1:5]:
+    assert len(archive.namelist()) == 3 * 20 + 2 and archive.namelist()[-2:] == ["objects.json", "masks.json"]
+    for name in archive.namelist()[:-2:5]:
         obj, frame = int(name.split("/")[0].split("_")[1]), int(name.split("/")[1][:5])
         image = Image.open(io.BytesIO(archive.read(name)))
         assert image.mode == "1" and image.size == (W, H)  # 1-bit
@@ -145,13 +145,14 @@ def test_zip_holds_the_sessions_masks_and_is_cached_with_its_json(tmp_path, coun
     coco = body(builds, session, "coco")  # written beside the zip: the cache too
     assert coco == archive.read("masks.json")
     assert counted == {"zip": 60, "coco": 0}
-    assert sorted(p.name for p in builds.folder.iterdir()) == [f"{session.id}-1.json", f"{session.id}-1.zip"]
+    no_objects = export.MaskSnapshot.of_objects_key([])
+    assert sorted(p.name for p in builds.folder.iterdir()) == [f"{session.id}-1_{no_objects}.json", f"{session.id}-1_{no_objects}.zip"]
 
     session.masks_version += 1  # a new click: both are stale, rebuilt, the old files go
     assert json.loads(body(builds, session, "coco")) == json.loads(coco)
     assert counted == {"zip": 60, "coco": 60}
     wait_idle(builds)
-    assert sorted(p.name for p in builds.folder.iterdir()) == [f"{session.id}-1.zip", f"{session.id}-2.json"]
+    assert sorted(p.name for p in builds.folder.iterdir()) == [f"{session.id}-1_{no_objects}.zip", f"{session.id}-2_{no_objects}.json"]
     assert body(builds, session, "coco") == coco and counted["coco"] == 60  # cached
     builds.sweep(live_sessions=set())
     assert list(builds.folder.iterdir()) == []
@@ -216,7 +217,7 @@ def test_a_client_that_hangs_up_leaves_a_whole_cached_file_and_a_free_slot(tmp_p
     head.close()  # a HEAD request: the body is closed, never read
     held.set()
     wait_idle(builds)
-    assert [p.name for p in builds.folder.iterdir() if p.suffix == ".zip"] == [f"{session.id}-1.zip"]
+    assert [p.name for p in builds.folder.iterdir() if p.suffix == ".zip"] == [f"{session.id}-1_{export.MaskSnapshot.of_objects_key([])}.zip"]
     assert not list(builds.folder.glob(".*"))  # no scratch file left
     leaving = builds.stream(session, "coco")  # cached beside the zip: served at once
     next(leaving)
@@ -308,7 +309,7 @@ def test_head_requests_on_an_export_leave_the_slots_free(server, client):
         assert head.status_code == 200 and head.headers["Content-Type"] == "application/zip"
     got = requests.get(url, params=params, timeout=30)
     assert got.status_code == 200, got.text
-    assert zipfile.ZipFile(io.BytesIO(got.content)).namelist() == ["object_1/00000.png", "masks.json"]
+    assert zipfile.ZipFile(io.BytesIO(got.content)).namelist() == ["object_1/00000.png", "objects.json", "masks.json"]
     client.close_session(sid)
 
 

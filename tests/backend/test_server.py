@@ -99,7 +99,7 @@ def test_click_propagate_both_directions_export_close(client, server, short_clip
         f"{server.url}/export_masks", params={"session_id": sid, "format": "zip"}, timeout=30
     )
     names = zipfile.ZipFile(io.BytesIO(archive.content)).namelist()
-    assert "masks.json" in names and "object_2/00009.png" in names and len(names) == 21
+    assert "masks.json" in names and "objects.json" in names and "object_2/00009.png" in names and len(names) == 22
 
     removed = client.graphql(
         "mutation($i: RemoveObjectInput!) { removeObject(input: $i) { frameIndex rleMaskList { objectId } } }",

@@ -253,3 +253,28 @@ def test_an_objects_frame_range_outlives_a_restart(start):
         assert {f for f, _ in client.session_masks(sid)} == set(range(5))
     finally:
         server.stop()
+
+
+def test_deleted_masks_stay_deleted_after_a_restart(start):
+    server = start("first")
+    client = DemoClient(server.url)
+    sid = client.start_session(CLIP)
+    client.add_points(sid, 0, 1, [[0.3, 0.4]], [1])
+    client.add_points(sid, 3, 1, [[0.3, 0.5]], [1])
+    track(client, sid, direction="forward", max_frames=10)
+    client.graphql(
+        "mutation($i: DeleteMasksInput!) { deleteMasks(input: $i) { deleted } }",
+        {"i": {"sessionId": sid, "objectId": 1, "firstFrame": 2, "lastFrame": 5}},
+    )
+    server.kill()
+
+    server = start("second")
+    try:
+        client = DemoClient(server.url)
+        assert {f for f, _ in client.session_masks(sid)} == set(range(10)) - {2, 3, 4, 5}
+        prompts = client.graphql(
+            "query($s: String!) { work(sessionId: $s) { prompts { frameIndex objectId } } }", {"s": sid}
+        )["work"]["prompts"]
+        assert [(p["objectId"], p["frameIndex"]) for p in prompts] == [(1, 0)]
+    finally:
+        server.stop()

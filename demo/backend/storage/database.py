@@ -215,6 +215,17 @@ class WorkDatabase:
             )
 
     @staticmethod
+    def delete_masks_between(conn, session_id: str, object_id: int, first: int, last: int) -> None:
+        """Delete an object's masks on frames first..last (inclusive)."""
+        conn.execute(
+            delete(frame_masks).where(
+                (frame_masks.c.session_id == session_id)
+                & (frame_masks.c.object_id == object_id)
+                & frame_masks.c.frame_index.between(first, last)
+            )
+        )
+
+    @staticmethod
     def delete_objects(conn, session_id: str, object_id: int | None = None) -> None:
         _delete_of_session(conn, work_objects, session_id, object_id)
 

@@ -106,6 +106,9 @@ class WorkWriter:
     def delete_masks_outside(self, session_id: str, obj: StoredObject) -> Ack:
         return self._call(lambda conn: self.db.delete_masks_outside(conn, session_id, obj))
 
+    def delete_masks_between(self, session_id: str, object_id: int, first: int, last: int) -> Ack:
+        return self._call(lambda conn: self.db.delete_masks_between(conn, session_id, object_id, first, last))
+
     def delete_objects(self, session_id: str, object_id: int | None = None) -> Ack:
         return self._call(lambda conn: self.db.delete_objects(conn, session_id, object_id))
 

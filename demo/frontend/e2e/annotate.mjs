@@ -13,7 +13,7 @@ import { countChanged } from './pixels.mjs';
 import { pngHasForeground } from './png.mjs';
 import { decodeRle, iou, pixel } from './rle.mjs';
 import {
-  FRONTEND_DIR, ConsoleErrors, assert, launchChromium, launchChromiumBrowser, makeDataDir, endSuite, startBackend, startSuite,
+  FRONTEND_DIR, ConsoleErrors, assert, launchChromium, launchChromiumBrowser, makeDataDir, endSuite, pageSteps, startBackend, startSuite,
 } from './harness.mjs';
 
 const ARTIFACTS = path.join(FRONTEND_DIR, 'test-artifacts', 'e2e-annotate');
@@ -38,25 +38,8 @@ page = await browser.context.newPage();
 const consoleErrors = new ConsoleErrors();
 consoleErrors.watch(page);
 const shot = (name) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
-const idle = () => page.waitForFunction(() => !document.querySelector('.pending'), null, { timeout: 60_000 });
-const button = (name) => page.getByRole('button', { name, exact: true });
+const { button, at, idle, clickAt, goToFrame, openClip, track } = pageSteps(page);
 const row = () => page.locator('li.object').first();
-
-/** Page coordinates of a normalised point on the video. */
-async function at(x, y) {
-  const box = await page.locator('canvas.stage-canvas').boundingBox();
-  return { x: box.x + x * box.width, y: box.y + y * box.height };
-}
-
-async function goToFrame(frame) {
-  const slider = page.getByRole('slider', { name: 'Frame' });
-  await slider.evaluate((el, f) => {
-    const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
-    setter.call(el, String(f));
-    el.dispatchEvent(new Event('input', { bubbles: true }));
-  }, frame);
-  await page.waitForFunction((f) => document.querySelector('output[aria-label="Current frame"]')?.textContent === String(f), frame);
-}
 
 async function drag(points) {
   const [first, ...rest] = points;
@@ -68,14 +51,6 @@ async function drag(points) {
     await page.mouse.move(p.x, p.y, { steps: 8 });
   }
   await page.mouse.up();
-}
-
-async function track() {
-  await button('Track objects').click();
-  await page.waitForFunction(() => /done|failed|cancelled/.test(document.querySelector('.tracking-detail')?.textContent ?? ''), null, { timeout: 240_000, polling: 250 });
-  const detail = await page.locator('.tracking-detail').textContent();
-  assert(/done/.test(detail), `tracking: ${detail}`);
-  return detail;
 }
 
 /** The page's COCO export: object 1's masks by frame, decoded (column-major). */
@@ -93,12 +68,8 @@ let tracked = null;
 let painted = null;
 try {
   await runner.test('open the clip, click an object, track it', async () => {
-    await page.goto(backend.url);
-    await button('Track objects').and(page.locator(':enabled')).waitFor({ timeout: 60_000 });
-    await page.waitForFunction(() => document.querySelector('video')?.readyState >= 2);
-    const p = await at(0.55, 0.6);
-    await page.mouse.click(p.x, p.y);
-    await idle();
+    await openClip(backend.url);
+    await clickAt(0.55, 0.6);
     await track();
     tracked = await masksOfObject1();
     assert(tracked.size === FRAMES, `masks on ${tracked.size} frames`);
@@ -205,9 +176,7 @@ try {
     await page.keyboard.press('p');
     for (const [x, y] of [[0.2, 0.7], [0.8, 0.3]]) {
       await button('Add object').click();
-      const p = await at(x, y);
-      await page.mouse.click(p.x, p.y);
-      await idle();
+      await clickAt(x, y);
     }
     for (const name of ['animal', 'plant']) {
       await page.getByLabel('New label', { exact: true }).fill(name);
@@ -264,6 +233,39 @@ try {
       return (await r.json()).annotations.filter((a) => a.object_id === 1).map((a) => a.frame_index);
     });
     assert(served.length > 0 && Math.max(...served) === END, `the server's export has object 1 up to frame ${Math.max(...served)}`);
+  });
+
+  await runner.test('delete a range of bad masks: gone from the page, the server and every export, after a reload too; undoable', async () => {
+    const [FROM, TO] = [10, 14];
+    await button('Select Object 1').click();
+    const form = page.getByRole('form', { name: 'Delete masks of Object 1' });
+    await form.getByLabel('Delete masks from frame').fill(String(FROM));
+    await form.getByLabel('to frame').fill(String(TO));
+    await form.getByRole('button', { name: `Delete masks on frames ${FROM}–${TO}` }).click();
+    await idle();
+    await page.getByText(`Deleted ${TO - FROM + 1} masks of Object 1 on frames ${FROM}–${TO}`).waitFor();
+    const gone = (frames) => [...frames].filter((f) => f >= FROM && f <= TO);
+    assert(gone((await masksOfObject1()).keys()).length === 0, 'the page\'s COCO export still has masks in the range');
+    // Undo: the masks come back to the page (stale, to be tracked again); delete again.
+    await page.locator('body').press('Control+z');
+    await idle();
+    assert(gone((await masksOfObject1()).keys()).length === TO - FROM + 1, 'undo did not bring the masks back');
+    await form.getByLabel('Delete masks from frame').fill(String(FROM));
+    await form.getByLabel('to frame').fill(String(TO));
+    await form.getByRole('button', { name: `Delete masks on frames ${FROM}–${TO}` }).click();
+    await idle();
+    await shot('04b-deleted-range');
+    // A reload: the masks come back from the server's database, without the range.
+    const t0 = Date.now();
+    await page.reload();
+    await page.waitForFunction(() => /Resumed your session/.test(document.body.textContent ?? ''), null, { timeout: 60_000 });
+    console.log(`    masks back ${((Date.now() - t0) / 1000).toFixed(1)} s after the reload`);
+    const frames = [...(await masksOfObject1()).keys()];
+    assert(frames.length > 0 && gone(frames).length === 0, `after a reload object 1 has masks on ${gone(frames)}`);
+    const [zipDownload] = await Promise.all([page.waitForEvent('download'), button('Export masks').click()]);
+    const files = unzipSync(new Uint8Array(fs.readFileSync(await zipDownload.path())));
+    const inRange = Object.keys(files).filter((n) => n.startsWith('object_01/') && pngHasForeground(files[n])).map((n) => Number(/frame_(\d+)/.exec(n)[1]));
+    assert(gone(inRange).length === 0, `the zip has object 1's pixels on frames ${gone(inRange)}`);
   });
 
   await runner.test('zoom to 4x and pan: a click lands on the video pixel under the pointer', async () => {
@@ -335,7 +337,7 @@ try {
     await settle((n) => n > 500, 'every object shown again');
   });
 
-  await runner.test('keyboard only: a label added, given to an object and a range ended, with keys', async () => {
+  await runner.test('keyboard only: a label added, given to an object, a range ended and masks deleted, with keys; axe on the timeline', async () => {
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.locator('body').press('1'); // select the first object
     await page.getByLabel('New label', { exact: true }).focus();
@@ -355,6 +357,77 @@ try {
     await page.getByRole('group', { name: 'Frame range of Object 1' }).filter({ hasText: /frames \d+–20/ }).waitFor();
     await page.keyboard.press('Control+z');
     await page.getByRole('group', { name: 'Frame range of Object 1' }).filter({ hasText: /frames \d+–40/ }).waitFor();
+    // Delete masks on frames 2–3: Tab from "Whole video" to the first end, type, Tab, type, Enter.
+    await button('Whole video').focus();
+    await page.keyboard.press('Tab');
+    assert((await page.evaluate(() => document.activeElement?.closest('label')?.textContent?.trim())) === 'Delete masks from frame', 'Tab did not reach "Delete masks from frame"');
+    await page.keyboard.type('2');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('3');
+    await page.keyboard.press('Enter');
+    await idle();
+    await page.getByText('Deleted 2 masks of Object 1 on frames 2–3', { exact: false }).waitFor();
+    await page.keyboard.press('Tab'); // out of the field (where Ctrl+Z undoes typing) to the button
+    await page.keyboard.press('Control+z');
+    await page.getByText('Undid deleting masks of Object 1 on frames 2–3', { exact: false }).waitFor();
+    await idle();
+    // axe over the timeline with its range and delete controls.
+    await page.evaluate(fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'));
+    const violations = await page.evaluate(async () => {
+      const r = await window.axe.run(document.querySelector('section.timeline'), { resultTypes: ['violations'] });
+      return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help}`);
+    });
+    assert(violations.length === 0, `axe: ${violations.join('; ')}`);
+  });
+
+  await runner.test('polygon view: the outline of the mask, a vertex dragged reshapes it; undo takes it back', async () => {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await button('Select Object 1').click();
+    await goToFrame(EDITED);
+    const before = (await masksOfObject1()).get(EDITED);
+    await page.locator('body').press('g');
+    assert((await button('Polygon').getAttribute('aria-pressed')) === 'true', 'g did not pick the polygon view');
+    const outline = async () => (await page.locator('canvas.stage-canvas').getAttribute('data-outline')) ?? '';
+    await page.waitForFunction(() => (document.querySelector('canvas.stage-canvas')?.dataset.outline ?? '') !== '');
+    await shot('07-polygon');
+    // A vertex of the largest region (the one nearest the middle) dragged 50 px towards the middle.
+    const polygon = (await outline()).split('|')[0].split(' ').map((v) => v.split(',').map(Number));
+    const centre = (v) => Math.hypot(v[0] - W / 2, v[1] - H / 2);
+    const k = polygon.reduce((best, v, i) => (centre(v) < centre(polygon[best]) ? i : best), 0);
+    const [vx, vy] = polygon[k];
+    const len = Math.max(1, centre(polygon[k]));
+    const [ux, uy] = [(W / 2 - vx) / len, (H / 2 - vy) / len];
+    const from = await at(vx / W, vy / H);
+    const there = await at((vx + 50 * ux) / W, (vy + 50 * uy) / H);
+    // Just past the old vertex, on the way to the new one: inside before where the corner was
+    // convex (the drag cuts it off), outside where it was reflex (the drag fills it in).
+    const prev = polygon[(k + polygon.length - 1) % polygon.length];
+    const next = polygon[(k + 1) % polygon.length];
+    const signedArea = polygon.reduce((sum, v, i) => { const w = polygon[(i + 1) % polygon.length]; return sum + v[0] * w[1] - w[0] * v[1]; }, 0);
+    const turn = (vx - prev[0]) * (next[1] - vy) - (vy - prev[1]) * (next[0] - vx);
+    const convex = Math.sign(turn) === Math.sign(signedArea);
+    await page.mouse.move(from.x, from.y);
+    await page.mouse.down();
+    await page.mouse.move(there.x, there.y, { steps: 6 });
+    await page.mouse.up();
+    await idle();
+    // The frame's prompt is the reshaped mask (as the page saves it, a moment later).
+    const prompt = await page.waitForFunction((f) => {
+      const saved = JSON.parse(localStorage.getItem('sam2-demo-work-v1'));
+      return Object.values(saved.videos)[0].prompts[`1:${f}`]?.mask ?? null;
+    }, EDITED, { timeout: 5_000 }).catch(() => null);
+    assert(prompt, `no mask prompt on frame ${EDITED} after the drag`);
+    const sent = await prompt.jsonValue();
+    const shaped = decodeRle(sent);
+    const along = [4, 6, 8].map((t) => pixel(shaped, H, vx + t * ux, vy + t * uy));
+    assert(along.every((v) => v === (convex ? 0 : 1)), `past the dragged ${convex ? 'convex' : 'reflex'} vertex (${vx}, ${vy}) the mask is ${along}`);
+    console.log(`    a ${convex ? 'convex' : 'reflex'} vertex (${vx}, ${vy}) of ${polygon.length} dragged 50 px: the mask follows`);
+    await page.locator('body').press('Control+z');
+    await idle();
+    await page.getByText('Undid a polygon edit', { exact: false }).waitFor();
+    const undone = (await masksOfObject1()).get(EDITED);
+    assert(iou(undone, before) > 0.9, `after undo the mask differs from before: IoU ${iou(undone, before).toFixed(3)}`);
+    await page.locator('body').press('p');
   });
 
   await runner.test('phone 390x844: the first hint whole, no empty notice slot, round colour dots; tracking shows the video and the progress together', async () => {

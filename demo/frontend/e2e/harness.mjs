@@ -255,3 +255,64 @@ export function endSuite(runner, artifacts) {
 export function assert(cond, message) {
   if (!cond) throw new Error(message);
 }
+
+/**
+ * The page steps the suites share, on `page` (each also takes another page as its last argument):
+ * buttons by name, a normalised point of the video as page coordinates, waiting for the
+ * prompts to settle, moving to a frame, opening the page on a clip and running Track to its end.
+ */
+export function pageSteps(page) {
+  const button = (name, p = page) => p.getByRole('button', { name, exact: true });
+  const enabledTrack = (p = page) => button('Track objects', p).and(p.locator(':enabled'));
+  /** Page coordinates of the normalised point (x, y) of the video. */
+  const at = async (x, y, p = page) => {
+    const box = await p.getByLabel('Video canvas', { exact: true }).boundingBox();
+    return { x: box.x + x * box.width, y: box.y + y * box.height };
+  };
+  /** Every prompt sent has its answer (no "Segmenting…"). */
+  const idle = (p = page, timeout = 60_000) => p.waitForFunction(() => !document.querySelector('.pending'), null, { timeout });
+  /** Click the normalised point (x, y) of the video and wait for its answer. */
+  const clickAt = async (x, y, p = page) => {
+    const q = await at(x, y, p);
+    await p.mouse.click(q.x, q.y);
+    await idle(p);
+  };
+  /**
+   * Move to `frame` with the slider; `drawn`: also wait until the video shows it (else until
+   * the frame counter says it).
+   */
+  const goToFrame = async (frame, { drawn = false } = {}, p = page) => {
+    await p.getByRole('slider', { name: 'Frame' }).evaluate((el, f) => {
+      const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
+      setter.call(el, String(f));
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+    }, frame);
+    await p.waitForFunction(
+      ([f, d]) => (d ? document.querySelector('canvas.stage-gl')?.dataset.drawnFrame : document.querySelector('output[aria-label="Current frame"]')?.textContent) === String(f),
+      [frame, drawn],
+    );
+  };
+  /** The page's video is ready to prompt and track (after a load, a reload or a switch). */
+  const ready = async (p = page) => {
+    await enabledTrack(p).waitFor({ timeout: 60_000 });
+    await p.waitForFunction(() => document.querySelector('video')?.readyState >= 2);
+  };
+  /** Open the page at `url` on its default clip, ready to prompt. */
+  const openClip = async (url, p = page) => {
+    await p.goto(url);
+    await ready(p);
+  };
+  /** Wait for the tracking run to end (every frame arrives a moment before); asserts it is done, returns its line. */
+  const waitTrackingDone = async (timeout = 240_000, p = page) => {
+    await p.waitForFunction(() => /done|failed|cancelled/.test(document.querySelector('.tracking-detail')?.textContent ?? ''), null, { timeout, polling: 200 });
+    const detail = await p.locator('.tracking-detail').textContent();
+    assert(/done/.test(detail), `tracking did not finish cleanly: ${detail}`);
+    return detail;
+  };
+  /** Press Track and wait for the run to end. */
+  const track = async (timeout = 240_000, p = page) => {
+    await button('Track objects', p).click();
+    return waitTrackingDone(timeout, p);
+  };
+  return { button, enabledTrack, at, idle, clickAt, goToFrame, ready, openClip, waitTrackingDone, track };
+}

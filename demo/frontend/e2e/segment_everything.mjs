@@ -15,7 +15,7 @@ import { unzipSync } from 'fflate';
 import { countChanged, snapshot } from './pixels.mjs';
 import { pngHasForeground } from './png.mjs';
 import {
-  FRONTEND_DIR, ConsoleErrors, assert, launchChromium, makeDataDir, endSuite, startBackend, startSuite,
+  FRONTEND_DIR, ConsoleErrors, assert, launchChromium, makeDataDir, endSuite, pageSteps, startBackend, startSuite,
 } from './harness.mjs';
 
 const ARTIFACTS = path.join(FRONTEND_DIR, 'test-artifacts', 'e2e-everything');
@@ -37,15 +37,11 @@ const consoleErrors = new ConsoleErrors();
 consoleErrors.watch(page);
 const shot = (name) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
 const proposals = () => page.locator('li.proposal');
+const steps = pageSteps(page);
+const { ready, track } = steps;
 
 async function goToFrame(frame) {
-  const slider = page.getByRole('slider', { name: 'Frame' });
-  await slider.evaluate((el, f) => {
-    const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
-    setter.call(el, String(f));
-    el.dispatchEvent(new Event('input', { bubbles: true }));
-  }, frame);
-  await page.waitForFunction((f) => document.querySelector('output[aria-label="Current frame"]')?.textContent === String(f), frame);
+  await steps.goToFrame(frame);
   await page.waitForTimeout(300);
 }
 
@@ -57,7 +53,7 @@ try {
     assert(!(await page.getByRole('button', { name: 'Segment this frame', exact: true }).isVisible()), 'the panel is open from the start');
     await page.locator('details.everything > summary').click();
     await page.getByRole('button', { name: 'Segment this frame', exact: true }).and(page.locator(':enabled')).waitFor({ timeout: 60_000 });
-    await page.waitForFunction(() => document.querySelector('video')?.readyState >= 2);
+    await ready();
     await goToFrame(FRAME);
   });
 
@@ -134,6 +130,12 @@ try {
     await proposals().first().waitFor({ timeout: 120_000 });
     kept = await proposals().count();
     assert(kept >= 2, `only ${kept} proposals`);
+    // A reload shows them again (a long run is not wasted): the same ones, on their frame.
+    const listed = await proposals().allTextContents();
+    await page.reload();
+    await page.locator('details.everything > summary').click();
+    await ready();
+    assert(JSON.stringify(await proposals().allTextContents()) === JSON.stringify(listed), `after a reload: ${await proposals().allTextContents()} (before: ${listed})`);
     await page.getByRole('button', { name: 'Keep all', exact: true }).click();
     await page.waitForFunction((k) => document.querySelectorAll('li.object').length === k, kept, { timeout: 60_000 });
     assert((await proposals().count()) === 0, 'proposals left after keep all');
@@ -141,17 +143,8 @@ try {
   });
 
   await runner.test('track them all', async () => {
-    await page.getByRole('button', { name: 'Track objects', exact: true }).click();
-    await page.getByRole('progressbar', { name: 'Tracking progress' }).waitFor();
-    // Every frame received (100%) comes a moment before the stream's end: wait for the run to end.
-    await page.waitForFunction(
-      () => /done|failed|cancelled/.test(document.querySelector('.tracking-detail')?.textContent ?? ''),
-      null,
-      { timeout: 300_000, polling: 250 },
-    );
+    await track(300_000);
     assert((await page.getByRole('progressbar', { name: 'Tracking progress' }).getAttribute('aria-valuenow')) === '100', 'not at 100% when done');
-    const detail = await page.locator('.tracking-detail').textContent();
-    assert(/done/.test(detail), `tracking did not finish cleanly: ${detail}`);
     await shot('03-tracked');
   });
 

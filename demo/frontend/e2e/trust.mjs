@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import { countChanged } from './pixels.mjs';
 import { startSuitableBackend } from './seed.mjs';
 import {
-  FRONTEND_DIR, SHARED_DATA, ConsoleErrors, assert, launchChromiumBrowser, makeDataDir, endSuite, startBackend, startSuite,
+  FRONTEND_DIR, SHARED_DATA, ConsoleErrors, assert, launchChromiumBrowser, makeDataDir, endSuite, pageSteps, startBackend, startSuite,
 } from './harness.mjs';
 
 const ARTIFACTS = path.join(FRONTEND_DIR, 'test-artifacts', 'e2e-trust');
@@ -62,17 +62,10 @@ watchConsole(page, 'main');
 
 const shot = (name, p = page) => p.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
 const canvas = () => page.getByLabel('Video canvas', { exact: true });
-const button = (name, p = page) => p.getByRole('button', { name, exact: true });
-const enabledTrack = (p = page) => button('Track objects', p).and(p.locator(':enabled'));
-
-async function at(x, y, p = page) {
-  const box = await p.getByLabel('Video canvas', { exact: true }).boundingBox();
-  return { x: box.x + x * box.width, y: box.y + y * box.height };
-}
-const idle = (p = page) => p.waitForFunction(() => !document.querySelector('.pending'), null, { timeout: 30_000 });
+const steps = pageSteps(page);
+const { button, enabledTrack, at, idle, clickAt, ready, waitTrackingDone } = steps;
 const rowText = (id) => page.getByLabel(`Object ${id}`, { exact: true }).locator('.object-info').textContent();
 const laneLabels = () => page.locator('.lane-track').evaluateAll((els) => els.map((e) => e.getAttribute('aria-label')));
-const detail = () => page.locator('.tracking-detail').textContent();
 const noAlerts = async () => {
   const alerts = (await page.getByRole('alert').allTextContents()).filter((t) => t.trim());
   assert(alerts.length === 0, `error shown: ${alerts}`);
@@ -81,29 +74,11 @@ const noAlerts = async () => {
 async function openVideo(name, p = page) {
   await p.getByRole('button', { name: new RegExp(`^${name}`) }).click();
   await p.waitForFunction((n) => document.querySelector('.video-card.current')?.textContent?.includes(n), name);
-  await enabledTrack(p).waitFor({ timeout: 60_000 });
-  await p.waitForFunction(() => document.querySelector('video')?.readyState >= 2);
+  await ready(p);
 }
 
-async function goToFrame(frame) {
-  const slider = page.getByRole('slider', { name: 'Frame' });
-  await slider.evaluate((el, f) => {
-    const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
-    setter.call(el, String(f));
-    el.dispatchEvent(new Event('input', { bubbles: true }));
-  }, frame);
-  await page.waitForFunction((f) => document.querySelector('canvas.stage-gl')?.dataset.drawnFrame === String(f), frame);
-}
-
-async function waitTrackingDone(timeout = 240_000) {
-  await page.waitForFunction(
-    () => /done|failed|cancelled/.test(document.querySelector('.tracking-detail')?.textContent ?? ''),
-    null, { timeout, polling: 200 },
-  );
-  const d = await detail();
-  assert(/done/.test(d), `tracking did not finish cleanly: ${d}`);
-  return d;
-}
+/** To a frame, once the video shows it. */
+const goToFrame = (frame) => steps.goToFrame(frame, { drawn: true });
 
 /** Blur whatever has the focus, so global shortcuts apply. */
 const blur = () => page.evaluate(() => document.activeElement?.blur());
@@ -223,9 +198,7 @@ try {
     // The first tab's session is untouched: a prompt there works without any replay
     // (on the last frame, where a prompt makes no other frame stale; then undone).
     await goToFrame(FRAMES - 1);
-    const p = await at(0.3, 0.8);
-    await page.mouse.click(p.x, p.y);
-    await idle();
+    await clickAt(0.3, 0.8);
     await noAlerts();
     assert((await page.getByText('replayed', { exact: false }).count()) === 0, 'the first tab had to replay');
     await blur();
@@ -596,9 +569,7 @@ try {
     assert(JSON.stringify(rowsAfter) === JSON.stringify(rowsBefore), `prompts after the replay ${rowsAfter}, before ${rowsBefore}`);
     await shot('14-replayed');
     // The new session works: a click segments.
-    const p = await at(0.3, 0.7);
-    await page.mouse.click(p.x, p.y);
-    await idle();
+    await clickAt(0.3, 0.7);
     await noAlerts();
   }, { independent: true });
 

@@ -194,6 +194,15 @@ export async function removeObject(client: GraphQLClient, sessionId: string, obj
   return data.removeObject;
 }
 
+/** Delete an object's masks on frames firstFrame..lastFrame (inclusive) and its prompts there; how many masks went. */
+export async function deleteMasks(client: GraphQLClient, sessionId: string, objectId: number, firstFrame: number, lastFrame: number): Promise<number> {
+  const data = await client.request<{ deleteMasks: { deleted: number } }>(
+    `mutation DeleteMasks($input: DeleteMasksInput!) { deleteMasks(input: $input) { deleted } }`,
+    { input: { sessionId, objectId, firstFrame, lastFrame } },
+  );
+  return data.deleteMasks.deleted;
+}
+
 export async function cancelPropagateInVideo(client: GraphQLClient, sessionId: string): Promise<boolean> {
   const data = await client.request<{ cancelPropagateInVideo: { success: boolean } }>(
     `mutation CancelPropagate($input: CancelPropagateInVideoInput!) { cancelPropagateInVideo(input: $input) { success } }`,

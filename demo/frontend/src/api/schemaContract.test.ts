@@ -123,6 +123,7 @@ const CALLS: Record<string, Call> = {
   clearPointsInFrame: (c) => operations.clearPointsInFrame(c, 's1', 3, 1),
   clearPointsInVideo: (c) => operations.clearPointsInVideo(c, 's1'),
   removeObject: (c) => operations.removeObject(c, 's1', 1),
+  deleteMasks: (c) => operations.deleteMasks(c, 's1', 1, 4, 7),
   cancelPropagateInVideo: (c) => operations.cancelPropagateInVideo(c, 's1'),
   segmentEverything: (c) =>
     segmentEverything.segmentEverything(c, 's1', 2, { pointsPerSide: 8, minScore: 0.5, minStability: 0.8, maxObjects: 20, minArea: 10, boxNmsThresh: 0.7 }),

@@ -34,6 +34,12 @@ function fakeServer() {
       return { data: { addMask: { frameIndex: input.frameIndex, rleMaskList: [{ objectId: input.objectId, rleMask: { size, counts } }] } } };
     }
     if (op.includes('clearPointsInFrame')) return { data: { clearPointsInFrame: { frameIndex: input.frameIndex, rleMaskList: [] } } };
+    if (op.includes('segmentEverythingProgress')) return { data: { segmentEverythingProgress: { running: false, done: 0, total: 0 } } };
+    if (op.includes('segmentEverything(')) {
+      const proposal = (score: number) => ({ score, stabilityScore: 0.9, area: 4, bbox: [0, 0, 2, 2], point: [0.1, 0.1], rleMask: MASK });
+      return { data: { segmentEverything: { frameIndex: input.frameIndex, candidates: 5, cancelled: false, seconds: 20, proposals: [proposal(0.9), proposal(0.8), proposal(0.7)] } } };
+    }
+    if (op.includes('deleteMasks')) return { data: { deleteMasks: { deleted: 3 } } };
     if (op.includes('updateObjects')) return { data: { updateObjects: { success: true } } };
     if (op.includes('shareLinks')) return { data: { shareLinks: [] } };
     if (op.includes('work(')) return { data: { work: server.work } };
@@ -194,6 +200,65 @@ describe('frame ranges', () => {
   });
 });
 
+describe('deleting masks on a span of frames', () => {
+  it('drops the object\'s masks and prompts there at once, tells the server, and undoes (masks back stale, prompt sent again)', async () => {
+    const server = fakeServer();
+    const c = await openPage();
+    for (let f = 0; f < 10; f++) c.masks.setFrame(f, [{ objectId: 1, rleMask: MASK }, { objectId: 2, rleMask: MASK }]);
+    const click = { points: [{ x: 0.5, y: 0.5, label: 1 as const }], box: null };
+    c.set({ prompts: { byKey: { '1:0': click, '1:5': click } } });
+    c.deleteMasks(1, 6, 4); // either order
+    const framesOf = (id: number) => c.masks.frameIndices().filter((f) => c.masks.get(f, id));
+    expect(framesOf(1)).toEqual([0, 1, 2, 3, 7, 8, 9]);
+    expect(framesOf(2)).toHaveLength(10);
+    expect(Object.keys(c.getState().prompts.byKey)).toEqual(['1:0']);
+    await c.promptsSettled();
+    expect(ops(server, 'deleteMasks').map((r) => r.variables.input)).toEqual([{ sessionId: 's1', objectId: 1, firstFrame: 4, lastFrame: 6 }]);
+    expect(c.getState().notice?.text).toMatch(/Deleted 3 masks of Object 1 on frames 4–6/);
+
+    c.undo();
+    expect(framesOf(1)).toHaveLength(10);
+    expect(c.masks.isStale(4, 1)).toBe(true);
+    expect(Object.keys(c.getState().prompts.byKey).sort()).toEqual(['1:0', '1:5']);
+    await c.promptsSettled();
+    expect(ops(server, 'addPoints').at(-1)?.variables.input).toMatchObject({ frameIndex: 5, objectId: 1 });
+  });
+
+  it('nothing there: no step, no request, the user is told', async () => {
+    const server = fakeServer();
+    const c = await openPage();
+    c.masks.setFrame(0, [{ objectId: 1, rleMask: MASK }]);
+    const steps = c.getState().history.length;
+    c.deleteMasks(1, 3, 5);
+    await c.promptsSettled();
+    expect(c.getState().history).toHaveLength(steps);
+    expect(ops(server, 'deleteMasks')).toHaveLength(0);
+    expect(c.getState().notice?.text).toMatch(/no masks on frames 3–5/);
+  });
+});
+
+describe('segment everything proposals', () => {
+  it('come back after a reload until kept or dropped', async () => {
+    fakeServer();
+    const c = await openPage();
+    c.seek(4);
+    await c.everything.run({ pointsPerSide: 8, minScore: 0.5 });
+    expect(c.everything.getState().items).toHaveLength(3);
+    c.everything.drop([1]);
+
+    const reloaded = await openPage(); // a reload: a new page on the same storage
+    const back = reloaded.everything.getState();
+    expect(back.status).toBe('ready');
+    expect(back.frameIndex).toBe(4);
+    expect(back.items.map((i) => i.key)).toEqual([0, 2]);
+    expect(back.items.map((i) => i.color)).toEqual(c.everything.getState().items.map((i) => i.color));
+    // Kept (one) and dropped (the other): nothing comes back after the next reload.
+    reloaded.everything.keep([0]);
+    reloaded.everything.drop([2]);
+    expect((await openPage()).everything.getState().items).toEqual([]);
+  });
+});
+
 describe('brush and eraser', () => {
   // VIDEO is 8 x 4 pixels: pixel (x, y) of the decoded mask is at y * 8 + x.
   const maskOn = (c: DemoController, frame: number) => {
@@ -231,6 +296,25 @@ describe('brush and eraser', () => {
     c.undo();
     await c.promptsSettled();
     expect(maskOn(c, 3)).toEqual(painted);
+    c.undo();
+    await c.promptsSettled();
+    expect(maskOn(c, 3)).toEqual(Array.from(left));
+  });
+
+  it('a polygon edit: the outline with a vertex moved becomes the frame\'s mask prompt, and undoes', async () => {
+    const server = fakeServer();
+    const c = await openPage();
+    const left = new Uint8Array(32).map((_, i) => (i % 8 < 4 ? 1 : 0));
+    c.masks.setFrame(3, [{ objectId: 1, rleMask: encodeMask(left, 4, 8) }]);
+    c.set({ prompts: { byKey: { '1:0': { points: [{ x: 0.2, y: 0.5, label: 1 }], box: null } } } });
+    // The left half's outline, its top-right corner pulled to the right edge: a quadrilateral.
+    c.reshapeMask(3, [[{ x: 0, y: 0 }, { x: 8, y: 0 }, { x: 4, y: 4 }, { x: 0, y: 4 }]]);
+    const shaped = maskOn(c, 3)!;
+    expect(shaped.slice(0, 8)).toEqual([1, 1, 1, 1, 1, 1, 1, 0]); // the top row reaches (nearly) the edge now
+    expect(shaped.slice(24, 32)).toEqual([1, 1, 1, 1, 0, 0, 0, 0]);
+    await c.promptsSettled();
+    expect(ops(server, 'addMask')).toHaveLength(1);
+    expect(c.getState().history.at(-1)?.label).toBe('a polygon edit');
     c.undo();
     await c.promptsSettled();
     expect(maskOn(c, 3)).toEqual(Array.from(left));

@@ -16,6 +16,7 @@ import { decodeMask, encodeMask, type RleMask } from '../render/rle';
 import { popStep, pushStep, type UndoStep, type Work } from '../state/history';
 import { MAX_BRUSH_RADIUS, MIN_BRUSH_RADIUS, paintStroke, type PaintPoint, type PaintTool } from '../state/maskPaint';
 import { MaskStore, type SavedMask } from '../state/masks';
+import { polygonsToMask, type Polygon } from '../state/polygon';
 import * as labelsState from '../state/labels';
 import * as objectsState from '../state/objects';
 import * as promptsState from '../state/prompts';
@@ -423,12 +424,31 @@ export class DemoController extends Store {
     const pixels = previous && previous.size[0] === h && previous.size[1] === w ? decodeMask(previous) : new Uint8Array(w * h);
     const inPixels = points.map((p) => ({ x: p.x * w, y: p.y * h }));
     if (paintStroke(pixels, w, h, inPixels, this.state.brushRadius, tool) === 0) return; // nothing changed: no step
-    const rle = encodeMask(pixels, h, w);
+    this.replaceMask(frame, objectId, encodeMask(pixels, h, w), previous, before, tool === 'brush' ? 'a brush stroke' : 'an eraser stroke');
+  }
+
+  /**
+   * The selected object's mask on `frame` drawn as `polygons` (video
+   * pixels; the polygon view's vertices moved): their fill becomes its mask
+   * prompt there, as a brush stroke does (one undo step).
+   */
+  reshapeMask(frame: number, polygons: readonly Polygon[]): void {
+    const video = this.state.video;
+    const objectId = this.state.objects.selectedId;
+    if (!video || objectId === null || !this.canEdit(true)) return;
+    const rle = encodeMask(polygonsToMask(polygons, video.width, video.height), video.height, video.width);
+    const previous = this.masks.get(frame, objectId);
+    if (previous && previous.counts === rle.counts) return; // nothing moved
+    this.replaceMask(frame, objectId, rle, previous, this.work(), 'a polygon edit');
+  }
+
+  /** A hand-made mask becomes the object's prompt on `frame`: shown at once, sent, undoable to `previous`. */
+  private replaceMask(frame: number, objectId: number, rle: RleMask, previous: RleMask | undefined, before: Work, label: string): void {
     // Undo must bring the old mask back. A frame that had a mask but no prompt gets it
     // back as its prompt: cleared, the server would keep the painted result there.
     const hadPrompt = !promptsState.isEmptyPrompt(promptsState.getPrompt(before.prompts, objectId, frame));
     const undoTo = !hadPrompt && previous ? { ...before, prompts: promptsState.setMask(before.prompts, objectId, frame, previous)[0] } : before;
-    const step = this.remember(tool === 'brush' ? 'a brush stroke' : 'an eraser stroke', undoTo);
+    const step = this.remember(label, undoTo);
     const [prompts, edit] = promptsState.setMask(this.state.prompts, objectId, frame, rle);
     this.set({ prompts });
     this.masks.setFrame(frame, [{ objectId, rleMask: rle }], false);
@@ -528,6 +548,38 @@ export class DemoController extends Store {
 
   clearObjectRange(id: number): void {
     this.changeRange(id, `the range of object ${id}`, (objects) => rangesState.clearRange(objects, id));
+  }
+
+  /**
+   * Delete an object's masks on frames from..to (inclusive) and its prompts
+   * there, on the page and the server (undoable: the masks come back stale,
+   * the prompts are sent again). The frames are then untracked: a later
+   * Track fills them from the object's other prompts; to keep it off frames
+   * for good, start or end its range.
+   */
+  deleteMasks(id: number, from: number, to: number): void {
+    const o = objectsState.findObject(this.state.objects, id);
+    if (!o || !this.canEdit()) return;
+    const n = this.state.video?.numFrames ?? 1;
+    const [first, last] = [clampFrame(Math.min(from, to), n), clampFrame(Math.max(from, to), n)];
+    const inside = (f: number) => f >= first && f <= last;
+    const dropped = this.masks.objectMasks(id).filter((m) => inside(m.frameIndex));
+    const promptFrames = promptsState.promptedFrames(this.state.prompts, id).filter(inside);
+    const span = first === last ? `frame ${first}` : `frames ${first}–${last}`;
+    if (dropped.length === 0 && promptFrames.length === 0) {
+      this.notify(`${o.name} has no masks on ${span}.`);
+      return;
+    }
+    let prompts = this.state.prompts;
+    for (const f of promptFrames) prompts = promptsState.clearFrame(prompts, id, f)[0];
+    this.remember(`deleting masks of ${o.name} on ${span}`, this.work(), dropped);
+    for (const m of dropped) this.masks.removeMask(m.frameIndex, id);
+    this.set({ prompts, maskVersion: this.state.maskVersion + 1 });
+    this.enqueue(async (sid) => {
+      await ops.deleteMasks(this.client, sid, id, first, last);
+      return [];
+    }, false, 'The server could not delete the masks');
+    this.notify(`Deleted ${dropped.length} mask${dropped.length === 1 ? '' : 's'} of ${o.name} on ${span}. Undo (Ctrl+Z) brings them back.`);
   }
 
   /**

@@ -2,12 +2,15 @@
  * What survives a reload: the open video (in the URL, `?video=<path>`, so
  * a link or a reload reopens it; `&share=<token>` when it is a share
  * link's work) and, in local storage, each of this page's own videos'
- * session id, route key, objects, prompts, stale marks and frame. Masks
- * are not stored: they come back from the server, which keeps every
- * session's work in its database.
+ * session id, route key, objects, prompts, stale marks and frame; under a
+ * key of their own, "segment everything" proposals not yet kept or dropped
+ * (a run can take 20 s: a reload must not waste it). Masks are not stored:
+ * they come back from the server, which keeps every session's work in its
+ * database.
  */
 import type { ObjectsState } from '../state/objects';
 import type { FramePrompt } from '../state/prompts';
+import type { ProposalItem } from '../state/proposals';
 
 const STORAGE_KEY = 'sam2-demo-work-v1';
 /** Videos remembered at most (least recently saved dropped first). */
@@ -104,4 +107,58 @@ export function showVideoInUrl(path: string, share: string | null = null): void 
   if (share) url.searchParams.set('share', share);
   else url.searchParams.delete('share');
   window.history.replaceState(window.history.state, '', url);
+}
+
+const PROPOSALS_KEY = 'sam2-demo-proposals-v1';
+/** Videos whose proposals are remembered at most (they can be large: masks). */
+const MAX_PROPOSAL_VIDEOS = 4;
+
+/** A finished run's proposals still waiting to be kept or dropped. */
+export interface SavedProposals {
+  frameIndex: number;
+  candidates: number;
+  items: ProposalItem[];
+  savedAt: number;
+}
+
+function isSavedProposals(v: unknown): v is SavedProposals {
+  const p = v as SavedProposals | null;
+  return !!p && typeof p.frameIndex === 'number' && typeof p.candidates === 'number' && Array.isArray(p.items) &&
+    p.items.every((i) => typeof i?.key === 'number' && typeof i.color === 'string' && typeof i.proposal?.rleMask?.counts === 'string');
+}
+
+function readProposals(): Record<string, SavedProposals> {
+  try {
+    const parsed = JSON.parse(localStorage.getItem(PROPOSALS_KEY) ?? '{}') as Record<string, unknown>;
+    return Object.fromEntries(Object.entries(parsed ?? {}).filter((e): e is [string, SavedProposals] => isSavedProposals(e[1])));
+  } catch {
+    return {};
+  }
+}
+
+/** Every video's saved proposals, by path. */
+export function loadProposals(): Record<string, SavedProposals> {
+  return readProposals();
+}
+
+/**
+ * Keep (or with null, forget) a video's proposals. Kept apart from the
+ * work: when storage is full they are the ones that give way.
+ */
+export function saveProposals(path: string, proposals: Omit<SavedProposals, 'savedAt'> | null): void {
+  const all = readProposals();
+  if (proposals) all[path] = { ...proposals, savedAt: Date.now() };
+  else delete all[path];
+  const kept = Object.entries(all).sort((a, b) => b[1].savedAt - a[1].savedAt).slice(0, MAX_PROPOSAL_VIDEOS);
+  try {
+    if (kept.length === 0) localStorage.removeItem(PROPOSALS_KEY);
+    else localStorage.setItem(PROPOSALS_KEY, JSON.stringify(Object.fromEntries(kept)));
+  } catch {
+    // Too large for the storage left: keep none rather than crowd out the work.
+    try {
+      localStorage.removeItem(PROPOSALS_KEY);
+    } catch {
+      // disabled storage
+    }
+  }
 }

@@ -5,7 +5,8 @@
  * controller (`keepMasks`: new objects prompted by their masks, one undo
  * step, which also puts the proposals back). Proposals belong to a video, like the rest of its work: switching
  * videos and back shows them again, and a run still going when the user
- * switched lands on its own video.
+ * switched lands on its own video. Proposals not yet kept or dropped are
+ * saved in the browser (pageMemory.ts): a reload shows them again.
  */
 import { cancelSegmentEverything, fetchSegmentEverythingProgress, segmentEverything, type SegmentEverythingParams } from '../api/segmentEverything';
 import {
@@ -14,6 +15,7 @@ import {
 import { promptedObjects } from '../state/prompts';
 import type { RleMask } from '../render/rle';
 import type { PageHost } from './host';
+import { loadProposals, saveProposals } from './pageMemory';
 
 const POLL_MS = 400;
 
@@ -48,6 +50,9 @@ export class EverythingStore {
   private shownVideo: string | null = null;
 
   constructor(private readonly c: EverythingHost) {
+    for (const [video, saved] of Object.entries(loadProposals())) {
+      this.byVideo.set(video, { ...idleProposals, status: 'ready', frameIndex: saved.frameIndex, candidates: saved.candidates, items: saved.items });
+    }
     // Another video opened: its own proposals show.
     c.subscribe(() => {
       const path = this.currentVideo();
@@ -77,8 +82,14 @@ export class EverythingStore {
   }
 
   private setFor(video: string, state: ProposalsState): void {
+    const before = this.byVideo.get(video);
     if (state === idleProposals) this.byVideo.delete(video);
     else this.byVideo.set(video, state);
+    // Saved when the proposals themselves change (not their progress or highlight).
+    if (before?.items !== state.items || before?.status !== state.status) {
+      const waiting = state.status === 'ready' && state.items.length > 0 && state.frameIndex !== null;
+      saveProposals(video, waiting ? { frameIndex: state.frameIndex as number, candidates: state.candidates, items: state.items } : null);
+    }
     if (video === this.currentVideo()) this.emit();
   }
 

@@ -221,8 +221,11 @@ export class SessionKeeper {
     this.c.seek(saved.currentFrame);
     this.c.set({ sessionStatus: 'starting' });
     try {
-      const sharedWithTab = await this.claims.heldElsewhere(saved.sessionId as string);
-      const lists = await ops.fetchSessionMasks(this.c.client, saved.sessionId as string);
+      // Both at once: asking the other tabs waits up to 150 ms for an answer, the masks need not wait for it.
+      const [sharedWithTab, lists] = await Promise.all([
+        this.claims.heldElsewhere(saved.sessionId as string),
+        ops.fetchSessionMasks(this.c.client, saved.sessionId as string),
+      ]);
       for (const list of lists) work.masks.setFrame(list.frameIndex, list.rleMaskList);
       for (const [obj, frames] of Object.entries(saved.stale)) for (const f of frames) work.masks.markStale(Number(obj), f, f);
       this.c.masksChanged(work);

@@ -45,8 +45,8 @@ export interface UploadState {
 
 export const idleUpload: UploadState = { status: 'idle', sent: 0, total: 0, error: null, tooLong: null };
 
-/** What a press on the video does: prompt clicks and boxes, or paint / erase the selected object's mask. */
-export type StageTool = 'points' | PaintTool;
+/** What a press on the video does: points and boxes, a brush or eraser stroke, or dragging the outline's vertices of the selected object's mask. */
+export type StageTool = 'points' | PaintTool | 'polygon';
 
 /** Brush radius a page starts with (video pixels). */
 export const DEFAULT_BRUSH_RADIUS = 12;

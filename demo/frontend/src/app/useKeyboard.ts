@@ -1,7 +1,7 @@
 /**
  * Global shortcuts: Space play/pause, arrows step a frame (Shift: ten),
  * Home/End, T track, Esc cancel tracking, N new object, 1-9 select an
- * object, X negative clicks, P/B/E points/brush/eraser, [ ] brush size,
+ * object, X negative clicks, P/B/E/G points/brush/eraser/polygon, [ ] brush size,
  * + - 0 zoom,
  * Ctrl/Cmd+Z undo, ? help. They never take a
  * key from a focused control: text fields keep every key, buttons keep Space
@@ -26,12 +26,13 @@ export const SHORTCUTS: [string, string][] = [
   ['1 … 9', 'Select the first … ninth object'],
   ['X', 'Toggle negative clicks'],
   ['H / S', 'Hide / solo the selected object on the video'],
-  ['P / B / E', 'Points / brush / eraser on the video'],
+  ['P / B / E / G', 'Points / brush / eraser / polygon on the video'],
   ['[ / ]', 'Smaller / larger brush'],
   ['+ / − / 0', 'Zoom in / out / fit the video'],
   ['Wheel or pinch on the video', 'Zoom there'],
   ['Space+drag, middle-button drag or two fingers', 'Pan the zoomed video'],
   ['Brush drag (right button or Alt: eraser)', "Paint the selected object's mask on this frame; Track then goes on from it"],
+  ['Polygon: drag a vertex', "Reshape the selected object's mask on this frame by its outline (a mask prompt, as a brush stroke)"],
   ['Ctrl+Z / ⌘Z', 'Undo (prompts, added / removed / cleared objects, start over)'],
   ['?', 'Show or hide this help'],
   ['Click / tap', 'Positive point (click a point again to remove it)'],
@@ -123,6 +124,10 @@ export function useKeyboard(c: DemoController): void {
         case 'e':
         case 'E':
           c.setTool('eraser');
+          break;
+        case 'g':
+        case 'G':
+          c.setTool('polygon');
           break;
         case '+':
         case '=':

@@ -31,3 +31,24 @@ it('names the row and its buttons after a renamed object', async () => {
   expect(labels.filter((l) => l?.includes('Object 1'))).toEqual(['Name of Object 1']);
   act(() => root.unmount());
 });
+
+it('says an object\'s masks are loading while a reopened video\'s masks are on their way', async () => {
+  const c = new DemoController('http://api.test');
+  c.set({
+    sessionStatus: 'starting', objects: addObject({ objects: [], selectedId: null, nextId: 1 }, 16),
+    prompts: { byKey: { '1:0': { points: [{ x: 0.5, y: 0.5, label: 1 }], box: null } } },
+  });
+  const host = document.body.appendChild(document.createElement('div'));
+  const root = createRoot(host);
+  await act(async () => {
+    root.render(
+      <ControllerContext.Provider value={c}>
+        <ObjectList />
+      </ControllerContext.Provider>,
+    );
+  });
+  expect(host.querySelector('.object-info')?.textContent).toBe('prompts on 1 frame · loading masks…');
+  await act(async () => c.set({ sessionStatus: 'ready' }));
+  expect(host.querySelector('.object-info')?.textContent).toBe('prompts on 1 frame');
+  act(() => root.unmount());
+});

@@ -29,7 +29,8 @@ function NameField({ object, onCommit, readOnly }: { object: TrackedObject; onCo
   );
 }
 
-function objectStatus(promptFrames: number, lane: Uint8Array): string {
+/** `loading`: the masks of a reopened video are still on their way from the server. */
+function objectStatus(promptFrames: number, lane: Uint8Array, loading = false): string {
   if (promptFrames === 0) return 'no prompts';
   let masks = 0;
   let stale = 0;
@@ -39,6 +40,7 @@ function objectStatus(promptFrames: number, lane: Uint8Array): string {
   }
   let text = `prompts on ${promptFrames} frame${promptFrames > 1 ? 's' : ''}`;
   if (masks > 0) text += ` · masks on ${masks}`;
+  else if (loading) text += ' · loading masks…';
   if (stale > 0) text += ` (${stale} stale)`;
   return text;
 }
@@ -48,6 +50,7 @@ export function ObjectList() {
   const st = useDemoState();
   const { objects, selectedId } = st.objects;
   const max = c.limits.maxObjects;
+  const masksLoading = st.sessionStatus === 'starting' || st.sessionStatus === 'recovering';
   // A view-only link shows the objects; nothing here changes them.
   const viewOnly = st.access === 'view';
   const busy = st.tracking.status === 'running' || viewOnly;
@@ -120,7 +123,7 @@ export function ObjectList() {
                   Solo
                 </button>
               </span>
-              <span className="muted object-info">{objectStatus(frames.length, c.masks.laneOf(o.id, n))}</span>
+              <span className="muted object-info">{objectStatus(frames.length, c.masks.laneOf(o.id, n), masksLoading)}</span>
               <button type="button" aria-label={`Clear ${o.name}`} title="Forget its prompts and masks (undoable)" disabled={busy} onClick={(e) => { e.stopPropagation(); c.clearObject(o.id); }}>
                 Clear
               </button>

@@ -1,4 +1,4 @@
-/** The tool on the video (points, brush, eraser), prompt mode (positive / negative clicks and taps), brush size, clearing the frame. */
+/** The tool on the video (points, brush, eraser, polygon), prompt mode (positive / negative clicks and taps), brush size, clearing the frame. */
 import { useController, useDemoState } from '../app/useController';
 import type { DemoState, StageTool } from '../app/controller';
 import { promptedObjects } from '../state/prompts';
@@ -8,6 +8,7 @@ const TOOLS: { tool: StageTool; label: string; key: string; title: string }[] = 
   { tool: 'points', label: 'Points', key: 'P', title: 'Clicks add points, a drag draws a box' },
   { tool: 'brush', label: 'Brush', key: 'B', title: "Paint the selected object's mask on this frame" },
   { tool: 'eraser', label: 'Eraser', key: 'E', title: "Erase from the selected object's mask on this frame" },
+  { tool: 'polygon', label: 'Polygon', key: 'G', title: "The selected object's mask on this frame as outlines: drag a vertex to reshape it" },
 ];
 
 export function PromptToolbar() {
@@ -39,7 +40,7 @@ export function PromptToolbar() {
             Negative points
           </button>
         </span>
-      ) : (
+      ) : st.tool === 'polygon' ? null : (
         <label className="brush-size" title="Brush size ([ and ])">
           Size
           <input

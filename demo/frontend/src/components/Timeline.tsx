@@ -3,8 +3,11 @@
  * where they are stale (hatched), its frame range (shaded outside), its
  * prompts (keyframes: ticks you can jump to) and the current frame, under
  * a ruler of frame numbers. A click on a lane jumps to that frame. Below,
- * the selected object's range: start or end it at the current frame.
+ * the selected object's range: start or end it at the current frame; and
+ * deleting its masks on a span of frames (both ends default to the current
+ * frame).
  */
+import { useState } from 'react';
 import { useController, useDemoState } from '../app/useController';
 import { findObject } from '../state/objects';
 import { promptedFrames } from '../state/prompts';
@@ -40,6 +43,9 @@ function describe(segments: Segment[], kind: 1 | 2): string {
 export function Timeline() {
   const c = useController();
   const st = useDemoState();
+  // The ends of "Delete masks" as typed (empty: the current frame).
+  const [deleteFrom, setDeleteFrom] = useState('');
+  const [deleteTo, setDeleteTo] = useState('');
   const video = st.video;
   if (!video || st.objects.objects.length === 0) return null;
   const n = Math.max(1, video.numFrames);
@@ -47,6 +53,8 @@ export function Timeline() {
   const width = (from: number, to: number) => `${(100 * (to - from + 1)) / n}%`;
   const selected = findObject(st.objects, st.objects.selectedId);
   const editable = st.access !== 'view' && st.tracking.status !== 'running';
+  const frameOf = (text: string) => (text.trim() === '' || !Number.isFinite(Number(text)) ? st.currentFrame : Math.round(Number(text)));
+  const span = [frameOf(deleteFrom), frameOf(deleteTo)].sort((a, b) => a - b);
   return (
     <section className="timeline" aria-label="Timeline">
       <div className="lane ruler" aria-hidden="true">
@@ -127,6 +135,30 @@ export function Timeline() {
             </button>
           )}
         </div>
+      )}
+      {selected && (
+        <form
+          className="range-controls delete-masks"
+          aria-label={`Delete masks of ${selected.name}`}
+          onSubmit={(e) => {
+            e.preventDefault();
+            c.deleteMasks(selected.id, span[0], span[1]);
+            setDeleteFrom('');
+            setDeleteTo('');
+          }}
+        >
+          <label>
+            Delete masks from frame{' '}
+            <input type="number" min={0} max={n - 1} value={deleteFrom} placeholder={String(st.currentFrame)} onChange={(e) => setDeleteFrom(e.target.value)} />
+          </label>
+          <label>
+            to frame{' '}
+            <input type="number" min={0} max={n - 1} value={deleteTo} placeholder={String(st.currentFrame)} onChange={(e) => setDeleteTo(e.target.value)} />
+          </label>
+          <button type="submit" disabled={!editable} title="Its masks and prompts on these frames go; a later Track fills them again from its other prompts">
+            Delete masks on {span[0] === span[1] ? `frame ${span[0]}` : `frames ${span[0]}–${span[1]}`}
+          </button>
+        </form>
       )}
     </section>
   );

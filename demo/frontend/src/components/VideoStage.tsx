@@ -21,7 +21,9 @@ import type { PaintPoint, PaintTool } from '../state/maskPaint';
 import type { PromptBox } from '../state/prompts';
 import { isShown } from '../state/visibility';
 import { panBy, videoPointAt, zoomAt, zoomTransform } from '../state/zoom';
-import { drawBrush, drawOverlay, overlayHasMarks, type Cursor, type Stroke } from './stageDrawing';
+import { decodeMask, type RleMask } from '../render/rle';
+import { maskToPolygons, moveVertex, vertexNear, type Polygon } from '../state/polygon';
+import { drawBrush, drawOverlay, drawPolygons, overlayHasMarks, type Cursor, type Stroke } from './stageDrawing';
 
 /** Pointer travel (CSS px) that turns a click into a box drag. */
 const DRAG_THRESHOLD_PX = 6;
@@ -72,6 +74,30 @@ type VideoWithFrameCallback = HTMLVideoElement & {
   cancelVideoFrameCallback?: (handle: number) => void;
 };
 
+/** Each mask's outlines, traced once (a mask's RLE object is never changed in place). */
+const outlines = new WeakMap<RleMask, Polygon[]>();
+
+/** The polygon view's outlines of the selected object on `frame` (video pixels), or none. */
+function polygonsOnFrame(c: DemoController, st: DemoState, frame: number): Polygon[] {
+  const id = st.objects.selectedId;
+  const rle = id === null ? undefined : c.masks.get(frame, id);
+  if (st.tool !== 'polygon' || !rle || !st.video) return [];
+  let polys = outlines.get(rle);
+  if (!polys) {
+    const [h, w] = rle.size;
+    polys = maskToPolygons(decodeMask(rle), w, h, { maxPolygons: 6, minArea: 24, epsilon: 1.5 });
+    outlines.set(rle, polys);
+  }
+  return polys;
+}
+
+/** A polygon vertex being dragged: which one, and the outlines as moved so far. */
+interface VertexDrag {
+  pointerId: number;
+  vertex: [number, number];
+  polygons: Polygon[];
+}
+
 function masksOnFrame(c: DemoController, st: DemoState, frame: number): GlMask[] {
   const out: GlMask[] = [];
   for (const o of st.objects.objects) {
@@ -98,6 +124,7 @@ export function VideoStage() {
   const [rubber, setRubber] = useState<PromptBox | null>(null);
   const [cursor, setCursor] = useState<Cursor | null>(null);
   const paintRef = useRef<PaintDrag | null>(null);
+  const vertexRef = useRef<VertexDrag | null>(null);
   const frameRef = useRef<HTMLDivElement | null>(null);
   const panRef = useRef<PanDrag | null>(null);
   /** Touch points down on the video (two: a pinch). */
@@ -138,8 +165,12 @@ export function VideoStage() {
     canvas.dataset.drawnFrame = String(frame); // lets tests and tools count the frames actually drawn
     canvas.dataset.frameSource = source === el ? 'video' : 'planes'; // and which way the frame went
     const { rubber: band, cursor: mark, stroke: painting } = overlayState.current;
-    const brushAt = s.tool === 'points' ? null : (hover.current ?? mark);
-    const marked = overlayHasMarks(s, frame, band, mark) || Boolean(painting || brushAt);
+    const brushAt = s.tool === 'points' || s.tool === 'polygon' ? null : (hover.current ?? mark);
+    const polygons = vertexRef.current?.polygons ?? polygonsOnFrame(c, s, frame);
+    const marked = overlayHasMarks(s, frame, band, mark) || Boolean(painting || brushAt) || polygons.length > 0;
+    // The outline's vertices (video pixels) for tests and tools, as the drawn frame above.
+    const outlineText = polygons.map((p) => p.map((v) => `${Math.round(v.x)},${Math.round(v.y)}`).join(' ')).join('|');
+    if ((overlay.dataset.outline ?? '') !== outlineText) overlay.dataset.outline = outlineText; // no DOM write per played frame
     // A blank overlay is left alone: in playback, redrawing it would cost a layer upload per frame for nothing.
     if (!marked && !overlayMarked.current) return;
     const ctx = overlay.getContext('2d');
@@ -151,6 +182,9 @@ export function VideoStage() {
       // The brush radius is in video pixels; the overlay may be drawn smaller.
       const radius = (s.brushRadius * overlay.width) / Math.max(1, s.video?.width ?? overlay.width);
       drawBrush(ctx, overlay.width, overlay.height, painting, brushAt, radius, colour);
+      const vw = s.video?.width ?? overlay.width;
+      const vh = s.video?.height ?? overlay.height;
+      drawPolygons(ctx, polygons, overlay.width / vw, overlay.height / vh, colour, (coarse ? 12 : 7) * scale);
     }
     overlayMarked.current = marked;
   }, [c]);
@@ -396,6 +430,17 @@ export function VideoStage() {
     c.pause();
     const { x, y, rect } = toNormalised(e);
     e.currentTarget.setPointerCapture(e.pointerId);
+    if (st.tool === 'polygon') {
+      // A press on a vertex of the outline (within a handle's reach) drags it.
+      const vw = st.video?.width ?? 1;
+      const vh = st.video?.height ?? 1;
+      const polygons = polygonsOnFrame(c, st, shownFrame.current);
+      const reach = ((e.pointerType === 'touch' ? HIT_RADIUS_TOUCH_PX : HIT_RADIUS_PX) * vw) / rect.width;
+      const vertex = vertexNear(polygons, x * vw, y * vh, reach);
+      if (vertex) vertexRef.current = { pointerId: e.pointerId, vertex, polygons };
+      else if (st.objects.selectedId === null || polygons.length === 0) c.notify('Select an object with a mask on this frame to edit its outline.');
+      return;
+    }
     if (st.tool !== 'points') {
       // Right button or Alt: the other paint tool for this stroke.
       const other: PaintTool = st.tool === 'brush' ? 'eraser' : 'brush';
@@ -436,6 +481,14 @@ export function VideoStage() {
       pan.lastY = e.clientY;
       return;
     }
+    const dragged = vertexRef.current;
+    if (dragged && dragged.pointerId === e.pointerId) {
+      const { x, y } = toNormalised(e);
+      dragged.polygons = moveVertex(dragged.polygons, dragged.vertex, { x: x * (st.video?.width ?? 1), y: y * (st.video?.height ?? 1) });
+      draw();
+      return;
+    }
+    if (st.tool === 'polygon') return;
     const paint = paintRef.current;
     if (st.tool !== 'points' || paint) {
       const { x, y } = toNormalised(e);
@@ -470,6 +523,13 @@ export function VideoStage() {
       panRef.current = null;
       return;
     }
+    const dragged = vertexRef.current;
+    if (dragged && dragged.pointerId === e.pointerId) {
+      vertexRef.current = null;
+      c.reshapeMask(shownFrame.current, dragged.polygons);
+      draw();
+      return;
+    }
     const paint = paintRef.current;
     if (paint && paint.pointerId === e.pointerId) {
       paintRef.current = null;
@@ -500,6 +560,7 @@ export function VideoStage() {
     if (dragRef.current?.timer) clearTimeout(dragRef.current.timer);
     dragRef.current = null;
     paintRef.current = null;
+    vertexRef.current = null;
     setStroke(null);
     setRubber(null);
   };
@@ -517,7 +578,9 @@ export function VideoStage() {
     if (e.key in moves) {
       const [dx, dy] = moves[e.key];
       setCursor({ x: Math.min(1, Math.max(0, here.x + dx)), y: Math.min(1, Math.max(0, here.y + dy)) });
-    } else if (e.key === 'Enter' && st.tool !== 'points') {
+    } else if (e.key === 'Enter' && st.tool === 'polygon') {
+      return; // the outline's vertices are dragged with a pointer
+    } else if (e.key === 'Enter' && (st.tool === 'brush' || st.tool === 'eraser')) {
       c.pause();
       c.paint(shownFrame.current, [here], st.tool);
     } else if (e.key === 'Enter') {

@@ -1,6 +1,7 @@
 /** What the video stage draws on its 2D overlay: prompts, the box being dragged, the keyboard cursor. */
 import type { DemoState } from '../app/controller';
 import type { PaintPoint, PaintTool } from '../state/maskPaint';
+import type { Polygon } from '../state/polygon';
 import { getPrompt, isEmptyPrompt, type PromptBox } from '../state/prompts';
 import { isShown } from '../state/visibility';
 
@@ -127,6 +128,29 @@ export function drawBrush(ctx: CanvasRenderingContext2D, w: number, h: number, s
       ctx.beginPath();
       ctx.arc(at.x * w, at.y * h, Math.max(1, radius), 0, Math.PI * 2);
       ctx.stroke();
+    }
+  }
+}
+
+/**
+ * The polygon view: outlines of the selected object's mask (video pixels,
+ * `sx`/`sy` overlay px per video px), with a handle on each vertex.
+ */
+export function drawPolygons(ctx: CanvasRenderingContext2D, polygons: readonly Polygon[], sx: number, sy: number, colour: string, handle: number): void {
+  ctx.globalAlpha = 1;
+  ctx.lineWidth = Math.max(1.5, handle * 0.35);
+  for (const poly of polygons) {
+    if (poly.length < 2) continue;
+    ctx.beginPath();
+    poly.forEach((v, i) => (i === 0 ? ctx.moveTo(v.x * sx, v.y * sy) : ctx.lineTo(v.x * sx, v.y * sy)));
+    ctx.closePath();
+    ctx.strokeStyle = colour;
+    ctx.stroke();
+    for (const v of poly) {
+      ctx.fillStyle = '#fff';
+      ctx.fillRect(v.x * sx - handle / 2, v.y * sy - handle / 2, handle, handle);
+      ctx.strokeStyle = colour;
+      ctx.strokeRect(v.x * sx - handle / 2, v.y * sy - handle / 2, handle, handle);
     }
   }
 }
