@@ -12,7 +12,12 @@ import time
 import warnings
 from typing import Dict, Optional, Tuple
 
-import torch
+try:
+    import torch
+except ImportError:
+    from sam2._torch_check import torch_missing
+
+    raise torch_missing("The ONNX export (sam2.onnx.export)") from None
 
 from sam2.onnx import graphs
 from sam2.onnx.manifest import (
