@@ -174,6 +174,7 @@ for entry in ("sam2.build_sam", "sam2.sam2_video_predictor", "sam2.sam2_image_pr
         assert e.__cause__ is None and e.__suppress_context__, entry
     else:
         raise AssertionError(entry + " imported without torch")
+import sam2.onnx.automatic_mask_generator  # the onnxruntime generator needs no torch
 print("torch entry points refused")
 """
     out = _packaging_helpers().run([str(clean_python), "-I", "-c", "import importlib\n" + code])
