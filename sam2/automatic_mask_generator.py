@@ -13,7 +13,13 @@ from numbers import Integral, Real
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
-import torch
+
+try:
+    import torch
+except ImportError:
+    from sam2._torch_check import torch_missing
+
+    raise torch_missing("sam2.automatic_mask_generator") from None
 
 from sam2.modeling.sam2_base import SAM2Base
 from sam2.sam2_image_predictor import SAM2ImagePredictor

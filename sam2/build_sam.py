@@ -11,10 +11,15 @@ import os
 import threading
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import torch
-from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
-from omegaconf import OmegaConf
+try:
+    import torch
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+except ImportError:
+    from sam2._torch_check import torch_missing
+
+    raise torch_missing("sam2.build_sam") from None
 
 from sam2.checkpoint import load_checkpoint
 from sam2.precision import PRECISIONS, set_precision

@@ -3,7 +3,13 @@
 from typing import List, Optional, Tuple
 
 import numpy as np
-import torch
+
+try:
+    import torch
+except ImportError:
+    from sam2._torch_check import torch_missing
+
+    raise torch_missing("sam2.sam2_image_predictor") from None
 
 from sam2.modeling.sam2_base import SAM2Base
 from sam2.precision import compute_context, set_precision

@@ -11,8 +11,14 @@ import logging
 from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
-import torch
-import torch.nn.functional as F
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:
+    from sam2._torch_check import torch_missing
+
+    raise torch_missing("sam2.sam2_video_predictor") from None
 
 from sam2.modeling.sam2_base import NO_OBJ_SCORE, SAM2Base
 from sam2.precision import compute_context

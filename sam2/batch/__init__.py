@@ -5,6 +5,14 @@ manifest.py (lines -> typed jobs), clip.py (one video tracked), worker.py (a mod
 pools.py / ray_pool.py (where workers run), outputs.py (atomic files, report), job.py (the loop).
 """
 
+try:
+    import torch  # noqa: F401  (the workers' models)
+    import tqdm  # noqa: F401  (the progress bar)
+except ImportError:
+    from sam2._torch_check import torch_missing
+
+    raise torch_missing("sam2.batch (sam2-batch)") from None
+
 from sam2.batch.job import JobOptions, run_job
 from sam2.batch.manifest import ManifestError, VideoJob, parse_line, read_manifest
 from sam2.batch.worker import ModelSpec

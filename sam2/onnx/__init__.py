@@ -6,6 +6,7 @@
   with the predictors' API (need only numpy, pillow, av and onnxruntime).
 """
 
+from sam2.onnx.automatic_mask_generator import SAM2AutomaticMaskGeneratorONNX
 from sam2.onnx.image_predictor import SAM2ImagePredictorONNX, build_sam2_image_predictor_onnx
 from sam2.onnx.manifest import ExportFolderError
 from sam2.onnx.runtime import OnnxModel, ProviderError
@@ -15,6 +16,7 @@ __all__ = [
     "ExportFolderError",
     "OnnxModel",
     "ProviderError",
+    "SAM2AutomaticMaskGeneratorONNX",
     "SAM2ImagePredictorONNX",
     "SAM2VideoPredictorONNX",
     "build_sam2_image_predictor_onnx",

@@ -5,14 +5,19 @@ and small-region helpers live in :mod:`sam2.utils.rle` and :mod:`sam2.utils.comp
 re-exported here.
 """
 
-import math
-from itertools import product
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sam2.utils.amg_common import (  # noqa: F401  (re-export)
+    CropBox,
+    build_all_layer_point_grids,
+    build_point_grid,
+    generate_crop_boxes,
+    greedy_nms_sorted,
+)
 from sam2.utils.components import remove_small_regions  # noqa: F401  (re-export)
 from sam2.utils.rle import (  # noqa: F401  (re-export)
     area_from_rle,
@@ -21,52 +26,6 @@ from sam2.utils.rle import (  # noqa: F401  (re-export)
     masks_to_rle,
     rle_to_mask,
 )
-
-CropBox = List[int]  # x0, y0, x1, y1 in pixels of the full image (x1, y1 exclusive)
-
-
-# ----------------------------------------------------------------------------- point grids
-def build_point_grid(n_per_side: int) -> np.ndarray:
-    """(n*n, 2) float64 points (x, y) in [0, 1]: cell centres of an n x n grid, x varying fastest."""
-    if n_per_side < 1:
-        raise ValueError(f"n_per_side must be >= 1, got {n_per_side}")
-    half_cell = 1.0 / (2 * n_per_side)
-    side = np.linspace(half_cell, 1.0 - half_cell, n_per_side)
-    xs = np.tile(side[None, :], (n_per_side, 1))
-    ys = np.tile(side[:, None], (1, n_per_side))
-    return np.stack([xs, ys], axis=-1).reshape(-1, 2)
-
-
-def build_all_layer_point_grids(n_per_side: int, n_layers: int, scale_per_layer: int) -> List[np.ndarray]:
-    """One grid per crop layer; layer i has ``int(n_per_side / scale_per_layer**i)`` points a side."""
-    return [build_point_grid(int(n_per_side / (scale_per_layer**i))) for i in range(n_layers + 1)]
-
-
-# ----------------------------------------------------------------------------- crops
-def generate_crop_boxes(
-    im_size: Tuple[int, int], n_layers: int, overlap_ratio: float
-) -> Tuple[List[CropBox], List[int]]:
-    """Crop boxes (x0, y0, x1, y1) and their layer indices for an image of size (H, W).
-
-    Layer 0 is the whole image; layer i (1..n_layers) tiles the image with 2**i x 2**i
-    overlapping crops (overlap = ``overlap_ratio`` of the short side, scaled by 2 / 2**i),
-    listed column by column (x outer, y inner).
-    """
-    im_h, im_w = im_size
-    short_side = min(im_h, im_w)
-    boxes: List[CropBox] = [[0, 0, im_w, im_h]]
-    layers = [0]
-    for layer in range(1, n_layers + 1):
-        per_side = 2**layer
-        overlap = int(overlap_ratio * short_side * (2 / per_side))
-        crop_w = int(math.ceil((overlap * (per_side - 1) + im_w) / per_side))
-        crop_h = int(math.ceil((overlap * (per_side - 1) + im_h) / per_side))
-        x0s = [int((crop_w - overlap) * i) for i in range(per_side)]
-        y0s = [int((crop_h - overlap) * i) for i in range(per_side)]
-        for x0, y0 in product(x0s, y0s):
-            boxes.append([x0, y0, min(x0 + crop_w, im_w), min(y0 + crop_h, im_h)])
-            layers.append(layer)
-    return boxes, layers
 
 
 def uncrop_boxes_xyxy(boxes: torch.Tensor, crop_box: CropBox) -> torch.Tensor:
@@ -164,23 +123,7 @@ def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, idxs: torch.Tensor, i
     order = torch.sort(scores, descending=True, stable=True).indices
     b = boxes[order].detach().float().cpu().numpy()
     cls = idxs[order].detach().cpu().numpy()
-    x0, y0, x1, y1 = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
-    areas = (x1 - x0) * (y1 - y0)
-    zero = np.float32(0)
-    suppressed = np.zeros(n, dtype=bool)
-    kept = []
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for i in range(n):
-            if suppressed[i]:
-                continue
-            kept.append(i)
-            rest = slice(i + 1, n)
-            inter_w = np.maximum(zero, np.minimum(x1[i], x1[rest]) - np.maximum(x0[i], x0[rest]))
-            inter_h = np.maximum(zero, np.minimum(y1[i], y1[rest]) - np.maximum(y0[i], y0[rest]))
-            inter = inter_w * inter_h
-            iou = inter / (areas[i] + areas[rest] - inter)
-            hit = (iou.astype(np.float64) > iou_threshold) & (cls[rest] == cls[i])
-            suppressed[rest] |= hit
+    kept = greedy_nms_sorted(b, cls, iou_threshold)
     return order[torch.as_tensor(kept, dtype=torch.int64, device=order.device)]
 
 

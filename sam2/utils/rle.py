@@ -9,15 +9,17 @@ character ``chr(48 + group)`` each, bit 0x20 meaning "more groups follow" and bi
 last group carrying the sign.
 """
 
-from typing import Dict, List
+from typing import TYPE_CHECKING, Dict, List
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is only needed by callers that pass tensors (no import here: the
+    import torch  # onnxruntime generator uses this module without torch installed)
 
 RLE = Dict[str, object]
 
 
-def masks_to_rle(masks: torch.Tensor) -> List[RLE]:
+def masks_to_rle(masks: "torch.Tensor") -> List[RLE]:
     """(B, H, W) bool tensor (any device) -> B uncompressed RLEs ``{"size", "counts": list}``."""
     if masks.dim() != 3:
         raise ValueError(f"masks must be (B, H, W), got {tuple(masks.shape)}")
@@ -44,7 +46,23 @@ def mask_to_rle(mask: np.ndarray) -> RLE:
     mask = np.asarray(mask)
     if mask.ndim != 2:
         raise ValueError(f"mask must be (H, W), got shape {mask.shape}")
-    return masks_to_rle(torch.from_numpy(np.ascontiguousarray(mask, dtype=bool))[None])[0]
+    return masks_to_rle_numpy(mask[None])[0]
+
+
+def masks_to_rle_numpy(masks: np.ndarray) -> List[RLE]:
+    """(B, H, W) bool/0-1 numpy masks -> B uncompressed RLEs (as :func:`masks_to_rle`, no torch)."""
+    masks = np.asarray(masks)
+    if masks.ndim != 3:
+        raise ValueError(f"masks must be (B, H, W), got shape {masks.shape}")
+    b, h, w = masks.shape
+    flat = masks.astype(bool, copy=False).transpose(0, 2, 1).reshape(b, h * w)
+    out = []
+    for i in range(b):
+        edges = np.flatnonzero(flat[i, 1:] != flat[i, :-1]) + 1
+        runs = np.diff(np.concatenate(([0], edges, [h * w])))
+        counts = ([0] if flat[i, 0] else []) + runs.tolist()
+        out.append({"size": [int(h), int(w)], "counts": counts})
+    return out
 
 
 def rle_to_mask(rle: RLE) -> np.ndarray:

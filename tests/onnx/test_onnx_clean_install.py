@@ -1,19 +1,28 @@
-"""`pip install ".[onnx]"`'s runtime, without torch, tracks a video from an export folder.
+"""`pip install ".[onnx]"` in a clean venv installs no torch, and its runtime tracks a video.
 
-Like tests/packaging/test_clean_install.py (offline, quick): the wheel is built from a copy of
-the sources and installed with --no-deps into a fresh venv, and only the onnx extra's
-dependencies (numpy, pillow, av, onnxruntime and what they require) are borrowed from this
-venv. torch, hydra and scipy are not importable there, so the README's ONNX lines prove the
-runtime needs none of them. The export itself is made by the torch side in this test run.
+A real pip resolve of the onnx extra, offline and quick: the sam2 wheel is built from a copy of
+the sources, every distribution the base dependencies and the onnx extra need (numpy, pillow, av,
+onnxruntime and what they require, as installed in this venv) is repacked into a wheel in a
+local folder, and `pip install --no-index --find-links <folder> "<sam2 wheel>[onnx]"` installs
+into a fresh venv from that folder alone. torch, hydra-core, omegaconf and tqdm are never put
+there: should the base dependencies or the onnx extra ask for one of them again, pip fails to
+resolve and so does this test. The venv then has no torch, hydra or scipy, the torch entry
+points raise the one ImportError that names `sam2[torch]`, and the README's ONNX lines track a
+video from an export made by the torch side in this test run.
 
 Set SAM2_TEST_ONNX_TINY=1 to also export tiny (golden weights) and track the tiny fixture's frames.
 """
 
+import base64
+import csv
+import hashlib
 import importlib.util
+import io
 import os
 import shutil
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -50,24 +59,73 @@ def _packaging_helpers():
     return module
 
 
-def onnx_extra_distributions():
+# The torch side (pyproject's `torch` extra): never offered to the clean install's resolver.
+TORCH_SIDE = {"torch", "hydra-core", "omegaconf", "tqdm", "sam2"}
+
+
+def _canonical(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def onnx_install_distributions():
+    """This venv's distributions that `sam2[onnx]` resolves to (base dependencies + onnx extra)."""
     from importlib import metadata
 
-    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"][
-        "onnx"
-    ]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    declared = project["dependencies"] + project["optional-dependencies"]["onnx"]
     todo = [Requirement(r) for r in declared]
     found = {}
     while todo:
         req = todo.pop()
         if req.marker is not None and not req.marker.evaluate({"extra": ""}):
             continue
-        name = req.name.lower().replace("_", "-")
-        if name in found:
+        name = _canonical(req.name)
+        if name in found or name in TORCH_SIDE:
             continue
         found[name] = metadata.distribution(req.name)
         todo.extend(Requirement(r) for r in found[name].requires or [])
     return list(found.values())
+
+
+def _record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"sha256={digest}"
+
+
+def repack_wheel(dist, folder: Path) -> Path:
+    """A wheel of an installed distribution, from its RECORD (its files in site-packages; scripts,
+    bytecode and the installer's own marks left out), so pip can install it offline."""
+    root = Path(dist.locate_file(""))
+    info = next(Path(f).parts[0] for f in dist.files if Path(f).parts[0].endswith(".dist-info"))
+    wheel_meta = (root / info / "WHEEL").read_text()
+    tags = [
+        line.split(":", 1)[1].strip().split("-")
+        for line in wheel_meta.splitlines()
+        if line.startswith("Tag:")
+    ]
+    # The compressed tag set (py2.py3-none-any) of the tags the wheel was installed with.
+    tag = "-".join(".".join(dict.fromkeys(t[i] for t in tags)) for i in range(3))
+    name, version = info[: -len(".dist-info")].rsplit("-", 1)
+    path = folder / f"{name}-{version}-{tag}.whl"
+    skip = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
+    rows = []
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as whl:
+        for rel in sorted({str(f) for f in dist.files}):
+            parts = Path(rel).parts
+            if parts[0] == ".." or "__pycache__" in parts or rel.endswith(".pyc"):
+                continue
+            if parts[0] == info and parts[-1] in skip:
+                continue
+            source = root / rel
+            if not source.is_file():
+                continue
+            data = source.read_bytes()
+            whl.writestr(rel, data)
+            rows.append((rel, _record_hash(data), str(len(data))))
+        record = io.StringIO()
+        csv.writer(record, lineterminator="\n").writerows(rows + [(f"{info}/RECORD", "", "")])
+        whl.writestr(f"{info}/RECORD", record.getvalue())
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -85,19 +143,42 @@ def clean_python(tmp_path_factory) -> Path:
         pip + ["wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(wheels), str(src)]
     )
     (wheel,) = wheels.glob("sam2-*.whl")
+    for dist in onnx_install_distributions():
+        repack_wheel(dist, wheels)
     env = tmp / "clean"
     venv.EnvBuilder(with_pip=False).create(env)
     python = env / "bin" / "python"
-    helpers.run(pip + ["--python", str(python), "install", "--no-deps", "--no-index", str(wheel)])
-    site = Path(
-        helpers.run(
-            [str(python), "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
-        ).strip()
+    # The resolver sees only the folder: the onnx extra, as a user would ask for it.
+    helpers.run(
+        pip
+        + ["--python", str(python), "install", "--no-index", "--find-links", str(wheels), "--no-compile"]
+        + [f"{wheel}[onnx]"]
     )
-    deps = tmp / "onnx-deps"
-    helpers.link_distributions(onnx_extra_distributions(), deps)
-    (site / "onnx_deps.pth").write_text(f"{deps}\n")
     return python
+
+
+def test_onnx_extra_installs_no_torch(clean_python):
+    code = """
+import importlib.metadata as md, importlib.util
+names = sorted(d.metadata["Name"].lower() for d in md.distributions())
+print("installed:", " ".join(names))
+for name in ("torch", "hydra-core", "omegaconf", "tqdm", "scipy"):
+    assert name not in names, name
+assert {"sam2", "numpy", "pillow", "av", "onnxruntime"} <= set(names), names
+for entry in ("sam2.build_sam", "sam2.sam2_video_predictor", "sam2.sam2_image_predictor",
+              "sam2.automatic_mask_generator", "sam2.batch", "sam2.onnx.export"):
+    try:
+        importlib.import_module(entry)
+    except ImportError as e:
+        assert 'pip install "sam2[torch]"' in str(e), (entry, str(e))
+        assert e.__cause__ is None and e.__suppress_context__, entry
+    else:
+        raise AssertionError(entry + " imported without torch")
+import sam2.onnx.automatic_mask_generator  # the onnxruntime generator needs no torch
+print("torch entry points refused")
+"""
+    out = _packaging_helpers().run([str(clean_python), "-I", "-c", "import importlib\n" + code])
+    assert "torch entry points refused" in out
 
 
 def _track(python: Path, export: Path, video: Path, point, cwd: Path) -> str:

@@ -1,8 +1,9 @@
-"""`pip install .` without extras gives a library that runs the README's lines (no scipy, no dev tools).
+"""`pip install ".[torch]"` gives a library that runs the README's lines (no scipy, no dev tools).
 
 Offline and quick: the package is built into a wheel from a copy of its sources (setuptools of
 this venv, no build isolation), installed with --no-deps into a fresh venv without pip, and the
-declared runtime dependencies (pyproject's [project].dependencies and what they require in turn)
+declared runtime dependencies (pyproject's [project].dependencies, its `torch` extra, and what
+they require in turn)
 are borrowed from this venv by linking just their files into a folder the fresh venv reads
 through a .pth file. Anything else, scipy and the dev extra included, is not importable there,
 so a missing runtime dependency in pyproject fails this test.
@@ -46,8 +47,10 @@ print("README lines ran; scipy imported:", "scipy" in sys.modules)
 
 
 def runtime_distributions() -> list[metadata.Distribution]:
-    """pyproject's runtime dependencies and, recursively, theirs, as installed in this venv."""
-    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    """pyproject's runtime dependencies with the torch extra and, recursively, theirs, as installed
+    in this venv."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    declared = project["dependencies"] + project["optional-dependencies"]["torch"]
     todo = [Requirement(r) for r in declared]
     found: dict[str, metadata.Distribution] = {}
     while todo:
@@ -99,7 +102,7 @@ def run(cmd, **kwargs):
     return out.stdout
 
 
-def test_bare_install_runs_the_readme_library_lines_without_scipy(tmp_path):
+def test_torch_install_runs_the_readme_library_lines_without_scipy(tmp_path):
     # A copy of what the wheel is built from, so the build leaves nothing in the checkout.
     src = tmp_path / "src"
     src.mkdir()
