@@ -208,14 +208,19 @@ def memory_growth(samples: List[Tuple[int, float]], settled_after: int) -> dict:
 
 
 def run_server_flat(
-    frames: List[np.ndarray], count: int, objects: int = 2, samples: int = 40, env: Optional[dict] = None
+    frames: List[np.ndarray],
+    count: int,
+    objects: int = 2,
+    samples: int = 40,
+    env: Optional[dict] = None,
+    progress: bool = False,
 ) -> dict:
     """Push frames through a real demo server's /live until ``count`` are tracked; sample its
     worker's memory every ``count / samples`` tracked frames.
 
     The client keeps two frames in flight (the next is sent when an answer comes), so the server
     works back to back; a frame that arrives while another waits replaces it (dropped, counted).
-    Frames are JPEGs made once. ``env``: extra server settings.
+    Frames are JPEGs made once. ``env``: extra server settings; ``progress``: print each sample.
     """
     from pathlib import Path
 
@@ -265,6 +270,12 @@ def run_server_flat(
                 in_flight -= 1 + message["droppedCount"]
                 if answered % every == 0:
                     rss.append((answered, round(process_rss_mb(worker), 1)))
+                    if progress:
+                        print(
+                            f"    {answered} tracked ({dropped} dropped), {time.perf_counter() - t0:.0f} s: "
+                            f"{rss[-1][1]} MB, load average {os.getloadavg()[0]:.2f}",
+                            flush=True,
+                        )
             seconds = time.perf_counter() - t0
             camera.send_json({"type": "stop"})
             end = camera.drain(30)[-1]
@@ -332,12 +343,12 @@ def main() -> int:
         "threads": torch.get_num_threads(),
         "rates": [],
     }
-    print(f"{args.model}, {w}x{h}, {args.device}, {torch.get_num_threads()} threads, 1 object", flush=True)
+    print(f"{args.model}, {w}x{h}, {args.device}, {torch.get_num_threads()} threads", flush=True)
     for fps in rates:
         summary = run_rate(predictor, frames, fps, args.seconds).summary()
         report["rates"].append(summary)
         print(
-            f"  offered {fps:5.1f} fps: processed {summary['processed_fps']:6.2f} fps, "
+            f"  1 object, offered {fps:5.1f} fps: processed {summary['processed_fps']:6.2f} fps, "
             f"dropped {100 * summary['drop_rate']:5.1f}%, delay p50 {summary['delay_p50_ms']:7.1f} ms "
             f"p95 {summary['delay_p95_ms']:7.1f} ms (p50 first third {summary['delay_p50_first_third_ms']:.1f}, "
             f"last third {summary['delay_p50_last_third_ms']:.1f})",
@@ -360,7 +371,7 @@ def main() -> int:
             flush=True,
         )
         server = run_server_flat(
-            frames[:100], args.server_frames, args.objects, env={"SAM2_DEMO_CONFIG": config}
+            frames[:100], args.server_frames, args.objects, env={"SAM2_DEMO_CONFIG": config}, progress=True
         )
         report["server"] = server
         print(
