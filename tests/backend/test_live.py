@@ -202,9 +202,10 @@ def test_saving_a_recording_does_not_pause_the_camera(server):
         time.sleep(0.06)
     saving_sec = time.monotonic() - t0
     assert recorded["numFrames"] == 20 and recorded["objects"] == [1]
-    # Synchronously stored, the frame sent first would wait for the whole save and be the only
-    # one answered before `recorded`; in the background the camera goes on meanwhile.
-    assert len(answered) >= 3, f"{len(answered)} frames answered during a save of {saving_sec:.2f} s"
+    # Stored on the tracker thread, the save would come between `recording` and the next frame's
+    # masks: no frame answered before `recorded`. In the background the camera goes on meanwhile
+    # (a save takes 0.2 s on a quiet machine, a frame here about 0.1 s with the pause).
+    assert len(answered) >= 1, f"no frame answered during a save of {saving_sec:.2f} s"
     assert [a["frame"] for a in answered] == list(range(21, seq + 1))
     assert all(a["droppedCount"] == 0 and len(a["objects"]) == 1 for a in answered)
     camera.send_json({"type": "stop"})
