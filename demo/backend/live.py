@@ -10,7 +10,9 @@ masks with the numbers of the frames dropped since the last answer. The inferenc
 stream (`SAM2VideoPredictor.init_stream`): memory stays flat however long the camera runs.
 
 `LiveHub` holds the server's live sessions: the camera limit, /healthy's numbers, and the end of
-every session when the server shuts down.
+every session when the server shuts down. Its `RecordingSaver` stores stopped recordings as
+library videos on a thread of its own, so a camera never pauses for a save, and a session that
+ends while recording (its client vanished, say) has what it recorded stored all the same.
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ class LiveSession:
         self._objects: set[int] = set()
         self._tracked_at: deque[float] = deque(maxlen=10)  # when the last frames were answered
         self._recording: LiveRecording | None = None
+        self._saves: list[threading.Event] = []  # set when each stopped recording is stored
         self.frames_tracked = 0
         self.end_reason: DemoError | None = None
         self._thread = threading.Thread(target=self._run, name=f"live-{live_id[:8]}", daemon=True)
@@ -164,7 +167,7 @@ class LiveSession:
                 if isinstance(item, proto.FrameHeader):
                     self._track(item)
                 elif isinstance(item, proto.Stop):
-                    self._save_recording()
+                    self._save_recording()  # in the background: the connection waits for it
                     self.end()
                 elif isinstance(item, proto.Record):
                     self._record(item.on)
@@ -174,10 +177,12 @@ class LiveSession:
             log.exception("live session %s failed", self.live_id)
             self.end(DemoError(f"The live session failed: {type(exc).__name__}."))
         finally:
-            if self._recording is not None:  # ended otherwise than by "stop": not saved
-                self._recording.discard()
-                self._recording = None
-            self._close_state()
+            # However the session ended (vanished client, session length, shutdown, a bug), what
+            # was recorded so far becomes a video of the library all the same.
+            try:
+                self._save_recording()
+            finally:
+                self._close_state()
 
     def _next(self) -> proto.FrameHeader | proto.Command | None:
         inbox = self._inbox
@@ -268,10 +273,15 @@ class LiveSession:
             if self._recording is not None:
                 raise BadInput("Already recording.")
             live = self.hub.live
-            self._recording = LiveRecording.begin(
-                self.hub.recordings_dir, self.start_info.width, self.start_info.height,
-                self._tracking_rate(), live.max_record_seconds,
-            )  # fmt: skip
+            self.hub.saver.reserve()  # LIMIT_EXCEEDED when too many recordings wait to be saved
+            try:
+                self._recording = LiveRecording.begin(
+                    self.hub.recordings_dir, self.start_info.width, self.start_info.height,
+                    self._tracking_rate(), live.max_record_seconds,
+                )  # fmt: skip
+            except BaseException:
+                self.hub.saver.unreserve()
+                raise
             self.send({"type": "recording", "on": True, "fps": self._recording.fps,
                        "maxSeconds": live.max_record_seconds})  # fmt: skip
         except DemoError as exc:
@@ -285,27 +295,114 @@ class LiveSession:
         return min(self.hub.live.max_fps, (len(times) - 1) / (times[-1] - times[0]))
 
     def _save_recording(self) -> None:
+        """Hand the recording to the hub's saver: the camera goes on tracking while it is stored."""
         recording, self._recording = self._recording, None
         if recording is None:
             return
         if not recording.masks:
             recording.discard()
+            self.hub.saver.unreserve()
             self.send({"type": "recording", "on": False})
             return
         self.send({"type": "recording", "on": False, "frames": len(recording.masks)})
-        try:
-            name = time.strftime("Camera %Y-%m-%d %H.%M.%S.mp4")
-            saved = save_to_library(recording, self.hub.service, self.start_info.client_id, name)
-        except DemoError as exc:
-            recording.discard()
-            self.send(_error(exc, fatal=False))
-            return
-        self.send({"type": "recorded", **saved})
+        name = time.strftime("Camera %Y-%m-%d %H.%M.%S.mp4")
+        done = self.hub.saver.submit(recording, self.start_info.client_id, name, self.send)
+        with self._inbox.cond:
+            self._saves.append(done)
+
+    def wait_saved(self, timeout: float) -> bool:
+        """Wait for this session's recordings to be stored (their `recorded` answers sent)."""
+        deadline = time.monotonic() + timeout
+        with self._inbox.cond:
+            saves = list(self._saves)
+        return all(done.wait(max(0.0, deadline - time.monotonic())) for done in saves)
 
     def _close_state(self) -> None:
         state, self._state = self._state, None
         if state is not None:
             self.hub.segmenter.close_stream(state)
+
+
+class RecordingSaver:
+    """Stopped recordings, stored as library videos one at a time on a thread of their own.
+
+    Storing a recording (flush the encoder, probe and transcode it like an upload, open a session,
+    give it the masks) takes about a second a few seconds of video on a CPU; done on a camera's
+    tracker thread it would freeze that camera meanwhile. Here the camera goes on while its
+    recording (and any other camera's) is stored, and a recording outlives its connection.
+
+    Recordings are bounded: at most `max_recordings` exist at once, being recorded or waiting to
+    be stored (a new recording is refused beyond that), so a client that records and vanishes
+    again and again cannot pile up files or work.
+    """
+
+    def __init__(self, service: DemoService, max_recordings: int):
+        self.service = service
+        self.max_recordings = max_recordings
+        self._cond = threading.Condition()
+        self._jobs: deque = deque()
+        self._recordings = 0  # reserved: being recorded, waiting or being stored
+        self._thread: threading.Thread | None = None
+        self.saved_total = 0
+        self.failed_total = 0
+
+    def reserve(self) -> None:
+        with self._cond:
+            if self._recordings >= self.max_recordings:
+                raise LimitExceeded(
+                    f"{self._recordings} recordings are being made or saved on this server, the most it "
+                    "keeps at once; try again when one is saved."
+                )
+            self._recordings += 1
+
+    def unreserve(self) -> None:
+        with self._cond:
+            self._recordings -= 1
+            self._cond.notify_all()
+
+    def submit(self, recording: LiveRecording, owner: str, name: str, send: Send) -> threading.Event:
+        """Store `recording` (reserved) as `owner`'s video; `send` gets `recorded` or an error.
+        The event returned is set once it is stored (or failed)."""
+        done = threading.Event()
+        with self._cond:
+            self._jobs.append((recording, owner, name, send, done))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="live-recordings", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+        return done
+
+    def busy(self) -> bool:
+        with self._cond:
+            return bool(self._jobs) or self._recordings > 0
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if not self._jobs:
+                    self._thread = None
+                    return
+                recording, owner, name, send, done = self._jobs.popleft()
+            try:
+                self._store(recording, owner, name, send)
+            finally:
+                self.unreserve()
+                done.set()
+
+    def _store(self, recording: LiveRecording, owner: str, name: str, send: Send) -> None:
+        try:
+            saved = save_to_library(recording, self.service, owner, name)
+        except Exception as exc:
+            recording.discard()
+            self.failed_total += 1
+            if not isinstance(exc, DemoError):
+                log.exception("storing a live recording failed")
+                exc = DemoError(f"Saving the recording failed: {type(exc).__name__}.")
+            send(_error(exc, fatal=False))
+            return
+        self.saved_total += 1
+        log.info("live recording stored as %s (%d frames)", saved["path"], saved["numFrames"])
+        send({"type": "recorded", **saved})
 
 
 class LiveHub:
@@ -318,6 +415,7 @@ class LiveHub:
         self.segmenter = segmenter
         self.service = service  # where recordings go: the library, a session, its masks
         self.recordings_dir = recordings_dir
+        self.saver = RecordingSaver(service, max(2, 2 * live.max_cameras))
         self._lock = threading.Lock()
         self._sessions: dict[str, LiveSession] = {}
         self._admitted = 0  # connections holding a camera that have not started yet
@@ -362,9 +460,12 @@ class LiveHub:
         session.begin()
         return session
 
-    def release(self, session: LiveSession) -> None:
+    def release(self, session: LiveSession, wait_saved: float = 0.0) -> None:
+        """End `session` and forget it, after up to `wait_saved` s for its recordings to be stored."""
         session.end()
-        session.join(timeout=60)  # the model step it is in; its state is freed by then
+        session.join(timeout=60)  # the step it is in; by then its state is freed, its recording handed over
+        if wait_saved > 0:
+            session.wait_saved(wait_saved)
         with self._lock:
             self._sessions.pop(session.live_id, None)
 
@@ -377,8 +478,11 @@ class LiveHub:
             session.end(ShuttingDown("The server is shutting down; start the camera again in a moment."))
 
     def busy(self) -> bool:
+        """Sessions running, or recordings not stored yet (a shutdown waits for them)."""
         with self._lock:
-            return bool(self._sessions) or self._admitted > 0
+            if self._sessions or self._admitted > 0:
+                return True
+        return self.saver.busy()
 
     def as_json(self) -> dict:
         with self._lock:
@@ -387,6 +491,8 @@ class LiveHub:
                 "max_cameras": self.live.max_cameras,
                 "started": self.started_total,
                 "refused": self.refused_total,
+                "recordings_saved": self.saver.saved_total,
+                "recordings_failed": self.saver.failed_total,
             }
 
 

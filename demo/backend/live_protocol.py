@@ -9,10 +9,13 @@ Client to server:
 - text prompts on a frame the server answered with masks (`frame` is its `seq`), each with an
   optional `id` echoed back: `{"type": "addPoints", "frame", "objectId", "points": [[x, y]],
   "labels": [1|0], "clearOldPoints": true}` (normalised to [0, 1]); `{"type": "addBox", "frame",
-  "objectId", "box": [x0, y0, x1, y1]}`; `{"type": "removeObject", "objectId"}`; `{"type": "stop"}`.
+  "objectId", "box": [x0, y0, x1, y1]}`; `{"type": "removeObject", "objectId"}`;
+  `{"type": "record", "on": true|false}`; `{"type": "stop"}`.
 
 Server to client (text): `started`, `masks` (per tracked frame, with the frames dropped since the
-previous one), `prompted`, `removed`, `recording`, `recorded` (path, numFrames, sessionId), `error` (`code`, `message`, `fatal`), `end`.
+previous one), `prompted`, `removed`, `recording` (on, or off with the frames recorded),
+`recorded` (path, numFrames, sessionId, objects: sent once the recording is stored, which runs
+in the background), `error` (`code`, `message`, `fatal`), `end`.
 """
 
 from __future__ import annotations

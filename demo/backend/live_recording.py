@@ -6,7 +6,9 @@ when recording started, so the video plays about as fast as it happened. Stoppin
 file as the user's upload (the same path as an uploaded file: probe, transcode, library,
 quota), opens a session on it, gives each object its mask on the first recorded frame where it
 appears as a mask prompt (so the video can be refined and tracked again like any other), and
-keeps every other recorded frame's masks as tracked masks (exports read them).
+keeps every other recorded frame's masks as tracked masks (exports read them). That runs on
+the hub's saver thread (demo/backend/live.py, `RecordingSaver`), never on a camera's: a stopped
+recording, or the recording of a session that ended any other way, is handed over whole.
 """
 
 from __future__ import annotations

@@ -33,6 +33,8 @@ _PING_SEC = 10.0  # a client that answers no ping within this is gone
 _START_SEC = 5.0  # the "start" message must come within this (the connection holds a thread)
 _REFUSE_AFTER_SEC = 0.5  # the longest a connection the server has no room for holds a thread
 _POLL_SEC = 0.5  # how often the receiving thread looks at the session's end and deadline
+_MAX_BACKLOG = 256  # messages received but not yet read; beyond, the client is flooding: closed
+_SAVE_WAIT_SEC = 120.0  # at the end, how long a connection waits for its recordings to be stored
 
 
 class _WholeWrites:
@@ -149,7 +151,9 @@ def _serve(ws: Server, hub: LiveHub) -> None:
     except ConnectionClosed:
         pass  # the client went away (mid-frame too): its session ends below
     finally:
-        hub.release(session)
+        # The camera stays counted until its recordings are stored: the client, if still there,
+        # hears `recorded` before `end`, and this thread is one of LIVE_MAX_CAMERAS meanwhile.
+        hub.release(session, wait_saved=_SAVE_WAIT_SEC)
         if session.end_reason is not None:
             send(_fatal(session.end_reason))
         dropped, count = session.unanswered()
@@ -168,6 +172,14 @@ def _receive(ws: Server, session: LiveSession, hub: LiveHub, send: _Sender) -> N
         message = ws.receive(timeout=min(remaining, _POLL_SEC))
         if message is None:
             continue
+        if len(ws.input_buffer) > _MAX_BACKLOG:
+            # simple-websocket's reader queues whole messages without bound; this thread takes them
+            # off far faster than any camera sends, unless a client floods it with messages.
+            session.end(LimitExceeded(
+                f"This connection sends messages faster than the server reads them (over {_MAX_BACKLOG} "
+                "waiting); keep at most a few frames in flight."
+            ))  # fmt: skip
+            return
         try:
             if isinstance(message, (bytes, bytearray)):
                 session.offer_frame(bytes(message))
