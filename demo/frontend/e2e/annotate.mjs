@@ -393,7 +393,11 @@ try {
     // A vertex of the largest region (the one nearest the middle) dragged 50 px towards the middle.
     const polygon = (await outline()).split('|')[0].split(' ').map((v) => v.split(',').map(Number));
     const centre = (v) => Math.hypot(v[0] - W / 2, v[1] - H / 2);
-    const k = polygon.reduce((best, v, i) => (centre(v) < centre(polygon[best]) ? i : best), 0);
+    // Vertices on the frame's border are where the mask meets the edge, not corners of its shape:
+    // the nearest to the middle of the others (a mask filling the frame has none: then any).
+    const inner = (v) => v[0] > 0 && v[0] < W && v[1] > 0 && v[1] < H;
+    const rank = (v) => (inner(v) ? 0 : 1e9) + centre(v);
+    const k = polygon.reduce((best, v, i) => (rank(v) < rank(polygon[best]) ? i : best), 0);
     const [vx, vy] = polygon[k];
     const len = Math.max(1, centre(polygon[k]));
     const [ux, uy] = [(W / 2 - vx) / len, (H / 2 - vy) / len];
@@ -420,8 +424,12 @@ try {
     const sent = await prompt.jsonValue();
     const shaped = decodeRle(sent);
     const along = [4, 6, 8].map((t) => pixel(shaped, H, vx + t * ux, vy + t * uy));
-    assert(along.every((v) => v === (convex ? 0 : 1)), `past the dragged ${convex ? 'convex' : 'reflex'} vertex (${vx}, ${vy}) the mask is ${along}`);
-    console.log(`    a ${convex ? 'convex' : 'reflex'} vertex (${vx}, ${vy}) of ${polygon.length} dragged 50 px: the mask follows`);
+    if (inner([vx, vy])) {
+      assert(along.every((v) => v === (convex ? 0 : 1)), `past the dragged ${convex ? 'convex' : 'reflex'} vertex (${vx}, ${vy}) the mask is ${along}`);
+      console.log(`    a ${convex ? 'convex' : 'reflex'} vertex (${vx}, ${vy}) of ${polygon.length} dragged 50 px: the mask follows`);
+    } else {
+      console.log(`    every vertex is on the frame's border (the mask fills the frame): its shape is left to the vitest cases`);
+    }
     await page.locator('body').press('Control+z');
     await idle();
     await page.getByText('Undid a polygon edit', { exact: false }).waitFor();

@@ -73,6 +73,9 @@ export async function startBackend(dataDir, logFile, seed, extraEnv = {}, port =
         SAM2_DEMO_RANDOM_WEIGHTS: '1',
         SAM2_DEMO_CONFIG: process.env.SAM2_DEMO_CONFIG || 'configs/sam2.1/sam2.1_hiera_micro.yaml',
         SAM2_DEMO_DEVICE: 'cpu',
+        // The masks of random weights, which the tests' prompts are chosen for, must not depend on
+        // whether this CPU computes bf16 (precision auto): float32 everywhere.
+        SAM2_DEMO_PRECISION: 'fp32',
         SAM2_DEMO_SEED: String(seed),
         DATA_PATH: dataDir,
         FRONTEND_DIST: path.join(FRONTEND_DIR, 'dist'),

@@ -133,8 +133,12 @@ try {
     // A reload shows them again (a long run is not wasted): the same ones, on their frame.
     const listed = await proposals().allTextContents();
     await page.reload();
-    await page.locator('details.everything > summary').click();
     await ready();
+    // Restored proposals open the panel by themselves; a click on its summary would close it.
+    if (!(await page.locator('details.everything').evaluate((d) => d.open))) {
+      await page.locator('details.everything > summary').click();
+    }
+    await proposals().first().waitFor({ timeout: 30_000 });
     assert(JSON.stringify(await proposals().allTextContents()) === JSON.stringify(listed), `after a reload: ${await proposals().allTextContents()} (before: ${listed})`);
     await page.getByRole('button', { name: 'Keep all', exact: true }).click();
     await page.waitForFunction((k) => document.querySelectorAll('li.object').length === k, kept, { timeout: 60_000 });
