@@ -25,14 +25,12 @@ from sam2.modeling.sam2_base import SAM2Base
 from sam2.sam2_image_predictor import SAM2ImagePredictor
 from sam2.utils.amg import (
     MaskData,
-    area_from_rle,
     batched_mask_to_box,
     batched_nms,
     box_area,
     box_xyxy_to_xywh,
     build_all_layer_point_grids,
     calculate_stability_score,
-    coco_encode_rle,
     generate_crop_boxes,
     is_box_near_crop_edge,
     masks_to_rle,
@@ -42,6 +40,7 @@ from sam2.utils.amg import (
     uncrop_masks,
     uncrop_points,
 )
+from sam2.utils.amg_common import mask_records
 
 OUTPUT_MODES = ("binary_mask", "uncompressed_rle", "coco_rle")
 
@@ -316,30 +315,11 @@ class SAM2AutomaticMaskGenerator:
     def _records(self, data: MaskData) -> List[Dict[str, Any]]:
         if len(data) == 0:
             return []
-        rles = data["rles"]
-        if self.output_mode == "coco_rle":
-            segmentations = [coco_encode_rle(rle) for rle in rles]
-        elif self.output_mode == "binary_mask":
-            segmentations = [rle_to_mask(rle) for rle in rles]
-        else:
-            segmentations = rles
-        bboxes = box_xyxy_to_xywh(data["boxes"]).tolist()
-        crop_boxes = box_xyxy_to_xywh(data["crop_boxes"]).tolist()
-        ious = data["iou_preds"].tolist()
-        stability = data["stability_score"].tolist()
-        points = data["points"].tolist()
-        return [
-            {
-                "segmentation": segmentations[i],
-                "area": area_from_rle(rles[i]),
-                "bbox": bboxes[i],
-                "predicted_iou": ious[i],
-                "point_coords": [points[i]],
-                "stability_score": stability[i],
-                "crop_box": crop_boxes[i],
-            }
-            for i in range(len(rles))
-        ]
+        return mask_records(
+            self.output_mode, data["rles"], box_xyxy_to_xywh(data["boxes"]).tolist(),
+            box_xyxy_to_xywh(data["crop_boxes"]).tolist(), data["iou_preds"].tolist(),
+            data["stability_score"].tolist(), data["points"].tolist(),
+        )
 
 
 class _BatchCounter:

@@ -16,8 +16,8 @@ import numpy as np
 
 from sam2.onnx import resize
 from sam2.onnx.image_predictor import SAM2ImagePredictorONNX, build_sam2_image_predictor_onnx
-from sam2.utils.amg_common import build_all_layer_point_grids, generate_crop_boxes, nms_numpy
-from sam2.utils.rle import area_from_rle, coco_encode_rle, masks_to_rle_numpy, rle_to_mask
+from sam2.utils.amg_common import build_all_layer_point_grids, generate_crop_boxes, mask_records, nms_numpy
+from sam2.utils.rle import masks_to_rle_numpy
 
 OUTPUT_MODES = ("binary_mask", "uncompressed_rle", "coco_rle")
 
@@ -261,27 +261,7 @@ class SAM2AutomaticMaskGeneratorONNX:
         if len(data) == 0:
             return []
         cols = data.columns
-        rles = cols["rles"]
-        if self.output_mode == "coco_rle":
-            segmentations = [coco_encode_rle(rle) for rle in rles]
-        elif self.output_mode == "binary_mask":
-            segmentations = [rle_to_mask(rle) for rle in rles]
-        else:
-            segmentations = rles
-        bboxes = _xywh(cols["boxes"]).tolist()
-        crop_boxes = _xywh(cols["crop_boxes"]).tolist()
-        ious = cols["iou_preds"].tolist()
-        stability = cols["stability_score"].tolist()
-        points = cols["points"].tolist()
-        return [
-            {
-                "segmentation": segmentations[i],
-                "area": area_from_rle(rles[i]),
-                "bbox": bboxes[i],
-                "predicted_iou": ious[i],
-                "point_coords": [points[i]],
-                "stability_score": stability[i],
-                "crop_box": crop_boxes[i],
-            }
-            for i in range(len(rles))
-        ]
+        return mask_records(
+            self.output_mode, cols["rles"], _xywh(cols["boxes"]).tolist(), _xywh(cols["crop_boxes"]).tolist(),
+            cols["iou_preds"].tolist(), cols["stability_score"].tolist(), cols["points"].tolist(),
+        )

@@ -6,9 +6,11 @@ Shared by :mod:`sam2.utils.amg` (the torch generator) and :mod:`sam2.onnx.automa
 
 import math
 from itertools import product
-from typing import List, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
+
+from sam2.utils.rle import area_from_rle, coco_encode_rle, rle_to_mask
 
 CropBox = List[int]  # x0, y0, x1, y1 in pixels of the full image (x1, y1 exclusive)
 
@@ -94,3 +96,34 @@ def nms_numpy(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np
         return order.astype(np.int64)
     kept = greedy_nms_sorted(np.asarray(boxes, dtype=np.float32)[order], np.zeros(len(order)), iou_threshold)
     return order[kept].astype(np.int64)
+
+
+def mask_records(
+    output_mode: str,
+    rles: Sequence[Dict[str, Any]],
+    bboxes_xywh: Sequence[Sequence[float]],
+    crop_boxes_xywh: Sequence[Sequence[float]],
+    ious: Sequence[float],
+    stability: Sequence[float],
+    points: Sequence[Sequence[float]],
+) -> List[Dict[str, Any]]:
+    """The generators' output records, one per mask, its segmentation in ``output_mode``
+    ("binary_mask", "uncompressed_rle" or "coco_rle")."""
+    if output_mode == "coco_rle":
+        segmentations = [coco_encode_rle(rle) for rle in rles]
+    elif output_mode == "binary_mask":
+        segmentations = [rle_to_mask(rle) for rle in rles]
+    else:
+        segmentations = list(rles)
+    return [
+        {
+            "segmentation": segmentations[i],
+            "area": area_from_rle(rles[i]),
+            "bbox": bboxes_xywh[i],
+            "predicted_iou": ious[i],
+            "point_coords": [points[i]],
+            "stability_score": stability[i],
+            "crop_box": crop_boxes_xywh[i],
+        }
+        for i in range(len(rles))
+    ]
