@@ -225,7 +225,7 @@ try {
   await other.close();
 
   // What the tests asked for logs: the click while the server was down, 403 (view-only), 404 (revoked).
-  await consoleErrors.test(runner, /Failed to load resource.*(403|404|ERR_CONNECTION_(RESET|REFUSED))/);
+  await consoleErrors.test(runner, /Failed to load resource.*(403|404|ERR_CONNECTION_(RESET|REFUSED)|ERR_SOCKET_NOT_CONNECTED)/);
 } finally {
   await browser.close();
   backend.stop();
