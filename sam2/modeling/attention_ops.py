@@ -57,4 +57,5 @@ def _attention_by_gemms(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
                 stop = start + rows
                 weights = torch.softmax(torch.bmm(q[g:g_end, start:stop], k_t[g:g_end]), dim=-1)
                 torch.bmm(weights, v[g:g_end], out=out[g:g_end, start:stop])
+                del weights  # freed before the next block's scores: two blocks' worth at a time, not three
     return out.reshape(*lead, num_q, out.shape[-1])

@@ -163,5 +163,5 @@ class MemoryEncoder(nn.Module):
 
         x = self.pix_feat_proj(pix_feat) + mask_features
         x = self.out_proj(self.fuser(x))
-        pos: list[torch.Tensor] = [self.position_encoding(x).to(x.dtype)]
+        pos: list[torch.Tensor] = [self.position_encoding(x)]  # in x's dtype
         return {"vision_features": x, "vision_pos_enc": pos}

@@ -42,13 +42,13 @@ class PositionEmbeddingSine(nn.Module):
         self.temperature = temperature
         self.normalize = normalize
         self.scale = 2 * math.pi if scale is None else scale
-        # (H, W) -> (C, H, W); the map depends only on the grid size.
-        self.cache: dict[tuple[int, int], torch.Tensor] = {}
+        # (H, W, dtype, device) -> (C, H, W); the map depends only on the grid size.
+        self.cache: dict[tuple[int, int, torch.dtype, torch.device], torch.Tensor] = {}
         # Pre-filling the cache only helps torch.compile on CUDA; it changes no numbers.
         if warmup_cache and torch.cuda.is_available():
             for stride in strides:
                 side = image_size // stride
-                self._pe(1, torch.device("cuda"), side, side)
+                self._pe(1, torch.device("cuda", torch.cuda.current_device()), side, side)
 
     def _inverse_freqs(self, device) -> torch.Tensor:
         """Per-channel divisors T**(2*(i//2)/F), shape (F,)."""
@@ -89,35 +89,42 @@ class PositionEmbeddingSine(nn.Module):
         return torch.cat((pos_y.reshape(b, n, -1), pos_x.reshape(b, n, -1), labels[:, :, None]), dim=2)
 
     @torch.no_grad()
-    def _pe(self, batch: int, device, height: int, width: int) -> torch.Tensor:
-        """(batch, 2F, height, width) position map, computed once per grid size."""
-        key = (height, width)
+    def _pe(self, batch: int, device, height: int, width: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """(batch, 2F, height, width) position map in ``dtype``, computed once per grid, dtype and device.
+
+        Batch 1 (every frame of video tracking) gets a view of the cached map, not a copy: the
+        maps are read-only (85 MB of float32 for the three levels of a 1024 px image).
+        """
+        key = (height, width, dtype, torch.device(device))
         cached = self.cache.get(key)
         if cached is None:
-            ys = torch.arange(1, height + 1, dtype=torch.float32, device=device)
-            xs = torch.arange(1, width + 1, dtype=torch.float32, device=device)
-            if self.normalize:
-                eps = 1e-6  # keeps the last position just under `scale`
-                ys = ys / (ys[-1:] + eps) * self.scale
-                xs = xs / (xs[-1:] + eps) * self.scale
-            freqs = self._inverse_freqs(device)
-            pe_y = self._sin_cos(ys[:, None] / freqs)  # (H, F)
-            pe_x = self._sin_cos(xs[:, None] / freqs)  # (W, F)
-            pe = torch.cat(
-                (
-                    pe_y.t()[:, :, None].expand(-1, height, width),
-                    pe_x.t()[:, None, :].expand(-1, height, width),
-                ),
-                dim=0,
-            ).contiguous()
-            self.cache[key] = pe
-            cached = pe
-        return cached.to(device)[None].repeat(batch, 1, 1, 1)
+            cached = self.cache[key] = self._map(torch.device(device), height, width).to(dtype)
+        return cached[None] if batch == 1 else cached[None].repeat(batch, 1, 1, 1)
+
+    def _map(self, device: torch.device, height: int, width: int) -> torch.Tensor:
+        """The (2F, height, width) float32 map."""
+        ys = torch.arange(1, height + 1, dtype=torch.float32, device=device)
+        xs = torch.arange(1, width + 1, dtype=torch.float32, device=device)
+        if self.normalize:
+            eps = 1e-6  # keeps the last position just under `scale`
+            ys = ys / (ys[-1:] + eps) * self.scale
+            xs = xs / (xs[-1:] + eps) * self.scale
+        freqs = self._inverse_freqs(device)
+        pe_y = self._sin_cos(ys[:, None] / freqs)  # (H, F)
+        pe_x = self._sin_cos(xs[:, None] / freqs)  # (W, F)
+        return torch.cat(
+            (
+                pe_y.t()[:, :, None].expand(-1, height, width),
+                pe_x.t()[:, None, :].expand(-1, height, width),
+            ),
+            dim=0,
+        ).contiguous()
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, C, H, W) feature map (only its shape/device are used) -> (B, 2F, H, W)."""
-        return self._pe(x.shape[0], x.device, x.shape[-2], x.shape[-1])
+        """x: (B, C, H, W) feature map (only its shape, dtype and device are used) -> (B, 2F, H, W)
+        in x's dtype (rounded from the float32 map)."""
+        return self._pe(x.shape[0], x.device, x.shape[-2], x.shape[-1], x.dtype)
 
 
 class PositionEmbeddingRandom(nn.Module):
@@ -205,7 +212,7 @@ def apply_rotary_enc(
     xq: (B, heads, Nq, D); xk: (B, heads, Nk, D); freqs_cis: (Nq, D/2) complex.
     With ``repeat_freqs_k`` the keys hold several frames of the same grid (Nk = r * Nq)
     and each frame gets the same rotations. Keys may be empty (Nk = 0): returned as is.
-    ``keys_in_place``: float32 keys are rotated in their own memory (no autograd), and
+    ``keys_in_place``: keys are rotated in their own memory (inference only: no autograd), and
     ``xk`` itself is returned. Outputs keep the input dtypes.
     """
     q_c = _as_complex_pairs(xq)
@@ -219,16 +226,32 @@ def apply_rotary_enc(
     if xk.shape[-2] == 0:
         return q_out, xk
 
-    if keys_in_place and xk.dtype != torch.float32:
-        raise ValueError(f"keys can be rotated in place only in float32, not {xk.dtype}")
+    if keys_in_place:
+        _rotate_keys_in_place(xk, rot_q, repeat_freqs_k)
+        return q_out, xk
     k_c = _as_complex_pairs(xk)
     rot_k = rot_q
     if repeat_freqs_k:
         repeats = k_c.shape[-2] // q_c.shape[-2]
         # expand + flatten instead of repeat: repeat on complex tensors is not supported everywhere
         rot_k = rot_q.unsqueeze(2).expand(-1, -1, repeats, -1, -1).flatten(2, 3)
-    if keys_in_place:
-        k_c.mul_(rot_k)  # k_c is a complex view of xk's memory
-        return q_out, xk
     k_out = _rotate(k_c, rot_k).type_as(xk).to(xk.device)
     return q_out, k_out
+
+
+def _rotate_keys_in_place(xk: torch.Tensor, rot: torch.Tensor, repeated: bool) -> None:
+    """Rotate keys (B, heads, r * Nq, D) in their own memory, one grid of Nq tokens at a time.
+
+    A grid at a time keeps the float32 working copy (of non-float32 keys) to one frame's worth
+    rather than all r frames' (memory cross-attention reads up to 7 frames of 4096 tokens); the
+    values are those of the whole-tensor rotation, element by element.
+    """
+    grid = rot.shape[-2]
+    if xk.shape[-2] % grid != 0 or (not repeated and xk.shape[-2] != grid):
+        raise ValueError(f"{xk.shape[-2]} keys are not whole grids of {grid} tokens")
+    for start in range(0, xk.shape[-2], grid):
+        keys = xk[..., start : start + grid, :]
+        if keys.dtype == torch.float32:
+            torch.view_as_complex(keys.unflatten(-1, (-1, 2))).mul_(rot)  # a complex view of xk
+        else:
+            keys.copy_(_rotate(_as_complex_pairs(keys), rot))

@@ -174,8 +174,13 @@ def test_sine_embedding_hand_values_and_cache():
     torch.testing.assert_close(out[0, 0, :, 0], y.sin())
     torch.testing.assert_close(out[0, 1, :, 0], y.cos())
     torch.testing.assert_close(out[1, 4, 0, :], x.sin())
-    assert (4, 5) in pe.cache
-    torch.testing.assert_close(pe(torch.zeros(1, 3, 4, 5))[0], out[0], rtol=0, atol=0)
+    assert (4, 5, torch.float32, torch.device("cpu")) in pe.cache
+    single = pe(torch.zeros(1, 3, 4, 5))
+    torch.testing.assert_close(single[0], out[0], rtol=0, atol=0)
+    # Batch 1 is a view of the cached map; another dtype is the float32 map rounded, cached apart.
+    assert single.data_ptr() == pe(torch.zeros(1, 3, 4, 5)).data_ptr()
+    half = pe(torch.zeros(1, 3, 4, 5, dtype=torch.bfloat16))
+    assert half.dtype == torch.bfloat16 and torch.equal(half, single.bfloat16())
     with pytest.raises(ValueError, match="even"):
         PositionEmbeddingSine(num_pos_feats=7)
 
@@ -228,8 +233,13 @@ def test_rope_attention_rebuilds_table_and_skips_excluded_keys():
         no_ptr = attn(q, kv[:, :32], kv[:, :32])
     with torch.inference_mode():
         assert torch.equal(attn(q, kv[:, :32], kv[:, :32]), no_ptr)
-    with pytest.raises(ValueError, match="in place only in float32"):
-        apply_rotary_enc(qh, kh.bfloat16(), rot, repeat_freqs_k=True, keys_in_place=True)
+    # bfloat16 keys rotated in place, a grid at a time: bit for bit the whole-tensor rotation.
+    keys = kh[:, :, :32].bfloat16()
+    _, expected = apply_rotary_enc(qh, keys, rot, repeat_freqs_k=True)
+    _, rotated = apply_rotary_enc(qh, keys, rot, repeat_freqs_k=True, keys_in_place=True)
+    assert rotated is keys and torch.equal(rotated, expected)
+    with pytest.raises(ValueError, match="whole grids"):
+        apply_rotary_enc(qh, kh[:, :, :31].clone(), rot, repeat_freqs_k=True, keys_in_place=True)
 
     with pytest.raises(ValueError, match="square"):
         attn(torch.randn(1, 15, 16), torch.randn(1, 15, 8), torch.randn(1, 15, 8))

@@ -117,5 +117,5 @@ class FpnNeck(nn.Module):
                 fused = lateral
             coarser = fused
             features[level] = fused
-            pos[level] = self.position_encoding(fused).to(fused.dtype)
+            pos[level] = self.position_encoding(fused)  # in fused's dtype
         return features, pos

@@ -173,8 +173,8 @@ class RoPEAttention(Attention):
                 + "; keys must be whole frames of the query grid"
             )
         # In inference the keys (fresh projections) are rotated where they are: the pointer
-        # tokens after them need not be copied into a new tensor.
-        in_place = k.dtype == torch.float32 and not torch.is_grad_enabled()
+        # tokens after them need not be copied into a new tensor, nor all the keys into float32.
+        in_place = not torch.is_grad_enabled()
         q, k_rot = apply_rotary_enc(
             q, k[:, :, :num_k_rope], freqs_cis=rotations, repeat_freqs_k=self.rope_k_repeat, keys_in_place=in_place
         )
