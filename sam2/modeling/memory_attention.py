@@ -9,6 +9,7 @@ the grid).
 
 from torch import Tensor, nn
 
+from sam2.modeling.linear_ops import linear
 from sam2.modeling.sam.transformer import RoPEAttention
 from sam2.modeling.sam2_utils import get_activation_fn, get_clones
 
@@ -96,8 +97,8 @@ class MemoryAttentionLayer(nn.Module):
         """
         tgt = self._self_attention_block(tgt, query_pos) if self_attended is None else self_attended
         tgt = self._cross_attention_block(tgt, memory, query_pos, pos, num_k_exclude_rope)
-        hidden = self.dropout(self.activation(self.linear1(self.norm3(tgt))))
-        return tgt + self.dropout3(self.linear2(hidden))
+        hidden = self.dropout(linear(self.norm3(tgt), self.linear1, self.activation))
+        return tgt + self.dropout3(linear(hidden, self.linear2))
 
 
 class MemoryAttention(nn.Module):

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sam2.modeling.linear_ops import linear
 from sam2.video.memory_policy import select_closest_cond_frames  # noqa: F401  (moved: torch-free)
 
 
@@ -71,10 +72,8 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         last = len(self.layers) - 1
-        for i, linear in enumerate(self.layers):
-            x = linear(x)
-            if i < last:
-                x = self.act(x)
+        for i, layer in enumerate(self.layers):
+            x = linear(x, layer, self.act if i < last else None)
         return torch.sigmoid(x) if self.sigmoid_output else x
 
 

@@ -22,6 +22,7 @@ from torch import nn
 
 from sam2.modeling.attention_ops import attend
 from sam2.modeling.backbones.utils import PatchEmbed, window_partition, window_unpartition
+from sam2.modeling.linear_ops import linear
 from sam2.modeling.sam2_utils import MLP, DropPath
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class MultiScaleAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, h, w, _ = x.shape
         # (B, N, 3, heads, head_dim): q, k, v are strided views, no copies.
-        q, k, v = self.qkv(x).reshape(b, h * w, 3, self.num_heads, -1).unbind(2)
+        q, k, v = linear(x, self.qkv).reshape(b, h * w, 3, self.num_heads, -1).unbind(2)
 
         if self.q_pool is not None:
             # Pool queries spatially; heads and head channels pool independently.
@@ -66,7 +67,7 @@ class MultiScaleAttention(nn.Module):
         # Attention wants (B, heads, N, head_dim); transposes are views.
         out = attend(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
         out = out.transpose(1, 2).reshape(b, h, w, -1)
-        return self.proj(out)
+        return linear(out, self.proj)
 
 
 class MultiScaleBlock(nn.Module):
@@ -114,7 +115,7 @@ class MultiScaleBlock(nn.Module):
         normed = self.norm1(x)
         if self.dim != self.dim_out:
             # Widened residual: project the normalised tokens, pool like the queries.
-            shortcut = _pool_channels_last(self.proj(normed), self.pool)
+            shortcut = _pool_channels_last(linear(normed, self.proj), self.pool)
         else:
             # Official configs never pool without widening; pooling keeps shapes consistent.
             shortcut = _pool_channels_last(x, self.pool)

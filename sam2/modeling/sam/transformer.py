@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from sam2.modeling.attention_ops import attend, attends_by_gemms
+from sam2.modeling.linear_ops import linear
 from sam2.modeling.position_encoding import apply_rotary_enc, compute_axial_cis
 from sam2.modeling.sam2_utils import MLP
 
@@ -66,16 +67,16 @@ class Attention(nn.Module):
 
     def _project(self, q: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         return (
-            self._split_heads(self.q_proj(q)),
-            self._split_heads(self.k_proj(k)),
-            self._split_heads(self.v_proj(v)),
+            self._split_heads(linear(q, self.q_proj)),
+            self._split_heads(linear(k, self.k_proj)),
+            self._split_heads(linear(v, self.v_proj)),
         )
 
     def _attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         """Per-head attention then output projection; dropout only while training."""
         drop = self.dropout_p if self.training else 0.0
         out = attend(q, k, v, dropout_p=drop)
-        return self.out_proj(self._merge_heads(out))
+        return linear(self._merge_heads(out), self.out_proj)
 
     def _values_after_weights(self, v_in: Tensor, q_in: Tensor) -> bool:
         """Whether to weigh the raw values before projecting them (``_attend_raw_values``).
@@ -104,12 +105,12 @@ class Attention(nn.Module):
         out = torch.matmul(averaged, weight.transpose(1, 2).to(averaged.dtype))
         if self.v_proj.bias is not None:
             out = out + self.v_proj.bias.view(heads, 1, head_dim).to(out.dtype)
-        return self.out_proj(self._merge_heads(out))
+        return linear(self._merge_heads(out), self.out_proj)
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         """q: (B, Nq, embedding_dim); k, v: (B, Nk, kv_in_dim) -> (B, Nq, embedding_dim)."""
         if self._values_after_weights(v, q):
-            return self._attend_raw_values(self._split_heads(self.q_proj(q)), self._split_heads(self.k_proj(k)), v)
+            return self._attend_raw_values(self._split_heads(linear(q, self.q_proj)), self._split_heads(linear(k, self.k_proj)), v)
         return self._attend(*self._project(q, k, v))
 
 
@@ -157,7 +158,7 @@ class RoPEAttention(Attention):
         """q: (B, Nq, C); k, v: (B, Nk, kv_in_dim) -> (B, Nq, C)."""
         raw_values = self._values_after_weights(v, q)
         if raw_values:
-            q, k = self._split_heads(self.q_proj(q)), self._split_heads(self.k_proj(k))
+            q, k = self._split_heads(linear(q, self.q_proj)), self._split_heads(linear(k, self.k_proj))
         else:
             q, k, v = self._project(q, k, v)
         num_q = q.shape[-2]
