@@ -51,11 +51,19 @@ def _attention_by_gemms(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         out = torch.empty(q.shape[0], num_q, v.shape[-1], dtype=q.dtype, device=q.device)
         rows = min(num_q, _MAX_BLOCK_ROWS, max(64, _MAX_BLOCK_SCORES // max(num_k, 1)))
         groups = max(1, _MAX_BLOCK_SCORES // (rows * max(num_k, 1))) if rows == num_q else 1
+        groups = min(groups, q.shape[0])
+        # One scores and one weights buffer for every block of the call: a fresh pair per block
+        # came from fresh pages each time (glibc hands back large blocks to the system), which
+        # cost more than the softmax itself.
+        scores = torch.empty(groups, rows, num_k, dtype=q.dtype, device=q.device)
+        weights = torch.empty_like(scores)
         for g in range(0, q.shape[0], groups):
-            g_end = g + groups
+            g_end = min(g + groups, q.shape[0])
             for start in range(0, num_q, rows):
-                stop = start + rows
-                weights = torch.softmax(torch.bmm(q[g:g_end, start:stop], k_t[g:g_end]), dim=-1)
-                torch.bmm(weights, v[g:g_end], out=out[g:g_end, start:stop])
-                del weights  # freed before the next block's scores: two blocks' worth at a time, not three
+                stop = min(start + rows, num_q)
+                block_scores = scores[: g_end - g, : stop - start]
+                block_weights = weights[: g_end - g, : stop - start]
+                torch.bmm(q[g:g_end, start:stop], k_t[g:g_end], out=block_scores)
+                torch.softmax(block_scores, dim=-1, out=block_weights)
+                torch.bmm(block_weights, v[g:g_end], out=out[g:g_end, start:stop])
     return out.reshape(*lead, num_q, out.shape[-1])

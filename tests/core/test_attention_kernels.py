@@ -49,12 +49,13 @@ def test_blocks_bound_the_scores_memory(monkeypatch):
     monkeypatch.setattr(attention_ops, "_MAX_BLOCK_SCORES", 64 * 1000)
     seen = []
     real_softmax = torch.softmax
-    monkeypatch.setattr(torch, "softmax", lambda x, dim: seen.append(x.numel()) or real_softmax(x, dim=dim))
+    monkeypatch.setattr(torch, "softmax", lambda x, dim, out: seen.append(x.numel()) or real_softmax(x, dim=dim, out=out))
     q, k, v = qkv(2, 1, 300, 1000, 16)
     with torch.inference_mode():
         ours = attend(q, k, v)
         exact = F.scaled_dot_product_attention(q.float(), k.float(), v.float())
     assert len(seen) > 2 and max(seen) <= 64 * 1000
+    assert sum(seen) == 2 * 300 * 1000  # every score once, the last block of each object a short one
     assert (ours.float() - exact).abs().max().item() < 0.05
 
 
@@ -91,3 +92,14 @@ def test_narrow_values_are_averaged_before_their_projection(monkeypatch, cls, he
             ours = attn(q, k, v)
     assert used == [1]
     assert (ours.float() - exact).abs().max().item() < 0.05 * exact.abs().max().item()
+
+
+def test_groups_of_short_rows_give_the_bits_of_one_block(monkeypatch):
+    """Short rows (Hiera's windows) go several batch x heads at a time; a last, smaller group reuses
+    the same buffers and every block gives the bits it gives on its own."""
+    q, k, v = qkv(4, 2, 16, 16, 32)
+    with torch.inference_mode():
+        whole = attend(q, k, v)
+        monkeypatch.setattr(attention_ops, "_MAX_BLOCK_SCORES", 3 * 16 * 16)  # groups of 3 of the 8
+        grouped = attend(q, k, v)
+    assert torch.equal(grouped, whole)
