@@ -7,7 +7,6 @@ valid, run every object of a frame through the heads and the memory encoder in o
 fill small holes, and return compact :class:`~sam2.video.state.TrackedOutput` records.
 """
 
-from collections import defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -154,12 +153,8 @@ def predict_prompted(
     return outputs[0]
 
 
-def encode_pending_memories(model, state: InferenceState, pending: Sequence[Tuple[int, TrackedOutput]]) -> None:
+def encode_pending_memories(model, state: InferenceState, by_frame: Dict[int, List[TrackedOutput]]) -> None:
     """Encode the memories of prompted-frame outputs (in place), one batch per frame."""
-    by_frame: Dict[int, List[TrackedOutput]] = defaultdict(list)
-    for frame_idx, out in pending:
-        if out.memory is None:
-            by_frame[frame_idx].append(out)
     size = (model.image_size, model.image_size)
     for frame_idx, outs in by_frame.items():
         features = frame_features(model, state, frame_idx).expand(len(outs))
