@@ -9,6 +9,8 @@
   tracker's own code; objects with the same memory layout run as one batch (``group_by_layout``);
 * the objects' records and bookkeeping (prompts, outputs, ids, removal): :mod:`sam2.video.tracks`,
   :mod:`sam2.video.point_prompts` and :mod:`sam2.video.bookkeeping`, shared with the torch tracker;
+* a re-track keeps an object's output on a frame computed from the same memories
+  (:mod:`sam2.video.retrack`, the torch tracker's rule);
 * memories are stored in bfloat16 and read as float32;
 * small holes of every stored mask are filled (:mod:`sam2.onnx.holes`, the torch algorithm);
 * returned masks are the stored low-res logits resized (bilinear) to the video, NO_OBJ_SCORE
@@ -37,6 +39,7 @@ from sam2.utils.prompts import check_frame_mask_array
 from sam2.video import bookkeeping
 from sam2.video.memory_policy import MemoryPolicy, MemorySelection, group_by_layout
 from sam2.video.point_prompts import PointPrompt, point_prompt
+from sam2.video.retrack import memory_fingerprint, still_valid
 from sam2.video.sources import StreamingFrameSource, open_frame_source
 from sam2.video.tracks import ObjectTrack, TrackedOutput
 
@@ -267,18 +270,32 @@ class SAM2VideoPredictorONNX:
     def _track_objects(
         self, state: OnnxInferenceState, tracks: Sequence[ObjectTrack], frame_idx: int, reverse: bool
     ) -> List[TrackedOutput]:
-        """Outputs of ``tracks`` on a frame, run as one batch (memory attention by memory
-        layout, decoder, memory encoder)."""
+        """Outputs of ``tracks`` on a frame: kept where still valid (sam2.video.retrack), the
+        others run as one batch (memory attention by memory layout, decoder, memory encoder)."""
         selections = [self._select(state, t, frame_idx, reverse) for t in tracks]
+        outputs = [self._still_valid(t, frame_idx, reverse, sel) for t, sel in zip(tracks, selections)]
+        todo = [i for i, o in enumerate(outputs) if o is None]
+        if not todo:
+            return outputs
         features = self._features(state, frame_idx)
-        keys = [(t.obj_id, frame_idx, reverse) for t in tracks]
-        conditioned = self._condition(state, features, keys, selections)
+        keys = [(tracks[i].obj_id, frame_idx, reverse) for i in todo]
+        conditioned = self._condition(state, features, keys, [selections[i] for i in todo])
         prediction = self._decode(features, conditioned, None, None, use_multimask(self.settings, False, 0))
         # The memory encoder reads the unfilled masks (as the torch tracker does).
         memory = self._encode_memory(
             features, prediction.mask_logits, prediction.object_score_logits, from_clicks=False
         )
-        return self._store(prediction, memory)
+        for i, out in zip(todo, self._store(prediction, memory)):
+            out.read_from = memory_fingerprint(selections[i])
+            outputs[i] = out
+        return outputs
+
+    @staticmethod
+    def _still_valid(
+        track: ObjectTrack, frame_idx: int, reverse: bool, selection: MemorySelection
+    ) -> Optional[TrackedOutput]:
+        # Always on: no training here, and exports refuse non_overlap_masks_for_mem_enc.
+        return still_valid(track, frame_idx, reverse, selection)
 
     def _clear_span(self) -> Optional[int]:
         """Frames either side of a corrected one whose tracked memories are dropped, if configured."""

@@ -37,7 +37,7 @@ class TrackedOutput(Generic[A]):
     memory_pos: Optional[A] = None
     # A number of its own (ids of freed objects recur), by which later outputs name their memories.
     serial: int = field(default_factory=lambda: next(_serials), compare=False)
-    # A tracked output: the memories it was computed from (sam2.video.tracking.memory_fingerprint).
+    # A tracked output: the memories it was computed from (sam2.video.retrack.memory_fingerprint).
     read_from: Optional[tuple] = field(default=None, compare=False)
 
     def as_dict(self) -> dict:
