@@ -22,14 +22,15 @@ except ImportError:
 
 from sam2.modeling.sam2_base import NO_OBJ_SCORE, SAM2Base
 from sam2.precision import compute_context
-from sam2.utils.prompts import check_box, check_frame_mask, check_points
-from sam2.video import tracking
+from sam2.utils.prompts import check_frame_mask
+from sam2.video import bookkeeping, tracking
 from sam2.video.compact import compact_tracked_output, offload_tracked_output, stored_mask_logits
 from sam2.video.feature_cache import ConditionedFeatureCache, FrameFeatureCache
 from sam2.video.frames import StreamingFrameSource, VideoFrames, open_frame_source
 from sam2.video.host_copies import HostStore
 from sam2.video.live import StreamWindow
-from sam2.video.state import InferenceState, ObjectTrack
+from sam2.video.point_prompts import point_prompt
+from sam2.video.state import InferenceState
 
 logger = logging.getLogger(__name__)
 
@@ -166,27 +167,6 @@ class SAM2VideoPredictor(SAM2Base):
         """Free the frames and caches of a state that is no longer needed."""
         inference_state.close()
 
-    # ------------------------------------------------------------------ objects
-    def _track_for(self, state: InferenceState, obj_id) -> Tuple[int, ObjectTrack]:
-        if isinstance(obj_id, bool) or not isinstance(obj_id, (int, np.integer)):
-            raise TypeError(f"obj_id must be an integer, got {obj_id!r}")
-        obj_id = int(obj_id)
-        idx = state.index_of(obj_id)
-        if idx is None:
-            state.objects.append(ObjectTrack(obj_id=obj_id))
-            idx = len(state.objects) - 1
-        return idx, state.objects[idx]
-
-    def _check_frame_idx(self, state: InferenceState, frame_idx) -> int:
-        if isinstance(frame_idx, bool) or not isinstance(frame_idx, (int, np.integer)):
-            raise TypeError(f"frame_idx must be an integer, got {frame_idx!r}")
-        if not 0 <= frame_idx < state.num_frames:
-            raise IndexError(
-                f"frame_idx {frame_idx} is out of range: the video has {state.num_frames} frames "
-                f"(0..{state.num_frames - 1})"
-            )
-        return int(frame_idx)
-
     # ------------------------------------------------------------------ prompts
     @torch.inference_mode()
     def add_new_points_or_box(
@@ -207,64 +187,30 @@ class SAM2VideoPredictor(SAM2Base):
         (frame_idx, obj_ids, video_res_masks (num_objects, 1, H, W) logits).
         """
         state = inference_state
-        frame_idx = self._check_frame_idx(state, frame_idx)
-        if (points is None) != (labels is None):
-            raise ValueError("points and labels must be given together")
-        if points is None and box is None:
-            raise ValueError("give points (with labels) or a box")
-        if box is not None and not clear_old_points:
-            raise ValueError(
-                "a box must come before any click of its frame, so it needs clear_old_points=True"
-            )
-        limit = (state.video_width, state.video_height) if normalize_coords else (1.0, 1.0)
-        pts = np.zeros((0, 2))
-        lab = np.zeros((0,), dtype=np.int64)
-        if points is not None:
-            pts, lab = check_points(points, labels, "points")
-            pts, lab = pts.reshape(-1, 2), lab.reshape(-1)
-            self._check_inside(pts, limit, "points")
-        if box is not None:
-            corners = check_box(box)
-            if corners.shape[0] != 1:
-                raise ValueError(f"one box per call, got {corners.shape[0]}")
-            self._check_inside(corners.reshape(2, 2), limit, "box")
-            pts = np.concatenate([corners.reshape(2, 2), pts], axis=0)
-            lab = np.concatenate([np.array([2, 3]), lab])
-        obj_idx, track = self._track_for(state, obj_id)
-
-        coords = torch.as_tensor(pts, dtype=torch.float32)[None]
-        if normalize_coords:
-            coords = coords / torch.tensor([state.video_width, state.video_height])
-        coords = (coords * self.image_size).to(state.device)
-        labels_t = torch.as_tensor(lab, dtype=torch.int32)[None].to(state.device)
-        previous = None if clear_old_points else track.point_inputs.get(frame_idx)
-        if previous is not None:
-            coords = torch.cat([previous["point_coords"], coords], dim=1)
-            labels_t = torch.cat([previous["point_labels"], labels_t], dim=1)
-        point_inputs = {"point_coords": coords, "point_labels": labels_t}
-        track.point_inputs[frame_idx] = point_inputs
+        frame_idx = bookkeeping.check_frame_idx(state, frame_idx)
+        prompt = point_prompt(points, labels, box, clear_old_points, normalize_coords,
+                              (state.video_width, state.video_height), self.image_size)
+        obj_idx, track = state.track_for(obj_id)
+        prompt = prompt.after(None if clear_old_points else track.point_inputs.get(frame_idx))
+        track.point_inputs[frame_idx] = prompt
         track.mask_inputs.pop(frame_idx, None)
+        point_inputs = {
+            "point_coords": torch.tensor(prompt.coords).to(state.device),
+            "point_labels": torch.tensor(prompt.labels, dtype=torch.int32).to(state.device),
+        }
         return self._predict_prompted_frame(state, obj_idx, frame_idx, point_inputs=point_inputs)
 
     def add_new_points(self, *args, **kwargs):
         """Old name of :meth:`add_new_points_or_box`."""
         return self.add_new_points_or_box(*args, **kwargs)
 
-    @staticmethod
-    def _check_inside(coords: np.ndarray, limit: Tuple[float, float], name: str) -> None:
-        if np.any(coords < 0) or np.any(coords[:, 0] > limit[0]) or np.any(coords[:, 1] > limit[1]):
-            raise ValueError(
-                f"{name} must lie inside the frame (0 <= x <= {limit[0]}, 0 <= y <= {limit[1]}), "
-                f"got {coords.tolist()[:4]}"
-            )
-
     @torch.inference_mode()
     def add_new_mask(self, inference_state: InferenceState, frame_idx: int, obj_id: int, mask):
         """Give an object's mask (H, W) on a frame (any size; resized to the model's input)."""
         state = inference_state
-        frame_idx = self._check_frame_idx(state, frame_idx)
+        frame_idx = bookkeeping.check_frame_idx(state, frame_idx)
         mask_t = check_frame_mask(mask)
-        obj_idx, track = self._track_for(state, obj_id)
+        obj_idx, track = state.track_for(obj_id)
         mask_in = mask_t.to(torch.bool).float()[None, None].to(state.device)
         if tuple(mask_in.shape[-2:]) != (self.image_size, self.image_size):
             mask_in = F.interpolate(
@@ -278,9 +224,9 @@ class SAM2VideoPredictor(SAM2Base):
     def _predict_prompted_frame(self, state, obj_idx, frame_idx, point_inputs=None, mask_inputs=None):
         """Run one object on a prompted frame and return every object's mask there."""
         track = state.objects[obj_idx]
-        is_init_cond_frame = frame_idx not in track.frames_tracked
-        reverse = False if is_init_cond_frame else track.frames_tracked[frame_idx]
-        is_cond = is_init_cond_frame or self.add_all_frames_to_correct_as_cond
+        is_init_cond_frame, reverse, is_cond = bookkeeping.prompted_frame_kind(
+            track, frame_idx, self.add_all_frames_to_correct_as_cond
+        )
         prev_logits = None
         if point_inputs is not None:
             # A further click refines the previous result: its logits are the mask prompt.
@@ -298,48 +244,21 @@ class SAM2VideoPredictor(SAM2Base):
                                    need_output: bool = True):
         """Remove an object's prompts on a frame; its result there turns into a tracked one."""
         state = inference_state
-        frame_idx = self._check_frame_idx(state, frame_idx)
-        _, track = self._track_for(state, obj_id)
-        self._clear_prompts(track, frame_idx)
+        frame_idx = bookkeeping.check_frame_idx(state, frame_idx)
+        _, track = state.track_for(obj_id)
+        bookkeeping.clear_prompts(track, frame_idx)
         if not need_output:
             return None
-        is_cond = any(frame_idx in o.pending.cond for o in state.objects)
+        is_cond = bookkeeping.pending_is_cond(state, frame_idx)
         return frame_idx, state.obj_ids, self._frame_masks_at_video_res(state, frame_idx, is_cond)
-
-    @staticmethod
-    def _clear_prompts(track: ObjectTrack, frame_idx: int) -> None:
-        track.point_inputs.pop(frame_idx, None)
-        track.mask_inputs.pop(frame_idx, None)
-        track.pending.cond.pop(frame_idx, None)
-        track.pending.tracked.pop(frame_idx, None)
-        out = track.outputs.cond.pop(frame_idx, None)
-        if out is not None:
-            track.outputs.tracked[frame_idx] = out
-            track.frames_tracked.pop(frame_idx, None)
 
     @torch.inference_mode()
     def remove_object(self, inference_state: InferenceState, obj_id: int, strict: bool = False,
                       need_output: bool = True):
         """Remove an object; returns (remaining obj_ids, [(frame_idx, masks)] of its prompted frames)."""
-        state = inference_state
-        idx = state.index_of(obj_id)
-        if idx is None:
-            if strict:
-                raise KeyError(f"cannot remove object id {obj_id}: no such object (objects: {state.obj_ids})")
-            return state.obj_ids, []
-        if len(state.objects) == 1:
-            self.reset_state(state)
-            return state.obj_ids, []
-        track = state.objects[idx]
-        prompted = sorted(set(track.point_inputs) | set(track.mask_inputs))
-        del state.objects[idx]
-        state.conditioned.clear()
-        updated = []
-        if need_output:
-            for frame_idx in prompted:
-                is_cond = any(frame_idx in o.pending.cond for o in state.objects)
-                updated.append((frame_idx, self._frame_masks_at_video_res(state, frame_idx, is_cond)))
-        return state.obj_ids, updated
+        return bookkeeping.remove_object(
+            inference_state, obj_id, strict, need_output, self.reset_state, self._frame_masks_at_video_res
+        )
 
     # ------------------------------------------------------------------ outputs
     def _frame_masks_at_video_res(self, state: InferenceState, frame_idx: int, is_cond: bool) -> torch.Tensor:
@@ -377,26 +296,10 @@ class SAM2VideoPredictor(SAM2Base):
     def propagate_in_video_preflight(self, inference_state: InferenceState) -> None:
         """Encode memories of pending clicks and make them part of the tracking context."""
         state = inference_state
-        if not state.objects:
-            raise RuntimeError("no object has prompts yet: add points, a box or a mask first")
-        pending = [(t, out) for track in state.objects for kind in (track.pending.tracked, track.pending.cond)
-                   for t, out in kind.items()]
+        by_frame = bookkeeping.unencoded_by_frame(state)
         with compute_context(self):
-            tracking.encode_pending_memories(self, state, pending)
-        for track in state.objects:
-            for is_cond in (False, True):
-                for frame_idx, out in track.pending.of(is_cond).items():
-                    track.outputs.of(is_cond)[frame_idx] = out
-                    if self.clear_non_cond_mem_around_input:
-                        self._clear_non_cond_mem_around_input(state, frame_idx)
-                track.pending.of(is_cond).clear()
-            if not track.outputs.cond:
-                raise RuntimeError(
-                    f"object {track.obj_id} has no prompts on any frame: add points, a box or a mask, "
-                    "or remove it"
-                )
-            for frame_idx in track.outputs.cond:
-                track.outputs.tracked.pop(frame_idx, None)
+            tracking.encode_pending_memories(self, state, by_frame)
+        bookkeeping.consolidate_pending(state, self._clear_span())
 
     @torch.inference_mode()
     def propagate_in_video(
@@ -413,20 +316,7 @@ class SAM2VideoPredictor(SAM2Base):
         state = inference_state
         self.propagate_in_video_preflight(state)
         obj_ids = state.obj_ids
-        num_frames = state.num_frames
-        if start_frame_idx is None:
-            start_frame_idx = min(t for track in state.objects for t in track.outputs.cond)
-        start_frame_idx = self._check_frame_idx(state, start_frame_idx)
-        if max_frame_num_to_track is None:
-            max_frame_num_to_track = num_frames
-        if max_frame_num_to_track < 0:
-            raise ValueError(f"max_frame_num_to_track must be >= 0, got {max_frame_num_to_track}")
-        if reverse:
-            end = max(start_frame_idx - max_frame_num_to_track, 0)
-            order = list(range(start_frame_idx, end - 1, -1)) if start_frame_idx > 0 else []
-        else:
-            end = min(start_frame_idx + max_frame_num_to_track, num_frames - 1)
-            order = list(range(start_frame_idx, end + 1))
+        order = bookkeeping.propagation_order(state, start_frame_idx, max_frame_num_to_track, reverse)
 
         # Frames to be decoded ahead on worker threads: the ones without cached features.
         state.frames.prefetch([i for i in order if i not in state.features])
@@ -493,12 +383,14 @@ class SAM2VideoPredictor(SAM2Base):
         state.stream_window.forget_before(state, frame_idx)
         return last
 
+    def _clear_span(self) -> Optional[int]:
+        """Frames either side of a corrected one whose tracked memories are dropped, if configured."""
+        if not self.clear_non_cond_mem_around_input:
+            return None
+        return self.memory_temporal_stride_for_eval * self.num_maskmem
+
     def _clear_non_cond_mem_around_input(self, state: InferenceState, frame_idx: int) -> None:
-        """Drop tracked memories near a corrected frame (they may hold the old appearance)."""
-        span = self.memory_temporal_stride_for_eval * self.num_maskmem
-        for track in state.objects:
-            for t in range(frame_idx - span, frame_idx + span + 1):
-                track.outputs.tracked.pop(t, None)
+        bookkeeping.clear_tracked_around(state, frame_idx, self._clear_span())
 
 
 def _own_copies(value):

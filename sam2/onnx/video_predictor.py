@@ -7,6 +7,10 @@
 
 * which memories a frame reads: :class:`sam2.video.memory_policy.MemoryPolicy`, the torch
   tracker's own code; objects with the same memory layout run as one batch (``group_by_layout``);
+* the objects' records and bookkeeping (prompts, outputs, ids, removal): :mod:`sam2.video.tracks`,
+  :mod:`sam2.video.point_prompts` and :mod:`sam2.video.bookkeeping`, shared with the torch tracker;
+* a re-track keeps an object's output on a frame computed from the same memories
+  (:mod:`sam2.video.retrack`, the torch tracker's rule);
 * memories are stored in bfloat16 and read as float32;
 * small holes of every stored mask are filled (:mod:`sam2.onnx.holes`, the torch algorithm);
 * returned masks are the stored low-res logits resized (bilinear) to the video, NO_OBJ_SCORE
@@ -15,8 +19,7 @@
 Masks come back as NumPy float32 arrays (the torch predictor returns torch tensors).
 """
 
-from collections import defaultdict
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -27,17 +30,18 @@ from sam2.onnx.runtime import OnnxModel
 from sam2.onnx.video_state import (
     FeatureCache,
     FrameFeatures,
-    FrameResult,
     NormalizedFrames,
-    ObjectTrack,
     OnnxInferenceState,
-    PointPrompt,
     from_bf16_bits,
     to_bf16_bits,
 )
-from sam2.utils.prompts import check_box, check_frame_mask_array, check_points
+from sam2.utils.prompts import check_frame_mask_array
+from sam2.video import bookkeeping
 from sam2.video.memory_policy import MemoryPolicy, MemorySelection, group_by_layout
+from sam2.video.point_prompts import PointPrompt, point_prompt
+from sam2.video.retrack import memory_fingerprint, still_valid
 from sam2.video.sources import StreamingFrameSource, open_frame_source
+from sam2.video.tracks import ObjectTrack, TrackedOutput
 
 # Masks given as prompts become logits of +10 / -10 when used directly as outputs.
 MASK_AS_OUTPUT_SCALE, MASK_AS_OUTPUT_BIAS = 20.0, -10.0
@@ -94,25 +98,8 @@ class SAM2VideoPredictorONNX:
 
     # ------------------------------------------------------------------ objects
     def _track_for(self, state: OnnxInferenceState, obj_id) -> Tuple[int, ObjectTrack]:
-        if isinstance(obj_id, bool) or not isinstance(obj_id, (int, np.integer)):
-            raise TypeError(f"obj_id must be an integer, got {obj_id!r}")
-        idx = state.index_of(int(obj_id))
-        if idx is None:
-            self.model.check_limit("max_objects", len(state.objects) + 1)
-            state.objects.append(ObjectTrack(obj_id=int(obj_id)))
-            idx = len(state.objects) - 1
-        return idx, state.objects[idx]
-
-    @staticmethod
-    def _check_frame_idx(state: OnnxInferenceState, frame_idx) -> int:
-        if isinstance(frame_idx, bool) or not isinstance(frame_idx, (int, np.integer)):
-            raise TypeError(f"frame_idx must be an integer, got {frame_idx!r}")
-        if not 0 <= frame_idx < state.num_frames:
-            raise IndexError(
-                f"frame_idx {frame_idx} is out of range: the video has {state.num_frames} frames "
-                f"(0..{state.num_frames - 1})"
-            )
-        return int(frame_idx)
+        # An export holds a fixed largest object batch: refuse more objects up front.
+        return state.track_for(obj_id, lambda count: self.model.check_limit("max_objects", count))
 
     # ------------------------------------------------------------------ prompts
     def add_new_points_or_box(
@@ -128,42 +115,12 @@ class SAM2VideoPredictorONNX:
     ):
         """Add clicks (and/or a box) for one object on one frame; returns (frame_idx, obj_ids, masks)."""
         state = inference_state
-        frame_idx = self._check_frame_idx(state, frame_idx)
-        if (points is None) != (labels is None):
-            raise ValueError("points and labels must be given together")
-        if points is None and box is None:
-            raise ValueError("give points (with labels) or a box")
-        if box is not None and not clear_old_points:
-            raise ValueError(
-                "a box must come before any click of its frame, so it needs clear_old_points=True"
-            )
-        limit = (state.video_width, state.video_height) if normalize_coords else (1.0, 1.0)
-        pts = np.zeros((0, 2))
-        lab = np.zeros((0,), dtype=np.int64)
-        if points is not None:
-            pts, lab = check_points(points, labels, "points")
-            pts, lab = pts.reshape(-1, 2), lab.reshape(-1)
-            _check_inside(pts, limit, "points")
-        if box is not None:
-            corners = check_box(box)
-            if corners.shape[0] != 1:
-                raise ValueError(f"one box per call, got {corners.shape[0]}")
-            _check_inside(corners.reshape(2, 2), limit, "box")
-            pts = np.concatenate([corners.reshape(2, 2), pts], axis=0)
-            lab = np.concatenate([np.array([2, 3]), lab])
+        frame_idx = bookkeeping.check_frame_idx(state, frame_idx)
+        prompt = point_prompt(points, labels, box, clear_old_points, normalize_coords,
+                              (state.video_width, state.video_height), self.image_size)
         obj_idx, track = self._track_for(state, obj_id)
-
-        coords = pts.astype(np.float32)[None]
-        if normalize_coords:
-            coords = coords / np.array([state.video_width, state.video_height], dtype=np.float32)
-        coords = coords * np.float32(self.image_size)
-        labels_arr = lab.astype(np.int64)[None]
-        previous = None if clear_old_points else track.point_inputs.get(frame_idx)
-        if previous is not None:
-            coords = np.concatenate([previous.coords, coords], axis=1)
-            labels_arr = np.concatenate([previous.labels, labels_arr], axis=1)
-        self.model.check_limit("max_points", coords.shape[1] + 2)
-        prompt = PointPrompt(coords.astype(np.float32), labels_arr)
+        prompt = prompt.after(None if clear_old_points else track.point_inputs.get(frame_idx))
+        self.model.check_limit("max_points", prompt.labels.shape[1] + 2)
         track.point_inputs[frame_idx] = prompt
         track.mask_inputs.pop(frame_idx, None)
         return self._predict_prompted_frame(state, obj_idx, frame_idx, points=prompt)
@@ -175,7 +132,7 @@ class SAM2VideoPredictorONNX:
     def add_new_mask(self, inference_state: OnnxInferenceState, frame_idx: int, obj_id: int, mask):
         """Give an object's mask (H, W) on a frame (any size; resized to the model's input)."""
         state = inference_state
-        frame_idx = self._check_frame_idx(state, frame_idx)
+        frame_idx = bookkeeping.check_frame_idx(state, frame_idx)
         mask_arr = check_frame_mask_array(mask).astype(np.float32)[None, None]
         obj_idx, track = self._track_for(state, obj_id)
         size = (self.image_size, self.image_size)
@@ -194,9 +151,9 @@ class SAM2VideoPredictorONNX:
         mask: Optional[np.ndarray] = None,
     ):
         track = state.objects[obj_idx]
-        is_init = frame_idx not in track.frames_tracked
-        reverse = False if is_init else track.frames_tracked[frame_idx]
-        is_cond = is_init or bool(self.settings["add_all_frames_to_correct_as_cond"])
+        is_init, reverse, is_cond = bookkeeping.prompted_frame_kind(
+            track, frame_idx, self.settings["add_all_frames_to_correct_as_cond"]
+        )
         prev_logits = None
         if points is not None:
             prev = track.output_on(frame_idx, is_cond)
@@ -231,58 +188,27 @@ class SAM2VideoPredictorONNX:
     ):
         """Remove an object's prompts on a frame; its result there turns into a tracked one."""
         state = inference_state
-        frame_idx = self._check_frame_idx(state, frame_idx)
+        frame_idx = bookkeeping.check_frame_idx(state, frame_idx)
         _, track = self._track_for(state, obj_id)
-        track.point_inputs.pop(frame_idx, None)
-        track.mask_inputs.pop(frame_idx, None)
-        track.pending.cond.pop(frame_idx, None)
-        track.pending.tracked.pop(frame_idx, None)
-        out = track.outputs.cond.pop(frame_idx, None)
-        if out is not None:
-            track.outputs.tracked[frame_idx] = out
-            track.frames_tracked.pop(frame_idx, None)
+        bookkeeping.clear_prompts(track, frame_idx)
         if not need_output:
             return None
-        is_cond = any(frame_idx in o.pending.cond for o in state.objects)
+        is_cond = bookkeeping.pending_is_cond(state, frame_idx)
         return frame_idx, state.obj_ids, self._frame_masks_at_video_res(state, frame_idx, is_cond)
 
     def remove_object(
         self, inference_state: OnnxInferenceState, obj_id: int, strict: bool = False, need_output: bool = True
     ):
         """Remove an object; returns (remaining obj_ids, [(frame_idx, masks)] of its prompted frames)."""
-        state = inference_state
-        idx = state.index_of(obj_id)
-        if idx is None:
-            if strict:
-                raise KeyError(f"cannot remove object id {obj_id}: no such object (objects: {state.obj_ids})")
-            return state.obj_ids, []
-        if len(state.objects) == 1:
-            self.reset_state(state)
-            return state.obj_ids, []
-        track = state.objects[idx]
-        prompted = sorted(set(track.point_inputs) | set(track.mask_inputs))
-        del state.objects[idx]
-        state.conditioned.clear()
-        updated = []
-        if need_output:
-            for frame_idx in prompted:
-                is_cond = any(frame_idx in o.pending.cond for o in state.objects)
-                updated.append((frame_idx, self._frame_masks_at_video_res(state, frame_idx, is_cond)))
-        return state.obj_ids, updated
+        return bookkeeping.remove_object(
+            inference_state, obj_id, strict, need_output, self.reset_state, self._frame_masks_at_video_res
+        )
 
     # ------------------------------------------------------------------ tracking
     def propagate_in_video_preflight(self, inference_state: OnnxInferenceState) -> None:
         """Encode memories of pending clicks and make them part of the tracking context."""
         state = inference_state
-        if not state.objects:
-            raise RuntimeError("no object has prompts yet: add points, a box or a mask first")
-        by_frame: Dict[int, List[FrameResult]] = defaultdict(list)
-        for track in state.objects:
-            for kind in (track.pending.tracked, track.pending.cond):
-                for frame_idx, out in kind.items():
-                    if out.memory is None:
-                        by_frame[frame_idx].append(out)
-        for frame_idx, outs in by_frame.items():
+        for frame_idx, outs in bookkeeping.unencoded_by_frame(state).items():
             features = self._features(state, frame_idx)
             memory = self._encode_memory(
                 features,
@@ -292,19 +218,7 @@ class SAM2VideoPredictorONNX:
             )
             for k, o in enumerate(outs):
                 o.memory = memory[k : k + 1]
-        for track in state.objects:
-            for is_cond in (False, True):
-                for frame_idx, out in track.pending.of(is_cond).items():
-                    track.outputs.of(is_cond)[frame_idx] = out
-                    if self.settings["clear_non_cond_mem_around_input"]:
-                        self._clear_non_cond_mem_around_input(state, frame_idx)
-                track.pending.of(is_cond).clear()
-            if not track.outputs.cond:
-                raise RuntimeError(
-                    f"object {track.obj_id} has no prompts on any frame: add points, a box or a mask, or remove it"
-                )
-            for frame_idx in track.outputs.cond:
-                track.outputs.tracked.pop(frame_idx, None)
+        bookkeeping.consolidate_pending(state, self._clear_span())
 
     def propagate_in_video(
         self,
@@ -320,20 +234,7 @@ class SAM2VideoPredictorONNX:
         state = inference_state
         self.propagate_in_video_preflight(state)
         obj_ids = state.obj_ids
-        num_frames = state.num_frames
-        if start_frame_idx is None:
-            start_frame_idx = min(t for track in state.objects for t in track.outputs.cond)
-        start_frame_idx = self._check_frame_idx(state, start_frame_idx)
-        if max_frame_num_to_track is None:
-            max_frame_num_to_track = num_frames
-        if max_frame_num_to_track < 0:
-            raise ValueError(f"max_frame_num_to_track must be >= 0, got {max_frame_num_to_track}")
-        if reverse:
-            end = max(start_frame_idx - max_frame_num_to_track, 0)
-            order = list(range(start_frame_idx, end - 1, -1)) if start_frame_idx > 0 else []
-        else:
-            end = min(start_frame_idx + max_frame_num_to_track, num_frames - 1)
-            order = list(range(start_frame_idx, end + 1))
+        order = bookkeeping.propagation_order(state, start_frame_idx, max_frame_num_to_track, reverse)
         for frame_idx in order:
             yield frame_idx, obj_ids, self._track_frame(state, frame_idx, reverse)
 
@@ -359,30 +260,51 @@ class SAM2VideoPredictorONNX:
                 to_track.append(i)
         if to_track:
             tracks = [state.objects[i] for i in to_track]
-            features = self._features(state, frame_idx)
-            selections = [self._select(state, t, frame_idx, reverse) for t in tracks]
-            keys = [(t.obj_id, frame_idx, reverse) for t in tracks]
-            conditioned = self._condition(state, features, keys, selections)
-            prediction = self._decode(
-                features, conditioned, None, None, use_multimask(self.settings, False, 0)
-            )
-            # The memory encoder reads the unfilled masks (as the torch tracker does).
-            memory = self._encode_memory(
-                features, prediction.mask_logits, prediction.object_score_logits, from_clicks=False
-            )
-            outputs = self._store(prediction, memory)
-            for k, (track, out) in enumerate(zip(tracks, outputs)):
-                track.outputs.tracked[frame_idx] = out
+            for k, out in enumerate(self._track_objects(state, tracks, frame_idx, reverse)):
+                tracks[k].outputs.tracked[frame_idx] = out
                 per_object[to_track[k]] = out.mask_logits
         for track in state.objects:
             track.frames_tracked[frame_idx] = reverse
         return self._to_video_res(state, np.concatenate(per_object, axis=0))
 
+    def _track_objects(
+        self, state: OnnxInferenceState, tracks: Sequence[ObjectTrack], frame_idx: int, reverse: bool
+    ) -> List[TrackedOutput]:
+        """Outputs of ``tracks`` on a frame: kept where still valid (sam2.video.retrack), the
+        others run as one batch (memory attention by memory layout, decoder, memory encoder)."""
+        selections = [self._select(state, t, frame_idx, reverse) for t in tracks]
+        outputs = [self._still_valid(t, frame_idx, reverse, sel) for t, sel in zip(tracks, selections)]
+        todo = [i for i, o in enumerate(outputs) if o is None]
+        if not todo:
+            return outputs
+        features = self._features(state, frame_idx)
+        keys = [(tracks[i].obj_id, frame_idx, reverse) for i in todo]
+        conditioned = self._condition(state, features, keys, [selections[i] for i in todo])
+        prediction = self._decode(features, conditioned, None, None, use_multimask(self.settings, False, 0))
+        # The memory encoder reads the unfilled masks (as the torch tracker does).
+        memory = self._encode_memory(
+            features, prediction.mask_logits, prediction.object_score_logits, from_clicks=False
+        )
+        for i, out in zip(todo, self._store(prediction, memory)):
+            out.read_from = memory_fingerprint(selections[i])
+            outputs[i] = out
+        return outputs
+
+    @staticmethod
+    def _still_valid(
+        track: ObjectTrack, frame_idx: int, reverse: bool, selection: MemorySelection
+    ) -> Optional[TrackedOutput]:
+        # Always on: no training here, and exports refuse non_overlap_masks_for_mem_enc.
+        return still_valid(track, frame_idx, reverse, selection)
+
+    def _clear_span(self) -> Optional[int]:
+        """Frames either side of a corrected one whose tracked memories are dropped, if configured."""
+        if not self.settings["clear_non_cond_mem_around_input"]:
+            return None
+        return self.policy.temporal_stride * self.policy.num_maskmem
+
     def _clear_non_cond_mem_around_input(self, state: OnnxInferenceState, frame_idx: int) -> None:
-        span = self.policy.temporal_stride * self.policy.num_maskmem
-        for track in state.objects:
-            for t in range(frame_idx - span, frame_idx + span + 1):
-                track.outputs.tracked.pop(t, None)
+        bookkeeping.clear_tracked_around(state, frame_idx, self._clear_span())
 
     # ------------------------------------------------------------------ graph calls
     def _select(
@@ -512,12 +434,12 @@ class SAM2VideoPredictorONNX:
         )
         return to_bf16_bits(memory)
 
-    def _store(self, prediction: TrackerPrediction, memory: Optional[np.ndarray]) -> List[FrameResult]:
+    def _store(self, prediction: TrackerPrediction, memory: Optional[np.ndarray]) -> List[TrackedOutput]:
         masks = prediction.mask_logits
         if self.fill_hole_area > 0:
             masks = fill_small_holes(masks, self.fill_hole_area)
         return [
-            FrameResult(
+            TrackedOutput(
                 masks[k : k + 1],
                 prediction.object_score_logits[k : k + 1],
                 prediction.obj_ptr[k : k + 1],
@@ -550,14 +472,6 @@ class SAM2VideoPredictorONNX:
         winner = np.argmax(masks, axis=0)[None]
         ids = np.arange(masks.shape[0])[:, None, None, None]
         return np.where(winner == ids, masks, np.minimum(masks, -10.0)).astype(np.float32)
-
-
-def _check_inside(coords: np.ndarray, limit, name: str) -> None:
-    if np.any(coords < 0) or np.any(coords[:, 0] > limit[0]) or np.any(coords[:, 1] > limit[1]):
-        raise ValueError(
-            f"{name} must lie inside the frame (0 <= x <= {limit[0]}, 0 <= y <= {limit[1]}), "
-            f"got {coords.tolist()[:4]}"
-        )
 
 
 def build_sam2_video_predictor_onnx(

@@ -1,9 +1,10 @@
 """Per-video state of the onnxruntime video predictor, typed and in NumPy.
 
-The layout follows :mod:`sam2.video.state` (the torch tracker's): one :class:`ObjectTrack` per
-object with its prompts, its consolidated outputs (prompted "cond" frames and tracked
-frames) and the outputs of clicks not consolidated yet ("pending"). Official dict-style
-reads (``state["num_frames"]``, ``state["images"]``, ...) are kept.
+Its objects are the torch tracker's records (:mod:`sam2.video.tracks`, torch-free) holding
+NumPy arrays: one :class:`~sam2.video.tracks.ObjectTrack` per object with its prompts, its
+consolidated outputs (prompted "cond" frames and tracked frames) and the outputs of clicks
+not consolidated yet ("pending"). Official dict-style reads (``state["num_frames"]``,
+``state["images"]``, ...) are kept.
 """
 
 from collections import OrderedDict
@@ -11,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
+
+from sam2.video.tracks import ObjectRoster, ObjectTrack
 
 
 def to_bf16_bits(x: np.ndarray) -> np.ndarray:
@@ -23,63 +26,6 @@ def to_bf16_bits(x: np.ndarray) -> np.ndarray:
 def from_bf16_bits(bits: np.ndarray) -> np.ndarray:
     """bfloat16 bit patterns (uint16) -> float32 (exact)."""
     return (bits.astype(np.uint32) << np.uint32(16)).view(np.float32)
-
-
-@dataclass
-class FrameResult:
-    """One object's stored result on one frame (what later frames and clicks read back).
-
-    mask_logits (1, 1, S/4, S/4) after hole filling; object_score_logits (1, 1); obj_ptr (1, C);
-    memory (1, mem_dim, h, w) as bfloat16 bits (the reference stores memories in bfloat16),
-    None until encoded. ``memory_pos`` is unused here (the graphs hold the position encoding);
-    it exists so the shared memory policy can read these like the torch outputs.
-    """
-
-    mask_logits: np.ndarray
-    object_score_logits: np.ndarray
-    obj_ptr: np.ndarray
-    memory: Optional[np.ndarray] = None
-    memory_pos: Optional[np.ndarray] = None
-
-
-@dataclass
-class FrameResults:
-    cond: Dict[int, FrameResult] = field(default_factory=dict)
-    tracked: Dict[int, FrameResult] = field(default_factory=dict)
-
-    def of(self, is_cond: bool) -> Dict[int, FrameResult]:
-        return self.cond if is_cond else self.tracked
-
-    def clear(self) -> None:
-        self.cond.clear()
-        self.tracked.clear()
-
-
-@dataclass
-class PointPrompt:
-    coords: np.ndarray  # (1, P, 2) float32 in model-input pixels
-    labels: np.ndarray  # (1, P) int64
-
-
-@dataclass
-class ObjectTrack:
-    obj_id: int
-    point_inputs: Dict[int, PointPrompt] = field(default_factory=dict)
-    mask_inputs: Dict[int, np.ndarray] = field(default_factory=dict)  # (1, 1, S, S) float32 0/1
-    outputs: FrameResults = field(default_factory=FrameResults)
-    pending: FrameResults = field(default_factory=FrameResults)
-    frames_tracked: Dict[int, bool] = field(default_factory=dict)  # frame -> last tracked in reverse
-
-    def output_on(self, frame_idx: int, pending_is_cond: Optional[bool] = None) -> Optional[FrameResult]:
-        """Newest output on a frame: a pending click first (of that kind), then consolidated results."""
-        out = None
-        if pending_is_cond is not None:
-            out = self.pending.of(pending_is_cond).get(frame_idx)
-        if out is None:
-            out = self.outputs.cond.get(frame_idx)
-        if out is None:
-            out = self.outputs.tracked.get(frame_idx)
-        return out
 
 
 FrameFeatures = Dict[str, np.ndarray]  # vision_features, image_embed, high_res_0, high_res_1 (batch 1)
@@ -162,7 +108,7 @@ class NormalizedFrames:
 
 
 @dataclass
-class OnnxInferenceState:
+class OnnxInferenceState(ObjectRoster):
     source: object  # a frame source of sam2.video.sources
     features: FeatureCache
     objects: List[ObjectTrack] = field(default_factory=list)
@@ -181,21 +127,11 @@ class OnnxInferenceState:
     def video_width(self) -> int:
         return int(self.source.width)
 
-    @property
-    def obj_ids(self) -> List[int]:
-        return [o.obj_id for o in self.objects]
-
-    def index_of(self, obj_id) -> Optional[int]:
-        for i, o in enumerate(self.objects):
-            if o.obj_id == obj_id:
-                return i
-        return None
-
     _DICT_KEYS: Tuple[str, ...] = ("num_frames", "video_height", "video_width", "images", "obj_ids")
 
     def __getitem__(self, key: str):
         if key == "obj_id_to_idx":
-            return {o.obj_id: i for i, o in enumerate(self.objects)}
+            return self.obj_id_to_idx
         if key not in self._DICT_KEYS:
             raise KeyError(key)
         return getattr(self, key)

@@ -7,7 +7,6 @@ valid, run every object of a frame through the heads and the memory encoder in o
 fill small holes, and return compact :class:`~sam2.video.state.TrackedOutput` records.
 """
 
-from collections import defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -17,6 +16,7 @@ from sam2.modeling.frame_types import FrameFeatures, FrameOutput
 from sam2.video.compact import stored_mask_logits
 from sam2.video.hole_filling import fill_small_holes
 from sam2.video.memory_bank import MemoryPolicy, MemorySelection, build_memory_context, group_by_layout
+from sam2.video.retrack import memory_fingerprint, still_valid
 from sam2.video.state import InferenceState, ObjectTrack, TrackedOutput
 
 
@@ -66,22 +66,14 @@ def conditioned_features(
     return results[0] if len(results) == 1 else torch.cat(results, dim=0)
 
 
-def memory_fingerprint(selection: MemorySelection) -> tuple:
-    """What a tracked output was computed from, comparable after its memories are gone."""
-    return (
-        tuple((slot, out.serial) for slot, out in selection.spatial),
-        tuple((distance, out.serial) for distance, out in selection.pointers),
-    )
-
-
 def track_objects(
     model, state: InferenceState, tracks: Sequence[ObjectTrack], frame_idx: int, reverse: bool
 ) -> Tuple[List[TrackedOutput], torch.Tensor]:
     """Track ``tracks`` (all with memories) onto a frame in one batch, memories encoded.
 
     An object whose stored output on this frame was computed, in this direction, from the
-    very memories it would read now keeps that output: the same inputs give the same output,
-    so a re-track after a click on one object runs that object alone.
+    very memories it would read now keeps that output (:mod:`sam2.video.retrack`): a re-track
+    after a click on one object runs that object alone.
     Returns one output per track (to store) and the mask logits (N, 1, S/4, S/4) on the device.
     """
     selections = [_select(model, state, t, frame_idx, reverse) for t in tracks]
@@ -112,22 +104,9 @@ def _select(model, state: InferenceState, track: ObjectTrack, frame_idx: int, re
 def _still_valid(
     model, track: ObjectTrack, frame_idx: int, reverse: bool, selection: MemorySelection
 ) -> Optional[TrackedOutput]:
-    """The object's stored output on the frame, if running it again would give the same one."""
-    previous = track.outputs.tracked.get(frame_idx)
-    if (
-        previous is None
-        or previous.read_from is None
-        or model.training
-        # Non-overlapping memories depend on the other objects' masks on the frame.
-        or model.non_overlap_masks_for_mem_enc
-        or frame_idx not in track.frames_tracked
-        or bool(track.frames_tracked[frame_idx]) != bool(reverse)
-        # Kept compactly (bounded memory): the logits or the memory are no longer whole.
-        or not isinstance(previous.mask_logits, torch.Tensor)
-        or previous.memory is None
-    ):
-        return None
-    return previous if previous.read_from == memory_fingerprint(selection) else None
+    # Non-overlapping memories depend on the other objects' masks on the frame.
+    enabled = not model.training and not model.non_overlap_masks_for_mem_enc
+    return still_valid(track, frame_idx, reverse, selection, enabled)
 
 
 def predict_prompted(
@@ -154,12 +133,8 @@ def predict_prompted(
     return outputs[0]
 
 
-def encode_pending_memories(model, state: InferenceState, pending: Sequence[Tuple[int, TrackedOutput]]) -> None:
+def encode_pending_memories(model, state: InferenceState, by_frame: Dict[int, List[TrackedOutput]]) -> None:
     """Encode the memories of prompted-frame outputs (in place), one batch per frame."""
-    by_frame: Dict[int, List[TrackedOutput]] = defaultdict(list)
-    for frame_idx, out in pending:
-        if out.memory is None:
-            by_frame[frame_idx].append(out)
     size = (model.image_size, model.image_size)
     for frame_idx, outs in by_frame.items():
         features = frame_features(model, state, frame_idx).expand(len(outs))
