@@ -24,7 +24,7 @@ from sam2.modeling.attention_ops import attends_by_gemms
 
 Activation = Union[nn.Module, Callable[[Tensor], Tensor], None]
 
-_ONEDNN = hasattr(torch.ops.mkldnn, "_linear_pointwise") and hasattr(torch.ops.mkldnn, "_reorder_linear_weight")
+_ONEDNN = all(hasattr(torch.ops.mkldnn, op) for op in ("_linear_pointwise", "_reorder_linear_weight"))
 
 
 def linear(x: Tensor, layer: nn.Linear, activation: Activation = None) -> Tensor:

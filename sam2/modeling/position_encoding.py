@@ -89,7 +89,9 @@ class PositionEmbeddingSine(nn.Module):
         return torch.cat((pos_y.reshape(b, n, -1), pos_x.reshape(b, n, -1), labels[:, :, None]), dim=2)
 
     @torch.no_grad()
-    def _pe(self, batch: int, device, height: int, width: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    def _pe(
+        self, batch: int, device, height: int, width: int, dtype: torch.dtype = torch.float32
+    ) -> torch.Tensor:
         """(batch, 2F, height, width) position map in ``dtype``, computed once per grid, dtype and device.
 
         Batch 1 (every frame of video tracking) gets a view of the cached map, not a copy: the

@@ -6,7 +6,8 @@
 ``remove_object``, ``reset_state``, ``init_stream`` / ``track_new_frame``) and the same rules:
 
 * which memories a frame reads: :class:`sam2.video.memory_policy.MemoryPolicy`, the torch
-  tracker's own code; objects with the same memory layout run as one batch (``group_by_layout``);
+  tracker's own code; memory attention runs one object at a time (onnxruntime holds a batch's
+  attention matrices at once), the decoder and the memory encoder all objects as one batch;
 * the objects' records and bookkeeping (prompts, outputs, ids, removal): :mod:`sam2.video.tracks`,
   :mod:`sam2.video.point_prompts` and :mod:`sam2.video.bookkeeping`, shared with the torch tracker;
 * a re-track keeps an object's output on a frame computed from the same memories
@@ -37,7 +38,7 @@ from sam2.onnx.video_state import (
 )
 from sam2.utils.prompts import check_frame_mask_array
 from sam2.video import bookkeeping
-from sam2.video.memory_policy import MemoryPolicy, MemorySelection, group_by_layout
+from sam2.video.memory_policy import MemoryPolicy, MemorySelection
 from sam2.video.point_prompts import PointPrompt, point_prompt
 from sam2.video.retrack import memory_fingerprint, still_valid
 from sam2.video.sources import StreamingFrameSource, open_frame_source
@@ -322,46 +323,39 @@ class SAM2VideoPredictorONNX:
         selections: Sequence[MemorySelection],
     ) -> np.ndarray:
         """Memory-conditioned features (N, C, h, w): from the state's cache where the memories are
-        unchanged, else one memory-attention run per memory layout. keys: (obj_id, frame, reverse)."""
+        unchanged, else one memory-attention run per object. keys: (obj_id, frame, reverse).
+
+        One object a run, not a batch: onnxruntime holds each chunk's attention matrix for the
+        whole batch (3 objects x 1024 queries x 7 memory frames: 350 MB), which made 3 objects
+        slower than the torch tracker and peak at 3 GB.
+        """
         results: List[Optional[np.ndarray]] = [
             state.conditioned.lookup(k, sel) for k, sel in zip(keys, selections)
         ]
-        todo = [i for i, r in enumerate(results) if r is None]
         max_ptrs = min(state.num_frames, self.policy.max_obj_ptrs)
-        for todo_group in group_by_layout([selections[i] for i in todo]):
-            group = [todo[g] for g in todo_group]
-            first = selections[group[0]]
-            slots, distances = first.layout
+        c = features["vision_features"].shape[1]
+        for i in [i for i, r in enumerate(results) if r is None]:
+            selection = selections[i]
+            slots, distances = selection.layout
             self.model.check_limit("max_memory_frames", len(slots))
             self.model.check_limit("max_pointers", len(distances))
-            memory = np.stack(
-                [
-                    np.concatenate([from_bf16_bits(e.memory) for _, e in selections[i].spatial], axis=0)
-                    for i in group
-                ]
-            )  # (B, F, mem_dim, h, w)
-            c = features["vision_features"].shape[1]
+            memory = np.concatenate([from_bf16_bits(e.memory) for _, e in selection.spatial], axis=0)
             if distances:
-                ptrs = np.stack(
-                    [np.concatenate([e.obj_ptr for _, e in selections[i].pointers]) for i in group]
-                )
+                ptrs = np.concatenate([e.obj_ptr for _, e in selection.pointers])
             else:
-                ptrs = np.zeros((len(group), 0, c), dtype=np.float32)
+                ptrs = np.zeros((0, c), dtype=np.float32)
             # A one-frame video has no temporal range; avoid 0/0 (as the torch model does).
             rel = np.asarray(distances, dtype=np.float32) / np.float32(max(max_ptrs - 1, 1))
             (conditioned,) = self.model.run(
                 "memory_attention",
-                vision_features=np.broadcast_to(
-                    features["vision_features"], (len(group), *features["vision_features"].shape[1:])
-                ),
-                memory=memory,
+                vision_features=features["vision_features"],
+                memory=memory[None],  # (1, F, mem_dim, h, w)
                 memory_slots=np.asarray(slots, dtype=np.int64),
-                obj_ptrs=ptrs,
+                obj_ptrs=ptrs[None],
                 obj_ptr_pos=rel.astype(np.float32),
             )
-            for k, i in enumerate(group):
-                results[i] = conditioned[k : k + 1]
-                state.conditioned.store(keys[i], selections[i], results[i])
+            results[i] = conditioned
+            state.conditioned.store(keys[i], selection, conditioned)
         return np.concatenate(results, axis=0)
 
     def _decode(

@@ -49,7 +49,9 @@ def test_blocks_bound_the_scores_memory(monkeypatch):
     monkeypatch.setattr(attention_ops, "_MAX_BLOCK_SCORES", 64 * 1000)
     seen = []
     real_softmax = torch.softmax
-    monkeypatch.setattr(torch, "softmax", lambda x, dim, out: seen.append(x.numel()) or real_softmax(x, dim=dim, out=out))
+    monkeypatch.setattr(
+        torch, "softmax", lambda x, dim, out: seen.append(x.numel()) or real_softmax(x, dim=dim, out=out)
+    )
     q, k, v = qkv(2, 1, 300, 1000, 16)
     with torch.inference_mode():
         ours = attend(q, k, v)

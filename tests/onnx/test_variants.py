@@ -28,7 +28,10 @@ def _producers(graph) -> dict:
 def test_int8_quantises_weights_and_attention_scores_but_not_the_weighted_sums(micro_export, int8_export):
     assert read_manifest(str(int8_export)).precision == "int8"
     fp32 = onnx.load(str(micro_export / "memory_attention.onnx"), load_external_data=False).graph
-    weighted_sums = [n.name for n in fp32.node if n.op_type == "MatMul" and _producers(fp32)[n.input[0]].op_type == "Softmax"]
+    producers = _producers(fp32)
+    weighted_sums = [
+        n.name for n in fp32.node if n.op_type == "MatMul" and producers[n.input[0]].op_type == "Softmax"
+    ]
     assert weighted_sums
 
     graph = onnx.load(str(int8_export / "memory_attention.onnx"), load_external_data=False).graph
@@ -47,8 +50,9 @@ def test_int8_tracks_the_golden_frames_like_fp32(micro_export, int8_export):
     for folder in (micro_export, int8_export):
         predictor = build_sam2_video_predictor_onnx(str(folder), threads=1)
         state = predictor.init_state(str(FRAMES))
-        predictor.add_new_points_or_box(state, 0, 1, points=[[state["video_width"] // 2, state["video_height"] // 2]], labels=[1])
-        predictor.add_new_points_or_box(state, 0, 2, box=[4, 4, state["video_width"] // 3, state["video_height"] // 3])
+        w, h = state["video_width"], state["video_height"]
+        predictor.add_new_points_or_box(state, 0, 1, points=[[w // 2, h // 2]], labels=[1])
+        predictor.add_new_points_or_box(state, 0, 2, box=[4, 4, w // 3, h // 3])
         masks.append(np.stack([m > 0 for _, _, m in predictor.propagate_in_video(state)]))
     fp32, int8 = masks
     assert fp32.any() and fp32.shape == int8.shape

@@ -110,7 +110,8 @@ class Attention(nn.Module):
     def forward(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         """q: (B, Nq, embedding_dim); k, v: (B, Nk, kv_in_dim) -> (B, Nq, embedding_dim)."""
         if self._values_after_weights(v, q):
-            return self._attend_raw_values(self._split_heads(linear(q, self.q_proj)), self._split_heads(linear(k, self.k_proj)), v)
+            q, k = self._split_heads(linear(q, self.q_proj)), self._split_heads(linear(k, self.k_proj))
+            return self._attend_raw_values(q, k, v)
         return self._attend(*self._project(q, k, v))
 
 
