@@ -39,7 +39,12 @@ def test_a_clicks_frame_is_decoded_while_another_call_holds_the_gate(segmenter):
     while 40 not in state.frames._cache:  # decoded although the gate is taken
         assert time.monotonic() < deadline, "the click's frame was not decoded before the gate opened"
         time.sleep(0.01)
-    assert not results and segmenter.gate.waiting == 1  # the model call itself waits for the gate
+    # The model call itself waits for the gate (the decoded frame may be cached a moment before
+    # the caller reaches the gate: seen once in CI).
+    while segmenter.gate.waiting != 1:
+        assert time.monotonic() < deadline, "the click never waited for the gate"
+        time.sleep(0.01)
+    assert not results
     segmenter.gate.release()
     worker.join(60)
     assert results and results[0].frame_index == 40 and results[0].masks[0][0] == 1
