@@ -31,7 +31,7 @@ def test_folder_has_every_graph_and_a_manifest(micro_export, micro_checkpoint):
 
     manifest = json.loads((micro_export / "manifest.json").read_text())
     assert sorted(manifest["graphs"]) == sorted(GRAPHS)
-    assert manifest["model"]["image_size"] == 256 and manifest["opset"] == 18
+    assert manifest["model"]["image_size"] == 256 and manifest["opset"] == 20
     assert manifest["normalization"]["mean"] == [0.485, 0.456, 0.406]
     assert set(manifest["limits"]) == {"max_objects", "max_memory_frames", "max_pointers", "max_points"}
     assert manifest["package_version"] and len(manifest["checkpoint_sha256"]) == 64
