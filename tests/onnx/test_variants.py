@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sam2.onnx.manifest import read_manifest
-from sam2.onnx.variants import make_variant
+from sam2.onnx.variants import SIGNED_KEY_GRAPHS, _signed_keys, make_variant
 from sam2.onnx.video_predictor import build_sam2_video_predictor_onnx
 
 onnx = pytest.importorskip("onnx")
@@ -41,6 +41,63 @@ def test_int8_quantises_weights_and_attention_scores_but_not_the_weighted_sums(m
     integer = [n for n in graph.node if n.op_type == "MatMulInteger"]
     with_weights = [n for n in integer if n.input[1] in initializers]
     assert with_weights and len(integer) > len(with_weights)  # both operands dynamic: the scores
+
+
+def _right_operand_types(graph) -> list:
+    """For each MatMulInteger with a dynamic right operand: the op that quantised it."""
+    producers = _producers(graph)
+    initializers = {t.name for t in graph.initializer}
+    return [
+        producers[n.input[1]].op_type
+        for n in graph.node
+        if n.op_type == "MatMulInteger" and n.input[1] not in initializers
+    ]
+
+
+def test_int8_keys_are_signed_where_attention_is_the_cost(int8_export):
+    for name in ("image_encoder", "memory_attention", "decoder"):
+        graph = onnx.load(str(int8_export / f"{name}.onnx"), load_external_data=False).graph
+        quantised_by = _right_operand_types(graph)
+        assert quantised_by, name
+        if name in SIGNED_KEY_GRAPHS:  # symmetric int8: u8 x s8 products
+            assert set(quantised_by) == {"QuantizeLinear"}, name
+        else:  # the quantiser's uint8
+            assert set(quantised_by) == {"DynamicQuantizeLinear"}, name
+
+
+def _scores_graph(m: int, k: int, n: int):
+    """queries (m, k) x keys (k, n), quantised by onnxruntime's quantiser, then keys signed."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["q", "k"], ["s"], name="scores")],
+        "scores",
+        [helper.make_tensor_value_info("q", TensorProto.FLOAT, [m, k]),
+         helper.make_tensor_value_info("k", TensorProto.FLOAT, [k, n])],
+        [helper.make_tensor_value_info("s", TensorProto.FLOAT, [m, n])],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
+
+
+def test_signed_keys_compute_the_product(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    from onnxruntime.quantization import quantize_dynamic
+
+    onnx.save(_scores_graph(64, 32, 48), tmp_path / "fp32.onnx")
+    quantize_dynamic(tmp_path / "fp32.onnx", tmp_path / "int8.onnx", extra_options={"MatMulConstBOnly": False})
+    model = onnx.load(tmp_path / "int8.onnx")
+    assert _signed_keys(model) == 1
+    onnx.checker.check_model(model, full_check=True)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    q = rng.standard_normal((64, 32), dtype=np.float32)
+    k = rng.standard_normal((32, 48), dtype=np.float32)
+    (scores,) = session.run(None, {"q": q, "k": k})
+    exact = q @ k
+    assert np.abs(scores - exact).max() <= 0.03 * np.abs(exact).max()
+    # All-zero keys: scale clamped above zero, scores zero (not NaN).
+    (scores,) = session.run(None, {"q": q, "k": np.zeros_like(k)})
+    assert np.isfinite(scores).all() and not scores.any()
 
 
 def test_int8_tracks_the_golden_frames_like_fp32(micro_export, int8_export):
