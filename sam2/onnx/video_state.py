@@ -13,7 +13,11 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from sam2.video.conditioned_lru import ConditionedLRU
 from sam2.video.tracks import ObjectRoster, ObjectTrack
+
+# Memory-conditioned features kept per video, per (object, frame, direction): 4 MB each at 1024 px.
+CONDITIONED_ENTRIES = 64
 
 
 def to_bf16_bits(x: np.ndarray) -> np.ndarray:
@@ -61,35 +65,6 @@ class FeatureCache:
         self.bytes = 0
 
 
-class ConditionedCache:
-    """(object, frame, direction) -> memory-conditioned features (1, C, h, w), valid while the
-    memories they were computed from are the same objects (the torch tracker's rule, see
-    ``sam2.video.feature_cache.ConditionedFeatureCache``): a click on a tracked frame, or a
-    re-track pass over frames whose memories did not change, skips memory attention."""
-
-    def __init__(self, max_entries: int = 64):
-        self.max_entries = max_entries
-        self._entries: "OrderedDict[tuple, Tuple[object, np.ndarray]]" = OrderedDict()
-
-    def lookup(self, key: tuple, selection) -> Optional[np.ndarray]:
-        entry = self._entries.get(key)
-        if entry is not None and entry[0].same_memories(selection):
-            self._entries.move_to_end(key)
-            return entry[1]
-        return None
-
-    def store(self, key: tuple, selection, conditioned: np.ndarray) -> None:
-        if self.max_entries <= 0:
-            return
-        self._entries[key] = (selection, conditioned)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-
 class NormalizedFrames:
     """``state["images"]``: frame i as the (3, S, S) float32 model input, read on demand."""
 
@@ -113,7 +88,8 @@ class OnnxInferenceState(ObjectRoster):
     features: FeatureCache
     objects: List[ObjectTrack] = field(default_factory=list)
     images: Optional[NormalizedFrames] = None
-    conditioned: ConditionedCache = field(default_factory=ConditionedCache)
+    # memory attention outputs, reused while their memories are the same (the torch tracker's rule)
+    conditioned: ConditionedLRU = field(default_factory=lambda: ConditionedLRU(CONDITIONED_ENTRIES))
 
     @property
     def num_frames(self) -> int:

@@ -15,12 +15,12 @@ grow with the frames cached.
 """
 
 from collections import OrderedDict
-from typing import Callable, Hashable, List, Optional, Tuple, Union
+from typing import Callable, List, Optional, Union
 
 import torch
 
+from sam2.video.conditioned_lru import ConditionedLRU
 from sam2.video.host_copies import HostCopy, HostStore
-from sam2.video.memory_bank import MemorySelection
 
 Stored = Union[torch.Tensor, HostCopy]
 
@@ -122,39 +122,22 @@ class FrameFeatureCache:
         return frame_idx in self._entries
 
 
-class ConditionedFeatureCache:
-    """(object, frame, direction) -> memory-conditioned features, valid for given memories.
-
-    Entries keep the :class:`~sam2.video.memory_bank.MemorySelection` they were computed
-    from and are compared by identity: any recomputed memory (a new output or tensor)
-    invalidates them.
-    """
+class ConditionedFeatureCache(ConditionedLRU[torch.Tensor]):
+    """(object, frame, direction) -> memory-conditioned features, valid for given memories
+    (:class:`~sam2.video.conditioned_lru.ConditionedLRU`'s rule), kept in host memory when the
+    predictor has a :class:`HostStore`."""
 
     def __init__(self, max_entries: int, frame_features: Optional[FrameFeatureCache] = None,
                  host: Optional[HostStore] = None):
-        self.max_entries = max_entries
+        super().__init__(max_entries)
         self.frame_features = frame_features
         self.host = host
-        self._entries: "OrderedDict[Hashable, Tuple[MemorySelection, Stored]]" = OrderedDict()
-        self.hits = 0
-        self.misses = 0
 
-    def lookup(self, key: Hashable, selection: MemorySelection) -> Optional[torch.Tensor]:
-        entry = self._entries.get(key)
-        if entry is not None and entry[0].same_memories(selection):
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return _load(entry[1])
-        self.misses += 1
-        return None
+    def _keep(self, features: torch.Tensor) -> Stored:
+        return _keep(self.host, features)
 
-    def store(self, key: Hashable, selection: MemorySelection, features: torch.Tensor) -> None:
-        if self.max_entries <= 0:
-            return
-        self._entries[key] = (selection, _keep(self.host, features))
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+    def _load(self, stored: Stored) -> torch.Tensor:
+        return _load(stored)
 
     def first_self_attention(self, frame_idx: int, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
         """The memory attention's memory-independent first step for a frame (batch 1), computed once.
@@ -164,9 +147,3 @@ class ConditionedFeatureCache:
         if self.frame_features is None:
             return compute()
         return self.frame_features.derived(frame_idx, "first_self_attention", compute)
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
