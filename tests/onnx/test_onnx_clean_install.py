@@ -8,9 +8,9 @@ into a fresh venv from that folder alone. torch, hydra-core, omegaconf and tqdm 
 there: should the base dependencies or the onnx extra ask for one of them again, pip fails to
 resolve and so does this test. The venv then has no torch, hydra or scipy, the torch entry
 points raise the one ImportError that names `sam2[torch]`, and the README's ONNX lines track a
-video from an export made by the torch side in this test run.
-
-Set SAM2_TEST_ONNX_TINY=1 to also export tiny (golden weights) and track the tiny fixture's frames.
+video from an export made by the torch side in this test run: micro's frames, and the first
+frames of the tiny fixture from a tiny export with the golden weights (their masks checked
+against the torch tracker's). SAM2_TEST_ONNX_TINY=1 tracks all 8 tiny frames.
 """
 
 import base64
@@ -181,9 +181,11 @@ print("torch entry points refused")
     assert "torch entry points refused" in out
 
 
-def _track(python: Path, export: Path, video: Path, point, cwd: Path) -> str:
+def _track(python: Path, export: Path, video: Path, point, cwd: Path, save_to: Path = None) -> str:
     helpers = _packaging_helpers()
     code = f"EXPORT = {str(export)!r}\nVIDEO = {str(video)!r}\nPOINT = {list(point)!r}\n" + README_ONNX_LINES
+    if save_to is not None:
+        code += f"import numpy\nnumpy.save({str(save_to)!r}, numpy.stack([masks[f] for f in sorted(masks)]))\n"
     return helpers.run([str(python), "-I", "-c", code], cwd=cwd)
 
 
@@ -196,23 +198,38 @@ def test_onnx_extra_tracks_without_torch(clean_python, micro_export, tmp_path):
     assert "frames without torch" in out
 
 
-@pytest.mark.skipif(
-    os.environ.get("SAM2_TEST_ONNX_TINY") != "1", reason="set SAM2_TEST_ONNX_TINY=1 (slow: exports tiny)"
-)
 def test_onnx_extra_tracks_the_tiny_fixture(clean_python, tmp_path):
+    """A tiny export (golden weights) tracks the tiny fixture's frames like the torch tracker."""
     if not (GOLDEN / "tiny" / "frames").exists():
         pytest.skip("golden fixtures absent")
+    import numpy as np
     import torch
 
     sys.path.insert(0, str(GOLDEN))
     from weights import make_state_dict
 
-    from sam2.build_sam import build_sam2
+    from sam2.build_sam import build_sam2, build_sam2_video_predictor
     from sam2.onnx.export import export_onnx
 
+    frames = sorted((GOLDEN / "tiny" / "frames").glob("*.jpg"))
+    if os.environ.get("SAM2_TEST_ONNX_TINY") != "1":
+        frames = frames[:3]  # 1024-px frames take seconds each on a small CPU
+    video = tmp_path / "frames"
+    video.mkdir()
+    for frame in frames:
+        shutil.copy(frame, video / frame.name)
     config = str(GOLDEN / "tiny" / "sam2.1_hiera_t.yaml")
     ckpt = tmp_path / "tiny.pt"
     torch.save({"model": make_state_dict(build_sam2(config, device="cpu").state_dict())}, ckpt)
     export_onnx(config, str(ckpt), str(tmp_path / "export"))
-    out = _track(clean_python, tmp_path / "export", GOLDEN / "tiny" / "frames", (160, 90), tmp_path)
-    assert "tracked 8 frames without torch" in out
+    out = _track(clean_python, tmp_path / "export", video, (160, 90), tmp_path, save_to=tmp_path / "onnx.npy")
+    assert f"tracked {len(frames)} frames without torch" in out
+
+    predictor = build_sam2_video_predictor(config, str(ckpt), device="cpu")
+    with torch.inference_mode():
+        state = predictor.init_state(str(video))
+        predictor.add_new_points_or_box(state, frame_idx=0, obj_id=1, points=[(160, 90)], labels=[1])
+        torch_masks = np.stack([(m > 0).numpy() for _, _, m in predictor.propagate_in_video(state)])
+    onnx_masks = np.load(tmp_path / "onnx.npy")
+    assert torch_masks.any() and onnx_masks.shape == torch_masks.shape
+    assert (onnx_masks == torch_masks).mean() >= 0.999
