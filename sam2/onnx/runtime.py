@@ -104,15 +104,15 @@ class OnnxModel:
         self.providers = check_providers(providers or ["CPUExecutionProvider"])
         options = _session_options(ort, cpu_mem_arena, spinning, threads)
         arena_options = _session_options(ort, True, spinning, threads)
-        self._shrink_arena = ort.RunOptions()
-        self._shrink_arena.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-        self._run_options: Dict[str, object] = {}
+        shrink_arena = ort.RunOptions()
+        shrink_arena.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        self._run_options: Dict[str, object] = {}  # graph -> its RunOptions (None: defaults)
         self.sessions: Dict[str, object] = {}
         for name, info in self.manifest.graphs.items():
             path = os.path.join(self.folder, info.file)
             shrunk = name in ARENA_GRAPHS and not cpu_mem_arena
             if shrunk:
-                self._run_options[name] = self._shrink_arena
+                self._run_options[name] = shrink_arena
             try:
                 self.sessions[name] = ort.InferenceSession(
                     path, sess_options=arena_options if shrunk else options, providers=self.providers
